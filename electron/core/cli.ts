@@ -1,0 +1,161 @@
+#!/usr/bin/env node
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { createLogger, type Logger } from './log.js';
+import { DataPaths, defaultDataDir, InstanceRecord } from './paths.js';
+import { AnthropicProvider } from './providers/anthropic.js';
+import { DockerRuntime } from './runtime/docker.js';
+import { Secret } from './secret.js';
+import { Worker } from './worker/worker.js';
+
+const USAGE = `Usage: outpost worker --base-url URL --environment-id ID [options]
+
+Claims work from a self-hosted environment and runs each session in its own Docker container.
+The environment key is read from OUTPOST_ENVIRONMENT_KEY.
+
+Options:
+  --base-url URL          control plane, e.g. https://api.anthropic.com
+  --environment-id ID     the self-hosted environment to serve
+  --max-sessions N        sessions at once (default 2)
+  --image IMAGE           container image for sessions (default outpost-session:latest)
+  --network MODE          container network mode: bridge (default), host, none, or a network name
+  --cpus N                CPU limit per session (default 2)
+  --memory MB             memory limit per session in MiB (default 4096)
+  --pids N                process limit per session (default 1024)
+  --grace-seconds N       SIGTERM → SIGKILL grace when a session is stopped (default 10)
+  --drain-seconds N       on SIGINT/SIGTERM, wait this long for sessions to finish (default 30)
+  --data-dir DIR          where logs, workspaces and state live (default ${defaultDataDir()})
+  --log-format text|json  (default text)
+`;
+
+const positiveInt = z.coerce.number().int().positive();
+const workerArgs = z.object({
+  'base-url': z.string().url('--base-url must be a URL, e.g. https://api.anthropic.com'),
+  'environment-id': z.string().min(1, '--environment-id is required'),
+  'max-sessions': positiveInt.default(2),
+  image: z.string().min(1).default('outpost-session:latest'),
+  network: z.string().min(1).default('bridge'),
+  cpus: z.coerce.number().positive().default(2),
+  memory: positiveInt.default(4096),
+  pids: positiveInt.default(1024),
+  'grace-seconds': z.coerce.number().int().nonnegative().default(10),
+  'drain-seconds': z.coerce.number().int().nonnegative().default(30),
+  'data-dir': z.string().min(1).default(defaultDataDir()),
+  'log-format': z.enum(['text', 'json']).default('text'),
+});
+
+const EXIT_USAGE = 64;
+const EXIT_FATAL = 2;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command !== 'worker') {
+    process.stderr.write(command === undefined || command === '--help' || command === 'help' ? USAGE : `outpost: unknown command '${command}'\n\n${USAGE}`);
+    return command === '--help' || command === 'help' ? 0 : EXIT_USAGE;
+  }
+  let raw: Record<string, unknown>;
+  try {
+    raw = parseArgs({
+      args: rest,
+      options: Object.fromEntries(
+        [...Object.keys(workerArgs.shape), 'help'].map((name) => [name, { type: name === 'help' ? 'boolean' : 'string' }]),
+      ) as Record<string, { type: 'string' | 'boolean' }>,
+      strict: true,
+    }).values;
+  } catch (e) {
+    process.stderr.write(`outpost: ${(e as Error).message}\n\n${USAGE}`);
+    return EXIT_USAGE;
+  }
+  if (raw['help']) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const parsed = workerArgs.safeParse(raw);
+  if (!parsed.success) {
+    process.stderr.write(`outpost: ${parsed.error.issues.map((i) => (i.message.startsWith('--') ? i.message : `--${String(i.path[0])}: ${i.message}`)).join('; ')}\n`);
+    return EXIT_USAGE;
+  }
+  const keyValue = process.env['OUTPOST_ENVIRONMENT_KEY'];
+  if (!keyValue) {
+    process.stderr.write('outpost: set OUTPOST_ENVIRONMENT_KEY to the environment key of the environment to serve\n');
+    return EXIT_USAGE;
+  }
+  // Keep the key out of anything this process spawns or prints.
+  delete process.env['OUTPOST_ENVIRONMENT_KEY'];
+  const environmentKey = new Secret(keyValue);
+  const args = parsed.data;
+  const logger = createLogger({ format: args['log-format'], sink: process.stdout });
+  return runWorker(args, environmentKey, logger);
+}
+
+async function runWorker(args: z.infer<typeof workerArgs>, environmentKey: Secret, logger: Logger): Promise<number> {
+  const paths = new DataPaths(args['data-dir']);
+  const installId = paths.installId();
+  const instance = new InstanceRecord(paths);
+  const worker = new Worker({
+    provider: new AnthropicProvider({
+      baseURL: args['base-url'],
+      environmentId: args['environment-id'],
+      environmentKey,
+      // Stable per install, unique per process (DESIGN §1.1).
+      workerId: `${hostname()}-${installId.slice(0, 8)}-${instance.id.slice(0, 8)}`,
+    }),
+    runtime: new DockerRuntime(),
+    paths,
+    logger,
+    installId,
+    instanceId: instance.id,
+    maxSessions: args['max-sessions'],
+    session: {
+      image: args.image,
+      networkMode: args.network,
+      limits: { cpus: args.cpus, memoryMb: args.memory, pids: args.pids },
+      graceSeconds: args['grace-seconds'],
+    },
+  });
+  worker.events.on((event) => {
+    if (event.type === 'item-state') {
+      const { item } = event;
+      logger.debug('item state', { work_id: item.workId, status: item.status });
+    }
+  });
+
+  const drainMs = args['drain-seconds'] * 1000;
+  let signals = 0;
+  const onSignal = (name: string) => {
+    signals++;
+    logger.info(
+      signals === 1 ? `${name} received: no new work; finishing running sessions (a second signal stops them now)` : `${name} received again: stopping running sessions now`,
+    );
+    void worker.shutdown(drainMs);
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+
+  try {
+    await worker.start();
+    await worker.stopped;
+    // The loop ends on shutdown or on a fatal error; either way finish the shutdown sequence.
+    await worker.shutdown(worker.fatalError ? 0 : drainMs);
+  } catch (e) {
+    logger.error('worker failed', { error: (e as Error).message });
+    await worker.shutdown(0);
+    return 1;
+  } finally {
+    instance.dispose();
+  }
+  if (worker.fatalError) {
+    process.stderr.write(`outpost: ${worker.fatalError.message}\n`);
+    return EXIT_FATAL;
+  }
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`outpost: ${(e as Error).message}\n`);
+    process.exit(1);
+  },
+);

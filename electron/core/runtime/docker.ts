@@ -1,0 +1,193 @@
+import Docker from 'dockerode';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, chmod } from 'node:fs/promises';
+import { PassThrough } from 'node:stream';
+import { LABEL } from './labels.js';
+
+export interface ContainerLimits {
+  /** CPU cores, fractional allowed. */
+  cpus?: number;
+  memoryMb?: number;
+  pids?: number;
+}
+
+export interface ContainerSpec {
+  image: string;
+  name: string;
+  labels: Record<string, string>;
+  /** Exactly what the container's environment holds; the caller decides, nothing is inherited. */
+  env: Record<string, string>;
+  workspaceDir: string;
+  logFile: string;
+  networkMode: string;
+  limits: ContainerLimits;
+}
+
+export interface OutpostContainer {
+  id: string;
+  labels: Record<string, string>;
+  running: boolean;
+}
+
+/** Docker's reply when the engine is up, and the words for why it is not. */
+export class DockerUnavailableError extends Error {
+  override name = 'DockerUnavailableError';
+}
+
+/**
+ * The Docker engine as Outpost uses it: one container per work item, labelled,
+ * with an init process, limits, no-new-privileges, its own /workspace, and
+ * stdout/stderr streamed to the session's log file as they come.
+ */
+export class DockerRuntime {
+  readonly docker: Docker;
+
+  constructor(docker: Docker = new Docker()) {
+    this.docker = docker;
+  }
+
+  /** Throws DockerUnavailableError with the engine's words when it does not answer. */
+  async ping(): Promise<void> {
+    try {
+      await this.docker.ping();
+    } catch (e) {
+      throw new DockerUnavailableError(`Docker is not reachable (${(e as Error).message})`);
+    }
+  }
+
+  async hasImage(image: string): Promise<boolean> {
+    try {
+      await this.docker.getImage(image).inspect();
+      return true;
+    } catch (e) {
+      if ((e as { statusCode?: number }).statusCode === 404) return false;
+      throw e;
+    }
+  }
+
+  /** Make sure `image` is here: use the local one, else pull it. */
+  async ensureImage(image: string, signal?: AbortSignal): Promise<void> {
+    if (await this.hasImage(image)) return;
+    try {
+      const stream = await this.docker.pull(image, { abortSignal: signal });
+      await new Promise<void>((resolve, reject) =>
+        this.docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())),
+      );
+    } catch (e) {
+      throw new Error(`image ${image} is not on this machine and could not be pulled: ${(e as Error).message}`);
+    }
+  }
+
+  /** Create and start the container; its output goes to spec.logFile from the first byte. */
+  async start(spec: ContainerSpec): Promise<SessionContainer> {
+    await mkdir(spec.workspaceDir, { recursive: true });
+    // The image may run as a non-root user; the workspace is that session's alone.
+    await chmod(spec.workspaceDir, 0o777);
+    const container = await this.docker.createContainer({
+      name: spec.name,
+      Image: spec.image,
+      Labels: spec.labels,
+      Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+      WorkingDir: '/workspace',
+      AttachStdout: true,
+      AttachStderr: true,
+      HostConfig: {
+        Init: true,
+        Binds: [`${spec.workspaceDir}:/workspace`],
+        NetworkMode: spec.networkMode,
+        SecurityOpt: ['no-new-privileges'],
+        ...(spec.limits.cpus ? { NanoCpus: Math.round(spec.limits.cpus * 1e9) } : {}),
+        ...(spec.limits.memoryMb ? { Memory: spec.limits.memoryMb * 1024 * 1024 } : {}),
+        ...(spec.limits.pids ? { PidsLimit: spec.limits.pids } : {}),
+      },
+    });
+    const log = createWriteStream(spec.logFile, { flags: 'a' });
+    try {
+      // Attach before start so not one line printed at startup is missed.
+      const stream = await container.attach({ stream: true, stdout: true, stderr: true });
+      const out = new PassThrough();
+      this.docker.modem.demuxStream(stream, out, out);
+      out.pipe(log);
+      stream.on('end', () => out.end());
+      await container.start();
+    } catch (e) {
+      log.end();
+      await container.remove({ force: true, v: true }).catch(() => {});
+      throw e;
+    }
+    return new SessionContainer(container, log);
+  }
+
+  /** Every container carrying this install's labels, running or not. */
+  async listOutpostContainers(installId: string): Promise<OutpostContainer[]> {
+    const list = await this.docker.listContainers({
+      all: true,
+      filters: { label: [`${LABEL.install}=${installId}`] },
+    });
+    return list.map((c) => ({ id: c.Id, labels: c.Labels, running: c.State === 'running' }));
+  }
+
+  async removeContainer(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).remove({ force: true, v: true });
+    } catch (e) {
+      if ((e as { statusCode?: number }).statusCode !== 404) throw e;
+    }
+  }
+}
+
+/** One started container: wait for it, stop it (SIGTERM, grace, kill), kill it, remove it. */
+export class SessionContainer {
+  readonly id: string;
+  readonly #container: Docker.Container;
+  readonly #log: WriteStream;
+  readonly exited: Promise<number>;
+
+  constructor(container: Docker.Container, log: WriteStream) {
+    this.id = container.id;
+    this.#container = container;
+    this.#log = log;
+    this.exited = container.wait().then(
+      (r: { StatusCode: number }) => r.StatusCode,
+      // The engine went away under us; the caller learns it from the exit code.
+      () => -1,
+    );
+  }
+
+  /** SIGTERM, then SIGKILL after `graceSeconds` (Docker's own stop does exactly that). */
+  async stop(graceSeconds: number): Promise<void> {
+    try {
+      await this.#container.stop({ t: graceSeconds });
+    } catch (e) {
+      if (!isGone(e)) throw e;
+    }
+  }
+
+  async kill(): Promise<void> {
+    try {
+      await this.#container.kill();
+    } catch (e) {
+      if (!isGone(e)) throw e;
+    }
+  }
+
+  /** Remove the container and wait for its log to be flushed. */
+  async remove(): Promise<void> {
+    try {
+      await this.#container.remove({ force: true, v: true });
+    } catch (e) {
+      if ((e as { statusCode?: number }).statusCode !== 404) throw e;
+    }
+    await new Promise<void>((resolve) => {
+      if (this.#log.closed) return resolve();
+      this.#log.once('close', () => resolve());
+      this.#log.end();
+    });
+  }
+}
+
+// 304: already stopped; 404: already gone; 409: not running. All mean "nothing left to stop".
+function isGone(e: unknown): boolean {
+  const code = (e as { statusCode?: number }).statusCode;
+  return code === 304 || code === 404 || code === 409;
+}

@@ -1,0 +1,10 @@
+/** Labels on every container Outpost starts; a restarted Outpost finds its leftovers by them. */
+export const LABEL = {
+  workId: 'outpost.work_id',
+  environmentId: 'outpost.environment_id',
+  sessionId: 'outpost.session_id',
+  /** One value per Outpost process. */
+  instance: 'outpost.instance',
+  /** One value per data folder (an install), so two installs on one machine leave each other alone. */
+  install: 'outpost.install',
+} as const;

@@ -1,0 +1,138 @@
+import { isFatal4xx, isStatus } from '@anthropic-ai/sdk/lib/environments/index';
+import type { HeartbeatReply, ItemChannel } from '../providers/anthropic.js';
+import { describeApiError } from '../providers/anthropic.js';
+import type { Logger } from '../log.js';
+import { sleep } from '../timing.js';
+
+const NO_HEARTBEAT = 'NO_HEARTBEAT';
+const DEFAULT_INTERVAL_MS = 30_000;
+const DEFAULT_TTL_MS = 90_000;
+
+/**
+ * Why heartbeating ended. `stop-requested`: the control plane wants the session stopped.
+ * `lost`: the lease belongs to someone else (412, or no successful beat within the TTL) —
+ * the item must be left alone. `rejected`: a permanent 4xx; we cannot keep the lease.
+ */
+export type LeaseEnd = 'released' | 'stop-requested' | 'lost' | 'rejected';
+
+export interface LeaseKeeperOptions {
+  channel: ItemChannel;
+  workId: string;
+  logger: Logger;
+  /** Called after each successful beat with the server's last_heartbeat (startup recovery persists it). */
+  onBeat?: (lastHeartbeat: string) => void;
+}
+
+/**
+ * Keeps one work item's lease alive, as the SDK's heartbeatLoop does: NO_HEARTBEAT
+ * first, then echo the server's last_heartbeat exactly; interval = clamp(ttl/2, 1 s, 30 s);
+ * each call cut off after one interval so a hung request cannot outlive the lease.
+ * Started before any slow step (image pull, container create): a lapsed lease lets
+ * another worker claim the same session.
+ */
+export class LeaseKeeper {
+  readonly #opts: LeaseKeeperOptions;
+  readonly #ctrl = new AbortController();
+  #end: LeaseEnd | undefined;
+  #detail = '';
+  #last = NO_HEARTBEAT;
+  #intervalMs = DEFAULT_INTERVAL_MS;
+  #ttlMs = DEFAULT_TTL_MS;
+  #lastSuccess = Date.now();
+  readonly #loop: Promise<void>;
+
+  constructor(opts: LeaseKeeperOptions) {
+    this.#opts = opts;
+    this.#loop = this.#run();
+  }
+
+  /** Aborts when the lease ends for any reason. */
+  get signal(): AbortSignal {
+    return this.#ctrl.signal;
+  }
+
+  get end(): LeaseEnd | undefined {
+    return this.#end;
+  }
+
+  /** Words for why the lease ended, for the item's reason and the log. */
+  get detail(): string {
+    return this.#detail;
+  }
+
+  get lost(): boolean {
+    return this.#end === 'lost';
+  }
+
+  get lastHeartbeat(): string {
+    return this.#last;
+  }
+
+  /** Stop heartbeating (the session is over) and wait for the loop to finish. */
+  async release(): Promise<void> {
+    this.#finish('released', '');
+    await this.#loop;
+  }
+
+  #finish(end: LeaseEnd, detail: string): void {
+    if (this.#end) return;
+    this.#end = end;
+    this.#detail = detail;
+    this.#ctrl.abort();
+  }
+
+  async #run(): Promise<void> {
+    await this.#beat();
+    while (!this.#ctrl.signal.aborted) {
+      await sleep(this.#intervalMs, this.#ctrl.signal);
+      if (this.#ctrl.signal.aborted) return;
+      await this.#beat();
+    }
+  }
+
+  async #beat(): Promise<void> {
+    const { channel, workId, logger } = this.#opts;
+    const cutoff = AbortSignal.any([this.#ctrl.signal, AbortSignal.timeout(this.#intervalMs)]);
+    let reply: HeartbeatReply;
+    try {
+      reply = await channel.heartbeat(this.#last, cutoff);
+    } catch (e) {
+      if (this.#ctrl.signal.aborted) return;
+      if (isStatus(e, 412)) {
+        logger.error('lease lost: another worker holds it', { work_id: workId, error: describeApiError(e) });
+        this.#finish('lost', 'lease lost: the control plane says another worker holds it (412)');
+        return;
+      }
+      if (isFatal4xx(e)) {
+        logger.error('heartbeat rejected for good', { work_id: workId, error: describeApiError(e) });
+        this.#finish('rejected', `heartbeat rejected: ${describeApiError(e)}`);
+        return;
+      }
+      if (Date.now() - this.#lastSuccess > this.#ttlMs) {
+        logger.error('lease assumed lost: no successful heartbeat within the TTL', {
+          work_id: workId,
+          ttl_ms: this.#ttlMs,
+          error: describeApiError(e),
+        });
+        this.#finish('lost', `lease lost: no successful heartbeat for ${Math.round(this.#ttlMs / 1000)} s`);
+        return;
+      }
+      logger.warn('heartbeat failed; retrying', { work_id: workId, error: describeApiError(e) });
+      return;
+    }
+    this.#lastSuccess = Date.now();
+    this.#last = reply.lastHeartbeat;
+    if (reply.ttlSeconds > 0) {
+      this.#ttlMs = reply.ttlSeconds * 1000;
+      this.#intervalMs = Math.max(1_000, Math.min(this.#ttlMs / 2, DEFAULT_INTERVAL_MS));
+    }
+    this.#opts.onBeat?.(reply.lastHeartbeat);
+    if (reply.state === 'stopping' || reply.state === 'stopped') {
+      logger.info('control plane asked to stop the session', { work_id: workId, state: reply.state });
+      this.#finish('stop-requested', `stopped by the control plane (state ${reply.state})`);
+    } else if (!reply.leaseExtended) {
+      logger.warn('lease not extended; stopping the session', { work_id: workId });
+      this.#finish('stop-requested', 'the control plane did not extend the lease');
+    }
+  }
+}

@@ -1,0 +1,284 @@
+import { backoff, isFatal4xx, jitter } from '@anthropic-ai/sdk/lib/environments/index';
+import type { ItemState, WorkerEvent, WorkerState } from '../../../shared/states.js';
+import { isTerminal } from '../../../shared/states.js';
+import { Emitter } from '../emitter.js';
+import type { Logger } from '../log.js';
+import type { DataPaths } from '../paths.js';
+import { describeApiError, MalformedWorkError, type AnthropicProvider, type ClaimedWork } from '../providers/anthropic.js';
+import { DockerUnavailableError, type DockerRuntime } from '../runtime/docker.js';
+import { sleep } from '../timing.js';
+import { sweepOrphans } from './recovery.js';
+import { ItemRun, type SessionSettings } from './supervisor.js';
+
+const DOCKER_RETRY_MS = 2_000;
+
+export interface WorkerOptions {
+  provider: AnthropicProvider;
+  runtime: DockerRuntime;
+  paths: DataPaths;
+  logger: Logger;
+  installId: string;
+  instanceId: string;
+  maxSessions: number;
+  session: SessionSettings;
+}
+
+/** The worker ended itself: the control plane refused it for good (401, 403, 404). */
+export class WorkerFatalError extends Error {
+  override name = 'WorkerFatalError';
+}
+
+/**
+ * The poll loop and the owner of the worker's state. Claims only what it can
+ * start now (not paused, below maxSessions, Docker answering), hands each item to
+ * an ItemRun, and on shutdown drains: stop claiming → wait (still heartbeating) →
+ * stop the sessions → stop the items → remove the containers.
+ */
+export class Worker {
+  readonly events = new Emitter<WorkerEvent>();
+  readonly #opts: WorkerOptions;
+  readonly #runs = new Map<string, ItemRun>();
+  #state: WorkerState = { status: 'off' };
+  #paused = false;
+  #blockedBy: 'full' | 'docker-unavailable' | undefined;
+  #blockDetail: string | undefined;
+  #loopCtrl = new AbortController();
+  #loop: Promise<void> = Promise.resolve();
+  #wake: () => void = () => {};
+  #skipDrain = new AbortController();
+  #shutdown: Promise<void> | undefined;
+  #fatal: WorkerFatalError | undefined;
+
+  constructor(opts: WorkerOptions) {
+    this.#opts = opts;
+  }
+
+  get state(): WorkerState {
+    return this.#state;
+  }
+
+  get items(): ItemState[] {
+    return [...this.#runs.values()].map((r) => r.state);
+  }
+
+  get active(): number {
+    return this.#runs.size;
+  }
+
+  /** Set when the worker stopped itself on an error the user must fix. */
+  get fatalError(): WorkerFatalError | undefined {
+    return this.#fatal;
+  }
+
+  /** off → starting (startup recovery) → online; the poll loop then runs until shutdown. */
+  async start(): Promise<void> {
+    if (this.#state.status !== 'off' && this.#state.status !== 'error') return;
+    const { logger, provider } = this.#opts;
+    this.#fatal = undefined;
+    this.#shutdown = undefined;
+    this.#skipDrain = new AbortController();
+    this.#loopCtrl = new AbortController();
+    this.#setState({ status: 'starting' });
+    try {
+      await this.#opts.runtime.ping();
+      await sweepOrphans(this.#opts);
+    } catch (e) {
+      // Docker down at start is not fatal: the loop waits for it like at any other time.
+      if (!(e instanceof DockerUnavailableError)) throw e;
+    }
+    logger.info('worker online', { environment_id: provider.environmentId, max_sessions: this.#opts.maxSessions });
+    this.#publishOnline();
+    this.#loop = this.#pollLoop(this.#loopCtrl.signal);
+  }
+
+  /** Resolves when the poll loop has ended (shutdown or a fatal error). */
+  get stopped(): Promise<void> {
+    return this.#loop;
+  }
+
+  pause(): void {
+    if (this.#state.status !== 'online') return;
+    this.#paused = true;
+    this.#setState({ status: 'paused', active: this.active });
+    this.#wake();
+  }
+
+  resume(): void {
+    if (this.#state.status !== 'paused') return;
+    this.#paused = false;
+    this.#publishOnline();
+    this.#wake();
+  }
+
+  /** Stop one running item (the window's Stop button). */
+  stopItem(workId: string): boolean {
+    const run = this.#runs.get(workId);
+    run?.stop('stopped by the user');
+    return run !== undefined;
+  }
+
+  /**
+   * Stop claiming, let running sessions finish for up to drainMs while their leases
+   * are kept, then stop what is left. A second call skips the rest of the drain.
+   */
+  shutdown(drainMs: number): Promise<void> {
+    if (this.#shutdown) {
+      this.#skipDrain.abort();
+      return this.#shutdown;
+    }
+    this.#shutdown = this.#runShutdown(drainMs);
+    return this.#shutdown;
+  }
+
+  async #runShutdown(drainMs: number): Promise<void> {
+    const { logger } = this.#opts;
+    this.#loopCtrl.abort();
+    this.#wake();
+    await this.#loop;
+    if (this.active > 0 && drainMs > 0 && !this.#skipDrain.signal.aborted) {
+      this.#setState({ status: 'draining', active: this.active, deadline: Date.now() + drainMs });
+      logger.info('draining: waiting for running sessions to finish', { sessions: this.active, drain_seconds: drainMs / 1000 });
+      const deadline = AbortSignal.any([AbortSignal.timeout(drainMs), this.#skipDrain.signal]);
+      await Promise.race([this.#allDone(), sleep(drainMs, deadline)]);
+    }
+    this.#setState({ status: 'stopping', active: this.active });
+    if (this.active > 0) logger.info('stopping running sessions', { sessions: this.active });
+    for (const run of this.#runs.values()) run.stop('Outpost is shutting down');
+    await this.#allDone();
+    this.#setState(this.#fatal ? { status: 'error', message: this.#fatal.message } : { status: 'off' });
+    logger.info('worker stopped');
+  }
+
+  async #allDone(): Promise<void> {
+    await Promise.all([...this.#runs.values()].map((r) => r.done));
+  }
+
+  async #pollLoop(signal: AbortSignal): Promise<void> {
+    const { provider, logger } = this.#opts;
+    let attempt = 0;
+    while (!signal.aborted) {
+      if (!(await this.#canClaim(signal))) continue;
+      let work: ClaimedWork | null;
+      try {
+        work = await provider.poll(signal);
+      } catch (e) {
+        if (signal.aborted) return;
+        if (isFatal4xx(e)) {
+          this.#fatal = new WorkerFatalError(
+            `environment ${provider.environmentId}: the control plane refused to hand out work (${describeApiError(e)}). ` +
+              'Check the environment id and the environment key.',
+          );
+          logger.error('worker stopped: polling failed for good', { environment_id: provider.environmentId, error: describeApiError(e) });
+          this.#setState({ status: 'error', message: this.#fatal.message });
+          return;
+        }
+        // The SDK poller's 1 s … 60 s backoff, jittered: a fleet retrying after a shared outage must not do so in lockstep.
+        const wait = backoff(attempt) * (1 - Math.random() * 0.25);
+        const message = e instanceof MalformedWorkError ? 'ignored a malformed poll response' : 'poll failed; backing off';
+        logger.warn(message, { environment_id: provider.environmentId, error: describeApiError(e), backoff_ms: Math.round(wait) });
+        attempt++;
+        await sleep(wait, signal);
+        continue;
+      }
+      attempt = 0;
+      if (!work) {
+        await sleep(jitter(1_000, 3_000), signal);
+        continue;
+      }
+      await this.#claim(work, signal);
+    }
+  }
+
+  /** Waits while claiming is not possible; true when a poll may go out now. */
+  async #canClaim(signal: AbortSignal): Promise<boolean> {
+    if (this.#paused) {
+      await this.#waitForChange(signal, 60_000);
+      return false;
+    }
+    if (this.active >= this.#opts.maxSessions) {
+      this.#block('full');
+      await this.#waitForChange(signal, 60_000);
+      return false;
+    }
+    try {
+      await this.#opts.runtime.ping();
+    } catch (e) {
+      this.#block('docker-unavailable', (e as Error).message);
+      await this.#waitForChange(signal, DOCKER_RETRY_MS);
+      return false;
+    }
+    this.#block(undefined);
+    return !signal.aborted;
+  }
+
+  #block(reason: 'full' | 'docker-unavailable' | undefined, detail?: string): void {
+    if (reason === this.#blockedBy) return;
+    const { logger, provider } = this.#opts;
+    if (reason === 'docker-unavailable') {
+      logger.warn(`${detail}; claiming no work until Docker answers`, { environment_id: provider.environmentId });
+    } else if (this.#blockedBy === 'docker-unavailable') {
+      logger.info('Docker answers again; claiming work', { environment_id: provider.environmentId });
+    }
+    this.#blockedBy = reason;
+    this.#blockDetail = detail;
+    if (!this.#paused && this.#state.status === 'online') this.#publishOnline();
+  }
+
+  async #claim(work: ClaimedWork, signal: AbortSignal): Promise<void> {
+    const { provider, logger } = this.#opts;
+    const claimedAt = Date.now();
+    try {
+      await provider.ack(work, signal);
+    } catch (e) {
+      // An unacknowledged item returns to the queue; someone (maybe us) claims it again.
+      logger.error('ack failed; skipping the work item', { work_id: work.id, error: describeApiError(e) });
+      return;
+    }
+    logger.info('claimed work', { work_id: work.id, type: work.kind, [`${work.kind}_id`]: work.subjectId });
+    const run = new ItemRun(
+      {
+        ...this.#opts,
+        settings: this.#opts.session,
+        onChange: (item) => this.events.fire({ type: 'item-state', item }),
+      },
+      work,
+      claimedAt,
+    );
+    this.#runs.set(work.id, run);
+    this.#refreshActive();
+    void run.done.then((item) => {
+      if (isTerminal(item.status)) this.#runs.delete(work.id);
+      this.#refreshActive();
+      this.#wake();
+    });
+  }
+
+  #refreshActive(): void {
+    const s = this.#state;
+    if (s.status === 'online') this.#publishOnline();
+    else if (s.status === 'paused' || s.status === 'draining' || s.status === 'stopping') this.#setState({ ...s, active: this.active });
+  }
+
+  #publishOnline(): void {
+    const blockedBy = this.#blockedBy === 'full' && this.active < this.#opts.maxSessions ? undefined : this.#blockedBy;
+    this.#setState({
+      status: 'online',
+      active: this.active,
+      ...(blockedBy ? { blockedBy } : {}),
+      ...(blockedBy && this.#blockDetail ? { detail: this.#blockDetail } : {}),
+    });
+  }
+
+  #setState(state: WorkerState): void {
+    this.#state = state;
+    this.events.fire({ type: 'worker-state', state });
+  }
+
+  #waitForChange(signal: AbortSignal, timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const ctrl = new AbortController();
+      this.#wake = () => ctrl.abort();
+      void sleep(timeoutMs, AbortSignal.any([signal, ctrl.signal])).then(resolve);
+    });
+  }
+}

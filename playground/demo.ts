@@ -1,0 +1,62 @@
+/**
+ * `npm run demo`: the whole loop on this machine, no account needed. Starts the
+ * playground on 127.0.0.1 with a few queued sessions and a healthcheck, and the
+ * real headless worker against it; every session runs in its own container.
+ * `--once` exits when the queue has drained (for scripted checks).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AnthropicPlayground } from './anthropic.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const once = process.argv.includes('--once');
+const image = process.env['OUTPOST_DEMO_IMAGE'] ?? 'outpost-demo-session:latest';
+
+const playground = new AnthropicPlayground({ leaseTtlSeconds: 10 });
+const url = await playground.start();
+const { environment, environmentKey } = playground.createEnvironment('demo-laptop');
+const items = [
+  ...['sesn_demo_alpha', 'sesn_demo_bravo', 'sesn_demo_charlie'].map((sessionId) => playground.enqueue(environment.id, { sessionId })),
+  playground.enqueue(environment.id, { type: 'healthcheck' }),
+];
+const dataDir = process.env['OUTPOST_DATA_DIR'] ?? mkdtempSync(join(tmpdir(), 'outpost-demo-'));
+
+console.log(`\nPlayground control plane: ${url}  (environment ${environment.id}, ${items.length} items queued)`);
+console.log(`Worker data folder:       ${dataDir}  (session logs in logs/sessions/)\n`);
+
+const worker = spawn(
+  process.execPath,
+  [join(root, 'dist/electron/core/cli.js'), 'worker', '--base-url', url, '--environment-id', environment.id,
+    '--max-sessions', '2', '--image', image, '--network', 'host', '--data-dir', dataDir, '--drain-seconds', '5'],
+  { stdio: 'inherit', env: { ...process.env, OUTPOST_ENVIRONMENT_KEY: environmentKey } },
+);
+
+let stopping = false;
+const stop = () => {
+  if (stopping) return worker.kill('SIGINT');
+  stopping = true;
+  worker.kill('SIGINT');
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
+
+const poll = setInterval(() => {
+  const done = items.every((i) => playground.record(i.id).item.state === 'stopped');
+  if (!done || stopping) return;
+  clearInterval(poll);
+  console.log('\nAll queued items have run. Their histories at the playground:');
+  for (const i of items) {
+    const rec = playground.record(i.id);
+    console.log(`  ${i.id}  ${i.data.type.padEnd(11)} ${rec.history.join(' → ')}  (${rec.heartbeats} heartbeats)`);
+  }
+  if (once) stop();
+  else console.log(`\nThe worker keeps polling. Queue more: curl -X POST ${url}/_playground/work -d '{"environment_id":"${environment.id}"}'\nPress Ctrl-C to stop.\n`);
+}, 250);
+
+const code = await new Promise<number | null>((resolve) => worker.on('exit', resolve));
+clearInterval(poll);
+await playground.close();
+process.exit(code ?? 1);

@@ -1,0 +1,36 @@
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import Docker from 'dockerode';
+
+const run = promisify(execFile);
+export const docker = new Docker();
+
+/**
+ * A small image derived from outpost-test-base (busybox, built locally by test/images/build.sh)
+ * whose entrypoint runs `script` under sh. Built once per tag per test run.
+ */
+export async function buildScriptImage(tag: string, script: string): Promise<string> {
+  const dockerfile = `FROM outpost-test-base:latest\nENTRYPOINT ["/bin/sh", "-c", ${JSON.stringify(script)}]\n`;
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn('docker', ['build', '-q', '-t', tag, '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`docker build ${tag} failed: ${err}`))));
+    child.stdin.end(dockerfile);
+  });
+  return tag;
+}
+
+/** Containers carrying Outpost's labels for one data folder (install). */
+export async function outpostContainers(installId: string): Promise<Docker.ContainerInfo[]> {
+  return docker.listContainers({ all: true, filters: { label: [`outpost.install=${installId}`] } });
+}
+
+export async function inspectAll(installId: string): Promise<Docker.ContainerInspectInfo[]> {
+  const list = await outpostContainers(installId);
+  return Promise.all(list.map((c) => docker.getContainer(c.Id).inspect()));
+}
+
+export async function dockerCli(...args: string[]): Promise<string> {
+  return (await run('docker', args)).stdout;
+}

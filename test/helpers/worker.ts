@@ -1,0 +1,92 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface WorkerProcess {
+  proc: ChildProcess;
+  dataDir: string;
+  output: () => string;
+  installId: () => string;
+  waitForOutput: (pattern: RegExp, timeoutMs?: number) => Promise<void>;
+  exited: Promise<number | null>;
+  signal: (sig: NodeJS.Signals) => void;
+}
+
+/** Runs the real headless command (`outpost worker …`) from source, as a child process. */
+export function startWorker(opts: {
+  baseUrl: string;
+  environmentId: string;
+  environmentKey: string;
+  args?: string[];
+  dataDir?: string;
+  env?: Record<string, string>;
+}): WorkerProcess {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'outpost-test-'));
+  const proc = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(root, 'electron/core/cli.ts'),
+      'worker',
+      '--base-url',
+      opts.baseUrl,
+      '--environment-id',
+      opts.environmentId,
+      '--data-dir',
+      dataDir,
+      '--network',
+      'host',
+      ...(opts.args ?? []),
+    ],
+    { cwd: root, env: { ...process.env, ...opts.env, OUTPOST_ENVIRONMENT_KEY: opts.environmentKey }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  const listeners = new Set<() => void>();
+  const onData = (d: Buffer) => {
+    out += d.toString();
+    for (const l of listeners) l();
+  };
+  proc.stdout!.on('data', onData);
+  proc.stderr!.on('data', onData);
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  return {
+    proc,
+    dataDir,
+    output: () => out,
+    installId: () => readFileSync(join(dataDir, 'install-id'), 'utf8').trim(),
+    exited,
+    signal: (sig) => proc.kill(sig),
+    waitForOutput: (pattern, timeoutMs = 20_000) =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          if (pattern.test(out)) {
+            listeners.delete(check);
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        const timer = setTimeout(() => {
+          listeners.delete(check);
+          reject(new Error(`timed out waiting for ${pattern}; output so far:\n${out}`));
+        }, timeoutMs);
+        listeners.add(check);
+        check();
+      }),
+  };
+}
+
+/** Poll `check` until it returns truthy or the time is up. */
+export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 20_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
