@@ -128,7 +128,7 @@ async function runWorker(args: z.infer<typeof workerArgs>, environmentKey: Secre
     logger.info(
       signals === 1 ? `${name} received: no new work; finishing running sessions (a second signal stops them now)` : `${name} received again: stopping running sessions now`,
     );
-    void worker.shutdown(drainMs);
+    void (signals === 1 ? worker.shutdown(drainMs) : worker.stopNow());
   };
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
@@ -136,11 +136,11 @@ async function runWorker(args: z.infer<typeof workerArgs>, environmentKey: Secre
   try {
     await worker.start();
     await worker.stopped;
-    // The loop ends on shutdown or on a fatal error; either way finish the shutdown sequence.
-    await worker.shutdown(worker.fatalError ? 0 : drainMs);
+    // The loop ends on a signal or on a fatal error; either way finish the shutdown sequence.
+    await (worker.fatalError ? worker.stopNow() : worker.shutdown(drainMs));
   } catch (e) {
     logger.error('worker failed', { error: (e as Error).message });
-    await worker.shutdown(0);
+    await worker.stopNow();
     return 1;
   } finally {
     instance.dispose();

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +27,8 @@ export function startWorker(opts: {
   env?: Record<string, string>;
 }): WorkerProcess {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'outpost-test-'));
+  // Known before the worker starts, so a test can look for this install's containers at once.
+  if (!existsSync(join(dataDir, 'install-id'))) writeFileSync(join(dataDir, 'install-id'), randomUUID());
   const proc = spawn(
     process.execPath,
     [

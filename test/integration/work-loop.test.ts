@@ -1,39 +1,297 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { AnthropicPlayground } from '../../playground/anthropic.js';
-import { buildScriptImage, outpostContainers } from '../helpers/docker.js';
-import { startWorker, waitFor } from '../helpers/worker.js';
+import { buildScriptImage, docker, inspectAll, outpostContainers } from '../helpers/docker.js';
+import { DockerSocketGate } from '../helpers/docker-proxy.js';
+import { startWorker, waitFor, type WorkerProcess } from '../helpers/worker.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('the work loop against the playground and a real Docker engine', () => {
-  const playground = new AnthropicPlayground({ leaseTtlSeconds: 4 });
+  // A short TTL: heartbeats every second, lost leases noticed quickly.
+  const playground = new AnthropicPlayground({ leaseTtlSeconds: 2 });
   let url: string;
+  const workers: WorkerProcess[] = [];
+  const worker = (opts: Omit<Parameters<typeof startWorker>[0], 'baseUrl'>) => {
+    const w = startWorker({ baseUrl: url, ...opts });
+    workers.push(w);
+    return w;
+  };
+
   before(async () => {
     url = await playground.start();
     await buildScriptImage('outpost-test-echo', 'echo "session $ANTHROPIC_SESSION_ID says hello"; echo "a line on stderr" >&2; sleep 2; echo bye');
+    await buildScriptImage('outpost-test-quick', 'echo quick; sleep 1');
+    // Ignores SIGTERM, so only the grace period's SIGKILL ends it.
+    await buildScriptImage('outpost-test-stubborn', "trap 'echo got TERM, ignoring' TERM; echo started; while true; do sleep 1; done");
+    await buildScriptImage('outpost-test-sleep', 'echo sleeping; exec sleep 600');
   });
-  after(() => playground.close());
+  after(async () => {
+    for (const w of workers) if (w.proc.exitCode === null) w.signal('SIGKILL');
+    await playground.close();
+  });
 
   it('claims, acks, heartbeats, runs, force-stops an item and removes its container; the log holds its output', async () => {
     const { environment, environmentKey } = playground.createEnvironment('loop');
     const item = playground.enqueue(environment.id, { sessionId: 'sesn_hello' });
-    const worker = startWorker({ baseUrl: url, environmentId: environment.id, environmentKey, args: ['--image', 'outpost-test-echo'] });
-    try {
-      await waitFor('the item to be stopped', () => playground.record(item.id).item.state === 'stopped');
+    const w = worker({ environmentId: environment.id, environmentKey, args: ['--image', 'outpost-test-echo'] });
+    await waitFor('the item to be stopped', () => playground.record(item.id).item.state === 'stopped');
+    const rec = playground.record(item.id);
+    assert.deepEqual(rec.history, ['queued', 'starting', 'active', 'stopped']);
+    assert.ok(rec.heartbeats >= 2, `heartbeated through the run (${rec.heartbeats})`);
+    assert.deepEqual(rec.stops.map((s) => s.force), [true]);
+    assert.equal(rec.deliveries.length, 1);
+    await waitFor('the container to be removed', async () => (await outpostContainers(w.installId())).length === 0);
+    await w.waitForOutput(/work item ended .*status=finished reason=exited 0/);
+    const log = readFileSync(`${w.dataDir}/logs/sessions/${item.id}.log`, 'utf8');
+    assert.match(log, /session sesn_hello says hello\n/);
+    assert.match(log, /a line on stderr\n/);
+    assert.match(log, /bye\n/);
+    w.signal('SIGTERM');
+    assert.equal(await w.exited, 0);
+  });
+
+  it('with --max-sessions 2 never runs more than 2 containers, and all 3 items finish', async () => {
+    const { environment, environmentKey } = playground.createEnvironment('capacity');
+    const items = [1, 2, 3].map(() => playground.enqueue(environment.id));
+    const w = worker({ environmentId: environment.id, environmentKey, args: ['--image', 'outpost-test-echo', '--max-sessions', '2'] });
+    let peakContainers = 0;
+    let peakLeased = 0;
+    await waitFor(
+      'all three items to be stopped',
+      async () => {
+        peakContainers = Math.max(peakContainers, (await outpostContainers(w.installId()).catch(() => [])).length);
+        const leased = items.filter((i) => ['starting', 'active'].includes(playground.record(i.id).item.state)).length;
+        peakLeased = Math.max(peakLeased, leased);
+        return items.every((i) => playground.record(i.id).item.state === 'stopped');
+      },
+      40_000,
+      50,
+    );
+    assert.equal(peakContainers, 2, 'two ran side by side, never three');
+    assert.ok(peakLeased <= 2, `never more than 2 items claimed at once (saw ${peakLeased})`);
+    for (const i of items) assert.equal(playground.record(i.id).deliveries.length, 1, 'each item was delivered once');
+    w.signal('SIGTERM');
+    assert.equal(await w.exited, 0);
+  });
+
+  it('heartbeat says stopping mid-run: the container is gone within the grace period and the item is stopped', async () => {
+    const { environment, environmentKey } = playground.createEnvironment('stopping');
+    const item = playground.enqueue(environment.id);
+    const grace = 3;
+    const w = worker({ environmentId: environment.id, environmentKey, args: ['--image', 'outpost-test-stubborn', '--grace-seconds', String(grace)] });
+    await waitFor('the container to run', async () => (await outpostContainers(w.installId())).length === 1);
+    await w.waitForOutput(/session running/);
+    const requested = Date.now();
+    playground.requestStop(item.id);
+    await waitFor('the container to be gone', async () => (await outpostContainers(w.installId())).length === 0, 15_000, 50);
+    const took = (Date.now() - requested) / 1000;
+    // The worker learns of it at its next beat (every ttl/2 = 1 s), then SIGTERM, grace, SIGKILL.
+    assert.ok(took <= grace + 1 + 2, `gone ${took.toFixed(1)} s after the stop request`);
+    assert.ok(took >= grace, 'the session was given its grace period');
+    await waitFor('the item to be stopped', () => playground.record(item.id).item.state === 'stopped');
+    assert.match(readFileSync(`${w.dataDir}/logs/sessions/${item.id}.log`, 'utf8'), /got TERM, ignoring/);
+    w.signal('SIGTERM');
+    assert.equal(await w.exited, 0);
+  });
+
+  it('a 412 on heartbeat kills the container at once and leaves the item alone', async () => {
+    const { environment, environmentKey } = playground.createEnvironment('stolen');
+    const item = playground.enqueue(environment.id);
+    const w = worker({ environmentId: environment.id, environmentKey, args: ['--image', 'outpost-test-stubborn', '--grace-seconds', '10'] });
+    await w.waitForOutput(/session running/);
+    const stolen = Date.now();
+    playground.stealLease(item.id);
+    await waitFor('the container to be gone', async () => (await outpostContainers(w.installId())).length === 0, 10_000, 50);
+    assert.ok(Date.now() - stolen < 5_000, 'killed, not given the 10 s grace period');
+    await w.waitForOutput(/lease lost/);
+    await w.waitForOutput(/work item ended .*status=lost/);
+    assert.deepEqual(playground.record(item.id).stops, [], 'the worker did not stop an item it no longer holds');
+    w.signal('SIGTERM');
+    assert.equal(await w.exited, 0);
+  });
+
+  it('a poll answered 401 ends the worker with a message naming the environment and a non-zero exit', async () => {
+    const { environment } = playground.createEnvironment('wrong-key');
+    const w = worker({ environmentId: environment.id, environmentKey: 'sk-ant-env-not-a-real-key-000000' });
+    const code = await w.exited;
+    assert.equal(code, 2);
+    assert.match(w.output(), new RegExp(`environment ${environment.id}: the control plane refused to hand out work \\(401 authentication_error`));
+    assert.doesNotMatch(w.output(), /not-a-real-key/, 'the key itself is not echoed');
+  });
+
+  it('rides out a burst of 500s and 429s with backoff, then resumes work', async () => {
+    const { environment, environmentKey } = playground.createEnvironment('burst');
+    playground.addFault({ route: 'work.poll', status: 500, count: 4 });
+    playground.addFault({ route: 'work.poll', status: 429, count: 4 });
+    const before = playground.requests['work.poll'] ?? 0;
+    const started = Date.now();
+    const item = playground.enqueue(environment.id);
+    const w = worker({ environmentId: environment.id, environmentKey, args: ['--image', 'outpost-test-quick'] });
+    await waitFor('the item to be claimed', () => playground.record(item.id).deliveries.length === 1, 60_000, 10);
+    const polls = (playground.requests['work.poll'] ?? 0) - before;
+    const seconds = (Date.now() - started) / 1000;
+    await waitFor('the item to be stopped', () => playground.record(item.id).item.state === 'stopped', 20_000);
+    // 8 failures: the SDK retries each call twice, the loop backs off 1 s, 2 s, … between calls.
+    assert.ok(polls <= 10, `${polls} polls for 8 injected failures: no tight loop`);
+    assert.ok(seconds >= 3, `backed off (${seconds.toFixed(1)} s)`);
+    assert.match(w.output(), /poll failed; backing off/);
+    w.signal('SIGTERM');
+    assert.equal(await w.exited, 0);
+  });
+
+  it('malformed poll bodies are logged and survived', async () => {
+    const { environment, environmentKey } = playground.createEnvironment('malformed');
+    playground.addFault({ route: 'work.poll', malformed: 'json', count: 1 });
+    playground.addFault({ route: 'work.poll', malformed: 'shape', count: 1 });
+    const item = playground.enqueue(environment.id);
+    const w = worker({ environmentId: environment.id, environmentKey, args: ['--image', 'outpost-test-quick'] });
+    await waitFor('the item to be stopped', () => playground.record(item.id).item.state === 'stopped', 40_000);
+    assert.match(w.output(), /ignored a malformed poll response/);
+    assert.match(w.output(), /poll failed; backing off/);
+    assert.equal(w.proc.exitCode, null, 'still running');
+    w.signal('SIGTERM');
+    assert.equal(await w.exited, 0);
+  });
+
+  it('a healthcheck item is answered without a container', async () => {
+    const { environment, environmentKey } = playground.createEnvironment('health');
+    const item = playground.enqueue(environment.id, { type: 'healthcheck' });
+    const created: string[] = [];
+    const events = await docker.getEvents({ filters: { type: ['container'], event: ['create'] } });
+    events.on('data', (d: Buffer) => created.push(d.toString()));
+    const w = worker({ environmentId: environment.id, environmentKey, args: ['--image', 'outpost-test-quick'] });
+    await waitFor('the item to be stopped', () => playground.record(item.id).item.state === 'stopped');
+    await w.waitForOutput(/healthcheck passed/);
+    (events as unknown as { destroy(): void }).destroy();
+    assert.equal(created.filter((c) => c.includes(w.installId())).length, 0);
+    w.signal('SIGTERM');
+    assert.equal(await w.exited, 0);
+  });
+
+  it('Docker gone while idle: claims nothing, says why, and resumes when Docker is back', async () => {
+    const gate = new DockerSocketGate();
+    await gate.open();
+    const { environment, environmentKey } = playground.createEnvironment('docker-down');
+    const w = worker({ environmentId: environment.id, environmentKey, args: ['--image', 'outpost-test-quick'], env: { DOCKER_HOST: gate.dockerHost } });
+    await w.waitForOutput(/worker online/);
+    await sleep(500);
+    await gate.close();
+    await w.waitForOutput(/Docker is not reachable .*; claiming no work until Docker answers/, 10_000);
+    const item = playground.enqueue(environment.id);
+    await sleep(4_000);
+    assert.equal(playground.record(item.id).deliveries.length, 0, 'nothing claimed while Docker is away');
+    await gate.open();
+    await waitFor('the item to be stopped', () => playground.record(item.id).item.state === 'stopped', 30_000);
+    assert.match(w.output(), /Docker answers again; claiming work/);
+    w.signal('SIGTERM');
+    assert.equal(await w.exited, 0);
+    await gate.close();
+  });
+
+  it('SIGTERM mid-run drains: a session that ends within the drain period finishes normally', async () => {
+    const { environment, environmentKey } = playground.createEnvironment('drain');
+    const item = playground.enqueue(environment.id);
+    const w = worker({ environmentId: environment.id, environmentKey, args: ['--image', 'outpost-test-echo', '--drain-seconds', '30'] });
+    await w.waitForOutput(/session running/);
+    const late = playground.enqueue(environment.id);
+    w.signal('SIGTERM');
+    assert.equal(await w.exited, 0);
+    assert.match(w.output(), /work item ended .*status=finished reason=exited 0/);
+    assert.deepEqual(playground.record(item.id).history, ['queued', 'starting', 'active', 'stopped']);
+    // A poll already in flight may be answered with it; it is left unacked, so the queue hands it out again.
+    assert.equal(playground.record(late.id).item.state, 'queued', 'nothing new claimed while draining');
+    assert.equal(playground.record(late.id).item.acknowledged_at, null);
+    assert.equal((await outpostContainers(w.installId())).length, 0);
+  });
+
+  it('SIGTERM mid-run with a short drain, or a second signal, stops the session and leaves no container', async () => {
+    for (const mode of ['drain-expires', 'second-signal'] as const) {
+      const { environment, environmentKey } = playground.createEnvironment(mode);
+      const item = playground.enqueue(environment.id);
+      const drain = mode === 'drain-expires' ? '1' : '60';
+      const w = worker({ environmentId: environment.id, environmentKey, args: ['--image', 'outpost-test-sleep', '--drain-seconds', drain, '--grace-seconds', '2'] });
+      await w.waitForOutput(/session running/);
+      const signalled = Date.now();
+      w.signal('SIGTERM');
+      if (mode === 'second-signal') {
+        await w.waitForOutput(/draining/);
+        w.signal('SIGTERM');
+      }
+      assert.equal(await w.exited, 0);
+      assert.ok(Date.now() - signalled < 8_000, `${mode}: exited within drain + grace + a few seconds`);
+      assert.equal((await outpostContainers(w.installId())).length, 0, `${mode}: no container left`);
       const rec = playground.record(item.id);
-      assert.deepEqual(rec.history, ['queued', 'starting', 'active', 'stopped']);
-      assert.ok(rec.heartbeats >= 1, 'heartbeated');
+      assert.equal(rec.item.state, 'stopped', `${mode}: item stopped`);
       assert.deepEqual(rec.stops.map((s) => s.force), [true]);
-      assert.equal(rec.deliveries.length, 1);
-      await waitFor('the container to be removed', async () => (await outpostContainers(worker.installId())).length === 0);
-      await worker.waitForOutput(/work item ended/);
-      const log = readFileSync(`${worker.dataDir}/logs/sessions/${item.id}.log`, 'utf8');
-      assert.match(log, /session sesn_hello says hello/);
-      assert.match(log, /a line on stderr/);
-      assert.match(log, /bye/);
-    } finally {
-      worker.signal('SIGTERM');
-      assert.equal(await worker.exited, 0);
     }
+  });
+
+  it('kill -9 mid-run, then restart: the orphan is removed and its item stopped before the first poll', async () => {
+    const { environment, environmentKey } = playground.createEnvironment('crash');
+    const item = playground.enqueue(environment.id);
+    const first = worker({ environmentId: environment.id, environmentKey, args: ['--image', 'outpost-test-sleep'] });
+    await first.waitForOutput(/session running/);
+    first.signal('SIGKILL');
+    await first.exited;
+    assert.equal((await outpostContainers(first.installId())).length, 1, 'the container outlived the worker');
+    const pollsBefore = playground.requests['work.poll'] ?? 0;
+    const second = worker({ environmentId: environment.id, environmentKey, dataDir: first.dataDir, args: ['--image', 'outpost-test-sleep'] });
+    await second.waitForOutput(/removed a container left by an Outpost that stopped unexpectedly/);
+    await second.waitForOutput(/stopped the work item of a container left behind/);
+    assert.equal((await outpostContainers(first.installId())).length, 0);
+    assert.equal(playground.record(item.id).item.state, 'stopped');
+    const out = second.output();
+    assert.ok(out.indexOf('removed a container') < out.indexOf('claimed work') || !out.includes('claimed work'));
+    assert.ok((playground.requests['work.poll'] ?? 0) - pollsBefore <= 1, 'recovery happened before polling');
+    assert.deepEqual(readdirSync(`${first.dataDir}/leases`), []);
+    second.signal('SIGTERM');
+    assert.equal(await second.exited, 0);
+  });
+
+  it('keys stay out of containers, logs and stdout; network mode and limits reach the container', async () => {
+    const { environment, environmentKey } = playground.createEnvironment('secrets');
+    const item = playground.enqueue(environment.id);
+    const w = worker({
+      environmentId: environment.id,
+      environmentKey,
+      args: ['--image', 'outpost-test-sleep', '--cpus', '0.5', '--memory', '96', '--pids', '64', '--log-format', 'json'],
+      // An API key in the worker's environment must never be sent or passed on.
+      env: { ANTHROPIC_API_KEY: playground.apiKey },
+    });
+    await w.waitForOutput(/session running/);
+    const [info] = await inspectAll(w.installId());
+    assert.ok(info);
+    const inspected = JSON.stringify(info);
+    assert.ok(!inspected.includes(environmentKey), 'environment key not in docker inspect');
+    assert.ok(!inspected.includes(playground.apiKey), 'API key not in docker inspect');
+    const env = Object.fromEntries(info.Config.Env.map((e) => e.split(/=(.*)/s, 2) as [string, string]));
+    assert.equal(env['ANTHROPIC_AUTH_TOKEN'], playground.record(item.id).sessionsToken, 'the item’s own token, and only that');
+    assert.deepEqual(
+      Object.keys(env).filter((k) => k !== 'PATH').sort(),
+      ['ANTHROPIC_AUTH_TOKEN', 'ANTHROPIC_BASE_URL', 'ANTHROPIC_ENVIRONMENT_ID', 'ANTHROPIC_SESSION_ID', 'ANTHROPIC_WORK_ID'],
+    );
+    assert.ok(!info.HostConfig.Binds?.some((b) => b.includes('docker.sock')), 'no Docker socket');
+    assert.equal(info.HostConfig.NetworkMode, 'host');
+    assert.equal(info.HostConfig.NanoCpus, 500_000_000);
+    assert.equal(info.HostConfig.Memory, 96 * 1024 * 1024);
+    assert.equal(info.HostConfig.PidsLimit, 64);
+    assert.equal(info.HostConfig.Init, true);
+    assert.deepEqual(info.HostConfig.SecurityOpt, ['no-new-privileges']);
+    assert.equal(info.Config.Labels['outpost.work_id'], item.id);
+    assert.equal(info.Config.Labels['outpost.environment_id'], environment.id);
+    assert.ok(info.Config.Labels['outpost.instance']);
+    w.signal('SIGTERM');
+    w.signal('SIGTERM');
+    assert.equal(await w.exited, 0);
+    const stdout = w.output();
+    for (const line of stdout.trim().split('\n')) assert.doesNotThrow(() => JSON.parse(line), `JSON log line: ${line}`);
+    const files = [`${w.dataDir}/logs/sessions/${item.id}.log`];
+    for (const secret of [environmentKey, playground.apiKey, playground.record(item.id).sessionsToken]) {
+      assert.ok(!stdout.includes(secret), 'no key or token on stdout');
+      for (const f of files) assert.ok(!readFileSync(f, 'utf8').includes(secret), `no key or token in ${f}`);
+    }
+    assert.ok(!playground.credentialsSeen.some((c) => c.kind === 'api-key'), 'the worker never sent the API key');
   });
 });

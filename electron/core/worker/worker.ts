@@ -5,7 +5,7 @@ import { Emitter } from '../emitter.js';
 import type { Logger } from '../log.js';
 import type { DataPaths } from '../paths.js';
 import { describeApiError, MalformedWorkError, type AnthropicProvider, type ClaimedWork } from '../providers/anthropic.js';
-import { DockerUnavailableError, type DockerRuntime } from '../runtime/docker.js';
+import type { DockerRuntime } from '../runtime/docker.js';
 import { sleep } from '../timing.js';
 import { sweepOrphans } from './recovery.js';
 import { ItemRun, type SessionSettings } from './supervisor.js';
@@ -48,6 +48,7 @@ export class Worker {
   #skipDrain = new AbortController();
   #shutdown: Promise<void> | undefined;
   #fatal: WorkerFatalError | undefined;
+  #swept = false;
 
   constructor(opts: WorkerOptions) {
     this.#opts = opts;
@@ -79,13 +80,7 @@ export class Worker {
     this.#skipDrain = new AbortController();
     this.#loopCtrl = new AbortController();
     this.#setState({ status: 'starting' });
-    try {
-      await this.#opts.runtime.ping();
-      await sweepOrphans(this.#opts);
-    } catch (e) {
-      // Docker down at start is not fatal: the loop waits for it like at any other time.
-      if (!(e instanceof DockerUnavailableError)) throw e;
-    }
+    this.#swept = false;
     logger.info('worker online', { environment_id: provider.environmentId, max_sessions: this.#opts.maxSessions });
     this.#publishOnline();
     this.#loop = this.#pollLoop(this.#loopCtrl.signal);
@@ -119,15 +114,17 @@ export class Worker {
 
   /**
    * Stop claiming, let running sessions finish for up to drainMs while their leases
-   * are kept, then stop what is left. A second call skips the rest of the drain.
+   * are kept, then stop what is left. Calling it again returns the same shutdown.
    */
   shutdown(drainMs: number): Promise<void> {
-    if (this.#shutdown) {
-      this.#skipDrain.abort();
-      return this.#shutdown;
-    }
-    this.#shutdown = this.#runShutdown(drainMs);
+    this.#shutdown ??= this.#runShutdown(drainMs);
     return this.#shutdown;
+  }
+
+  /** Skip what is left of the drain: stop running sessions now (a second quit). */
+  stopNow(): Promise<void> {
+    this.#skipDrain.abort();
+    return this.shutdown(0);
   }
 
   async #runShutdown(drainMs: number): Promise<void> {
@@ -181,6 +178,8 @@ export class Worker {
         continue;
       }
       attempt = 0;
+      // The poll answered as shutdown began: leave the item unacked; the queue hands it out again.
+      if (signal.aborted) return;
       if (!work) {
         await sleep(jitter(1_000, 3_000), signal);
         continue;
@@ -208,6 +207,17 @@ export class Worker {
       return false;
     }
     this.#block(undefined);
+    if (!this.#swept) {
+      // Startup recovery runs before the first poll, as soon as Docker answers (it may be down at start).
+      try {
+        await sweepOrphans(this.#opts);
+        this.#swept = true;
+      } catch (e) {
+        this.#opts.logger.warn('startup recovery failed; retrying before any claim', { error: describeApiError(e) });
+        await this.#waitForChange(signal, DOCKER_RETRY_MS);
+        return false;
+      }
+    }
     return !signal.aborted;
   }
 
@@ -228,7 +238,8 @@ export class Worker {
     const { provider, logger } = this.#opts;
     const claimedAt = Date.now();
     try {
-      await provider.ack(work, signal);
+      // Not aborted by shutdown: an ack cut off halfway would leave the item acked but unserved until its lease lapses.
+      await provider.ack(work);
     } catch (e) {
       // An unacknowledged item returns to the queue; someone (maybe us) claims it again.
       logger.error('ack failed; skipping the work item', { work_id: work.id, error: describeApiError(e) });
