@@ -193,7 +193,7 @@ describe('the work loop against the playground and a real Docker engine', () => 
   it('SIGTERM mid-run drains: a session that ends within the drain period finishes normally', async () => {
     const { environment, environmentKey } = playground.createEnvironment('drain');
     const item = playground.enqueue(environment.id);
-    const w = worker({ environmentId: environment.id, environmentKey, args: ['--image', 'outpost-test-echo', '--drain-seconds', '30'] });
+    const w = worker({ environmentId: environment.id, environmentKey, args: ['--image', 'outpost-test-echo', '--drain-seconds', '30', '--max-sessions', '1'] });
     await w.waitForOutput(/session running/);
     const late = playground.enqueue(environment.id);
     w.signal('SIGTERM');
