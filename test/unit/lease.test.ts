@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { AnthropicPlayground } from '../../playground/anthropic.js';
+import { AnthropicProvider, type ClaimedWork } from '../../electron/core/providers/anthropic.js';
+import { LeaseKeeper } from '../../electron/core/worker/lease.js';
+import { silentLogger } from '../../electron/core/log.js';
+import { Secret } from '../../electron/core/secret.js';
+import { aborted } from '../../electron/core/timing.js';
+
+describe('LeaseKeeper against the playground', () => {
+  const playground = new AnthropicPlayground({ leaseTtlSeconds: 2 });
+  before(() => playground.start());
+  after(() => playground.close());
+
+  /** A claimed, acked item and the provider that claimed it. */
+  async function claim(): Promise<{ provider: AnthropicProvider; work: ClaimedWork }> {
+    const { environment, environmentKey } = playground.createEnvironment('lease');
+    playground.enqueue(environment.id);
+    const provider = new AnthropicProvider({
+      baseURL: playground.url,
+      environmentId: environment.id,
+      environmentKey: new Secret(environmentKey),
+      workerId: 'test-worker',
+      maxRetries: 0,
+    });
+    const work = await provider.poll(AbortSignal.timeout(5_000));
+    assert.ok(work);
+    await provider.ack(work);
+    return { provider, work };
+  }
+
+  it('claims with NO_HEARTBEAT, then echoes the last heartbeat every ttl/2, using the item token', async () => {
+    const { provider, work } = await claim();
+    assert.equal(work.hasSessionsToken, true);
+    const seen: string[] = [];
+    const lease = new LeaseKeeper({ channel: provider.itemChannel(work), workId: work.id, logger: silentLogger, onBeat: (b) => seen.push(b) });
+    await new Promise((r) => setTimeout(r, 2_300));
+    await lease.release();
+    assert.equal(lease.end, 'released');
+    assert.ok(seen.length >= 3 && seen.length <= 4, `beats every second with a 2 s TTL (saw ${seen.length})`);
+    assert.equal(new Set(seen).size, seen.length, 'each beat echoed the previous value, so each got a new one');
+    const rec = playground.record(work.id);
+    assert.equal(rec.heartbeats, seen.length);
+    assert.equal(rec.item.state, 'active');
+    assert.ok(playground.credentialsSeen.filter((c) => c.route === 'work.heartbeat').every((c) => c.kind === 'item-token'));
+  });
+
+  it('ends with stop-requested when the control plane says stopping', async () => {
+    const { provider, work } = await claim();
+    const lease = new LeaseKeeper({ channel: provider.itemChannel(work), workId: work.id, logger: silentLogger });
+    await new Promise((r) => setTimeout(r, 300));
+    playground.requestStop(work.id);
+    await aborted(lease.signal);
+    assert.equal(lease.end, 'stop-requested');
+    assert.equal(lease.lost, false);
+  });
+
+  it('ends as lost on a 412 (someone else holds the lease)', async () => {
+    const { provider, work } = await claim();
+    const lease = new LeaseKeeper({ channel: provider.itemChannel(work), workId: work.id, logger: silentLogger });
+    await new Promise((r) => setTimeout(r, 300));
+    playground.stealLease(work.id);
+    await aborted(lease.signal);
+    assert.equal(lease.end, 'lost');
+  });
+
+  it('assumes the lease lost when no beat succeeds within the TTL (hung heartbeats are cut off)', async () => {
+    const { provider, work } = await claim();
+    const lease = new LeaseKeeper({ channel: provider.itemChannel(work), workId: work.id, logger: silentLogger });
+    await new Promise((r) => setTimeout(r, 300));
+    playground.addFault({ route: 'work.heartbeat', hang: true, count: 100 });
+    const started = Date.now();
+    await aborted(lease.signal);
+    playground.clearFaults();
+    assert.equal(lease.end, 'lost');
+    assert.match(lease.detail, /no successful heartbeat/);
+    assert.ok(Date.now() - started < 5_000, 'gave up after about the TTL, not later');
+  });
+
+  it('gives up the item on a permanent 4xx', async () => {
+    const { provider, work } = await claim();
+    playground.addFault({ route: 'work.heartbeat', status: 404, count: 1 });
+    const lease = new LeaseKeeper({ channel: provider.itemChannel(work), workId: work.id, logger: silentLogger });
+    await aborted(lease.signal);
+    assert.equal(lease.end, 'rejected');
+  });
+
+  it('rides out a 500 without losing the lease', async () => {
+    const { provider, work } = await claim();
+    const lease = new LeaseKeeper({ channel: provider.itemChannel(work), workId: work.id, logger: silentLogger });
+    await new Promise((r) => setTimeout(r, 300));
+    playground.addFault({ route: 'work.heartbeat', status: 500, count: 1 });
+    await new Promise((r) => setTimeout(r, 2_200));
+    assert.equal(lease.end, undefined, 'still held');
+    await lease.release();
+  });
+});
