@@ -16,5 +16,5 @@ RUN ["/bin/busybox", "mkdir", "-p", "/tmp", "/workspace"]
 ENV PATH=/bin
 CMD ["/bin/sh"]
 DOCKERFILE
-docker build -q -t outpost-test-base:latest "$ctx" >/dev/null
+docker build -q -t outpost-test-base:latest "$ctx" >"$ctx/build.log" 2>&1 || { cat "$ctx/build.log" >&2; exit 1; }
 echo "built outpost-test-base:latest"
