@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApiError, badRequest, credentialOf, notFound, page, readJson, sendError, sendJson, unauthorized } from './http.js';
+import { SessionStore, type SessionScript } from './sessions.js';
 
 /**
  * A local stand-in for Anthropic's environments and work API (seed 001), faithful
@@ -71,7 +72,11 @@ export type RouteName =
   | 'work.stats'
   | 'work.list'
   | 'work.retrieve'
-  | 'work.update';
+  | 'work.update'
+  | 'sessions.retrieve'
+  | 'sessions.events.list'
+  | 'sessions.events.send'
+  | 'sessions.events.stream';
 
 /** One injected fault: the next `count` matching requests get it. */
 export interface FaultRule {
@@ -108,6 +113,7 @@ export class AnthropicPlayground {
   readonly requests: Partial<Record<RouteName, number>> = {};
   /** Which kind of credential each request carried: proves the worker never sends the API key. */
   readonly credentialsSeen: Array<{ route: RouteName; kind: Credential['kind'] }> = [];
+  readonly sessions = new SessionStore();
   readonly #environmentKeys = new Map<string, string>();
   readonly #faults: FaultRule[] = [];
   readonly #pollers = new Map<string, Map<string, number>>();
@@ -188,6 +194,12 @@ export class AnthropicPlayground {
     return item;
   }
 
+  /** A session driven by `script`, and the work item that asks a worker to serve it. */
+  createSession(environmentId: string, script: SessionScript): { sessionId: string; work: WorkItem } {
+    const sessionId = this.sessions.create(environmentId, script);
+    return { sessionId, work: this.enqueue(environmentId, { sessionId }) };
+  }
+
   /** As if the user stopped the session from the console: the next heartbeat says `stopping`. */
   requestStop(workId: string): void {
     const rec = this.#record(workId);
@@ -233,7 +245,8 @@ export class AnthropicPlayground {
       const credential = this.#authenticate(req);
       this.credentialsSeen.push({ route: route.name, kind: credential.kind });
       const body = req.method === 'POST' ? await readJson(req) : {};
-      const result = await route.run({ credential, url, body, req, params: route.params });
+      const result = await route.run({ credential, url, body, req, res, params: route.params });
+      if (result === STREAMING) return;
       if (fault?.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
       if (fault?.malformed === 'json') {
         res.writeHead(200, { 'content-type': 'application/json' });
@@ -279,6 +292,18 @@ export class AnthropicPlayground {
   }
 
   readonly #routes: Array<[string, RegExp, RouteName, Handler]> = [
+    ['GET', /^\/v1\/sessions\/([^/]+)$/, 'sessions.retrieve', (c) => this.sessions.retrieve(this.#sessionFor(c))],
+    ['GET', /^\/v1\/sessions\/([^/]+)\/events$/, 'sessions.events.list', (c) => this.sessions.list(this.#sessionFor(c), c.url)],
+    ['POST', /^\/v1\/sessions\/([^/]+)\/events$/, 'sessions.events.send', (c) => this.sessions.send(this.#sessionFor(c), c.body)],
+    [
+      'GET',
+      /^\/v1\/sessions\/([^/]+)\/events\/stream$/,
+      'sessions.events.stream',
+      (c) => {
+        this.sessions.stream(this.#sessionFor(c), c.req, c.res);
+        return STREAMING;
+      },
+    ],
     ['POST', /^\/v1\/environments$/, 'environments.create', (c) => this.#createEnvironment(c)],
     ['GET', /^\/v1\/environments$/, 'environments.list', (c) => this.#listEnvironments(c)],
     ['GET', /^\/v1\/environments\/([^/]+)\/work\/poll$/, 'work.poll', (c) => this.#poll(c)],
@@ -294,6 +319,21 @@ export class AnthropicPlayground {
     ['POST', /^\/v1\/environments\/([^/]+)$/, 'environments.update', (c) => this.#updateEnvironment(c)],
     ['DELETE', /^\/v1\/environments\/([^/]+)$/, 'environments.delete', (c) => this.#deleteEnvironment(c)],
   ];
+
+  // ---- sessions ----
+
+  /** The session a request may touch: the API key, its item's sessions token, or its environment's key. */
+  #sessionFor(c: Ctx): string {
+    const id = c.params[0] ?? '';
+    if (!this.sessions.has(id)) throw notFound(`session ${id}`);
+    const cred = c.credential;
+    const allowed =
+      cred.kind === 'api-key' ||
+      (cred.kind === 'item-token' && this.work.get(cred.workId)?.item.data.id === id) ||
+      (cred.kind === 'environment-key' && this.sessions.retrieve(id)['environment_id'] === cred.environmentId);
+    if (!allowed) throw new ApiError(403, 'permission_error', 'this credential cannot access this session');
+    return id;
+  }
 
   // ---- environments ----
 
@@ -597,11 +637,14 @@ export class AnthropicPlayground {
   }
 }
 
+const STREAMING = Symbol('the handler answers on its own (SSE)');
+
 interface Ctx {
   credential: Credential;
   url: URL;
   body: Record<string, unknown>;
   req: IncomingMessage;
+  res: ServerResponse;
   params: string[];
 }
 type Handler = (c: Ctx) => unknown;

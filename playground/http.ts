@@ -53,10 +53,10 @@ export function credentialOf(req: IncomingMessage): string | undefined {
 }
 
 /** Opaque cursor pages over a list already in order. */
-export function page<T extends { id: string }>(items: T[], url: URL, defaultLimit = 20): { data: T[]; next_page: string | null } {
+export function page<T extends { id: string }>(items: T[], url: URL, defaultLimit = 20, maxLimit = 100): { data: T[]; next_page: string | null } {
   const limitParam = url.searchParams.get('limit');
   const limit = limitParam === null ? defaultLimit : Number(limitParam);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw badRequest('limit must be an integer from 1 to 100');
+  if (!Number.isInteger(limit) || limit < 1 || limit > maxLimit) throw badRequest(`limit must be an integer from 1 to ${maxLimit}`);
   const cursor = url.searchParams.get('page');
   let start = 0;
   if (cursor) {

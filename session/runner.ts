@@ -1,0 +1,100 @@
+/**
+ * The session runner: the entrypoint of Outpost's session image. Serves one session
+ * with the official SDK — SessionToolRunner and the agent toolset — against /workspace.
+ *
+ * It reads the item's ids, its sessions token and the API base URL from its environment
+ * (ANTHROPIC_*; the toolset strips those from the bash tool's environment). The host owns
+ * the lease: this process never heartbeats (two heartbeaters race into 412s, DESIGN §1.4).
+ * Its output is the session's log: one line per tool call and the events worth reading.
+ */
+import Anthropic from '@anthropic-ai/sdk';
+import { betaAgentToolset20260401, setupSkills } from '@anthropic-ai/sdk/tools/agent-toolset/node';
+
+const WORKDIR = process.env['OUTPOST_WORKDIR'] ?? '/workspace';
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) fail(`${name} is not set; this image runs as an Outpost session container`);
+  return value;
+}
+
+function fail(reason: string): never {
+  process.stderr.write(`outpost-session: ${reason}\n`);
+  process.exit(1);
+}
+
+function log(line: string): void {
+  process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+}
+
+async function main(): Promise<void> {
+  const sessionId = required('ANTHROPIC_SESSION_ID');
+  const token = required('ANTHROPIC_AUTH_TOKEN');
+  const baseURL = required('ANTHROPIC_BASE_URL');
+  // The SDK's own logging is off: its messages may quote requests; ours are the session's log.
+  const client = new Anthropic({ baseURL, authToken: token, apiKey: null, logLevel: 'off' });
+  const ctrl = new AbortController();
+  process.once('SIGTERM', () => {
+    log('SIGTERM: abandoning the tool call in flight and exiting');
+    ctrl.abort();
+  });
+
+  const session = await client.beta.sessions.retrieve(sessionId, {}, { signal: ctrl.signal });
+  if (session.status === 'terminated') {
+    log(`session ${sessionId} is already terminated; nothing to do`);
+    return;
+  }
+  log(`serving session ${sessionId} in ${WORKDIR}`);
+  const ctx = { workdir: WORKDIR, client, session };
+  const cleanupSkills = await setupSkills(ctx).catch((e: unknown) => {
+    log(`skills could not be set up: ${(e as Error).message}`);
+    return async () => {};
+  });
+  const tools = betaAgentToolset20260401(ctx).map(timed);
+  const runner = client.beta.sessions.events.toolRunner(sessionId, { tools, signal: ctrl.signal });
+  let calls = 0;
+  try {
+    for await (const call of runner) {
+      calls++;
+      if (!call.posted && call.result) log(`tool ${call.name}: its result could not be posted`);
+    }
+  } finally {
+    await cleanupSkills();
+  }
+  if (ctrl.signal.aborted) process.exit(143);
+  log(`session ${sessionId} ended after ${calls} tool call${calls === 1 ? '' : 's'}`);
+}
+
+type Tool = ReturnType<typeof betaAgentToolset20260401>[number];
+
+/** The same tool, logging one line per call: name, duration, outcome. */
+function timed(tool: Tool): Tool {
+  const run = tool.run as (...args: unknown[]) => Promise<unknown>;
+  return {
+    ...tool,
+    run: (async (...args: unknown[]) => {
+      const started = Date.now();
+      let outcome = 'ok';
+      try {
+        return await run(...args);
+      } catch (e) {
+        outcome = `error: ${firstLine((e as Error).message)}`;
+        throw e;
+      } finally {
+        log(`tool ${tool.name} ${Date.now() - started} ms ${outcome}`);
+      }
+    }) as Tool['run'],
+  } as Tool;
+}
+
+function firstLine(text: string): string {
+  return text.split('\n', 1)[0]!.slice(0, 200);
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    if (e instanceof Anthropic.APIError) fail(`the API refused: ${e.status ?? ''} ${firstLine(e.message)}`);
+    fail(firstLine((e as Error).message ?? String(e)));
+  },
+);
