@@ -13,15 +13,29 @@ import { AnthropicPlayground } from './anthropic.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const once = process.argv.includes('--once');
-const image = process.env['OUTPOST_DEMO_IMAGE'] ?? 'outpost-demo-session:latest';
+const image = process.env['OUTPOST_DEMO_IMAGE'] ?? 'outpost-session:latest';
 
 const playground = new AnthropicPlayground({ leaseTtlSeconds: 10 });
 const url = await playground.start();
 const { environment, environmentKey } = playground.createEnvironment('demo-laptop');
-const items = [
-  ...['sesn_demo_alpha', 'sesn_demo_bravo', 'sesn_demo_charlie'].map((sessionId) => playground.enqueue(environment.id, { sessionId })),
-  playground.enqueue(environment.id, { type: 'healthcheck' }),
-];
+// Three scripted sessions whose agent makes real tool calls, answered inside their containers.
+const sessions = [
+  [
+    { name: 'bash', input: { command: 'uname -sm && node --version' } },
+    { name: 'write', input: { file_path: '/workspace/hello.py', content: 'print("hello from the sandbox")\n' } },
+    { name: 'read', input: { file_path: '/workspace/hello.py' } },
+  ],
+  [
+    { name: 'write', input: { file_path: '/workspace/notes.md', content: '# Plan\n- [ ] try Outpost\n' } },
+    { name: 'edit', input: { file_path: '/workspace/notes.md', old_string: '- [ ]', new_string: '- [x]' } },
+    { name: 'grep', input: { pattern: 'Outpost' } },
+  ],
+  [
+    { name: 'bash', input: { command: 'for i in 1 2 3; do echo "working $i" | tee -a progress.log; sleep 1; done' } },
+    { name: 'glob', input: { pattern: '**/*.log' } },
+  ],
+].map((calls) => playground.createSession(environment.id, { calls }));
+const items = [...sessions.map((s) => s.work), playground.enqueue(environment.id, { type: 'healthcheck' })];
 const dataDir = process.env['OUTPOST_DATA_DIR'] ?? mkdtempSync(join(tmpdir(), 'outpost-demo-'));
 
 console.log(`\nPlayground control plane: ${url}  (environment ${environment.id}, ${items.length} items queued)`);
@@ -51,6 +65,12 @@ const poll = setInterval(() => {
   for (const i of items) {
     const rec = playground.record(i.id);
     console.log(`  ${i.id}  ${i.data.type.padEnd(11)} ${rec.history.join(' → ')}  (${rec.heartbeats} heartbeats)`);
+  }
+  console.log("\nWhat the sessions' tool calls answered:");
+  for (const { sessionId } of sessions) {
+    for (const r of playground.sessions.results(sessionId)) {
+      console.log(`  ${sessionId.slice(0, 16)}…  ${r.name.padEnd(5)} ${r.isError ? 'error' : 'ok   '} ${r.text.trim().split('\n').join(' ⏎ ').slice(0, 70)}`);
+    }
   }
   if (once) stop();
   else console.log(`\nThe worker keeps polling. Queue more: curl -X POST ${url}/_playground/work -d '{"environment_id":"${environment.id}"}'\nPress Ctrl-C to stop.\n`);

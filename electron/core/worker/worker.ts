@@ -21,6 +21,8 @@ export interface WorkerOptions {
   instanceId: string;
   maxSessions: number;
   session: SessionSettings;
+  /** Runs once, before the first claim, whenever Docker answers (e.g. build the session image). */
+  prepare?: () => Promise<void>;
 }
 
 /** The worker ended itself: the control plane refused it for good (401, 403, 404). */
@@ -211,9 +213,10 @@ export class Worker {
       // Startup recovery runs before the first poll, as soon as Docker answers (it may be down at start).
       try {
         await sweepOrphans(this.#opts);
+        await this.#opts.prepare?.();
         this.#swept = true;
       } catch (e) {
-        this.#opts.logger.warn('startup recovery failed; retrying before any claim', { error: describeApiError(e) });
+        this.#opts.logger.warn('could not get ready to claim work; retrying', { error: describeApiError(e) });
         await this.#waitForChange(signal, DOCKER_RETRY_MS);
         return false;
       }

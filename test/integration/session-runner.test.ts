@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+import { AnthropicPlayground } from '../../playground/anthropic.js';
+import { docker, inspectAll, outpostContainers } from '../helpers/docker.js';
+import { startWorker, waitFor, type WorkerProcess } from '../helpers/worker.js';
+
+/**
+ * Real sessions: the worker runs Outpost's session image (built offline by the test command),
+ * whose runner answers a scripted agent's tool calls against /workspace.
+ */
+describe('the session runner in Outpost’s session image', () => {
+  const playground = new AnthropicPlayground({ leaseTtlSeconds: 2 });
+  let environmentId: string;
+  let environmentKey: string;
+  let worker: WorkerProcess;
+
+  before(async () => {
+    await docker.getImage('outpost-session:latest').inspect(); // built by scripts/test.sh (outpost image build --offline)
+    const url = await playground.start();
+    ({ environment: { id: environmentId }, environmentKey } = playground.createEnvironment('sessions'));
+    worker = startWorker({
+      baseUrl: url,
+      environmentId,
+      environmentKey,
+      args: ['--max-sessions', '2', '--grace-seconds', '3'],
+      env: { ANTHROPIC_API_KEY: playground.apiKey },
+    });
+  });
+  after(async () => {
+    worker.signal('SIGTERM');
+    worker.signal('SIGTERM');
+    await worker.exited;
+    await playground.close();
+  });
+
+  const stopped = (workId: string) => waitFor(`item ${workId} to be stopped`, () => playground.record(workId).item.state === 'stopped', 60_000);
+
+  it('answers a bash call: the tool result says hello, the item is stopped and the container removed', async () => {
+    const { sessionId, work } = playground.createSession(environmentId, {
+      calls: [{ name: 'bash', input: { command: 'echo hello > /workspace/out.txt && cat /workspace/out.txt' } }],
+    });
+    await stopped(work.id);
+    const results = playground.sessions.results(sessionId);
+    assert.equal(results.length, 1);
+    assert.equal(results[0]!.text.trim(), 'hello');
+    assert.equal(results[0]!.isError, false);
+    await waitFor('no container left', async () => (await outpostContainers(worker.installId())).length === 0);
+    const log = readFileSync(`${worker.dataDir}/logs/sessions/${work.id}.log`, 'utf8');
+    assert.match(log, /tool bash \d+ ms ok/);
+    assert.match(readFileSync(`${worker.dataDir}/workspaces/${work.id}/out.txt`, 'utf8'), /hello/);
+  });
+
+  it('write, edit, read, glob and grep each get the right result, in order', async () => {
+    const { sessionId, work } = playground.createSession(environmentId, {
+      calls: [
+        { name: 'write', input: { file_path: '/workspace/notes/plan.md', content: 'step one\nstep two\n' } },
+        { name: 'edit', input: { file_path: '/workspace/notes/plan.md', old_string: 'step two', new_string: 'step 2 done' } },
+        { name: 'read', input: { file_path: '/workspace/notes/plan.md' } },
+        { name: 'glob', input: { pattern: '**/*.md' } },
+        { name: 'grep', input: { pattern: 'done' } },
+      ],
+    });
+    await stopped(work.id);
+    const results = playground.sessions.results(sessionId);
+    assert.deepEqual(results.map((r) => r.name), ['write', 'edit', 'read', 'glob', 'grep']);
+    assert.ok(results.every((r) => !r.isError), JSON.stringify(results));
+    assert.match(results[2]!.text, /step one[\s\S]*step 2 done/);
+    assert.match(results[3]!.text, /notes\/plan\.md/);
+    assert.match(results[4]!.text, /plan\.md/);
+  });
+
+  it('reconnects when the event stream drops mid-session, and finishes', async () => {
+    const { sessionId, work } = playground.createSession(environmentId, {
+      calls: [
+        { name: 'bash', input: { command: 'echo one' } },
+        { name: 'bash', input: { command: 'echo two' } },
+        { name: 'bash', input: { command: 'echo three' } },
+      ],
+      dropStreamAfter: 2,
+    });
+    await stopped(work.id);
+    assert.equal(playground.sessions.streamDrops(sessionId), 1, 'the stream was cut once');
+    assert.deepEqual(playground.sessions.results(sessionId).map((r) => r.text.trim()), ['one', 'two', 'three']);
+  });
+
+  it('runs no tools for a session already terminated when claimed', async () => {
+    const { sessionId, work } = playground.createSession(environmentId, { calls: [{ name: 'bash', input: { command: 'touch /workspace/ran' } }], terminated: true });
+    await stopped(work.id);
+    assert.deepEqual(playground.sessions.results(sessionId), []);
+    assert.match(readFileSync(`${worker.dataDir}/logs/sessions/${work.id}.log`, 'utf8'), /already terminated; nothing to do/);
+  });
+
+  it('heartbeat says stopping during a long bash call: the container stops within the grace period and the item is stopped', async () => {
+    const { work } = playground.createSession(environmentId, { calls: [{ name: 'bash', input: { command: 'sleep 600' } }] });
+    await waitFor('the bash call to start', () => /serving session/.test(safeRead(`${worker.dataDir}/logs/sessions/${work.id}.log`)), 30_000);
+    await new Promise((r) => setTimeout(r, 500));
+    const requested = Date.now();
+    playground.requestStop(work.id);
+    await waitFor('the container to be gone', async () => !(await outpostContainers(worker.installId())).some((c) => c.Labels['outpost.work_id'] === work.id), 15_000, 50);
+    assert.ok(Date.now() - requested <= (3 + 1 + 2) * 1000, `stopped in ${Date.now() - requested} ms`);
+    await stopped(work.id);
+  });
+
+  it('the session token is in its container’s environment and nowhere else; the keys not even there', async () => {
+    const { work } = playground.createSession(environmentId, { calls: [{ name: 'bash', input: { command: 'sleep 3; env | grep -c ANTHROPIC_ || true' } }] });
+    await waitFor('the container to run', async () => (await inspectAll(worker.installId())).some((c) => c.Config.Labels['outpost.work_id'] === work.id), 30_000);
+    const token = playground.record(work.id).sessionsToken;
+    const info = (await inspectAll(worker.installId())).find((c) => c.Config.Labels['outpost.work_id'] === work.id)!;
+    assert.ok(info.Config.Env.includes(`ANTHROPIC_AUTH_TOKEN=${token}`), 'the container has its token');
+    const inspected = JSON.stringify(info);
+    assert.ok(!inspected.includes(environmentKey) && !inspected.includes(playground.apiKey), 'no key in the container');
+    const ps = (await promisify(execFile)('ps', ['-eo', 'args', '--no-headers'], { maxBuffer: 16 << 20 })).stdout;
+    assert.ok(!ps.includes(token), 'the token is in no process’s command line');
+    assert.ok(!ps.includes(environmentKey), 'the environment key is in no process’s command line');
+    await stopped(work.id);
+    const [result] = playground.sessions.results(playground.record(work.id).item.data.id);
+    assert.equal(result!.text.trim(), '0', 'the toolset strips ANTHROPIC_* from the bash tool');
+    const logs = [readFileSync(`${worker.dataDir}/logs/sessions/${work.id}.log`, 'utf8'), worker.output()];
+    for (const text of logs) for (const secret of [token, environmentKey, playground.apiKey]) assert.ok(!text.includes(secret), 'no secret in any log');
+  });
+});
+
+function safeRead(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
