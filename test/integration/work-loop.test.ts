@@ -229,23 +229,49 @@ describe('the work loop against the playground and a real Docker engine', () => 
   });
 
   it('kill -9 mid-run, then restart: the orphan is removed and its item stopped before the first poll', async () => {
-    const { environment, environmentKey } = playground.createEnvironment('crash');
+    // A lease long enough to still be ours when the worker comes back.
+    const patient = new AnthropicPlayground({ leaseTtlSeconds: 30 });
+    const patientUrl = await patient.start();
+    try {
+      const { environment, environmentKey } = patient.createEnvironment('crash');
+      const item = patient.enqueue(environment.id);
+      const first = startWorker({ baseUrl: patientUrl, environmentId: environment.id, environmentKey, args: ['--image', 'outpost-test-sleep'] });
+      workers.push(first);
+      await first.waitForOutput(/session running/);
+      first.signal('SIGKILL');
+      await first.exited;
+      assert.equal((await outpostContainers(first.installId())).length, 1, 'the container outlived the worker');
+      const pollsBefore = patient.requests['work.poll'] ?? 0;
+      const second = startWorker({ baseUrl: patientUrl, environmentId: environment.id, environmentKey, dataDir: first.dataDir, args: ['--image', 'outpost-test-sleep'] });
+      workers.push(second);
+      await second.waitForOutput(/removed a container left by an Outpost that stopped unexpectedly/);
+      await second.waitForOutput(/stopped the work item of a container left behind/);
+      assert.equal((await outpostContainers(first.installId())).length, 0);
+      assert.equal(patient.record(item.id).item.state, 'stopped');
+      assert.deepEqual(patient.record(item.id).stops.map((s) => s.force), [true]);
+      assert.ok((patient.requests['work.poll'] ?? 0) - pollsBefore <= 1, 'recovery happened before polling');
+      assert.deepEqual(readdirSync(`${first.dataDir}/leases`), []);
+      second.signal('SIGTERM');
+      assert.equal(await second.exited, 0);
+    } finally {
+      await patient.close();
+    }
+  });
+
+  it('kill -9, then restart after the lease lapsed: the orphan is removed, the item left to the queue and served again', async () => {
+    const { environment, environmentKey } = playground.createEnvironment('crash-late');
     const item = playground.enqueue(environment.id);
     const first = worker({ environmentId: environment.id, environmentKey, args: ['--image', 'outpost-test-sleep'] });
     await first.waitForOutput(/session running/);
     first.signal('SIGKILL');
     await first.exited;
-    assert.equal((await outpostContainers(first.installId())).length, 1, 'the container outlived the worker');
-    const pollsBefore = playground.requests['work.poll'] ?? 0;
-    const second = worker({ environmentId: environment.id, environmentKey, dataDir: first.dataDir, args: ['--image', 'outpost-test-sleep'] });
-    await second.waitForOutput(/removed a container left by an Outpost that stopped unexpectedly/);
-    await second.waitForOutput(/stopped the work item of a container left behind/);
+    await waitFor('the lease to lapse', () => playground.record(item.id).item.state === 'queued', 10_000);
+    const second = worker({ environmentId: environment.id, environmentKey, dataDir: first.dataDir, args: ['--image', 'outpost-test-quick'] });
+    await second.waitForOutput(/left a recovered work item alone: its lease has moved on/);
+    await waitFor('the item to be served again and stopped', () => playground.record(item.id).item.state === 'stopped', 30_000);
+    assert.equal(playground.record(item.id).deliveries.length, 2);
+    await second.waitForOutput(/work item ended .*status=finished reason=exited 0/);
     assert.equal((await outpostContainers(first.installId())).length, 0);
-    assert.equal(playground.record(item.id).item.state, 'stopped');
-    const out = second.output();
-    assert.ok(out.indexOf('removed a container') < out.indexOf('claimed work') || !out.includes('claimed work'));
-    assert.ok((playground.requests['work.poll'] ?? 0) - pollsBefore <= 1, 'recovery happened before polling');
-    assert.deepEqual(readdirSync(`${first.dataDir}/leases`), []);
     second.signal('SIGTERM');
     assert.equal(await second.exited, 0);
   });

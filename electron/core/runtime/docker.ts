@@ -21,6 +21,8 @@ export interface ContainerSpec {
   logFile: string;
   networkMode: string;
   limits: ContainerLimits;
+  /** The log file could not be written (a full disk): the session runs on, its output is lost. */
+  onLogError?: (error: Error) => void;
 }
 
 export interface OutpostContainer {
@@ -102,6 +104,7 @@ export class DockerRuntime {
       },
     });
     const log = createWriteStream(spec.logFile, { flags: 'a' });
+    log.on('error', (e) => spec.onLogError?.(e));
     try {
       // Attach before start so not one line printed at startup is missed.
       const stream = await container.attach({ stream: true, stdout: true, stderr: true });

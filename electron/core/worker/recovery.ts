@@ -3,7 +3,7 @@ import { isStatus } from '@anthropic-ai/sdk/lib/environments/index';
 import type { Logger } from '../log.js';
 import { InstanceRecord, type DataPaths } from '../paths.js';
 import { describeApiError, type AnthropicProvider } from '../providers/anthropic.js';
-import type { DockerRuntime } from '../runtime/docker.js';
+import type { WorkerContext } from './supervisor.js';
 import { LABEL } from '../runtime/labels.js';
 
 export interface SweepResult {
@@ -17,14 +17,7 @@ export interface SweepResult {
  * lease is still ours — proven by echoing the last heartbeat we recorded. A 412 means
  * the lease moved on (expired and reclaimed), so the item is left to its new holder.
  */
-export async function sweepOrphans(deps: {
-  runtime: DockerRuntime;
-  provider: AnthropicProvider;
-  paths: DataPaths;
-  installId: string;
-  instanceId: string;
-  logger: Logger;
-}): Promise<SweepResult> {
+export async function sweepOrphans(deps: WorkerContext): Promise<SweepResult> {
   const { runtime, provider, paths, logger } = deps;
   const result: SweepResult = { removed: [], stopped: [] };
   InstanceRecord.prune(paths);
@@ -68,7 +61,8 @@ async function stopIfLeaseHeld(
     logger.info('stopped the work item of a container left behind', { work_id: workId });
     return true;
   } catch (e) {
-    if (isStatus(e, 412)) logger.info('left a recovered work item alone: its lease has moved on', { work_id: workId });
+    // 412: another worker holds it now; 409: the lease lapsed and the item went back to the queue.
+    if (isStatus(e, 412) || isStatus(e, 409)) logger.info('left a recovered work item alone: its lease has moved on', { work_id: workId });
     else logger.warn('could not stop a recovered work item', { work_id: workId, error: describeApiError(e) });
     return false;
   } finally {

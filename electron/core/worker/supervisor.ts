@@ -19,13 +19,19 @@ export interface SessionSettings {
   graceSeconds: number;
 }
 
-export interface ItemRunDeps {
+/** What the worker, each item run and startup recovery share: the world they act on, and who they are. */
+export interface WorkerContext {
   provider: AnthropicProvider;
   runtime: DockerRuntime;
   paths: DataPaths;
   logger: Logger;
+  /** Labels this install's containers (one per data folder). */
   installId: string;
+  /** Labels this process's containers. */
   instanceId: string;
+}
+
+export interface ItemRunDeps extends WorkerContext {
   settings: SessionSettings;
   onChange: (item: ItemState) => void;
 }
@@ -148,6 +154,7 @@ export class ItemRun {
       logFile: paths.sessionLog(work.id),
       networkMode: settings.networkMode,
       limits: settings.limits,
+      onLogError: (e) => logger.error('cannot write the session log; its output is being lost', { work_id: work.id, error: e.message }),
     });
     this.#set('running', { containerId: container.id });
     logger.info('session running', { work_id: work.id, session_id: work.subjectId, container: container.id.slice(0, 12) });

@@ -2,23 +2,14 @@ import { backoff, isFatal4xx, jitter } from '@anthropic-ai/sdk/lib/environments/
 import type { ItemState, WorkerEvent, WorkerState } from '../../../shared/states.js';
 import { isTerminal } from '../../../shared/states.js';
 import { Emitter } from '../emitter.js';
-import type { Logger } from '../log.js';
-import type { DataPaths } from '../paths.js';
-import { describeApiError, MalformedWorkError, type AnthropicProvider, type ClaimedWork } from '../providers/anthropic.js';
-import type { DockerRuntime } from '../runtime/docker.js';
+import { describeApiError, MalformedWorkError, type ClaimedWork } from '../providers/anthropic.js';
 import { sleep } from '../timing.js';
 import { sweepOrphans } from './recovery.js';
-import { ItemRun, type SessionSettings } from './supervisor.js';
+import { ItemRun, type SessionSettings, type WorkerContext } from './supervisor.js';
 
 const DOCKER_RETRY_MS = 2_000;
 
-export interface WorkerOptions {
-  provider: AnthropicProvider;
-  runtime: DockerRuntime;
-  paths: DataPaths;
-  logger: Logger;
-  installId: string;
-  instanceId: string;
+export interface WorkerOptions extends WorkerContext {
   maxSessions: number;
   session: SessionSettings;
   /** Runs once, before the first claim, whenever Docker answers (e.g. build the session image). */
