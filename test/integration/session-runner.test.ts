@@ -104,6 +104,15 @@ describe('the session runner in Outpost’s session image', () => {
     await stopped(work.id);
   });
 
+  it('a session the API refuses ends the runner with a one-line reason and the item failed, then stopped', async () => {
+    // A work item whose session the control plane does not know: the runner's first call gets a 404.
+    const work = playground.enqueue(environmentId, { sessionId: 'sesn_does_not_exist' });
+    await stopped(work.id);
+    await worker.waitForOutput(new RegExp(`work item ended work_id=${work.id} status=failed reason=exited 1`));
+    const log = readFileSync(`${worker.dataDir}/logs/sessions/${work.id}.log`, 'utf8');
+    assert.match(log, /^outpost-session: the API refused: 404 .*session sesn_does_not_exist not found/m);
+  });
+
   it('the session token is in its container’s environment and nowhere else; the keys not even there', async () => {
     const { work } = playground.createSession(environmentId, { calls: [{ name: 'bash', input: { command: 'sleep 3; env | grep -c ANTHROPIC_ || true' } }] });
     await waitFor('the container to run', async () => (await inspectAll(worker.installId())).some((c) => c.Config.Labels['outpost.work_id'] === work.id), 30_000);
