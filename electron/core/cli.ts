@@ -9,7 +9,7 @@ import Docker from 'dockerode';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DockerRuntime } from './runtime/docker.js';
-import { buildSessionImage, isSessionImage, packageRoot } from './runtime/session-image.js';
+import { buildSessionImage, ensureSessionImage, packageRoot } from './runtime/session-image.js';
 import { Secret } from './secret.js';
 import { Worker } from './worker/worker.js';
 
@@ -122,19 +122,6 @@ async function imageCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-/** The worker's default image is built on first use: from node:22, or offline when no registry answers. */
-async function ensureSessionImage(runtime: DockerRuntime, image: string, logger: Logger): Promise<void> {
-  if (!isSessionImage(image) || (await runtime.hasImage(image))) return;
-  const onProgress = (line: string) => logger.info(`building the session image: ${line}`);
-  logger.info(`the session image ${image} is not on this machine; building it (once)`);
-  try {
-    await buildSessionImage({ docker: runtime.docker, offline: false, version: version(), onProgress });
-  } catch (e) {
-    logger.warn(`building from node:22 failed (${(e as Error).message}); building offline instead`);
-    await buildSessionImage({ docker: runtime.docker, offline: true, version: version(), onProgress });
-  }
-}
-
 async function runWorker(args: z.infer<typeof workerArgs>, environmentKey: Secret, logger: Logger): Promise<number> {
   const paths = new DataPaths(args['data-dir']);
   const installId = paths.installId();
@@ -149,7 +136,7 @@ async function runWorker(args: z.infer<typeof workerArgs>, environmentKey: Secre
       workerId: `${hostname()}-${installId.slice(0, 8)}-${instance.id.slice(0, 8)}`,
     }),
     runtime,
-    prepare: () => ensureSessionImage(runtime, args.image, logger),
+    prepare: () => ensureSessionImage({ runtime, image: args.image, logger, version: version() }),
     paths,
     logger,
     installId,

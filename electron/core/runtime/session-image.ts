@@ -5,6 +5,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type Docker from 'dockerode';
+import type { Logger } from '../log.js';
+import type { DockerRuntime } from './docker.js';
 
 const run = promisify(execFile);
 
@@ -142,4 +144,18 @@ async function sharedLibraries(binary: string): Promise<string[]> {
     if (match?.[1]) libs.add(match[1]);
   }
   return [...libs];
+}
+
+/** The default image is built on first use: from node:22, or offline when no registry answers. */
+export async function ensureSessionImage(opts: { runtime: DockerRuntime; image: string; logger: Logger; version: string }): Promise<void> {
+  const { runtime, image, logger, version } = opts;
+  if (!isSessionImage(image) || (await runtime.hasImage(image))) return;
+  const onProgress = (line: string) => logger.info(`building the session image: ${line}`);
+  logger.info(`the session image ${image} is not on this machine; building it (once)`);
+  try {
+    await buildSessionImage({ docker: runtime.docker, offline: false, version, onProgress });
+  } catch (e) {
+    logger.warn(`building from node:22 failed (${(e as Error).message}); building offline instead`);
+    await buildSessionImage({ docker: runtime.docker, offline: true, version, onProgress });
+  }
 }

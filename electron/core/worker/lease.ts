@@ -39,6 +39,8 @@ export class LeaseKeeper {
   #intervalMs = DEFAULT_INTERVAL_MS;
   #ttlMs = DEFAULT_TTL_MS;
   #lastSuccess = Date.now();
+  #nudge = new AbortController();
+  #afterNextBeat: Array<() => void> = [];
   readonly #loop: Promise<void>;
 
   constructor(opts: LeaseKeeperOptions) {
@@ -68,6 +70,15 @@ export class LeaseKeeper {
     return this.#last;
   }
 
+  /** Beat now rather than at the next interval; resolves once that beat has been answered (or the lease ended). */
+  checkNow(): Promise<void> {
+    if (this.#end) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#afterNextBeat.push(resolve);
+      this.#nudge.abort();
+    });
+  }
+
   /** Stop heartbeating (the session is over) and wait for the loop to finish. */
   async release(): Promise<void> {
     this.#finish('released', '');
@@ -82,12 +93,28 @@ export class LeaseKeeper {
   }
 
   async #run(): Promise<void> {
-    await this.#beat();
-    while (!this.#ctrl.signal.aborted) {
-      await sleep(this.#intervalMs, this.#ctrl.signal);
-      if (this.#ctrl.signal.aborted) return;
-      await this.#beat();
+    try {
+      await this.#beatAndNotify();
+      while (!this.#ctrl.signal.aborted) {
+        await sleep(this.#intervalMs, AbortSignal.any([this.#ctrl.signal, this.#nudge.signal]));
+        if (this.#ctrl.signal.aborted) return;
+        this.#nudge = new AbortController();
+        await this.#beatAndNotify();
+      }
+    } finally {
+      this.#notifyWaiters();
     }
+  }
+
+  async #beatAndNotify(): Promise<void> {
+    await this.#beat();
+    this.#notifyWaiters();
+  }
+
+  #notifyWaiters(): void {
+    const waiters = this.#afterNextBeat;
+    this.#afterNextBeat = [];
+    for (const resolve of waiters) resolve();
   }
 
   async #beat(): Promise<void> {

@@ -47,6 +47,7 @@ export class ItemRun {
   readonly #work: ClaimedWork;
   readonly #stopCtrl = new AbortController();
   #stopReason = '';
+  #lease: LeaseKeeper | undefined;
   readonly done: Promise<ItemState>;
 
   constructor(deps: ItemRunDeps, work: ClaimedWork, claimedAt: number) {
@@ -67,6 +68,11 @@ export class ItemRun {
 
   get state(): ItemState {
     return this.#state;
+  }
+
+  /** Heartbeat now and wait for the answer: after a sleep, learn whether the lease survived before claiming more. */
+  checkLease(): Promise<void> {
+    return this.#lease?.checkNow() ?? Promise.resolve();
   }
 
   /** Stop the session now: SIGTERM, the grace period, SIGKILL; the item is then force-stopped. */
@@ -94,6 +100,7 @@ export class ItemRun {
       onBeat: (lastHeartbeat) =>
         writeFileSync(leaseFile, JSON.stringify({ workId: work.id, environmentId: work.environmentId, lastHeartbeat })),
     });
+    this.#lease = lease;
     this.#set('starting');
     let outcome: { status: ItemStatus; reason: string; exitCode?: number };
     try {

@@ -33,6 +33,7 @@ export class Worker {
   readonly #runs = new Map<string, ItemRun>();
   #state: WorkerState = { status: 'off' };
   #paused = false;
+  #asleep = false;
   #blockedBy: 'full' | 'docker-unavailable' | undefined;
   #blockDetail: string | undefined;
   #loopCtrl = new AbortController();
@@ -95,6 +96,18 @@ export class Worker {
     if (this.#state.status !== 'paused') return;
     this.#paused = false;
     this.#publishOnline();
+    this.#wake();
+  }
+
+  /** The machine is going to sleep: claim nothing (running sessions are left to their leases). */
+  sleep(): void {
+    this.#asleep = true;
+  }
+
+  /** Back from sleep: heartbeat every lease first — a lost one stops its session — then claim again. */
+  async wake(): Promise<void> {
+    await Promise.all([...this.#runs.values()].map((r) => r.checkLease()));
+    this.#asleep = false;
     this.#wake();
   }
 
@@ -183,7 +196,7 @@ export class Worker {
 
   /** Waits while claiming is not possible; true when a poll may go out now. */
   async #canClaim(signal: AbortSignal): Promise<boolean> {
-    if (this.#paused) {
+    if (this.#paused || this.#asleep) {
       await this.#waitForChange(signal, 60_000);
       return false;
     }

@@ -1,0 +1,33 @@
+import type { Event, HandlerDetails, Session, WebContents, WebPreferences } from 'electron';
+
+/** The window's Content-Security-Policy, sent as a header on every response (Electron security checklist). */
+export const CONTENT_SECURITY_POLICY =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/** Every window's webPreferences: isolated, sandboxed, no Node in the page. */
+export function secureWebPreferences(preload: string): WebPreferences {
+  return { contextIsolation: true, sandbox: true, nodeIntegration: false, nodeIntegrationInSubFrames: false, webSecurity: true, preload };
+}
+
+type Contents = Pick<WebContents, 'setWindowOpenHandler' | 'on'>;
+
+/**
+ * The one hook that hardens every web contents (Podman Desktop's web-contents-created):
+ * no new windows, no navigation away from the app, no webviews.
+ */
+export function hardenContents(contents: Contents, isAppUrl: (url: string) => boolean): void {
+  contents.setWindowOpenHandler((_details: HandlerDetails) => ({ action: 'deny' }));
+  contents.on('will-navigate', (event: Event, url: string) => {
+    if (!isAppUrl(url)) event.preventDefault();
+  });
+  contents.on('will-attach-webview', (event: Event) => event.preventDefault());
+}
+
+/** Deny every permission request (camera, notifications from the page, …) and send the CSP header. */
+export function hardenSession(session: Pick<Session, 'setPermissionRequestHandler' | 'setPermissionCheckHandler' | 'webRequest'>): void {
+  session.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
+  session.setPermissionCheckHandler(() => false);
+  session.webRequest.onHeadersReceived((details, callback) =>
+    callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] } }),
+  );
+}

@@ -1,0 +1,70 @@
+import type { WorkerState } from '../../shared/states.js';
+
+/** The tray icon for a worker state: one image per row of this table, in build/tray/. */
+export type TrayIcon = 'off' | 'idle' | 'busy' | 'paused' | 'error';
+
+export function trayIcon(state: WorkerState): TrayIcon {
+  switch (state.status) {
+    case 'off':
+    case 'starting':
+    case 'stopping':
+      return 'off';
+    case 'online':
+      return state.blockedBy === 'docker-unavailable' ? 'error' : state.active > 0 ? 'busy' : 'idle';
+    case 'paused':
+    case 'draining':
+      return 'paused';
+    case 'error':
+      return 'error';
+  }
+}
+
+export type TrayAction = 'start' | 'pause' | 'resume' | 'stop' | 'open' | 'quit';
+
+export interface TrayMenuItem {
+  label: string;
+  /** Absent for a line that only informs. */
+  action?: TrayAction;
+  enabled: boolean;
+}
+
+/** What the tray menu shows, a pure function of the worker's state (Rancher Desktop: render from state). */
+export function trayMenu(state: WorkerState): TrayMenuItem[] {
+  const info = (label: string): TrayMenuItem => ({ label, enabled: false });
+  const item = (label: string, action: TrayAction, enabled = true): TrayMenuItem => ({ label, action, enabled });
+  const sessions = (n: number) => `${n} session${n === 1 ? '' : 's'} running`;
+  const lines: TrayMenuItem[] = [];
+  switch (state.status) {
+    case 'off':
+      lines.push(info('Worker off'), item('Start worker', 'start'));
+      break;
+    case 'starting':
+      lines.push(info('Worker starting…'), item('Start worker', 'start', false));
+      break;
+    case 'online':
+      lines.push(
+        info(state.blockedBy === 'docker-unavailable' ? 'Waiting for Docker' : `Online · ${sessions(state.active)}`),
+        item('Pause', 'pause'),
+        item('Stop worker', 'stop'),
+      );
+      break;
+    case 'paused':
+      lines.push(info(`Paused · ${sessions(state.active)}`), item('Resume', 'resume'), item('Stop worker', 'stop'));
+      break;
+    case 'draining':
+      lines.push(info(`Finishing · ${sessions(state.active)}`), item('Stop worker', 'stop'));
+      break;
+    case 'stopping':
+      lines.push(info('Stopping…'));
+      break;
+    case 'error':
+      lines.push(info(`Stopped: ${state.message.slice(0, 80)}`), item('Start worker', 'start'));
+      break;
+  }
+  lines.push(item('Open Outpost', 'open'), item('Quit', 'quit'));
+  return lines;
+}
+
+export function trayTooltip(state: WorkerState): string {
+  return `Outpost — ${trayMenu(state)[0]!.label}`;
+}

@@ -1,0 +1,52 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { z } from 'zod';
+import { settingsSchema, type Settings } from '../../shared/contract.js';
+
+export interface LoadedSettings {
+  settings: Settings;
+  /** Set when the file on disk could not be used: where it was kept, and why. */
+  problem?: string;
+}
+
+/**
+ * Settings in the user-data folder, checked against the contract's schema. A file that
+ * does not parse is kept aside (settings.json.corrupt-TIMESTAMP) and reported — never
+ * silently reset. Keys never live here: they are in the keychain.
+ */
+export class SettingsStore {
+  readonly file: string;
+
+  constructor(folder: string) {
+    this.file = join(folder, 'settings.json');
+  }
+
+  load(): LoadedSettings {
+    if (!existsSync(this.file)) return { settings: settingsSchema.parse({}) };
+    const text = readFileSync(this.file, 'utf8');
+    let reason: string;
+    try {
+      const parsed = settingsSchema.safeParse(JSON.parse(text));
+      if (parsed.success) return { settings: parsed.data };
+      reason = z.prettifyError(parsed.error);
+    } catch (e) {
+      reason = `not JSON (${(e as Error).message})`;
+    }
+    const aside = `${this.file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    renameSync(this.file, aside);
+    return {
+      settings: settingsSchema.parse({}),
+      problem: `Your settings file could not be read (${reason.split('\n').join(' ')}). It was kept as ${aside}; Outpost started with default settings.`,
+    };
+  }
+
+  save(settings: Settings): Settings {
+    const valid = settingsSchema.parse(settings);
+    mkdirSync(dirname(this.file), { recursive: true });
+    // Write then rename: a crash mid-write leaves the old file, not half a new one.
+    const temp = `${this.file}.tmp-${process.pid}`;
+    writeFileSync(temp, JSON.stringify(valid, null, 2) + '\n', { mode: 0o600 });
+    renameSync(temp, this.file);
+    return valid;
+  }
+}

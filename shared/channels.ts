@@ -1,0 +1,24 @@
+/**
+ * The names of the contract's calls, free of zod so the sandboxed preload can bundle them
+ * small. shared/contract.ts holds their schemas and checks that the two lists agree.
+ */
+export const CHANNEL_NAMES = [
+  'worker.state',
+  'worker.start',
+  'worker.pause',
+  'worker.resume',
+  'worker.stop',
+  'items.list',
+  'items.stop',
+  'settings.get',
+  'settings.update',
+  'keys.status',
+  'keys.set',
+  'keys.clear',
+] as const;
+
+export type ChannelName = (typeof CHANNEL_NAMES)[number];
+
+/** IPC channel names: calls are `outpost:<name>`, events all arrive on one channel. */
+export const ipcChannel = (name: ChannelName): string => `outpost:${name}`;
+export const IPC_EVENT_CHANNEL = 'outpost:event';

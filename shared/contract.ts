@@ -1,0 +1,110 @@
+/**
+ * The one contract between the core and every view (the window over IPC, the headless
+ * dashboard over a WebSocket): each call's request and response, each event, as zod
+ * schemas. Whatever enters the main process is parsed with these; replies are envelopes.
+ */
+import { z } from 'zod';
+import { ITEM_STATUSES } from './states.js';
+import { CHANNEL_NAMES, type ChannelName } from './channels.js';
+
+const count = z.number().int().nonnegative();
+
+export const workerStateSchema = z.discriminatedUnion('status', [
+  z.object({ status: z.literal('off') }),
+  z.object({ status: z.literal('starting') }),
+  z.object({ status: z.literal('online'), active: count, blockedBy: z.enum(['full', 'docker-unavailable']).optional(), detail: z.string().optional() }),
+  z.object({ status: z.literal('paused'), active: count }),
+  z.object({ status: z.literal('draining'), active: count, deadline: z.number() }),
+  z.object({ status: z.literal('stopping'), active: count }),
+  z.object({ status: z.literal('error'), message: z.string() }),
+]);
+
+export const itemStateSchema = z.object({
+  workId: z.string(),
+  environmentId: z.string(),
+  kind: z.enum(['session', 'healthcheck']),
+  subjectId: z.string(),
+  status: z.enum(ITEM_STATUSES),
+  claimedAt: z.number(),
+  updatedAt: z.number(),
+  containerId: z.string().optional(),
+  exitCode: z.number().optional(),
+  reason: z.string().optional(),
+  logFile: z.string().optional(),
+});
+
+const environmentId = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'an environment id such as env_…');
+
+/** What one environment's containers get, and how this machine serves it (DESIGN §1.3). */
+export const environmentProfileSchema = z.object({
+  environmentId,
+  provider: z.literal('anthropic').default('anthropic'),
+  name: z.string().max(200).default(''),
+  baseUrl: z.string().url().default('https://api.anthropic.com'),
+  image: z.string().min(1).default('outpost-session:latest'),
+  networkMode: z.string().min(1).default('bridge'),
+  cpus: z.number().positive().max(256).default(2),
+  memoryMb: z.number().int().positive().default(4096),
+  pids: z.number().int().positive().default(1024),
+  maxSessions: z.number().int().min(1).max(64).default(2),
+  drainSeconds: z.number().int().min(0).max(3600).default(30),
+  graceSeconds: z.number().int().min(0).max(600).default(10),
+});
+export type EnvironmentProfile = z.infer<typeof environmentProfileSchema>;
+
+export const settingsSchema = z.object({
+  version: z.literal(1).default(1),
+  /** The environment this machine serves; its profile is in `environments`. */
+  servedEnvironmentId: environmentId.nullable().default(null),
+  environments: z.array(environmentProfileSchema).default([]),
+  startAtLogin: z.boolean().default(false),
+  logRetentionDays: z.number().int().min(1).max(365).default(14),
+});
+export type Settings = z.infer<typeof settingsSchema>;
+
+/** Which key: never the key itself. */
+export const keyRefSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('api-key') }),
+  z.object({ kind: z.literal('environment-key'), environmentId }),
+]);
+export type KeyRef = z.infer<typeof keyRefSchema>;
+
+const empty = z.object({}).strict();
+const ok = z.null();
+
+export const calls = {
+  'worker.state': { request: empty, response: workerStateSchema },
+  'worker.start': { request: empty, response: ok },
+  'worker.pause': { request: empty, response: ok },
+  'worker.resume': { request: empty, response: ok },
+  /** drain: wait for running sessions (still heartbeating); now: stop them. */
+  'worker.stop': { request: z.object({ mode: z.enum(['drain', 'now']) }).strict(), response: ok },
+  'items.list': { request: empty, response: z.array(itemStateSchema) },
+  'items.stop': { request: z.object({ workId: z.string().min(1) }).strict(), response: z.boolean() },
+  'settings.get': { request: empty, response: settingsSchema },
+  'settings.update': { request: settingsSchema, response: settingsSchema },
+  'keys.status': { request: keyRefSchema, response: z.object({ set: z.boolean() }) },
+  /** The only message that carries a key, inbound only: nothing ever sends one back. */
+  'keys.set': { request: z.intersection(keyRefSchema, z.object({ value: z.string().min(8, 'that does not look like a key').max(4096) })), response: ok },
+  'keys.clear': { request: keyRefSchema, response: ok },
+} as const satisfies Record<ChannelName, { request: z.ZodType; response: z.ZodType }>;
+
+export type Channel = ChannelName;
+export type Request<C extends Channel> = z.input<(typeof calls)[C]['request']>;
+export type Response<C extends Channel> = z.infer<(typeof calls)[C]['response']>;
+
+export const events = {
+  'worker-state': workerStateSchema,
+  'item-state': itemStateSchema,
+  /** Something the user should read: a wrong key, Docker gone, a corrupt settings file. */
+  notice: z.object({ level: z.enum(['info', 'warning', 'error']), message: z.string() }),
+} as const;
+export type EventName = keyof typeof events;
+export type EventPayload<E extends EventName> = z.infer<(typeof events)[E]>;
+
+/** Every reply: an exception in the core reaches a view as data, never as a lost promise. */
+export type Result<T> = { result: T } | { error: { message: string; code: ErrorCode } };
+export type ErrorCode = 'invalid-request' | 'forbidden' | 'keychain-unavailable' | 'failed';
+
+export const CHANNELS: readonly Channel[] = CHANNEL_NAMES;
+export const EVENT_NAMES = Object.keys(events) as EventName[];

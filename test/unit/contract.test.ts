@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { calls, events, CHANNELS, settingsSchema } from '../../shared/contract.js';
+import { CHANNEL_NAMES } from '../../shared/channels.js';
+
+/** One valid message of each kind; every one must survive its schema unchanged. */
+const samples = {
+  requests: {
+    'worker.state': {},
+    'worker.start': {},
+    'worker.pause': {},
+    'worker.resume': {},
+    'worker.stop': { mode: 'drain' },
+    'items.list': {},
+    'items.stop': { workId: 'work_1' },
+    'settings.get': {},
+    'settings.update': settingsSchema.parse({ servedEnvironmentId: 'env_1', environments: [{ environmentId: 'env_1' }] }),
+    'keys.status': { kind: 'environment-key', environmentId: 'env_1' },
+    'keys.set': { kind: 'api-key', value: 'sk-ant-api03-xxxxxxxx' },
+    'keys.clear': { kind: 'api-key' },
+  },
+  responses: {
+    'worker.state': { status: 'online', active: 1 },
+    'worker.start': null,
+    'worker.pause': null,
+    'worker.resume': null,
+    'worker.stop': null,
+    'items.list': [{ workId: 'w', environmentId: 'e', kind: 'session', subjectId: 's', status: 'running', claimedAt: 1, updatedAt: 2 }],
+    'items.stop': true,
+    'settings.get': settingsSchema.parse({}),
+    'settings.update': settingsSchema.parse({}),
+    'keys.status': { set: false },
+    'keys.set': null,
+    'keys.clear': null,
+  },
+  events: {
+    'worker-state': { status: 'draining', active: 2, deadline: 123 },
+    'item-state': { workId: 'w', environmentId: 'e', kind: 'healthcheck', subjectId: 'h', status: 'finished', claimedAt: 1, updatedAt: 2, reason: 'ok' },
+    notice: { level: 'error', message: 'Docker is not reachable' },
+  },
+} as const;
+
+describe('the contract', () => {
+  it('names the same calls in the zod-free list the preload uses and in the schemas', () => {
+    assert.deepEqual([...CHANNEL_NAMES].sort(), Object.keys(calls).sort());
+    assert.deepEqual([...CHANNELS], [...CHANNEL_NAMES]);
+  });
+
+  it('round-trips every request, response and event through its schema', () => {
+    for (const channel of CHANNELS) {
+      const request = samples.requests[channel];
+      const response = samples.responses[channel];
+      assert.deepEqual(calls[channel].request.parse(JSON.parse(JSON.stringify(request))), request, `${channel} request`);
+      assert.deepEqual(calls[channel].response.parse(JSON.parse(JSON.stringify(response))), response, `${channel} response`);
+    }
+    for (const [name, schema] of Object.entries(events)) {
+      const payload = samples.events[name as keyof typeof events];
+      assert.deepEqual(schema.parse(JSON.parse(JSON.stringify(payload))), payload, name);
+    }
+  });
+
+  it('refuses malformed messages', () => {
+    const bad: Array<[keyof typeof calls, unknown]> = [
+      ['worker.stop', { mode: 'later' }],
+      ['worker.stop', {}],
+      ['items.stop', { workId: 42 }],
+      ['keys.set', { kind: 'api-key', value: 'short' }],
+      ['keys.set', { kind: 'environment-key', environmentId: '../../etc', value: 'sk-ant-xxxxxxxxxxxx' }],
+      ['keys.status', { kind: 'password' }],
+      ['worker.start', { extra: true }],
+      ['settings.update', { environments: [{ environmentId: 'env_1', maxSessions: 0 }] }],
+      ['settings.update', { environments: [{ environmentId: 'env_1', baseUrl: 'not a url' }] }],
+    ];
+    for (const [channel, message] of bad) assert.equal(calls[channel].request.safeParse(message).success, false, `${channel} ${JSON.stringify(message)}`);
+    assert.equal(events['worker-state'].safeParse({ status: 'online' }).success, false);
+  });
+
+  it('carries no key outward: no response or event schema has a field that could hold one', () => {
+    const shapes = JSON.stringify([...CHANNELS.map((c) => calls[c].response.toJSONSchema?.() ?? {}), ...Object.values(events).map((e) => e.toJSONSchema?.() ?? {})]);
+    assert.doesNotMatch(shapes, /"(value|key|token|secret|apiKey|environmentKey)"/);
+  });
+});

@@ -1,0 +1,190 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { IpcMainInvokeEvent } from 'electron';
+import { CHANNEL_NAMES, ipcChannel } from '../../shared/channels.js';
+import type { WorkerState } from '../../shared/states.js';
+import { registerIpc, trustedSenderCheck } from '../../electron/app/ipc.js';
+import { CONTENT_SECURITY_POLICY, hardenContents, hardenSession, secureWebPreferences } from '../../electron/app/security.js';
+import { renderTray } from '../../electron/app/tray.js';
+import { trayIcon, trayMenu } from '../../electron/app/tray-model.js';
+import { keepInTrayOnClose, mainWindowOptions } from '../../electron/app/window.js';
+import { askAboutRunningSessions } from '../../electron/app/dialogs.js';
+import { notificationFor } from '../../electron/app/notifications.js';
+
+/** Stand-ins for Electron's objects (its binary cannot run here): they record what the adapters do. */
+function fakeIpcMain() {
+  const handlers = new Map<string, (event: unknown, arg: unknown) => Promise<unknown>>();
+  return {
+    handlers,
+    handle: (channel: string, fn: (event: IpcMainInvokeEvent, arg: unknown) => Promise<unknown>) => void handlers.set(channel, fn as never),
+    removeHandler: (channel: string) => void handlers.delete(channel),
+  };
+}
+const APP = 'file:///opt/outpost/dist/renderer/';
+const isAppUrl = (url: string) => url.startsWith(APP);
+const fromOurWindow = { sender: { id: 7 }, senderFrame: { url: `${APP}index.html`, parent: null } };
+
+describe('IPC adapter', () => {
+  const calls: Array<[string, unknown]> = [];
+  const service = { handle: async (channel: string, arg: unknown) => (calls.push([channel, arg]), { result: 'ok' }) };
+  const ipc = fakeIpcMain();
+  const dispose = registerIpc(ipc, service, trustedSenderCheck(() => 7, isAppUrl));
+
+  it('registers one handler per contract call', () => {
+    assert.deepEqual([...ipc.handlers.keys()].sort(), CHANNEL_NAMES.map(ipcChannel).sort());
+  });
+
+  it('passes a call from our window to the service', async () => {
+    const reply = await ipc.handlers.get('outpost:items.stop')!(fromOurWindow, { workId: 'w1' });
+    assert.deepEqual(reply, { result: 'ok' });
+    assert.deepEqual(calls.at(-1), ['items.stop', { workId: 'w1' }]);
+  });
+
+  it('refuses foreign senders: another window, an iframe, a page that is not ours', async () => {
+    const before = calls.length;
+    const foreign = [
+      { sender: { id: 8 }, senderFrame: fromOurWindow.senderFrame },
+      { sender: { id: 7 }, senderFrame: { url: `${APP}index.html`, parent: {} } },
+      { sender: { id: 7 }, senderFrame: { url: 'https://evil.example/', parent: null } },
+      { sender: { id: 7 }, senderFrame: null },
+    ];
+    for (const event of foreign) {
+      const reply = (await ipc.handlers.get('outpost:keys.set')!(event, { kind: 'api-key', value: 'sk-ant-xxxxxxxxxx' })) as { error?: { code: string } };
+      assert.equal(reply.error?.code, 'forbidden');
+    }
+    assert.equal(calls.length, before, 'nothing reached the service');
+  });
+
+  it('removes its handlers when disposed', () => {
+    dispose();
+    assert.equal(ipc.handlers.size, 0);
+  });
+});
+
+describe('security hardening', () => {
+  it('every window is isolated, sandboxed, without Node', () => {
+    assert.deepEqual(secureWebPreferences('/p.cjs'), { contextIsolation: true, sandbox: true, nodeIntegration: false, nodeIntegrationInSubFrames: false, webSecurity: true, preload: '/p.cjs' });
+    assert.equal(mainWindowOptions('/p.cjs', '/i.png').webPreferences?.sandbox, true);
+  });
+
+  it('denies new windows, navigation away from the app and webviews', () => {
+    const listeners = new Map<string, (event: { preventDefault(): void; prevented?: boolean }, url?: string) => void>();
+    let openHandler: (() => { action: string }) | undefined;
+    hardenContents({ setWindowOpenHandler: (fn: never) => void (openHandler = fn), on: ((name: string, fn: never) => void listeners.set(name, fn)) as never }, isAppUrl);
+    assert.deepEqual(openHandler!(), { action: 'deny' });
+    const navigate = (url: string) => {
+      const event = { prevented: false, preventDefault() { this.prevented = true; } };
+      listeners.get('will-navigate')!(event, url);
+      return event.prevented;
+    };
+    assert.equal(navigate('https://example.com/'), true);
+    assert.equal(navigate(`${APP}index.html#logs`), false);
+    const webview = { prevented: false, preventDefault() { this.prevented = true; } };
+    listeners.get('will-attach-webview')!(webview);
+    assert.equal(webview.prevented, true);
+  });
+
+  it('denies permission requests and sends a strict CSP', () => {
+    let request: ((c: unknown, p: string, cb: (granted: boolean) => void) => void) | undefined;
+    let check: (() => boolean) | undefined;
+    let headers: ((d: { responseHeaders: Record<string, string[]> }, cb: (r: { responseHeaders: Record<string, string[]> }) => void) => void) | undefined;
+    hardenSession({
+      setPermissionRequestHandler: (fn: never) => void (request = fn),
+      setPermissionCheckHandler: (fn: never) => void (check = fn),
+      webRequest: { onHeadersReceived: (fn: never) => void (headers = fn) } as never,
+    });
+    let granted: boolean | undefined;
+    request!({}, 'media', (g) => (granted = g));
+    assert.equal(granted, false);
+    assert.equal(check!(), false);
+    let sent: Record<string, string[]> = {};
+    headers!({ responseHeaders: { 'x-a': ['1'] } }, (r) => (sent = r.responseHeaders));
+    assert.deepEqual(sent['Content-Security-Policy'], [CONTENT_SECURITY_POLICY]);
+    assert.match(CONTENT_SECURITY_POLICY, /^default-src 'self'/);
+  });
+});
+
+describe('tray', () => {
+  const states: Array<[WorkerState, string, string]> = [
+    [{ status: 'off' }, 'off', 'Worker off'],
+    [{ status: 'online', active: 0 }, 'idle', 'Online · 0 sessions running'],
+    [{ status: 'online', active: 2 }, 'busy', 'Online · 2 sessions running'],
+    [{ status: 'online', active: 0, blockedBy: 'docker-unavailable' }, 'error', 'Waiting for Docker'],
+    [{ status: 'paused', active: 1 }, 'paused', 'Paused · 1 session running'],
+    [{ status: 'draining', active: 1, deadline: 0 }, 'paused', 'Finishing · 1 session running'],
+    [{ status: 'error', message: 'environment env_1: 401' }, 'error', 'Stopped: environment env_1: 401'],
+  ];
+
+  it('icon and menu are functions of the worker state', () => {
+    for (const [state, icon, headline] of states) {
+      assert.equal(trayIcon(state), icon, state.status);
+      const menu = trayMenu(state);
+      assert.equal(menu[0]!.label, headline);
+      assert.deepEqual(menu.slice(-2).map((m) => m.action), ['open', 'quit'], 'Open and Quit are always there');
+    }
+    assert.deepEqual(trayMenu({ status: 'off' }).filter((m) => m.action).map((m) => m.action), ['start', 'open', 'quit']);
+    assert.deepEqual(trayMenu({ status: 'online', active: 1 }).filter((m) => m.action).map((m) => m.action), ['pause', 'stop', 'open', 'quit']);
+    assert.deepEqual(trayMenu({ status: 'paused', active: 0 }).filter((m) => m.action).map((m) => m.action), ['resume', 'stop', 'open', 'quit']);
+  });
+
+  it('renders the image, tooltip and menu, and a click runs its action', () => {
+    const done: string[] = [];
+    let image = '';
+    let tooltip = '';
+    let template: Array<{ label?: string; click?: () => void; type?: string }> = [];
+    renderTray(
+      {
+        tray: { setImage: (i: never) => void (image = i), setToolTip: (t: string) => void (tooltip = t), setContextMenu: () => {} },
+        buildMenu: ((t: never) => ((template = t), {})) as never,
+        image: (p: string) => p as never,
+        iconsFolder: '/icons',
+        onAction: (a) => void done.push(a),
+      },
+      { status: 'online', active: 3 },
+    );
+    assert.equal(image, '/icons/busy.png');
+    assert.match(tooltip, /3 sessions running/);
+    template.find((t) => t.label === 'Pause')!.click!();
+    template.find((t) => t.label === 'Quit')!.click!();
+    assert.deepEqual(done, ['pause', 'quit']);
+    assert.ok(template.some((t) => t.type === 'separator'));
+  });
+});
+
+describe('window and dialogs', () => {
+  it('closing the window hides it to the tray and says so once; on quit it closes', () => {
+    let onClose: ((e: { preventDefault(): void }) => void) | undefined;
+    let hidden = 0;
+    let told = 0;
+    const allowClose = keepInTrayOnClose({ on: ((_: string, fn: never) => void (onClose = fn)) as never, hide: () => void hidden++ }, () => void told++);
+    let prevented = 0;
+    onClose!({ preventDefault: () => void prevented++ });
+    assert.equal(prevented, 1);
+    assert.equal(hidden, 1);
+    allowClose();
+    onClose!({ preventDefault: () => void prevented++ });
+    assert.equal(prevented, 1, 'closes for real once quitting');
+    assert.equal(told, 1);
+  });
+
+  it('quit with sessions asks, with "let them finish" as the default', async () => {
+    for (const [button, answer] of [[0, 'drain'], [1, 'stop-now'], [2, 'cancel']] as const) {
+      let asked: { defaultId?: number; message?: string } = {};
+      const result = await askAboutRunningSessions({ showMessageBox: (async (o: never) => ((asked = o), { response: button })) as never }, undefined, 2);
+      assert.equal(result, answer);
+      assert.equal(asked.defaultId, 0);
+      assert.match(asked.message ?? '', /2 sessions are still running/);
+    }
+  });
+
+  it('notifies only what needs the user', () => {
+    const item = { workId: 'w', environmentId: 'e', kind: 'session' as const, subjectId: 'sesn_1', claimedAt: 0, updatedAt: 0 };
+    assert.equal(notificationFor({ name: 'item-state', payload: { ...item, status: 'finished' } }), null);
+    assert.equal(notificationFor({ name: 'item-state', payload: { ...item, status: 'running' } }), null);
+    assert.match(notificationFor({ name: 'item-state', payload: { ...item, status: 'failed', reason: 'exited 1' } })!.body, /sesn_1: exited 1/);
+    assert.ok(notificationFor({ name: 'notice', payload: { level: 'error', message: 'wrong key' } }));
+    const gone = { status: 'online', active: 0, blockedBy: 'docker-unavailable' } as const;
+    assert.ok(notificationFor({ name: 'worker-state', payload: gone }, { status: 'online', active: 0 }));
+    assert.equal(notificationFor({ name: 'worker-state', payload: gone }, gone), null, 'not again while Docker stays away');
+  });
+});
