@@ -53,6 +53,7 @@ async function start(): Promise<void> {
     runtime,
     logger,
     prepare: (image) => ensureSessionImage({ runtime, image, logger, version }),
+    onSettingsChanged: (settings) => app.setLoginItemSettings({ openAtLogin: settings.startAtLogin }),
   });
 
   let window: BrowserWindow | undefined;

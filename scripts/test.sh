@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/system.sh
 
-ensure_packages docker.io busybox-static ripgrep unzip
+ensure_packages docker.io busybox-static ripgrep unzip gnome-keyring dbus-x11 libsecret-1-dev
 ensure_docker
 ensure_node_modules
 
@@ -14,4 +14,9 @@ npm run --silent build
 bash test/images/build.sh
 # Outpost's session image, built with no registry (DESIGN §3).
 node dist/electron/core/cli.js image build --offline >/dev/null
-npm run --silent test:only
+# A real keychain: a private D-Bus session with gnome-keyring's Secret Service, unlocked (DESIGN §3).
+# Its keyring lives in a throwaway folder: the tests never touch the developer's own keychain.
+keyring_home=$(mktemp -d)
+trap 'rm -rf "$keyring_home"' EXIT
+XDG_DATA_HOME="$keyring_home" dbus-run-session -- bash -c \
+  'echo -n outpost-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null && npm run --silent test:only'

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync, rmSync, readdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, rmSync, readdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -30,6 +30,21 @@ export class DataPaths {
   }
   leaseFile(workId: string): string {
     return join(this.leases, `${safeName(workId)}.json`);
+  }
+
+  /** Retention: remove session logs and workspaces last touched more than `days` ago. Returns how many sessions. */
+  pruneSessionFiles(days: number, now = Date.now()): number {
+    const cutoff = now - days * 24 * 60 * 60 * 1000;
+    const removed = new Set<string>();
+    for (const [folder, suffix] of [[this.sessionLogs, '.log'], [this.workspaces, '']] as const) {
+      for (const name of readdirSync(folder)) {
+        const path = join(folder, name);
+        if (statSync(path).mtimeMs >= cutoff) continue;
+        rmSync(path, { recursive: true, force: true });
+        removed.add(name.slice(0, name.length - suffix.length));
+      }
+    }
+    return removed.size;
   }
 
   /** Stable for the life of this data folder; labels tell this install's containers from another's. */

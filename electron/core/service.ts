@@ -20,6 +20,8 @@ export interface OutpostServiceOptions {
   logger: Logger;
   /** Runs once before the worker's first claim (the desktop app builds the session image here). */
   prepare?: (image: string) => Promise<void>;
+  /** Told after settings change (the desktop app applies start-at-login). */
+  onSettingsChanged?: (settings: Settings) => void;
 }
 
 /** A refusal the user can act on; its message is shown as it is. */
@@ -51,6 +53,8 @@ export class OutpostService {
       opts.logger.error(loaded.problem);
       this.startupNotices.push(loaded.problem);
     }
+    const pruned = opts.paths.pruneSessionFiles(this.#settings.logRetentionDays);
+    if (pruned > 0) opts.logger.info(`removed the logs and workspaces of ${pruned} sessions older than ${this.#settings.logRetentionDays} days`);
   }
 
   get workerState(): WorkerState {
@@ -100,6 +104,7 @@ export class OutpostService {
         return this.#settings;
       case 'settings.update':
         this.#settings = this.#opts.settings.save(arg as Settings);
+        this.#opts.onSettingsChanged?.(this.#settings);
         return this.#settings;
       case 'keys.status':
         return { set: (await this.#opts.secrets.get(arg as KeyRef)) !== null };

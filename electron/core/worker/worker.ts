@@ -34,6 +34,8 @@ export class Worker {
   #state: WorkerState = { status: 'off' };
   #paused = false;
   #asleep = false;
+  /** Aborted by pause and sleep, so a long poll already out cannot claim for a worker that stopped claiming. */
+  #claimGate = new AbortController();
   #blockedBy: 'full' | 'docker-unavailable' | undefined;
   #blockDetail: string | undefined;
   #loopCtrl = new AbortController();
@@ -88,6 +90,7 @@ export class Worker {
   pause(): void {
     if (this.#state.status !== 'online') return;
     this.#paused = true;
+    this.#claimGate.abort();
     this.#setState({ status: 'paused', active: this.active });
     this.#wake();
   }
@@ -102,6 +105,7 @@ export class Worker {
   /** The machine is going to sleep: claim nothing (running sessions are left to their leases). */
   sleep(): void {
     this.#asleep = true;
+    this.#claimGate.abort();
   }
 
   /** Back from sleep: heartbeat every lease first — a lost one stops its session — then claim again. */
@@ -162,10 +166,13 @@ export class Worker {
     while (!signal.aborted) {
       if (!(await this.#canClaim(signal))) continue;
       let work: ClaimedWork | null;
+      if (this.#claimGate.signal.aborted) this.#claimGate = new AbortController();
+      const gate = this.#claimGate.signal;
       try {
-        work = await provider.poll(signal);
+        work = await provider.poll(AbortSignal.any([signal, gate]));
       } catch (e) {
         if (signal.aborted) return;
+        if (gate.aborted) continue;
         if (isFatal4xx(e)) {
           this.#fatal = new WorkerFatalError(
             `environment ${provider.environmentId}: the control plane refused to hand out work (${describeApiError(e)}). ` +
@@ -184,8 +191,9 @@ export class Worker {
         continue;
       }
       attempt = 0;
-      // The poll answered as shutdown began: leave the item unacked; the queue hands it out again.
+      // The poll answered as shutdown, a pause or sleep began: leave the item unacked; the queue hands it out again.
       if (signal.aborted) return;
+      if (gate.aborted) continue;
       if (!work) {
         await sleep(jitter(1_000, 3_000), signal);
         continue;
