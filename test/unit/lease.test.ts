@@ -90,8 +90,19 @@ describe('LeaseKeeper against the playground', () => {
     const lease = new LeaseKeeper({ channel: provider.itemChannel(work), workId: work.id, logger: silentLogger });
     await new Promise((r) => setTimeout(r, 300));
     playground.addFault({ route: 'work.heartbeat', status: 500, count: 1 });
-    await new Promise((r) => setTimeout(r, 2_200));
+    const before = playground.record(work.id).heartbeats;
+    // The failed beat, then one that succeeds (beats every second with the 2 s TTL).
+    await waitForBeats(work.id, before + 1);
     assert.equal(lease.end, undefined, 'still held');
+    assert.equal(playground.record(work.id).item.state, 'active');
     await lease.release();
   });
+
+  async function waitForBeats(workId: string, count: number): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while (playground.record(workId).heartbeats < count) {
+      if (Date.now() > deadline) throw new Error('no successful heartbeat after the 500');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 });
