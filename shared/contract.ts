@@ -22,7 +22,7 @@ export const workerStateSchema = z.discriminatedUnion('status', [
 export const itemStateSchema = z.object({
   workId: z.string(),
   environmentId: z.string(),
-  kind: z.enum(['session', 'healthcheck']),
+  kind: z.enum(['session', 'healthcheck', 'script']),
   subjectId: z.string(),
   status: z.enum(ITEM_STATUSES),
   claimedAt: z.number(),

@@ -21,7 +21,8 @@ export type WorkerState =
 export const ITEM_STATUSES = ['claimed', 'starting', 'running', 'stopping', 'finished', 'failed', 'lost'] as const;
 export type ItemStatus = (typeof ITEM_STATUSES)[number];
 
-export type ItemKind = 'session' | 'healthcheck';
+/** session: an Anthropic session; healthcheck: answered without a container; script: a Bridge code_execution item. */
+export type ItemKind = 'session' | 'healthcheck' | 'script';
 
 export interface ItemState {
   workId: string;

@@ -134,6 +134,7 @@ async function runWorker(args: z.infer<typeof workerArgs>, environmentKey: Secre
       environmentKey,
       // Stable per install, unique per process (DESIGN §1.1).
       workerId: `${hostname()}-${installId.slice(0, 8)}-${instance.id.slice(0, 8)}`,
+      logger,
     }),
     runtime,
     prepare: () => ensureSessionImage({ runtime, image: args.image, logger, version: version() }),

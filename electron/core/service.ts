@@ -134,6 +134,7 @@ export class OutpostService {
         environmentId: profile.environmentId,
         environmentKey: key,
         workerId: `${hostname()}-${this.#installId.slice(0, 8)}-${this.#instance.id.slice(0, 8)}`,
+        logger: this.#opts.logger,
       }),
       runtime: this.#opts.runtime,
       paths: this.#opts.paths,

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AnthropicPlayground } from '../../playground/anthropic.js';
-import { AnthropicProvider, type ClaimedWork } from '../../electron/core/providers/anthropic.js';
+import Anthropic from '@anthropic-ai/sdk';
+import { AnthropicProvider, ItemChannel } from '../../electron/core/providers/anthropic.js';
+import type { WorkItem } from '../../electron/core/providers/control-plane.js';
 import { LeaseKeeper } from '../../electron/core/worker/lease.js';
 import { silentLogger } from '../../electron/core/log.js';
 import { Secret } from '../../electron/core/secret.js';
@@ -12,8 +14,8 @@ describe('LeaseKeeper against the playground', () => {
   before(() => playground.start());
   after(() => playground.close());
 
-  /** A claimed, acked item and the provider that claimed it. */
-  async function claim(): Promise<{ provider: AnthropicProvider; work: ClaimedWork }> {
+  /** A claimed, acked item, and the channel its own sessions token speaks on. */
+  async function claim(): Promise<{ provider: { itemChannel(w: WorkItem): ItemChannel }; work: WorkItem & { hasSessionsToken: boolean } }> {
     const { environment, environmentKey } = playground.createEnvironment('lease');
     playground.enqueue(environment.id);
     const provider = new AnthropicProvider({
@@ -21,17 +23,19 @@ describe('LeaseKeeper against the playground', () => {
       environmentId: environment.id,
       environmentKey: new Secret(environmentKey),
       workerId: 'test-worker',
+      logger: silentLogger,
       maxRetries: 0,
     });
-    const work = await provider.poll(AbortSignal.timeout(5_000));
+    const { work } = await provider.poll(AbortSignal.timeout(5_000));
     assert.ok(work);
-    await provider.ack(work);
-    return { provider, work };
+    await provider.accept(work);
+    const token = playground.record(work.id).sessionsToken;
+    const itemChannel = (w: WorkItem) => new ItemChannel(new Anthropic({ baseURL: playground.url, apiKey: null, authToken: token, maxRetries: 0 }), w);
+    return { provider: { itemChannel }, work: { ...work, hasSessionsToken: true } };
   }
 
   it('claims with NO_HEARTBEAT, then echoes the last heartbeat every ttl/2, using the item token', async () => {
     const { provider, work } = await claim();
-    assert.equal(work.hasSessionsToken, true);
     const seen: string[] = [];
     const lease = new LeaseKeeper({ channel: provider.itemChannel(work), workId: work.id, logger: silentLogger, onBeat: (b) => seen.push(b) });
     await new Promise((r) => setTimeout(r, 2_300));

@@ -2,21 +2,17 @@ import Anthropic from '@anthropic-ai/sdk';
 import { isFatal4xx, isStatus, POLL_BLOCK_MS } from '@anthropic-ai/sdk/lib/environments/index';
 import { sessionsTokenFromSecret } from '@anthropic-ai/sdk/lib/environments/worker';
 import { z } from 'zod';
+import type { Logger } from '../log.js';
 import { Secret } from '../secret.js';
-import type { ItemKind } from '../../../shared/states.js';
+import { LeaseKeeper } from '../worker/lease.js';
+import type { ClaimRecord, ClaimRecorder, ContainerWork, ControlPlane, ItemLifecycle, ItemOutcome, LifecycleEnd, WorkItem } from './control-plane.js';
 
-/** A work item this worker has claimed, with what the rest of the core needs of it. */
-export interface ClaimedWork {
-  id: string;
-  environmentId: string;
-  kind: ItemKind;
-  /** Session id (session items) or healthcheck id. */
-  subjectId: string;
-  /** The per-item credential: the secret's sessions token, or the environment key as fallback. */
-  itemCredential: Secret;
-  /** True when itemCredential came from the item's own secret (and may be handed to its container). */
+/** What the poll response told us about an item beyond the WorkItem: its credential and where its calls go. */
+interface ItemCredentials {
+  /** The secret's sessions token, or the environment key as fallback. */
+  credential: Secret;
+  /** True when `credential` came from the item's own secret (and may be handed to its container). */
   hasSessionsToken: boolean;
-  /** Where the item's session calls go: the secret's api_base_url, or the worker's base URL. */
   apiBaseUrl: string;
 }
 
@@ -52,6 +48,7 @@ export interface AnthropicProviderOptions {
   environmentId: string;
   environmentKey: Secret;
   workerId: string;
+  logger: Logger;
   /** The SDK's own retry count for each call; the poll loop adds its own backoff on top. */
   maxRetries?: number;
 }
@@ -62,13 +59,16 @@ export interface AnthropicProviderOptions {
  * item's sessions token when its secret carries one. The API key is never used here:
  * `apiKey: null` also stops the SDK from picking up ANTHROPIC_API_KEY from the environment.
  */
-export class AnthropicProvider {
+export class AnthropicProvider implements ControlPlane {
+  readonly provider = 'anthropic';
   readonly environmentId: string;
   readonly workerId: string;
   readonly baseURL: string;
   readonly #environmentKey: Secret;
   readonly #client: Anthropic;
   readonly #maxRetries: number;
+  readonly #logger: Logger;
+  readonly #credentials = new Map<string, ItemCredentials>();
 
   constructor(opts: AnthropicProviderOptions) {
     this.environmentId = opts.environmentId;
@@ -76,63 +76,148 @@ export class AnthropicProvider {
     this.baseURL = opts.baseURL.replace(/\/+$/, '');
     this.#environmentKey = opts.environmentKey;
     this.#maxRetries = opts.maxRetries ?? 2;
-    this.#client = this.#clientFor(opts.environmentKey, this.baseURL);
+    this.#logger = opts.logger;
+    this.#client = this.#clientFor(opts.environmentKey);
   }
 
-  #clientFor(credential: Secret, baseURL: string): Anthropic {
-    return new Anthropic({ baseURL, apiKey: null, authToken: credential.reveal(), maxRetries: this.#maxRetries });
+  #clientFor(credential: Secret): Anthropic {
+    return new Anthropic({ baseURL: this.baseURL, apiKey: null, authToken: credential.reveal(), maxRetries: this.#maxRetries });
   }
 
-  /** One long poll (block_ms 999). Resolves null when the queue is empty. */
-  async poll(signal: AbortSignal): Promise<ClaimedWork | null> {
+  /** One long poll (block_ms 999). Empty: the SDK poller's jittered 1–3 s wait applies. */
+  async poll(signal: AbortSignal): Promise<{ work: WorkItem | null }> {
     const raw: unknown = await this.#client.beta.environments.work.poll(
       this.environmentId,
       { 'Anthropic-Worker-ID': this.workerId, block_ms: POLL_BLOCK_MS },
       { signal },
     );
-    if (raw == null) return null;
+    if (raw == null) return { work: null };
     const parsed = workSchema.safeParse(raw);
     if (!parsed.success) {
       throw new MalformedWorkError(`poll returned something that is not a work item: ${z.prettifyError(parsed.error)}`);
     }
     const work = parsed.data;
     const sessionsToken = sessionsTokenFromSecret(work.secret);
-    const apiBaseUrl = apiBaseUrlFromSecret(work.secret) ?? this.baseURL;
-    return {
-      id: work.id,
-      environmentId: work.environment_id,
-      kind: work.data.type,
-      subjectId: work.data.id,
-      itemCredential: sessionsToken ? new Secret(sessionsToken) : this.#environmentKey,
+    this.#credentials.set(work.id, {
+      credential: sessionsToken ? new Secret(sessionsToken) : this.#environmentKey,
       hasSessionsToken: sessionsToken !== null,
-      apiBaseUrl,
+      apiBaseUrl: apiBaseUrlFromSecret(work.secret) ?? this.baseURL,
+    });
+    return { work: { id: work.id, environmentId: work.environment_id, kind: work.data.type, subjectId: work.data.id } };
+  }
+
+  async accept(work: WorkItem): Promise<void> {
+    try {
+      await this.#client.beta.environments.work.ack(work.id, { environment_id: work.environmentId });
+    } catch (e) {
+      this.#credentials.delete(work.id);
+      throw e;
+    }
+  }
+
+  open(work: WorkItem, record: ClaimRecorder): ItemLifecycle {
+    const credentials = this.#credentials.get(work.id);
+    if (!credentials) throw new Error(`work ${work.id} was not polled by this worker`);
+    this.#credentials.delete(work.id);
+    const channel = new ItemChannel(this.#clientFor(credentials.credential), work);
+    return new AnthropicItem(work, credentials, channel, this.#logger, record);
+  }
+
+  async checkReachable(signal?: AbortSignal): Promise<void> {
+    await this.#client.beta.environments.work.stats(this.environmentId, {}, { signal });
+  }
+
+  /**
+   * The item's sessions token died with the process that held it, so recovery speaks with the
+   * environment key (the documented fallback) and proves the lease is still ours by echoing the
+   * last heartbeat we recorded. 412: another worker holds it; 409: it lapsed back to the queue.
+   */
+  async recover(claim: ClaimRecord): Promise<'stopped' | 'left'> {
+    if (claim.provider !== this.provider || claim.environmentId !== this.environmentId || !claim.lastHeartbeat) return 'left';
+    const channel = new ItemChannel(this.#client, { id: claim.workId, environmentId: claim.environmentId });
+    try {
+      await channel.heartbeat(claim.lastHeartbeat, AbortSignal.timeout(10_000));
+      await channel.forceStop();
+      return 'stopped';
+    } catch (e) {
+      if (isStatus(e, 412) || isStatus(e, 409)) return 'left';
+      throw e;
+    }
+  }
+
+  isFatal(error: unknown): boolean {
+    return isFatal4xx(error);
+  }
+
+  describe(error: unknown): string {
+    return describeApiError(error);
+  }
+}
+
+/** One claimed Anthropic item: its lease (started at once), its container's environment, its force-stop. */
+class AnthropicItem implements ItemLifecycle {
+  readonly #lease: LeaseKeeper;
+
+  constructor(
+    private readonly work: WorkItem,
+    private readonly credentials: ItemCredentials,
+    private readonly channel: ItemChannel,
+    private readonly logger: Logger,
+    record: ClaimRecorder,
+  ) {
+    if (!credentials.hasSessionsToken) logger.warn('work item carried no sessions token; its container gets no credential', { work_id: work.id });
+    // Started before any slow step (image pull, container create): a lapsed lease lets another worker serve the same session.
+    this.#lease = new LeaseKeeper({ channel, workId: work.id, logger, onBeat: (lastHeartbeat) => record({ lastHeartbeat }) });
+  }
+
+  get signal(): AbortSignal {
+    return this.#lease.signal;
+  }
+
+  get end(): LifecycleEnd | undefined {
+    const end = this.#lease.end;
+    return end === 'released' ? undefined : end;
+  }
+
+  get detail(): string {
+    return this.#lease.detail;
+  }
+
+  /** The container's whole environment: the item's ids, its own token and the API base URL. Nothing else. */
+  container(): ContainerWork {
+    const { work, credentials } = this;
+    return {
+      env: {
+        ANTHROPIC_BASE_URL: credentials.apiBaseUrl,
+        ANTHROPIC_WORK_ID: work.id,
+        ANTHROPIC_ENVIRONMENT_ID: work.environmentId,
+        ANTHROPIC_SESSION_ID: work.subjectId,
+        // Only the per-item token; the environment key it would otherwise fall back to stays on the host.
+        ...(credentials.hasSessionsToken ? { ANTHROPIC_AUTH_TOKEN: credentials.credential.reveal() } : {}),
+      },
     };
   }
 
-  async ack(work: ClaimedWork, signal?: AbortSignal): Promise<void> {
-    await this.#client.beta.environments.work.ack(work.id, { environment_id: work.environmentId }, { signal });
+  checkNow(): Promise<void> {
+    return this.#lease.checkNow();
   }
 
-  /** The calls an item makes with its own credential. */
-  itemChannel(work: ClaimedWork): ItemChannel {
-    return new ItemChannel(this.#clientFor(work.itemCredential, this.baseURL), work);
-  }
-
-  /** Item calls for an item this process no longer has a token for (startup recovery): the environment key. */
-  recoveryChannel(workId: string, environmentId: string): ItemChannel {
-    return new ItemChannel(this.#client, { id: workId, environmentId });
-  }
-
-  /** Cheap authenticated call proving the control plane answers (healthcheck items). */
-  async checkReachable(signal?: AbortSignal): Promise<void> {
-    await this.#client.beta.environments.work.stats(this.environmentId, {}, { signal });
+  /** Force-stop the item when it ends, however it ended — unless the lease moved on, when it is not ours to stop. */
+  async finish(_outcome: ItemOutcome): Promise<void> {
+    await this.#lease.release();
+    if (this.#lease.lost) return;
+    try {
+      await this.channel.forceStop();
+    } catch (e) {
+      this.logger.error('could not stop the work item', { work_id: this.work.id, error: describeApiError(e) });
+    }
   }
 }
 
 export class ItemChannel {
   constructor(
     private readonly client: Anthropic,
-    private readonly work: Pick<ClaimedWork, 'id' | 'environmentId'>,
+    private readonly work: Pick<WorkItem, 'id' | 'environmentId'>,
   ) {}
 
   async heartbeat(expectedLastHeartbeat: string, signal: AbortSignal): Promise<HeartbeatReply> {
@@ -142,21 +227,13 @@ export class ItemChannel {
       { signal, maxRetries: 0 },
     );
     const reply = heartbeatSchema.parse(raw);
-    return {
-      lastHeartbeat: reply.last_heartbeat,
-      leaseExtended: reply.lease_extended,
-      state: reply.state,
-      ttlSeconds: reply.ttl_seconds,
-    };
+    return { lastHeartbeat: reply.last_heartbeat, leaseExtended: reply.lease_extended, state: reply.state, ttlSeconds: reply.ttl_seconds };
   }
 
   /** Force-stop the item; 409 means it is already stopped, which is what we wanted. */
   async forceStop(): Promise<void> {
     try {
-      await this.client.beta.environments.work.stop(this.work.id, {
-        environment_id: this.work.environmentId,
-        force: true,
-      });
+      await this.client.beta.environments.work.stop(this.work.id, { environment_id: this.work.environmentId, force: true });
     } catch (e) {
       if (!isStatus(e, 409)) throw e;
     }
@@ -173,8 +250,6 @@ function apiBaseUrlFromSecret(secret: string | null | undefined): string | null 
     return null;
   }
 }
-
-export { isFatal4xx, isStatus };
 
 /** Words for an API failure: status, the API's error type and message. Never includes request headers. */
 export function describeApiError(e: unknown): string {

@@ -21,6 +21,12 @@ export interface ContainerSpec {
   logFile: string;
   networkMode: string;
   limits: ContainerLimits;
+  /** Replaces the image's command; the image's entrypoint stays. */
+  cmd?: string[];
+  /** Also keep stdout and stderr apart in memory, up to this many bytes each. */
+  captureBytes?: number;
+  /** Runs once the workspace exists, before the container starts (e.g. write the script it runs). */
+  beforeStart?: () => void;
   /** The log file could not be written (a full disk): the session runs on, its output is lost. */
   onLogError?: (error: Error) => void;
 }
@@ -85,12 +91,14 @@ export class DockerRuntime {
     await mkdir(spec.workspaceDir, { recursive: true });
     // The image may run as a non-root user; the workspace is that session's alone.
     await chmod(spec.workspaceDir, 0o777);
+    spec.beforeStart?.();
     const container = await this.docker.createContainer({
       name: spec.name,
       Image: spec.image,
       Labels: spec.labels,
       Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
       WorkingDir: '/workspace',
+      ...(spec.cmd ? { Cmd: spec.cmd } : {}),
       AttachStdout: true,
       AttachStderr: true,
       HostConfig: {
@@ -105,20 +113,28 @@ export class DockerRuntime {
     });
     const log = createWriteStream(spec.logFile, { flags: 'a' });
     log.on('error', (e) => spec.onLogError?.(e));
+    const capture = new OutputCapture(spec.captureBytes ?? 0);
     try {
       // Attach before start so not one line printed at startup is missed.
       const stream = await container.attach({ stream: true, stdout: true, stderr: true });
-      const out = new PassThrough();
-      this.docker.modem.demuxStream(stream, out, out);
-      out.pipe(log);
-      stream.on('end', () => out.end());
+      const stdout = new PassThrough();
+      const stderr = new PassThrough();
+      this.docker.modem.demuxStream(stream, stdout, stderr);
+      stdout.on('data', (chunk: Buffer) => (log.write(chunk), capture.add('stdout', chunk)));
+      stderr.on('data', (chunk: Buffer) => (log.write(chunk), capture.add('stderr', chunk)));
+      // The log ends after the last byte of both streams has been written.
+      let open = 2;
+      const ended = () => --open === 0 && log.end();
+      stdout.on('end', ended);
+      stderr.on('end', ended);
+      stream.on('end', () => (stdout.end(), stderr.end()));
       await container.start();
     } catch (e) {
       log.end();
       await container.remove({ force: true, v: true }).catch(() => {});
       throw e;
     }
-    return new SessionContainer(container, log);
+    return new SessionContainer(container, log, capture);
   }
 
   /** Every container carrying this install's labels, running or not. */
@@ -144,17 +160,24 @@ export class SessionContainer {
   readonly id: string;
   readonly #container: Docker.Container;
   readonly #log: WriteStream;
+  readonly #capture: OutputCapture;
   readonly exited: Promise<number>;
 
-  constructor(container: Docker.Container, log: WriteStream) {
+  constructor(container: Docker.Container, log: WriteStream, capture: OutputCapture) {
     this.id = container.id;
     this.#container = container;
     this.#log = log;
+    this.#capture = capture;
     this.exited = container.wait().then(
       (r: { StatusCode: number }) => r.StatusCode,
       // The engine went away under us; the caller learns it from the exit code.
       () => -1,
     );
+  }
+
+  /** What the container printed, kept apart (when the spec asked for it). */
+  output(): { stdout: string; stderr: string; truncated: boolean } {
+    return this.#capture.result();
   }
 
   /** SIGTERM, then SIGKILL after `graceSeconds` (Docker's own stop does exactly that). */
@@ -186,6 +209,33 @@ export class SessionContainer {
       this.#log.once('close', () => resolve());
       this.#log.end();
     });
+  }
+}
+
+/** stdout and stderr kept in memory up to a cap each; past it, the rest is dropped and flagged. */
+class OutputCapture {
+  readonly #chunks = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
+  readonly #sizes = { stdout: 0, stderr: 0 };
+  #truncated = false;
+
+  constructor(private readonly maxBytes: number) {}
+
+  add(stream: 'stdout' | 'stderr', chunk: Buffer): void {
+    if (this.maxBytes === 0) return;
+    const room = this.maxBytes - this.#sizes[stream];
+    if (chunk.length > room) this.#truncated = true;
+    if (room <= 0) return;
+    const kept = chunk.subarray(0, room);
+    this.#chunks[stream].push(kept);
+    this.#sizes[stream] += kept.length;
+  }
+
+  result(): { stdout: string; stderr: string; truncated: boolean } {
+    return {
+      stdout: Buffer.concat(this.#chunks.stdout).toString('utf8'),
+      stderr: Buffer.concat(this.#chunks.stderr).toString('utf8'),
+      truncated: this.#truncated,
+    };
   }
 }
 

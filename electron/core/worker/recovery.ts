@@ -1,10 +1,7 @@
-import { readFileSync, rmSync } from 'node:fs';
-import { isStatus } from '@anthropic-ai/sdk/lib/environments/index';
-import type { Logger } from '../log.js';
-import { InstanceRecord, type DataPaths } from '../paths.js';
-import { describeApiError, type AnthropicProvider } from '../providers/anthropic.js';
-import type { WorkerContext } from './supervisor.js';
+import { rmSync } from 'node:fs';
+import { InstanceRecord } from '../paths.js';
 import { LABEL } from '../runtime/labels.js';
+import { readClaimRecord, type WorkerContext } from './supervisor.js';
 
 export interface SweepResult {
   removed: string[];
@@ -13,9 +10,9 @@ export interface SweepResult {
 
 /**
  * Startup recovery, before the first poll: containers this install started from a
- * process that has since died are removed, and their items force-stopped when the
- * lease is still ours — proven by echoing the last heartbeat we recorded. A 412 means
- * the lease moved on (expired and reclaimed), so the item is left to its new holder.
+ * process that has since died are removed, and their items stopped where they are
+ * still ours — the control plane decides how to prove that (Anthropic: echo the last
+ * heartbeat we recorded; a lease that moved on is left to its new holder).
  */
 export async function sweepOrphans(deps: WorkerContext): Promise<SweepResult> {
   const { runtime, provider, paths, logger } = deps;
@@ -25,47 +22,25 @@ export async function sweepOrphans(deps: WorkerContext): Promise<SweepResult> {
     const owner = container.labels[LABEL.instance] ?? '';
     if (owner === deps.instanceId || InstanceRecord.isAlive(paths, owner)) continue;
     const workId = container.labels[LABEL.workId] ?? '';
-    const environmentId = container.labels[LABEL.environmentId] ?? '';
+    if (container.labels[LABEL.environmentId] !== provider.environmentId) continue; // another environment's worker sweeps it
     await runtime.removeContainer(container.id);
     result.removed.push(container.id);
-    logger.info('removed a container left by an Outpost that stopped unexpectedly', {
-      work_id: workId,
-      container: container.id.slice(0, 12),
-    });
-    if (environmentId === provider.environmentId && (await stopIfLeaseHeld(provider, paths, workId, environmentId, logger))) {
-      result.stopped.push(workId);
+    logger.info('removed a container left by an Outpost that stopped unexpectedly', { work_id: workId, container: container.id.slice(0, 12) });
+    const file = paths.leaseFile(workId);
+    const claim = readClaimRecord(file);
+    if (!claim) continue;
+    try {
+      if ((await provider.recover(claim)) === 'stopped') {
+        result.stopped.push(workId);
+        logger.info('stopped the work item of a container left behind', { work_id: workId });
+      } else {
+        logger.info('left a recovered work item alone: its lease has moved on', { work_id: workId });
+      }
+    } catch (e) {
+      logger.warn('could not stop a recovered work item', { work_id: workId, error: provider.describe(e) });
+    } finally {
+      rmSync(file, { force: true });
     }
   }
   return result;
-}
-
-async function stopIfLeaseHeld(
-  provider: AnthropicProvider,
-  paths: DataPaths,
-  workId: string,
-  environmentId: string,
-  logger: Logger,
-): Promise<boolean> {
-  const file = paths.leaseFile(workId);
-  let lastHeartbeat: string;
-  try {
-    lastHeartbeat = (JSON.parse(readFileSync(file, 'utf8')) as { lastHeartbeat: string }).lastHeartbeat;
-  } catch {
-    // No beat was ever recorded: the lease was never ours to keep.
-    return false;
-  }
-  const channel = provider.recoveryChannel(workId, environmentId);
-  try {
-    await channel.heartbeat(lastHeartbeat, AbortSignal.timeout(10_000));
-    await channel.forceStop();
-    logger.info('stopped the work item of a container left behind', { work_id: workId });
-    return true;
-  } catch (e) {
-    // 412: another worker holds it now; 409: the lease lapsed and the item went back to the queue.
-    if (isStatus(e, 412) || isStatus(e, 409)) logger.info('left a recovered work item alone: its lease has moved on', { work_id: workId });
-    else logger.warn('could not stop a recovered work item', { work_id: workId, error: describeApiError(e) });
-    return false;
-  } finally {
-    rmSync(file, { force: true });
-  }
 }

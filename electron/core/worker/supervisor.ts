@@ -1,15 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ItemState, ItemStatus } from '../../../shared/states.js';
 import type { Logger } from '../log.js';
 import type { DataPaths } from '../paths.js';
 import { safeName } from '../paths.js';
-import type { AnthropicProvider, ClaimedWork } from '../providers/anthropic.js';
-import { describeApiError } from '../providers/anthropic.js';
+import type { ClaimRecord, ControlPlane, ItemLifecycle, ItemOutcome, WorkItem } from '../providers/control-plane.js';
 import type { ContainerLimits, DockerRuntime, SessionContainer } from '../runtime/docker.js';
 import { LABEL } from '../runtime/labels.js';
 import { aborted } from '../timing.js';
-import { LeaseKeeper } from './lease.js';
 
 export interface SessionSettings {
   image: string;
@@ -21,7 +20,7 @@ export interface SessionSettings {
 
 /** What the worker, each item run and startup recovery share: the world they act on, and who they are. */
 export interface WorkerContext {
-  provider: AnthropicProvider;
+  provider: ControlPlane;
   runtime: DockerRuntime;
   paths: DataPaths;
   logger: Logger;
@@ -36,32 +35,35 @@ export interface ItemRunDeps extends WorkerContext {
   onChange: (item: ItemState) => void;
 }
 
+type Ending = { status: ItemStatus; reason: string; exitCode?: number; outcome: ItemOutcome };
+
 /**
- * Owns one claimed work item from claim to end: its lease, its container, and the
- * final stop. claimed → starting → running → stopping → finished | failed | lost.
- * The lease starts first, before the image check or container create, which can be slow.
+ * Owns one claimed work item from claim to end: its life on the control plane (for
+ * Anthropic, the lease — started first, before the image check or container create,
+ * which can be slow), its container, and its final report.
+ * claimed → starting → running → stopping → finished | failed | lost.
  */
 export class ItemRun {
   #state: ItemState;
   readonly #deps: ItemRunDeps;
-  readonly #work: ClaimedWork;
+  readonly #work: WorkItem;
   readonly #stopCtrl = new AbortController();
   #stopReason = '';
-  #lease: LeaseKeeper | undefined;
+  #life: ItemLifecycle | undefined;
   readonly done: Promise<ItemState>;
 
-  constructor(deps: ItemRunDeps, work: ClaimedWork, claimedAt: number) {
+  constructor(deps: ItemRunDeps, work: WorkItem, claimedAt: number) {
     this.#deps = deps;
     this.#work = work;
     this.#state = {
       workId: work.id,
       environmentId: work.environmentId,
-      kind: work.kind,
+      kind: work.kind === 'unsupported' ? 'script' : work.kind,
       subjectId: work.subjectId,
       status: 'claimed',
       claimedAt,
       updatedAt: claimedAt,
-      ...(work.kind === 'session' ? { logFile: deps.paths.sessionLog(work.id) } : {}),
+      ...(work.kind === 'session' || work.kind === 'script' ? { logFile: deps.paths.sessionLog(work.id) } : {}),
     };
     this.done = this.#run();
   }
@@ -70,12 +72,12 @@ export class ItemRun {
     return this.#state;
   }
 
-  /** Heartbeat now and wait for the answer: after a sleep, learn whether the lease survived before claiming more. */
+  /** Confirm with the control plane that the item is still ours (after a sleep), before claiming more. */
   checkLease(): Promise<void> {
-    return this.#lease?.checkNow() ?? Promise.resolve();
+    return this.#life?.checkNow() ?? Promise.resolve();
   }
 
-  /** Stop the session now: SIGTERM, the grace period, SIGKILL; the item is then force-stopped. */
+  /** Stop the session now: SIGTERM, the grace period, SIGKILL; the item is then reported stopped. */
   stop(reason: string): void {
     if (this.#stopCtrl.signal.aborted) return;
     this.#stopReason = reason;
@@ -90,62 +92,52 @@ export class ItemRun {
   async #run(): Promise<ItemState> {
     const { provider, logger, paths } = this.#deps;
     const work = this.#work;
-    const channel = provider.itemChannel(work);
-    const leaseFile = paths.leaseFile(work.id);
-    const lease = new LeaseKeeper({
-      channel,
-      workId: work.id,
-      logger,
-      // Startup recovery echoes this to prove the lease is still ours after a crash.
-      onBeat: (lastHeartbeat) =>
-        writeFileSync(leaseFile, JSON.stringify({ workId: work.id, environmentId: work.environmentId, lastHeartbeat })),
-    });
-    this.#lease = lease;
+    const claimFile = paths.leaseFile(work.id);
+    let claim: ClaimRecord = { workId: work.id, environmentId: work.environmentId, provider: provider.provider };
+    // Startup recovery reads this to stop the item if this process dies holding it.
+    const record = (update: Partial<ClaimRecord>) => writeFileSync(claimFile, JSON.stringify((claim = { ...claim, ...update })));
+    record({});
+    const life = provider.open(work, record);
+    this.#life = life;
     this.#set('starting');
-    let outcome: { status: ItemStatus; reason: string; exitCode?: number };
+    let ending: Ending;
     try {
-      outcome = work.kind === 'healthcheck' ? await this.#healthcheck() : await this.#serveSession(lease);
+      if (work.kind === 'unsupported') ending = stopped(`unsupported work type ${work.subjectId}; not run`);
+      else if (work.kind === 'healthcheck') ending = await this.#healthcheck();
+      else ending = await this.#runContainer(life);
     } catch (e) {
-      const reason = describeApiError(e);
+      const reason = provider.describe(e);
       logger.error('work item failed', { work_id: work.id, error: reason });
-      outcome = { status: 'failed', reason };
+      ending = { status: 'failed', reason, outcome: { kind: 'failed', reason } };
     }
-    await lease.release();
-    if (lease.lost) {
-      outcome = { ...outcome, status: 'lost', reason: lease.detail };
+    if (life.end === 'lost') {
+      ending = { ...ending, status: 'lost', reason: life.detail };
       logger.warn('lease lost; leaving the work item to its new holder', { work_id: work.id });
-    } else {
-      try {
-        await channel.forceStop();
-      } catch (e) {
-        logger.error('could not stop the work item', { work_id: work.id, error: describeApiError(e) });
-      }
     }
-    rmSync(leaseFile, { force: true });
-    this.#set(outcome.status, {
-      reason: outcome.reason,
-      ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}),
-    });
-    logger.info('work item ended', { work_id: work.id, status: outcome.status, reason: outcome.reason });
+    await life.finish(ending.outcome);
+    rmSync(claimFile, { force: true });
+    this.#set(ending.status, { reason: ending.reason, ...(ending.exitCode !== undefined ? { exitCode: ending.exitCode } : {}) });
+    logger.info('work item ended', { work_id: work.id, status: ending.status, reason: ending.reason });
     return this.#state;
   }
 
-  async #healthcheck(): Promise<{ status: ItemStatus; reason: string }> {
+  async #healthcheck(): Promise<Ending> {
     await this.#deps.runtime.ping();
     await this.#deps.provider.checkReachable(this.#stopCtrl.signal);
-    return { status: 'finished', reason: 'healthcheck passed: Docker and the API answer' };
+    const reason = 'healthcheck passed: Docker and the API answer';
+    return { status: 'finished', reason, outcome: { kind: 'exited', exitCode: 0, stdout: '', stderr: '', truncated: false, durationMs: 0 } };
   }
 
-  async #serveSession(lease: LeaseKeeper): Promise<{ status: ItemStatus; reason: string; exitCode?: number }> {
+  async #runContainer(life: ItemLifecycle): Promise<Ending> {
     const { runtime, settings, paths, logger } = this.#deps;
     const work = this.#work;
-    const interrupted = AbortSignal.any([lease.signal, this.#stopCtrl.signal]);
+    const spec = life.container();
+    const timeout = spec.timeoutMs ? AbortSignal.timeout(spec.timeoutMs) : undefined;
+    const interrupted = AbortSignal.any([life.signal, this.#stopCtrl.signal, ...(timeout ? [timeout] : [])]);
     await runtime.ensureImage(settings.image, interrupted);
-    if (interrupted.aborted) return this.#interruptedOutcome(lease);
+    if (interrupted.aborted) return this.#interruptedEnding(life, timeout);
 
-    if (!work.hasSessionsToken) {
-      logger.warn('work item carried no sessions token; its container gets no credential', { work_id: work.id });
-    }
+    const workspace = paths.workspace(work.id);
     const container = await runtime.start({
       image: settings.image,
       name: `outpost-${safeName(work.id)}-${randomBytes(3).toString('hex')}`,
@@ -156,59 +148,74 @@ export class ItemRun {
         [LABEL.instance]: this.#deps.instanceId,
         [LABEL.install]: this.#deps.installId,
       },
-      env: this.#containerEnv(),
-      workspaceDir: paths.workspace(work.id),
+      env: spec.env,
+      ...(spec.cmd ? { cmd: spec.cmd } : {}),
+      ...(spec.captureBytes ? { captureBytes: spec.captureBytes } : {}),
+      workspaceDir: workspace,
+      beforeStart: () => {
+        for (const [name, content] of Object.entries(spec.files ?? {})) writeFileSync(join(workspace, safeName(name)), content, { mode: 0o644 });
+      },
       logFile: paths.sessionLog(work.id),
       networkMode: settings.networkMode,
       limits: settings.limits,
       onLogError: (e) => logger.error('cannot write the session log; its output is being lost', { work_id: work.id, error: e.message }),
     });
+    const startedAt = Date.now();
     this.#set('running', { containerId: container.id });
-    logger.info('session running', { work_id: work.id, session_id: work.subjectId, container: container.id.slice(0, 12) });
-    return this.#superviseContainer(container, lease, interrupted);
+    logger.info('session running', { work_id: work.id, [`${work.kind}_id`]: work.subjectId, container: container.id.slice(0, 12) });
+    return this.#superviseContainer(container, life, interrupted, timeout, startedAt);
   }
 
   async #superviseContainer(
     container: SessionContainer,
-    lease: LeaseKeeper,
+    life: ItemLifecycle,
     interrupted: AbortSignal,
-  ): Promise<{ status: ItemStatus; reason: string; exitCode?: number }> {
+    timeout: AbortSignal | undefined,
+    startedAt: number,
+  ): Promise<Ending> {
     const exitedFirst = await Promise.race([container.exited.then(() => true), aborted(interrupted).then(() => false)]);
     try {
       if (exitedFirst) {
         const exitCode = await container.exited;
-        return { status: exitCode === 0 ? 'finished' : 'failed', reason: `exited ${exitCode}`, exitCode };
+        await container.remove();
+        return {
+          status: exitCode === 0 ? 'finished' : 'failed',
+          reason: `exited ${exitCode}`,
+          exitCode,
+          outcome: { kind: 'exited', exitCode, ...container.output(), durationMs: Date.now() - startedAt },
+        };
       }
-      if (lease.lost) {
-        // Someone else may be serving this session already: end ours at once.
+      if (life.end === 'lost') {
+        // Someone else may be serving this item already: end ours at once.
         await container.kill();
       } else {
         this.#set('stopping');
         await container.stop(this.#deps.settings.graceSeconds);
       }
       await container.exited;
-      return this.#interruptedOutcome(lease);
+      return this.#interruptedEnding(life, timeout);
     } finally {
       await container.remove();
     }
   }
 
-  #interruptedOutcome(lease: LeaseKeeper): { status: ItemStatus; reason: string } {
-    if (lease.end === 'rejected') return { status: 'failed', reason: lease.detail };
-    if (lease.end) return { status: 'finished', reason: lease.detail };
-    return { status: 'finished', reason: `stopped: ${this.#stopReason}` };
+  #interruptedEnding(life: ItemLifecycle, timeout: AbortSignal | undefined): Ending {
+    if (life.end === 'rejected') return { status: 'failed', reason: life.detail, outcome: { kind: 'failed', reason: life.detail } };
+    if (life.end) return stopped(life.detail);
+    if (timeout?.aborted && !this.#stopCtrl.signal.aborted) return stopped('timeout exceeded');
+    return stopped(`stopped: ${this.#stopReason}`);
   }
+}
 
-  /** The container's whole environment: the item's ids, its own token and the API base URL. Nothing else. */
-  #containerEnv(): Record<string, string> {
-    const work = this.#work;
-    return {
-      ANTHROPIC_BASE_URL: work.apiBaseUrl,
-      ANTHROPIC_WORK_ID: work.id,
-      ANTHROPIC_ENVIRONMENT_ID: work.environmentId,
-      ANTHROPIC_SESSION_ID: work.subjectId,
-      // Only the per-item token; the environment key it would otherwise fall back to stays on the host.
-      ...(work.hasSessionsToken ? { ANTHROPIC_AUTH_TOKEN: work.itemCredential.reveal() } : {}),
-    };
+function stopped(reason: string): Ending {
+  return { status: 'finished', reason, outcome: { kind: 'stopped', reason } };
+}
+
+/** A claim record left by an earlier process, if any. */
+export function readClaimRecord(file: string): ClaimRecord | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as ClaimRecord;
+  } catch {
+    return undefined;
   }
 }

@@ -1,8 +1,9 @@
-import { backoff, isFatal4xx, jitter } from '@anthropic-ai/sdk/lib/environments/index';
+import { backoff, jitter } from '@anthropic-ai/sdk/lib/environments/index';
 import type { ItemState, WorkerEvent, WorkerState } from '../../../shared/states.js';
 import { isTerminal } from '../../../shared/states.js';
 import { Emitter } from '../emitter.js';
-import { describeApiError, MalformedWorkError, type ClaimedWork } from '../providers/anthropic.js';
+import { MalformedWorkError } from '../providers/anthropic.js';
+import type { WorkItem } from '../providers/control-plane.js';
 import { sleep } from '../timing.js';
 import { sweepOrphans } from './recovery.js';
 import { ItemRun, type SessionSettings, type WorkerContext } from './supervisor.js';
@@ -79,7 +80,35 @@ export class Worker {
     this.#swept = false;
     logger.info('worker online', { environment_id: provider.environmentId, max_sessions: this.#opts.maxSessions });
     this.#publishOnline();
-    this.#loop = this.#pollLoop(this.#loopCtrl.signal);
+    this.#loop = Promise.all([this.#pollLoop(this.#loopCtrl.signal), this.#keepAlive(this.#loopCtrl.signal)]).then(() => {});
+  }
+
+  /** Environment-level upkeep (Bridge heartbeats); a fatal failure stops the worker like a fatal poll. */
+  async #keepAlive(signal: AbortSignal): Promise<void> {
+    const { provider } = this.#opts;
+    if (!provider.keepAlive) return;
+    try {
+      await provider.keepAlive(signal);
+    } catch (e) {
+      if (signal.aborted) return;
+      this.#fail(e, 'keeping the environment alive');
+      this.#loopCtrl.abort();
+      this.#wake();
+    }
+  }
+
+  /** The control plane refused for good: stop with words the user can act on. */
+  #fail(e: unknown, during: string): void {
+    const { provider, logger } = this.#opts;
+    if (this.#fatal) return;
+    this.#fatal = new WorkerFatalError(
+      `environment ${provider.environmentId}: the control plane refused to hand out work (${provider.describe(e)}). ` +
+        'Check the environment id and the environment key.',
+    );
+    logger.error(`worker stopped: ${during} failed for good`, { environment_id: provider.environmentId, error: provider.describe(e) });
+    this.#setState({ status: 'error', message: this.#fatal.message });
+    this.#loopCtrl.abort();
+    this.#wake();
   }
 
   /** Resolves when the poll loop has ended (shutdown or a fatal error). */
@@ -165,27 +194,23 @@ export class Worker {
     let attempt = 0;
     while (!signal.aborted) {
       if (!(await this.#canClaim(signal))) continue;
-      let work: ClaimedWork | null;
+      let work: WorkItem | null;
+      let idleMs: number | undefined;
       if (this.#claimGate.signal.aborted) this.#claimGate = new AbortController();
       const gate = this.#claimGate.signal;
       try {
-        work = await provider.poll(AbortSignal.any([signal, gate]));
+        ({ work, idleMs } = await provider.poll(AbortSignal.any([signal, gate])));
       } catch (e) {
         if (signal.aborted) return;
         if (gate.aborted) continue;
-        if (isFatal4xx(e)) {
-          this.#fatal = new WorkerFatalError(
-            `environment ${provider.environmentId}: the control plane refused to hand out work (${describeApiError(e)}). ` +
-              'Check the environment id and the environment key.',
-          );
-          logger.error('worker stopped: polling failed for good', { environment_id: provider.environmentId, error: describeApiError(e) });
-          this.#setState({ status: 'error', message: this.#fatal.message });
+        if (provider.isFatal(e)) {
+          this.#fail(e, 'polling');
           return;
         }
         // The SDK poller's 1 s … 60 s backoff, jittered: a fleet retrying after a shared outage must not do so in lockstep.
         const wait = backoff(attempt) * (1 - Math.random() * 0.25);
         const message = e instanceof MalformedWorkError ? 'ignored a malformed poll response' : 'poll failed; backing off';
-        logger.warn(message, { environment_id: provider.environmentId, error: describeApiError(e), backoff_ms: Math.round(wait) });
+        logger.warn(message, { environment_id: provider.environmentId, error: provider.describe(e), backoff_ms: Math.round(wait) });
         attempt++;
         await sleep(wait, signal);
         continue;
@@ -195,10 +220,10 @@ export class Worker {
       if (signal.aborted) return;
       if (gate.aborted) continue;
       if (!work) {
-        await sleep(jitter(1_000, 3_000), signal);
+        await sleep(idleMs ?? jitter(1_000, 3_000), signal);
         continue;
       }
-      await this.#claim(work, signal);
+      await this.#claim(work);
     }
   }
 
@@ -228,7 +253,7 @@ export class Worker {
         await this.#opts.prepare?.();
         this.#swept = true;
       } catch (e) {
-        this.#opts.logger.warn('could not get ready to claim work; retrying', { error: describeApiError(e) });
+        this.#opts.logger.warn('could not get ready to claim work; retrying', { error: this.#opts.provider.describe(e) });
         await this.#waitForChange(signal, DOCKER_RETRY_MS);
         return false;
       }
@@ -249,15 +274,15 @@ export class Worker {
     if (!this.#paused && this.#state.status === 'online') this.#publishOnline();
   }
 
-  async #claim(work: ClaimedWork, signal: AbortSignal): Promise<void> {
+  async #claim(work: WorkItem): Promise<void> {
     const { provider, logger } = this.#opts;
     const claimedAt = Date.now();
     try {
       // Not aborted by shutdown: an ack cut off halfway would leave the item acked but unserved until its lease lapses.
-      await provider.ack(work);
+      await provider.accept(work);
     } catch (e) {
       // An unacknowledged item returns to the queue; someone (maybe us) claims it again.
-      logger.error('ack failed; skipping the work item', { work_id: work.id, error: describeApiError(e) });
+      logger.error('ack failed; skipping the work item', { work_id: work.id, error: provider.describe(e) });
       return;
     }
     logger.info('claimed work', { work_id: work.id, type: work.kind, [`${work.kind}_id`]: work.subjectId });

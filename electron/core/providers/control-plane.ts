@@ -1,0 +1,78 @@
+import type { ItemKind } from '../../../shared/states.js';
+
+/**
+ * What the core needs of a control plane, so that the poll loop, the supervisor, the
+ * Docker runtime and the views need no `if provider ===` branches. Anthropic's
+ * self-hosted environments and AINative's Bridge environments implement it.
+ */
+export interface ControlPlane {
+  readonly provider: 'anthropic' | 'ainative';
+  readonly environmentId: string;
+  /** One poll. `idleMs`: how long to wait before the next poll when nothing came. */
+  poll(signal: AbortSignal): Promise<{ work: WorkItem | null; idleMs?: number }>;
+  /** Take a polled item (Anthropic: ack). A failure skips the item. */
+  accept(work: WorkItem): Promise<void>;
+  /** The item's life on the control plane, from claim to its final report. */
+  open(work: WorkItem, record: ClaimRecorder): ItemLifecycle;
+  /** A cheap authenticated call: is the control plane there? (healthcheck items) */
+  checkReachable(signal?: AbortSignal): Promise<void>;
+  /** Environment-level upkeep for as long as the worker runs (Bridge: heartbeat, reconnect). Throws a fatal error. */
+  keepAlive?(signal: AbortSignal): Promise<void>;
+  /** Startup recovery of an item whose container outlived its Outpost: stop it if it is still ours. */
+  recover(claim: ClaimRecord): Promise<'stopped' | 'left'>;
+  /** Refused for good (a wrong key, an unknown environment): stop instead of retrying. */
+  isFatal(error: unknown): boolean;
+  /** The error in words: status, the API's own message; never a credential. */
+  describe(error: unknown): string;
+}
+
+export interface WorkItem {
+  id: string;
+  environmentId: string;
+  /** 'unsupported' items are stopped with a reason, never run. */
+  kind: ItemKind | 'unsupported';
+  /** Session id, healthcheck id, or the Bridge work type. */
+  subjectId: string;
+}
+
+/** What a control plane tells a restarted Outpost about an item it held (kept in the data folder; no secrets). */
+export interface ClaimRecord {
+  workId: string;
+  environmentId: string;
+  provider: string;
+  lastHeartbeat?: string;
+}
+export type ClaimRecorder = (update: Partial<ClaimRecord>) => void;
+
+/** What the item's container runs, beyond the environment's image and limits. */
+export interface ContainerWork {
+  env: Record<string, string>;
+  /** Replaces the image's command (the entrypoint stays). */
+  cmd?: string[];
+  /** Files written into the workspace before start, by name. */
+  files?: Record<string, string>;
+  /** Keep stdout and stderr apart and in memory, up to this many bytes each, for the result. */
+  captureBytes?: number;
+  /** Stop it after this long. */
+  timeoutMs?: number;
+}
+
+export type ItemOutcome =
+  | { kind: 'exited'; exitCode: number; stdout: string; stderr: string; truncated: boolean; durationMs: number }
+  | { kind: 'stopped'; reason: string }
+  | { kind: 'failed'; reason: string };
+
+/** Why the control plane ended an item before it finished: stop it, or (lost) let it go untouched. */
+export type LifecycleEnd = 'stop-requested' | 'lost' | 'rejected';
+
+export interface ItemLifecycle {
+  /** Aborts when the control plane wants the item stopped or it is no longer ours. */
+  readonly signal: AbortSignal;
+  readonly end: LifecycleEnd | undefined;
+  readonly detail: string;
+  container(): ContainerWork;
+  /** Confirm now that the item is still ours (after a sleep). */
+  checkNow(): Promise<void>;
+  /** Report how the item ended and let go of it (unless it was lost). */
+  finish(outcome: ItemOutcome): Promise<void>;
+}
