@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { ApiError, badRequest, credentialOf, notFound, page, readJson, sendError, sendJson, unauthorized } from './http.js';
 import { SessionStore, type SessionScript } from './sessions.js';
+import { Faults, type FaultRule as GenericFaultRule } from './faults.js';
 
 /**
  * A local stand-in for Anthropic's environments and work API (seed 001), faithful
@@ -78,19 +79,7 @@ export type RouteName =
   | 'sessions.events.send'
   | 'sessions.events.stream';
 
-/** One injected fault: the next `count` matching requests get it. */
-export interface FaultRule {
-  route: RouteName | '*';
-  count: number;
-  /** Answer with this HTTP status and an API error body. */
-  status?: number;
-  /** Answer late by this much (after doing the work), or … */
-  delayMs?: number;
-  /** … never answer (until the client gives up). */
-  hang?: boolean;
-  /** 'json': a body that is not JSON; 'shape': JSON that is not the documented shape. */
-  malformed?: 'json' | 'shape';
-}
+export type FaultRule = GenericFaultRule<RouteName>;
 
 type Credential = { kind: 'api-key' } | { kind: 'environment-key'; environmentId: string } | { kind: 'item-token'; workId: string };
 
@@ -115,7 +104,7 @@ export class AnthropicPlayground {
   readonly credentialsSeen: Array<{ route: RouteName; kind: Credential['kind'] }> = [];
   readonly sessions = new SessionStore();
   readonly #environmentKeys = new Map<string, string>();
-  readonly #faults: FaultRule[] = [];
+  readonly #faults = new Faults<RouteName>();
   readonly #pollers = new Map<string, Map<string, number>>();
   readonly #waiters = new Set<() => void>();
   readonly #server: Server;
@@ -216,11 +205,11 @@ export class AnthropicPlayground {
   }
 
   addFault(rule: FaultRule): void {
-    this.#faults.push({ ...rule });
+    this.#faults.add(rule);
   }
 
   clearFaults(): void {
-    this.#faults.length = 0;
+    this.#faults.clear();
   }
 
   record(workId: string): WorkRecord {
@@ -236,7 +225,7 @@ export class AnthropicPlayground {
       const route = this.#route(req.method ?? 'GET', url.pathname);
       if (!route) throw notFound(`route ${req.method} ${url.pathname}`);
       this.requests[route.name] = (this.requests[route.name] ?? 0) + 1;
-      const fault = this.#takeFault(route.name);
+      const fault = this.#faults.take(route.name);
       if (fault?.hang) return; // the socket stays open until the client aborts
       if (fault?.status) {
         throw new ApiError(fault.status, fault.status === 429 ? 'rate_limit_error' : 'api_error', `injected fault (${fault.status})`);
@@ -259,14 +248,6 @@ export class AnthropicPlayground {
       if (e instanceof ApiError) return sendError(res, e);
       sendError(res, new ApiError(500, 'api_error', (e as Error).message));
     }
-  }
-
-  #takeFault(route: RouteName): FaultRule | undefined {
-    const rule = this.#faults.find((f) => f.count > 0 && (f.route === '*' || f.route === route));
-    if (!rule) return undefined;
-    rule.count--;
-    if (rule.count === 0) this.#faults.splice(this.#faults.indexOf(rule), 1);
-    return rule;
   }
 
   #authenticate(req: IncomingMessage): Credential {

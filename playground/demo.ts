@@ -1,8 +1,8 @@
 /**
- * `npm run demo`: the whole loop on this machine, no account needed. Starts the
- * playground on 127.0.0.1 with a few queued sessions and a healthcheck, and the
- * real headless worker against it; every session runs in its own container.
- * `--once` exits when the queue has drained (for scripted checks).
+ * `npm run demo`: the whole loop on this machine, no account needed. Starts both
+ * playgrounds on 127.0.0.1 — Anthropic's with a few queued sessions and a healthcheck,
+ * AINative Bridge's with two scripts — and a real headless worker against each; every
+ * item runs in its own container. `--once` exits when both queues have drained.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AnthropicPlayground } from './anthropic.js';
+import { BridgePlayground } from './bridge.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const once = process.argv.includes('--once');
@@ -41,24 +42,40 @@ const dataDir = process.env['OUTPOST_DATA_DIR'] ?? mkdtempSync(join(tmpdir(), 'o
 console.log(`\nPlayground control plane: ${url}  (environment ${environment.id}, ${items.length} items queued)`);
 console.log(`Worker data folder:       ${dataDir}  (session logs in logs/sessions/)\n`);
 
-const worker = spawn(
-  process.execPath,
-  [join(root, 'dist/electron/core/cli.js'), 'worker', '--base-url', url, '--environment-id', environment.id,
-    '--max-sessions', '2', '--image', image, '--network', 'host', '--data-dir', dataDir, '--drain-seconds', '5'],
-  { stdio: 'inherit', env: { ...process.env, OUTPOST_ENVIRONMENT_KEY: environmentKey } },
-);
+// AINative Bridge: code_execution scripts, run by sh in a small local image.
+const bridge = new BridgePlayground({ pollIntervalMs: 1000 });
+const bridgeUrl = await bridge.start();
+const bridgeEnv = bridge.createEnvironment('byoc');
+const scripts = [
+  bridge.enqueue(bridgeEnv.environment_id, 'code_execution', { script: 'echo "2 + 3 = $((2 + 3))"\n' }),
+  bridge.enqueue(bridgeEnv.environment_id, 'code_execution', { script: 'echo "checking the sandbox"; ls /workspace; exit 3\n' }),
+];
+console.log(`Bridge playground:        ${bridgeUrl}  (environment ${bridgeEnv.environment_id}, ${scripts.length} scripts queued)\n`);
+
+const cli = join(root, 'dist/electron/core/cli.js');
+const common = ['--network', 'host', '--data-dir', dataDir, '--drain-seconds', '5'];
+const workers = [
+  spawn(process.execPath, [cli, 'worker', '--base-url', url, '--environment-id', environment.id, '--max-sessions', '2', '--image', image, ...common], {
+    stdio: 'inherit',
+    env: { ...process.env, OUTPOST_ENVIRONMENT_KEY: environmentKey },
+  }),
+  spawn(
+    process.execPath,
+    [cli, 'worker', '--provider', 'ainative', '--base-url', bridgeUrl, '--environment-id', bridgeEnv.environment_id, '--image', 'outpost-test-base', '--interpreter', 'sh', ...common],
+    { stdio: 'inherit', env: { ...process.env, OUTPOST_ENVIRONMENT_KEY: bridge.token } },
+  ),
+];
 
 let stopping = false;
 const stop = () => {
-  if (stopping) return worker.kill('SIGINT');
   stopping = true;
-  worker.kill('SIGINT');
+  for (const w of workers) w.kill('SIGINT');
 };
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
 
 const poll = setInterval(() => {
-  const done = items.every((i) => playground.record(i.id).item.state === 'stopped');
+  const done = items.every((i) => playground.record(i.id).item.state === 'stopped') && scripts.every((w) => w.state === 'acknowledged' || w.state === 'stopped');
   if (!done || stopping) return;
   clearInterval(poll);
   console.log('\nAll queued items have run. Their histories at the playground:');
@@ -72,11 +89,16 @@ const poll = setInterval(() => {
       console.log(`  ${sessionId.slice(0, 16)}…  ${r.name.padEnd(5)} ${r.isError ? 'error' : 'ok   '} ${r.text.trim().split('\n').join(' ⏎ ').slice(0, 70)}`);
     }
   }
+  console.log('\nWhat the Bridge scripts reported:');
+  for (const w of scripts) {
+    const r = w.result ?? {};
+    console.log(`  ${w.work_id}  ${w.state}  exit ${String(r['exit_code'])}  stdout: ${String(r['stdout'] ?? '').trim().split('\n').join(' ⏎ ')}`);
+  }
   if (once) stop();
-  else console.log(`\nThe worker keeps polling. Queue more: curl -X POST ${url}/_playground/work -d '{"environment_id":"${environment.id}"}'\nPress Ctrl-C to stop.\n`);
+  else console.log(`\nThe workers keep polling. Queue more: curl -X POST ${url}/_playground/work -d '{"environment_id":"${environment.id}"}'\nPress Ctrl-C to stop.\n`);
 }, 250);
 
-const code = await new Promise<number | null>((resolve) => worker.on('exit', resolve));
+const codes = await Promise.all(workers.map((w) => new Promise<number | null>((resolve) => w.on('exit', resolve))));
 clearInterval(poll);
-await playground.close();
-process.exit(code ?? 1);
+await Promise.all([playground.close(), bridge.close()]);
+process.exit(codes.every((c) => c === 0) ? 0 : 1);

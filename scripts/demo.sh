@@ -10,4 +10,6 @@ ensure_node_modules
 npm run --silent build
 # Outpost's session image. Built offline here (no registry needed); `outpost image build` builds it from node:22 instead.
 docker image inspect outpost-session:latest >/dev/null 2>&1 || node dist/electron/core/cli.js image build --offline
+# A small busybox image for the Bridge playground's scripts.
+bash test/images/build.sh >/dev/null
 exec node --import tsx playground/demo.ts "$@"

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { createLogger, type Logger } from './log.js';
 import { DataPaths, defaultDataDir, InstanceRecord } from './paths.js';
 import { AnthropicProvider } from './providers/anthropic.js';
+import { BridgeProvider } from './providers/bridge.js';
 import Docker from 'dockerode';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,8 +23,11 @@ The environment key is read from OUTPOST_ENVIRONMENT_KEY.
 Options:
   --base-url URL          control plane, e.g. https://api.anthropic.com
   --environment-id ID     the self-hosted environment to serve
+  --provider NAME         anthropic (default) or ainative (AINative Bridge; the key is its bearer token)
+  --interpreter CMD       ainative: the command that runs each script (default python3)
+  --timeout-seconds N     ainative: a script running longer is killed and stopped (default 600)
   --max-sessions N        sessions at once (default 2)
-  --image IMAGE           container image for sessions (default outpost-session:latest)
+  --image IMAGE           container image for sessions (default outpost-session:latest; ainative: python:3.12-slim)
   --network MODE          container network mode: bridge (default), host, none, or a network name
   --cpus N                CPU limit per session (default 2)
   --memory MB             memory limit per session in MiB (default 4096)
@@ -43,8 +47,11 @@ const positiveInt = z.coerce.number().int().positive();
 const workerArgs = z.object({
   'base-url': z.string().url('--base-url must be a URL, e.g. https://api.anthropic.com'),
   'environment-id': z.string().min(1, '--environment-id is required'),
+  provider: z.enum(['anthropic', 'ainative']).default('anthropic'),
+  interpreter: z.string().min(1).default('python3'),
+  'timeout-seconds': positiveInt.default(600),
   'max-sessions': positiveInt.default(2),
-  image: z.string().min(1).default('outpost-session:latest'),
+  image: z.string().min(1).optional(),
   network: z.string().min(1).default('bridge'),
   cpus: z.coerce.number().positive().default(2),
   memory: positiveInt.default(4096),
@@ -127,24 +134,36 @@ async function runWorker(args: z.infer<typeof workerArgs>, environmentKey: Secre
   const installId = paths.installId();
   const instance = new InstanceRecord(paths);
   const runtime = new DockerRuntime();
+  const image = args.image ?? (args.provider === 'ainative' ? 'python:3.12-slim' : 'outpost-session:latest');
+  const provider =
+    args.provider === 'ainative' ?
+      new BridgeProvider({
+        baseURL: args['base-url'],
+        environmentId: args['environment-id'],
+        token: environmentKey,
+        logger,
+        interpreter: args.interpreter.split(/\s+/),
+        timeoutMs: args['timeout-seconds'] * 1000,
+      })
+    : new AnthropicProvider({
+        baseURL: args['base-url'],
+        environmentId: args['environment-id'],
+        environmentKey,
+        // Stable per install, unique per process (DESIGN §1.1).
+        workerId: `${hostname()}-${installId.slice(0, 8)}-${instance.id.slice(0, 8)}`,
+        logger,
+      });
   const worker = new Worker({
-    provider: new AnthropicProvider({
-      baseURL: args['base-url'],
-      environmentId: args['environment-id'],
-      environmentKey,
-      // Stable per install, unique per process (DESIGN §1.1).
-      workerId: `${hostname()}-${installId.slice(0, 8)}-${instance.id.slice(0, 8)}`,
-      logger,
-    }),
+    provider,
     runtime,
-    prepare: () => ensureSessionImage({ runtime, image: args.image, logger, version: version() }),
+    prepare: () => ensureSessionImage({ runtime, image, logger, version: version() }),
     paths,
     logger,
     installId,
     instanceId: instance.id,
     maxSessions: args['max-sessions'],
     session: {
-      image: args.image,
+      image,
       networkMode: args.network,
       limits: { cpus: args.cpus, memoryMb: args.memory, pids: args.pids },
       graceSeconds: args['grace-seconds'],

@@ -1,0 +1,183 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { BridgePlayground } from '../../playground/bridge.js';
+import { AnthropicPlayground } from '../../playground/anthropic.js';
+import { BridgeProvider, OUTPUT_CAP_BYTES } from '../../electron/core/providers/bridge.js';
+import { AnthropicProvider } from '../../electron/core/providers/anthropic.js';
+import { Worker } from '../../electron/core/worker/worker.js';
+import { DataPaths, InstanceRecord } from '../../electron/core/paths.js';
+import { DockerRuntime } from '../../electron/core/runtime/docker.js';
+import { silentLogger } from '../../electron/core/log.js';
+import { Secret } from '../../electron/core/secret.js';
+import { buildScriptImage, docker, outpostContainers } from '../helpers/docker.js';
+import { startWorker, waitFor, type WorkerProcess } from '../helpers/worker.js';
+
+/** AINative Bridge environments: the headless worker (--provider ainative) against the Bridge playground and real Docker. */
+describe('AINative Bridge environments', () => {
+  const bridge = new BridgePlayground({ pollIntervalMs: 300, heartbeatMs: 1_000 });
+  let url: string;
+  const workers: WorkerProcess[] = [];
+  const serve = (environmentId: string, args: string[] = [], token = bridge.token) => {
+    const w = startWorker({
+      baseUrl: url,
+      environmentId,
+      environmentKey: token,
+      args: ['--provider', 'ainative', '--image', 'outpost-test-base', '--interpreter', 'sh', '--grace-seconds', '1', ...args],
+    });
+    workers.push(w);
+    return w;
+  };
+  const settled = (workId: string) => waitFor(`work ${workId} to be acked or stopped`, () => ['acknowledged', 'stopped'].includes(bridge.work.get(workId)!.state), 30_000);
+
+  before(async () => {
+    url = await bridge.start();
+  });
+  after(async () => {
+    for (const w of workers) if (w.proc.exitCode === null) w.signal('SIGKILL');
+    await bridge.close();
+  });
+
+  it('acks a script that prints and exits 3 with exit code 3 and its output', async () => {
+    const env = bridge.createEnvironment();
+    const work = bridge.enqueue(env.environment_id, 'code_execution', { script: 'echo "hello from the script"\necho oops >&2\nexit 3\n' });
+    const w = serve(env.environment_id);
+    await settled(work.work_id);
+    const done = bridge.work.get(work.work_id)!;
+    assert.equal(done.state, 'acknowledged');
+    assert.equal(done.result!['exit_code'], 3);
+    assert.equal(done.result!['stdout'], 'hello from the script\n');
+    assert.equal(done.result!['stderr'], 'oops\n');
+    assert.equal(done.result!['truncated'], false);
+    assert.equal(typeof done.result!['duration_ms'], 'number');
+    await waitFor('no container left', async () => (await outpostContainers(w.installId())).length === 0);
+    w.signal('SIGTERM');
+    assert.equal(await w.exited, 0);
+  });
+
+  it('caps a flood of output and flags the cut', async () => {
+    const env = bridge.createEnvironment();
+    const work = bridge.enqueue(env.environment_id, 'code_execution', { script: "head -c 3000000 /dev/zero | tr '\\0' a\n" });
+    const w = serve(env.environment_id);
+    await settled(work.work_id);
+    const result = bridge.work.get(work.work_id)!.result!;
+    assert.equal(result['exit_code'], 0);
+    assert.equal((result['stdout'] as string).length, OUTPUT_CAP_BYTES);
+    assert.equal(result['truncated'], true);
+    w.signal('SIGTERM');
+    await w.exited;
+  });
+
+  it('kills a script that runs past the timeout and stops it with reason "timeout exceeded"', async () => {
+    const env = bridge.createEnvironment();
+    const work = bridge.enqueue(env.environment_id, 'code_execution', { script: "trap '' TERM\nsleep 600\n" });
+    const w = serve(env.environment_id, ['--timeout-seconds', '2']);
+    await settled(work.work_id);
+    assert.equal(bridge.work.get(work.work_id)!.state, 'stopped');
+    assert.equal(bridge.work.get(work.work_id)!.stopReason, 'timeout exceeded');
+    assert.equal((await outpostContainers(w.installId())).length, 0, 'its container is gone');
+    w.signal('SIGTERM');
+    await w.exited;
+  });
+
+  it('stops unknown work types with a reason and never runs them', async () => {
+    const env = bridge.createEnvironment();
+    const work = bridge.enqueue(env.environment_id, 'gpu_training', { epochs: 3 });
+    const created: string[] = [];
+    const events = await docker.getEvents({ filters: { type: ['container'], event: ['create'] } });
+    events.on('data', (d: Buffer) => created.push(d.toString()));
+    const w = serve(env.environment_id);
+    await settled(work.work_id);
+    (events as unknown as { destroy(): void }).destroy();
+    assert.equal(bridge.work.get(work.work_id)!.state, 'stopped');
+    assert.match(bridge.work.get(work.work_id)!.stopReason ?? '', /unsupported work type gpu_training/);
+    assert.equal(created.filter((c) => c.includes(w.installId())).length, 0, 'no container');
+    w.signal('SIGTERM');
+    await w.exited;
+  });
+
+  it('after a missed heartbeat window (disconnected) it reconnects and work resumes', async () => {
+    const env = bridge.createEnvironment();
+    const w = serve(env.environment_id);
+    await w.waitForOutput(/worker online/);
+    // Heartbeats fail for longer than the 1 s window: the playground marks the environment disconnected.
+    bridge.addFault({ route: 'work.heartbeat', status: 503, count: 4 });
+    await waitFor('the environment to be disconnected', () => bridge.environments.get(env.environment_id)!.status === 'disconnected', 10_000, 20);
+    await waitFor('a reconnect', () => env.reconnects > 0, 10_000);
+    assert.match(w.output(), /the environment was marked disconnected; reconnecting/);
+    const work = bridge.enqueue(env.environment_id, 'code_execution', { script: 'echo resumed\n' });
+    await settled(work.work_id);
+    assert.equal(bridge.work.get(work.work_id)!.result!['stdout'], 'resumed\n');
+    assert.equal(bridge.environments.get(env.environment_id)!.status, 'active');
+    w.signal('SIGTERM');
+    await w.exited;
+  });
+
+  it('honours poll_interval_ms when the queue is empty', async () => {
+    const env = bridge.createEnvironment();
+    const w = serve(env.environment_id);
+    await w.waitForOutput(/worker online/);
+    const before = env.polls;
+    await new Promise((r) => setTimeout(r, 3_000));
+    const polls = env.polls - before;
+    // 300 ms apart: about 10 in 3 s; a loop that ignored it would make hundreds.
+    assert.ok(polls >= 5 && polls <= 12, `${polls} polls in 3 s`);
+    w.signal('SIGTERM');
+    await w.exited;
+  });
+
+  it('lists providers, creates a byoc environment and deletes it', async () => {
+    const token = new Secret(bridge.token);
+    const created = await BridgeProvider.createEnvironment({ baseURL: url, token });
+    assert.equal(created.provider, 'byoc');
+    assert.equal(created.status, 'active');
+    const provider = new BridgeProvider({ baseURL: url, environmentId: created.environment_id, token, logger: silentLogger });
+    assert.deepEqual((await provider.listProviders()).map((p) => p.provider_id), ['ainative', 'byoc']);
+    await provider.deleteEnvironment();
+    await assert.rejects(provider.poll(AbortSignal.timeout(2_000)), /404: Environment not found/);
+  });
+
+  it('401 and 404 end the Bridge worker with a clear message while an Anthropic environment in the same process keeps running', async () => {
+    const anthropic = new AnthropicPlayground({ leaseTtlSeconds: 2 });
+    await anthropic.start();
+    await buildScriptImage('outpost-test-quick', 'echo quick; sleep 1');
+    const folder = mkdtempSync(join(tmpdir(), 'outpost-two-'));
+    const paths = new DataPaths(folder);
+    const instance = new InstanceRecord(paths);
+    const common = { runtime: new DockerRuntime(), paths, logger: silentLogger, installId: paths.installId(), instanceId: instance.id, maxSessions: 1 };
+    const session = (image: string) => ({ image, networkMode: 'host', limits: {}, graceSeconds: 1 });
+    const { environment, environmentKey } = anthropic.createEnvironment('beside-bridge');
+    const anthropicWorker = new Worker({
+      ...common,
+      provider: new AnthropicProvider({ baseURL: anthropic.url, environmentId: environment.id, environmentKey: new Secret(environmentKey), workerId: 'w', logger: silentLogger }),
+      session: session('outpost-test-quick'),
+    });
+    const env = bridge.createEnvironment();
+    const wrongToken = new Worker({
+      ...common,
+      provider: new BridgeProvider({ baseURL: url, environmentId: env.environment_id, token: new Secret('ainative-wrong-token-000'), logger: silentLogger, interpreter: ['sh'] }),
+      session: session('outpost-test-base'),
+    });
+    const unknownEnv = new Worker({
+      ...common,
+      provider: new BridgeProvider({ baseURL: url, environmentId: 'no-such-environment', token: new Secret(bridge.token), logger: silentLogger, interpreter: ['sh'] }),
+      session: session('outpost-test-base'),
+    });
+    try {
+      await Promise.all([anthropicWorker.start(), wrongToken.start(), unknownEnv.start()]);
+      await Promise.all([wrongToken.stopped, unknownEnv.stopped]);
+      assert.equal(wrongToken.state.status, 'error');
+      assert.match(wrongToken.fatalError!.message, new RegExp(`environment ${env.environment_id}: .*401: Missing or invalid bearer token`));
+      assert.match(unknownEnv.fatalError!.message, /environment no-such-environment: .*404: Environment not found/);
+      const item = anthropic.enqueue(environment.id);
+      await waitFor('the Anthropic item to finish', () => anthropic.record(item.id).item.state === 'stopped', 30_000);
+      assert.equal(anthropicWorker.state.status, 'online', 'the Anthropic environment is still served');
+    } finally {
+      await Promise.all([anthropicWorker.stopNow(), wrongToken.stopNow(), unknownEnv.stopNow()]);
+      instance.dispose();
+      await anthropic.close();
+    }
+  });
+});
