@@ -38,7 +38,8 @@ const environmentId = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'an environment
 /** What one environment's containers get, and how this machine serves it (DESIGN §1.3). */
 export const environmentProfileSchema = z.object({
   environmentId,
-  provider: z.literal('anthropic').default('anthropic'),
+  /** anthropic: self-hosted environments; ainative: Bridge environments (its key is the bearer token). */
+  provider: z.enum(['anthropic', 'ainative']).default('anthropic'),
   name: z.string().max(200).default(''),
   baseUrl: z.string().url().default('https://api.anthropic.com'),
   image: z.string().min(1).default('outpost-session:latest'),
@@ -49,6 +50,9 @@ export const environmentProfileSchema = z.object({
   maxSessions: z.number().int().min(1).max(64).default(2),
   drainSeconds: z.number().int().min(0).max(3600).default(30),
   graceSeconds: z.number().int().min(0).max(600).default(10),
+  /** ainative: the command that runs each script, and how long one may run. */
+  interpreter: z.array(z.string().min(1)).min(1).default(['python3']),
+  timeoutSeconds: z.number().int().positive().max(86_400).default(600),
 });
 export type EnvironmentProfile = z.infer<typeof environmentProfileSchema>;
 

@@ -5,6 +5,7 @@ import { Emitter } from './emitter.js';
 import type { Logger } from './log.js';
 import { InstanceRecord, type DataPaths } from './paths.js';
 import { AnthropicProvider } from './providers/anthropic.js';
+import { BridgeProvider } from './providers/bridge.js';
 import type { DockerRuntime } from './runtime/docker.js';
 import { KeychainUnavailableError, type SecretStore } from './secrets/secret-store.js';
 import type { SettingsStore } from './settings.js';
@@ -128,14 +129,26 @@ export class OutpostService {
     const key = await this.#opts.secrets.get({ kind: 'environment-key', environmentId: profile.environmentId });
     if (!key) throw new UserError(`Set the environment key for ${profile.environmentId} first.`);
     this.#detachWorker?.();
+    const { logger } = this.#opts;
+    const provider =
+      profile.provider === 'ainative' ?
+        new BridgeProvider({
+          baseURL: profile.baseUrl,
+          environmentId: profile.environmentId,
+          token: key,
+          logger,
+          interpreter: profile.interpreter,
+          timeoutMs: profile.timeoutSeconds * 1000,
+        })
+      : new AnthropicProvider({
+          baseURL: profile.baseUrl,
+          environmentId: profile.environmentId,
+          environmentKey: key,
+          workerId: `${hostname()}-${this.#installId.slice(0, 8)}-${this.#instance.id.slice(0, 8)}`,
+          logger,
+        });
     const worker = new Worker({
-      provider: new AnthropicProvider({
-        baseURL: profile.baseUrl,
-        environmentId: profile.environmentId,
-        environmentKey: key,
-        workerId: `${hostname()}-${this.#installId.slice(0, 8)}-${this.#instance.id.slice(0, 8)}`,
-        logger: this.#opts.logger,
-      }),
+      provider,
       runtime: this.#opts.runtime,
       paths: this.#opts.paths,
       logger: this.#opts.logger,

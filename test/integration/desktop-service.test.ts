@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import electronLog from 'electron-log/node';
 import { AnthropicPlayground } from '../../playground/anthropic.js';
+import { BridgePlayground } from '../../playground/bridge.js';
 import { environmentProfileSchema } from '../../shared/contract.js';
 import { configureAppLog } from '../../electron/app/log.js';
 import { DataPaths } from '../../electron/core/paths.js';
@@ -73,6 +74,29 @@ describe('the desktop service: contract calls, keychain, quit with sessions runn
     assert.ok(events.some((e) => e.name === 'worker-state' && e.payload.status === 'online'));
     assert.deepEqual(await call('worker.stop', { mode: 'now' }), { result: null });
     assert.deepEqual(await call('worker.state'), { result: { status: 'off' } });
+  });
+
+  it('serves an AINative Bridge environment through the same contract', async () => {
+    const bridge = new BridgePlayground({ pollIntervalMs: 200 });
+    await bridge.start();
+    const folder = mkdtempSync(join(tmpdir(), 'outpost-app-'));
+    const service = new OutpostService({ paths: new DataPaths(folder), settings: new SettingsStore(folder), secrets, runtime: new DockerRuntime(), logger });
+    services.push(service);
+    try {
+      const env = bridge.createEnvironment('byoc');
+      const id = env.environment_id;
+      await service.handle('keys.set', { kind: 'environment-key', environmentId: id, value: bridge.token });
+      const profile = environmentProfileSchema.parse({ environmentId: id, provider: 'ainative', baseUrl: bridge.url, image: 'outpost-test-base', interpreter: ['sh'], networkMode: 'host' });
+      await service.handle('settings.update', { servedEnvironmentId: id, environments: [profile] });
+      assert.deepEqual(await service.handle('worker.start', {}), { result: null });
+      const work = bridge.enqueue(id, 'code_execution', { script: 'echo from the window\n' });
+      await waitFor('the script to be acked', () => bridge.work.get(work.work_id)!.state === 'acknowledged', 30_000);
+      assert.equal(bridge.work.get(work.work_id)!.result!['stdout'], 'from the window\n');
+      await service.handle('worker.stop', { mode: 'now' });
+      await secrets.delete({ kind: 'environment-key', environmentId: id });
+    } finally {
+      await bridge.close();
+    }
   });
 
   it('refuses malformed calls with an error envelope, acting on nothing', async () => {
