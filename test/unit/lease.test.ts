@@ -8,6 +8,7 @@ import { LeaseKeeper } from '../../electron/core/worker/lease.js';
 import { silentLogger } from '../../electron/core/log.js';
 import { Secret } from '../../electron/core/secret.js';
 import { aborted } from '../../electron/core/timing.js';
+import { waitFor } from '../helpers/worker.js';
 
 describe('LeaseKeeper against the playground', () => {
   const playground = new AnthropicPlayground({ leaseTtlSeconds: 2 });
@@ -15,7 +16,8 @@ describe('LeaseKeeper against the playground', () => {
   after(() => playground.close());
 
   /** A claimed, acked item, and the channel its own sessions token speaks on. */
-  async function claim(): Promise<{ provider: { itemChannel(w: WorkItem): ItemChannel }; work: WorkItem & { hasSessionsToken: boolean } }> {
+  async function claim(pg = playground): Promise<{ provider: { itemChannel(w: WorkItem): ItemChannel }; work: WorkItem & { hasSessionsToken: boolean } }> {
+    const playground = pg;
     const { environment, environmentKey } = playground.createEnvironment('lease');
     playground.enqueue(environment.id);
     const provider = new AnthropicProvider({
@@ -41,7 +43,7 @@ describe('LeaseKeeper against the playground', () => {
     await new Promise((r) => setTimeout(r, 2_300));
     await lease.release();
     assert.equal(lease.end, 'released');
-    assert.ok(seen.length >= 3 && seen.length <= 4, `beats every second with a 2 s TTL (saw ${seen.length})`);
+    assert.ok(seen.length >= 2 && seen.length <= 4, `beats about every second with a 2 s TTL (saw ${seen.length} in 2.3 s)`);
     assert.equal(new Set(seen).size, seen.length, 'each beat echoed the previous value, so each got a new one');
     const rec = playground.record(work.id);
     assert.equal(rec.heartbeats, seen.length);
@@ -90,23 +92,21 @@ describe('LeaseKeeper against the playground', () => {
   });
 
   it('rides out a 500 without losing the lease', async () => {
-    const { provider, work } = await claim();
-    const lease = new LeaseKeeper({ channel: provider.itemChannel(work), workId: work.id, logger: silentLogger });
-    await new Promise((r) => setTimeout(r, 300));
-    playground.addFault({ route: 'work.heartbeat', status: 500, count: 1 });
-    const before = playground.record(work.id).heartbeats;
-    // The failed beat, then one that succeeds (beats every second with the 2 s TTL).
-    await waitForBeats(work.id, before + 1);
-    assert.equal(lease.end, undefined, 'still held');
-    assert.equal(playground.record(work.id).item.state, 'active');
-    await lease.release();
-  });
-
-  async function waitForBeats(workId: string, count: number): Promise<void> {
-    const deadline = Date.now() + 10_000;
-    while (playground.record(workId).heartbeats < count) {
-      if (Date.now() > deadline) throw new Error('no successful heartbeat after the 500');
-      await new Promise((r) => setTimeout(r, 50));
+    // A roomier TTL (6 s, beats every 3 s): one failed beat must not cost the lease, however busy the machine.
+    const roomy = new AnthropicPlayground({ leaseTtlSeconds: 6 });
+    await roomy.start();
+    try {
+      const { provider, work } = await claim(roomy);
+      const lease = new LeaseKeeper({ channel: provider.itemChannel(work), workId: work.id, logger: silentLogger });
+      await waitFor('the first beat', () => roomy.record(work.id).heartbeats === 1);
+      roomy.addFault({ route: 'work.heartbeat', status: 500, count: 1 });
+      await waitFor('the failed beat and a successful one after it', () => roomy.record(work.id).heartbeats === 2, 15_000);
+      assert.equal(lease.end, undefined, 'still held');
+      assert.equal(roomy.record(work.id).item.state, 'active');
+      assert.equal(roomy.requests['work.heartbeat'], 3, 'beat, failed beat, beat');
+      await lease.release();
+    } finally {
+      await roomy.close();
     }
-  }
+  });
 });
