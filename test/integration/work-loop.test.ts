@@ -141,6 +141,19 @@ describe('the work loop against the playground and a real Docker engine', () => 
     assert.equal(await w.exited, 0);
   });
 
+  it('a poll the control plane never answers is cut off, and work resumes', async () => {
+    const { environment, environmentKey } = playground.createEnvironment('hung');
+    playground.addFault({ route: 'work.poll', hang: true, count: 1 });
+    const item = playground.enqueue(environment.id);
+    const started = Date.now();
+    const w = worker({ environmentId: environment.id, environmentKey, args: ['--image', 'outpost-test-quick'] });
+    await waitFor('the item to be stopped', () => playground.record(item.id).item.state === 'stopped', 45_000);
+    // The request timeout (15 s), not the SDK's default 10 minutes.
+    assert.ok(Date.now() - started < 40_000, `took ${Date.now() - started} ms`);
+    w.signal('SIGTERM');
+    assert.equal(await w.exited, 0);
+  });
+
   it('malformed poll bodies are logged and survived', async () => {
     const { environment, environmentKey } = playground.createEnvironment('malformed');
     playground.addFault({ route: 'work.poll', malformed: 'json', count: 1 });

@@ -16,6 +16,8 @@ interface ItemCredentials {
   apiBaseUrl: string;
 }
 
+const REQUEST_TIMEOUT_MS = 15_000;
+
 export interface HeartbeatReply {
   lastHeartbeat: string;
   leaseExtended: boolean;
@@ -81,7 +83,9 @@ export class AnthropicProvider implements ControlPlane {
   }
 
   #clientFor(credential: Secret): Anthropic {
-    return new Anthropic({ baseURL: this.baseURL, apiKey: null, authToken: credential.reveal(), maxRetries: this.#maxRetries });
+    // A bounded wait per request: a control plane that never answers must not hold a claim, an ack or a stop
+    // for the SDK's default 10 minutes. Polls block at most 999 ms, so 15 s is generous.
+    return new Anthropic({ baseURL: this.baseURL, apiKey: null, authToken: credential.reveal(), maxRetries: this.#maxRetries, timeout: REQUEST_TIMEOUT_MS });
   }
 
   /** One long poll (block_ms 999). Empty: the SDK poller's jittered 1–3 s wait applies. */

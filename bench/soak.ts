@@ -1,0 +1,240 @@
+/**
+ * The chaos soak: the real headless worker, the real Docker engine and Outpost's session
+ * image against the playground, with faults injected on a seeded schedule. The ledger is
+ * taken from the playground's and Docker's own records, not the worker's word, and the
+ * run fails on any item lost, served twice, left orphaned, or any secret leaked.
+ *
+ *   npm run soak -- --sessions 200 [--seed 1] [--fault-rate 0.1] [--kills 1] [--docker-restarts 0] [--minutes 9]
+ *
+ * --docker-restarts restarts the machine's dockerd (as the test command starts it); leave it 0
+ * on a machine whose Docker you do not own.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import Docker from 'dockerode';
+import { AnthropicPlayground, type RouteName } from '../playground/anthropic.js';
+import type { ToolCall } from '../playground/sessions.js';
+
+const { values } = parseArgs({
+  options: {
+    sessions: { type: 'string', default: '200' },
+    seed: { type: 'string', default: '1' },
+    'fault-rate': { type: 'string', default: '0.1' },
+    kills: { type: 'string', default: '1' },
+    'docker-restarts': { type: 'string', default: '0' },
+    minutes: { type: 'string', default: '9' },
+  },
+});
+const total = Number(values.sessions);
+const faultRate = Number(values['fault-rate']);
+const kills = Number(values.kills);
+const dockerRestarts = Number(values['docker-restarts']);
+const deadline = Date.now() + Number(values.minutes) * 60_000;
+const random = mulberry32(Number(values.seed));
+const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+const root = fileURLToPath(new URL('..', import.meta.url));
+const docker = new Docker();
+const log = (line: string) => process.stderr.write(`[soak ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+
+// ---- the sessions: ordinary ones, and some that saturate a core or flood stdout ----
+const kinds: Record<string, ToolCall[]> = {
+  ordinary: [
+    { name: 'bash', input: { command: 'echo "$((6 * 7))"' } },
+    { name: 'write', input: { file_path: '/workspace/a.txt', content: 'soak\n' } },
+    { name: 'read', input: { file_path: '/workspace/a.txt' } },
+  ],
+  cpu: [{ name: 'bash', input: { command: "timeout 3 bash -c 'while :; do :; done'; echo burned" } }],
+  // Into the runner's own stdout: the container's log, as fast as it can.
+  flood: [{ name: 'bash', input: { command: 'yes outpost-soak-flood | head -c 30000000 > /proc/$PPID/fd/1; echo flooded' } }],
+  slow: [{ name: 'bash', input: { command: 'sleep 4; echo slept' } }],
+};
+const playground = new AnthropicPlayground({ leaseTtlSeconds: 6 });
+const url = await playground.start();
+const { environment, environmentKey } = playground.createEnvironment('soak');
+const sessions = Array.from({ length: total }, () => {
+  const r = random();
+  const kind = r < 0.7 ? 'ordinary' : r < 0.8 ? 'cpu' : r < 0.9 ? 'flood' : 'slow';
+  return { kind, ...playground.createSession(environment.id, { calls: kinds[kind]! }) };
+});
+const workIds = new Set(sessions.map((s) => s.work.id));
+
+// ---- Docker's own record: every container's life, and what its environment held ----
+const lives = new Map<string, { workId: string; start: number; die?: number }>();
+const envLeaks: string[] = [];
+const secretsFor = (workId: string) => [environmentKey, playground.apiKey, ...[...playground.work.values()].filter((r) => r.item.id !== workId).map((r) => r.sessionsToken)];
+async function watchDocker(): Promise<() => void> {
+  const stream = (await docker.getEvents({ filters: { type: ['container'], event: ['start', 'die'], label: [`outpost.environment_id=${environment.id}`] } })) as NodeJS.ReadableStream & { destroy(): void };
+  stream.on('data', (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n').filter(Boolean)) {
+      const e = JSON.parse(line) as { id: string; status: string; timeNano: number; Actor: { Attributes: Record<string, string> } };
+      const workId = e.Actor.Attributes['outpost.work_id'] ?? '';
+      const at = e.timeNano / 1e6;
+      if (e.status === 'start') {
+        lives.set(e.id, { workId, start: at });
+        void docker.getContainer(e.id).inspect().then(
+          (info) => {
+            const env = info.Config.Env.join('\n');
+            for (const secret of secretsFor(workId)) if (env.includes(secret)) envLeaks.push(`container ${e.id.slice(0, 12)} (${workId}) holds a secret that is not its own`);
+          },
+          () => {},
+        );
+      } else {
+        const life = lives.get(e.id);
+        if (life) life.die = at;
+      }
+    }
+  });
+  return () => stream.destroy();
+}
+let stopWatching = await watchDocker();
+
+// ---- the worker, as a user runs it ----
+const dataDir = mkdtempSync(join(tmpdir(), 'outpost-soak-'));
+let stdout = '';
+let worker!: ChildProcess;
+function startWorker(): void {
+  worker = spawn(
+    process.execPath,
+    [join(root, 'dist/electron/core/cli.js'), 'worker', '--base-url', url, '--environment-id', environment.id, '--max-sessions', '2', '--network', 'host',
+      '--grace-seconds', '2', '--drain-seconds', '5', '--data-dir', dataDir, '--log-format', 'json'],
+    { env: { ...process.env, OUTPOST_ENVIRONMENT_KEY: environmentKey, ANTHROPIC_API_KEY: playground.apiKey }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  worker.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  worker.stderr!.on('data', (d: Buffer) => (stdout += d.toString()));
+}
+startWorker();
+
+// ---- faults, on a seeded schedule ----
+const counts: Record<string, number> = {};
+const count = (what: string) => (counts[what] = (counts[what] ?? 0) + 1);
+const activeItems = () => [...playground.work.values()].filter((r) => workIds.has(r.item.id) && (r.item.state === 'active' || r.item.state === 'starting'));
+// Hangs only on the work endpoints: a session's own stream is the runner's to reconnect, not the lease's.
+const hangRoutes: RouteName[] = ['work.poll', 'work.ack', 'work.heartbeat', 'work.stop'];
+const errorRoutes: RouteName[] = [...hangRoutes, 'sessions.retrieve', 'sessions.events.list', 'sessions.events.send'];
+const faults = setInterval(() => {
+  if (random() >= faultRate) return;
+  const fault = pick(['burst', 'burst', 'hang', 'malformed', 'steal', 'stop'] as const);
+  // Each fault is a short outage: it lapses after a few seconds whether or not a request met it.
+  const ttlMs = 3_000;
+  if (fault === 'burst') playground.addFault({ route: pick(errorRoutes), status: pick([429, 500, 503]), count: 1 + Math.floor(random() * 3), ttlMs });
+  else if (fault === 'hang') playground.addFault({ route: pick(hangRoutes), hang: true, count: 1, ttlMs });
+  else if (fault === 'malformed') playground.addFault({ route: 'work.poll', malformed: pick(['json', 'shape'] as const), count: 1, ttlMs });
+  else {
+    const target = activeItems();
+    if (target.length === 0) return;
+    const item = pick(target).item.id;
+    if (fault === 'steal') playground.stealLease(item);
+    else playground.requestStop(item);
+  }
+  count(fault);
+}, 250);
+
+// ---- worker health over time ----
+const samples: Array<{ t: number; rssMb: number; fds: number }> = [];
+const sampler = setInterval(() => {
+  const pid = worker.pid;
+  if (!pid || worker.exitCode !== null) return;
+  try {
+    const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    samples.push({ t: Date.now(), rssMb: rss, fds: readdirSync(`/proc/${pid}/fd`).length });
+  } catch {
+    // the worker was just killed
+  }
+}, 2_000);
+
+// ---- disruptions at fixed points of progress: kill -9 and restart; a Docker engine restart ----
+const done = () => sessions.filter((s) => playground.record(s.work.id).item.state === 'stopped').length;
+const disruptions = [
+  ...Array.from({ length: kills }, (_, i) => ({ at: (i + 1) / (kills + 1), what: 'kill' as const })),
+  ...Array.from({ length: dockerRestarts }, (_, i) => ({ at: (i + 0.5) / (dockerRestarts + 0.5), what: 'docker' as const })),
+].sort((a, b) => a.at - b.at);
+
+while (done() < total && Date.now() < deadline) {
+  const next = disruptions[0];
+  if (next && done() >= next.at * total) {
+    disruptions.shift();
+    if (next.what === 'kill') {
+      log(`kill -9 the worker at ${done()}/${total}`);
+      worker.kill('SIGKILL');
+      await new Promise((r) => worker.once('exit', r));
+      startWorker();
+    } else {
+      log(`restarting the Docker engine at ${done()}/${total}`);
+      stopWatching();
+      await restartDocker();
+      stopWatching = await watchDocker();
+    }
+    count(next.what === 'kill' ? 'kill -9' : 'docker restart');
+  }
+  await new Promise((r) => setTimeout(r, 200));
+}
+clearInterval(faults);
+playground.clearFaults();
+worker.kill('SIGTERM');
+await new Promise((r) => (worker.exitCode !== null ? r(null) : worker.once('exit', r)));
+clearInterval(sampler);
+await new Promise((r) => setTimeout(r, 1_000));
+stopWatching();
+
+// ---- the ledger ----
+const finished = done();
+const lost = sessions.filter((s) => playground.record(s.work.id).item.state !== 'stopped').map((s) => s.work.id);
+const completed = sessions.filter((s) => playground.sessions.results(s.sessionId).length === kinds[s.kind]!.length).length;
+const byItem = new Map<string, Array<{ start: number; die: number }>>();
+for (const life of lives.values()) byItem.set(life.workId, [...(byItem.get(life.workId) ?? []), { start: life.start, die: life.die ?? Infinity }]);
+const doubled = [...byItem].filter(([, ls]) => ls.some((a, i) => ls.some((b, j) => i < j && a.start < b.die && b.start < a.die))).map(([id]) => id);
+const orphans = (await docker.listContainers({ all: true, filters: { label: [`outpost.environment_id=${environment.id}`] } })).map((c) => c.Id.slice(0, 12));
+const leftClaims = existsSync(join(dataDir, 'leases')) ? readdirSync(join(dataDir, 'leases')) : [];
+const allSecrets = [environmentKey, playground.apiKey, ...[...playground.work.values()].map((r) => r.sessionsToken)];
+const logText = stdout + readdirSync(join(dataDir, 'logs', 'sessions')).map((f) => readFileSync(join(dataDir, 'logs', 'sessions', f), 'utf8')).join('');
+const logLeaks = allSecrets.filter((s) => logText.includes(s)).length;
+const leaks = logLeaks + envLeaks.length;
+const first = samples[Math.min(2, samples.length - 1)];
+const last = samples.at(-1);
+const peak = samples.reduce((m, s) => ({ rssMb: Math.max(m.rssMb, s.rssMb), fds: Math.max(m.fds, s.fds) }), { rssMb: 0, fds: 0 });
+
+console.log(`
+Soak ledger (seed ${values.seed}, fault rate ${faultRate}; from the playground's and Docker's records)
+  items queued                 ${total}
+  items finished (stopped)     ${finished}   (${completed} ran every tool call; the rest were stopped, stolen or killed on purpose)
+  lost                         ${lost.length}${lost.slice(0, 5).map((id) => `\n    ${id} ${playground.record(id).history.join(' → ')}, delivered ${playground.record(id).deliveries.length}×`).join('')}
+  served twice (containers)    ${doubled.length}${doubled.length ? `   ${doubled.slice(0, 5).join(' ')}` : ''}
+  orphan containers            ${orphans.length}   claim records left: ${leftClaims.length}
+  secrets leaked               ${leaks}   (logs and stdout: ${logLeaks}; container environments: ${envLeaks.length})
+  deliveries                   ${[...playground.work.values()].filter((r) => workIds.has(r.item.id)).reduce((n, r) => n + r.deliveries.length, 0)} for ${total} items
+  containers started           ${lives.size}
+  faults injected              ${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}
+  worker RSS                   ${first?.rssMb.toFixed(0)} MiB early → ${last?.rssMb.toFixed(0)} MiB at the end (peak ${peak.rssMb.toFixed(0)})
+  worker open descriptors      ${first?.fds} early → ${last?.fds} at the end (peak ${peak.fds})
+  took                         ${((Date.now() - (deadline - Number(values.minutes) * 60_000)) / 1000).toFixed(0)} s`);
+writeFileSync(join(dataDir, 'worker-output.log'), stdout);
+log(`the worker's output: ${join(dataDir, 'worker-output.log')}`);
+await playground.close();
+const failed = lost.length + doubled.length + orphans.length + leftClaims.length + leaks;
+if (failed > 0) log('FAILED: something was lost, doubled, orphaned or leaked');
+process.exit(failed > 0 ? 1 : 0);
+
+async function restartDocker(): Promise<void> {
+  execFileSync('sh', ['-c', 'pkill -x dockerd; for i in $(seq 1 100); do pgrep -x dockerd >/dev/null || break; sleep 0.1; done']);
+  execFileSync('sh', ['-c', 'nohup dockerd --bridge=none --iptables=false >/var/log/outpost-dockerd.log 2>&1 &']);
+  for (let i = 0; i < 100; i++) {
+    if (await docker.ping().then(() => true, () => false)) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error('the Docker engine did not come back');
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
