@@ -47,10 +47,10 @@ const kinds: Record<string, ToolCall[]> = {
     { name: 'write', input: { file_path: '/workspace/a.txt', content: 'soak\n' } },
     { name: 'read', input: { file_path: '/workspace/a.txt' } },
   ],
-  cpu: [{ name: 'bash', input: { command: "timeout 3 bash -c 'while :; do :; done'; echo burned" } }],
+  cpu: [{ name: 'bash', input: { command: "timeout 2 bash -c 'while :; do :; done'; echo burned" } }],
   // Into the runner's own stdout: the container's log, as fast as it can.
-  flood: [{ name: 'bash', input: { command: 'yes outpost-soak-flood | head -c 30000000 > /proc/$PPID/fd/1; echo flooded' } }],
-  slow: [{ name: 'bash', input: { command: 'sleep 4; echo slept' } }],
+  flood: [{ name: 'bash', input: { command: 'yes outpost-soak-flood | head -c 20000000 > /proc/$PPID/fd/1; echo flooded' } }],
+  slow: [{ name: 'bash', input: { command: 'sleep 2; echo slept' } }],
 };
 const playground = new AnthropicPlayground({ leaseTtlSeconds: 6 });
 const url = await playground.start();

@@ -14,6 +14,8 @@ npm run --silent build
 bash test/images/build.sh
 # Outpost's session image, built with no registry (DESIGN §3).
 node dist/electron/core/cli.js image build --offline >/dev/null
+# The chaos soak, CI-sized: fails on any item lost, served twice, orphaned or leaked.
+npm run --silent soak -- --sessions 200
 # A real keychain: a private D-Bus session with gnome-keyring's Secret Service, unlocked (DESIGN §3).
 # Its keyring lives in a throwaway folder: the tests never touch the developer's own keychain.
 keyring_home=$(mktemp -d)

@@ -20,6 +20,11 @@ export class Secret {
     return this.#value;
   }
 
+  /** The credential is done with (its item ended): the redaction filter need not carry it any longer. */
+  dispose(): void {
+    forgetForRedaction(this.#value);
+  }
+
   toString(): string {
     return REDACTED;
   }

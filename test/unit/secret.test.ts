@@ -29,3 +29,12 @@ describe('secrets and redaction', () => {
     assert.equal(redact('nothing secret here'), 'nothing secret here');
   });
 });
+
+describe('a disposed secret', () => {
+  it('leaves the redaction filter (one token per item must not pile up for weeks)', () => {
+    const token = new Secret('per-item-token-value-77');
+    assert.equal(redact('x per-item-token-value-77 y'), 'x [redacted] y');
+    token.dispose();
+    assert.equal(redact('x per-item-token-value-77 y'), 'x per-item-token-value-77 y');
+  });
+});

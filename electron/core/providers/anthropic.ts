@@ -209,11 +209,13 @@ class AnthropicItem implements ItemLifecycle {
   /** Force-stop the item when it ends, however it ended — unless the lease moved on, when it is not ours to stop. */
   async finish(_outcome: ItemOutcome): Promise<void> {
     await this.#lease.release();
-    if (this.#lease.lost) return;
     try {
-      await this.channel.forceStop();
+      if (!this.#lease.lost) await this.channel.forceStop();
     } catch (e) {
       this.logger.error('could not stop the work item', { work_id: this.work.id, error: describeApiError(e) });
+    } finally {
+      // One token per item: a worker that runs for weeks must not carry every one it ever saw.
+      if (this.credentials.hasSessionsToken) this.credentials.credential.dispose();
     }
   }
 }
