@@ -131,7 +131,7 @@ export class DockerRuntime {
       await container.start();
     } catch (e) {
       log.end();
-      await container.remove({ force: true, v: true }).catch(() => {});
+      await removeSurvivingRestarts(container).catch(() => {});
       throw e;
     }
     return new SessionContainer(container, log, capture);
@@ -199,16 +199,31 @@ export class SessionContainer {
 
   /** Remove the container and wait for its log to be flushed. */
   async remove(): Promise<void> {
-    try {
-      await this.#container.remove({ force: true, v: true });
-    } catch (e) {
-      if ((e as { statusCode?: number }).statusCode !== 404) throw e;
-    }
+    await removeSurvivingRestarts(this.#container);
     await new Promise<void>((resolve) => {
       if (this.#log.closed) return resolve();
       this.#log.once('close', () => resolve());
       this.#log.end();
     });
+  }
+}
+
+/**
+ * Remove a container, riding out a Docker engine that is restarting: a container left
+ * behind by a live Outpost would never be swept (startup recovery only takes the dead's).
+ */
+async function removeSurvivingRestarts(container: Docker.Container, attempts = 60): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await container.remove({ force: true, v: true });
+      return;
+    } catch (e) {
+      const status = (e as { statusCode?: number }).statusCode;
+      if (status === 404) return;
+      // 409: removal already in progress; no status: the engine is not answering (restarting).
+      if ((status !== undefined && status !== 409) || attempt >= attempts) throw e;
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
   }
 }
 
