@@ -18,7 +18,7 @@ import { OutpostService } from './core/service.js';
 import { SettingsStore } from './core/settings.js';
 import { askAboutRunningSessions } from './app/dialogs.js';
 import { registerIpc, trustedSenderCheck } from './app/ipc.js';
-import { configureAppLog } from './app/log.js';
+import { appLogFile, configureAppLog } from './app/log.js';
 import { notificationFor } from './app/notifications.js';
 import { hardenContents, hardenSession } from './app/security.js';
 import { renderTray } from './app/tray.js';
@@ -54,6 +54,7 @@ async function start(): Promise<void> {
     logger,
     prepare: (image) => ensureSessionImage({ runtime, image, logger, version }),
     onSettingsChanged: (settings) => app.setLoginItemSettings({ openAtLogin: settings.startAtLogin }),
+    appLogFile: appLogFile(app.getPath('logs')),
   });
 
   let window: BrowserWindow | undefined;

@@ -55,9 +55,10 @@ console.log(`Bridge playground:        ${bridgeUrl}  (environment ${bridgeEnv.en
 const cli = join(root, 'dist/electron/core/cli.js');
 const common = ['--network', 'host', '--data-dir', dataDir, '--drain-seconds', '5'];
 const workers = [
-  spawn(process.execPath, [cli, 'worker', '--base-url', url, '--environment-id', environment.id, '--max-sessions', '2', '--image', image, ...common], {
-    stdio: 'inherit',
-    env: { ...process.env, OUTPOST_ENVIRONMENT_KEY: environmentKey },
+  // The Anthropic worker also serves Outpost's window as a dashboard; the playground's API key lets it list environments.
+  spawn(process.execPath, [cli, 'worker', '--dashboard', '--base-url', url, '--environment-id', environment.id, '--max-sessions', '2', '--image', image, ...common], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, OUTPOST_ENVIRONMENT_KEY: environmentKey, OUTPOST_API_KEY: playground.apiKey },
   }),
   spawn(
     process.execPath,
@@ -65,6 +66,21 @@ const workers = [
     { stdio: 'inherit', env: { ...process.env, OUTPOST_ENVIRONMENT_KEY: bridge.token } },
   ),
 ];
+
+workers[0]!.stdout!.on('data', (chunk: Buffer) => {
+  process.stdout.write(chunk);
+  const dashboard = /Dashboard: (http:\S+)/.exec(chunk.toString())?.[1];
+  if (dashboard) {
+    console.log(`\nOpen Outpost's window in a browser: ${dashboard}\n`);
+    if (!once) openInBrowser(dashboard);
+  }
+});
+
+/** Where there is a desktop to show it on. */
+function openInBrowser(target: string): void {
+  const opener = process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'explorer' : process.env['DISPLAY'] || process.env['WAYLAND_DISPLAY'] ? 'xdg-open' : null;
+  if (opener) spawn(opener, [target], { stdio: 'ignore', detached: true }).on('error', () => {}).unref();
+}
 
 let stopping = false;
 const stop = () => {

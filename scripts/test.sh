@@ -4,7 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/system.sh
 
-ensure_packages docker.io busybox-static ripgrep unzip gnome-keyring dbus-x11 libsecret-1-dev
+# chromium: the window's end-to-end tests drive Debian's Chromium through playwright-core (DESIGN §3).
+ensure_packages docker.io busybox-static ripgrep unzip gnome-keyring dbus-x11 libsecret-1-dev chromium
 ensure_docker
 ensure_node_modules
 

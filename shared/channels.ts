@@ -15,6 +15,18 @@ export const CHANNEL_NAMES = [
   'keys.status',
   'keys.set',
   'keys.clear',
+  'account.connect',
+  'environments.list',
+  'environments.stats',
+  'environments.create',
+  'environments.archive',
+  'items.usage',
+  'history.list',
+  'logs.info',
+  'logs.lines',
+  'logs.search',
+  'workspace.list',
+  'workspace.read',
 ] as const;
 
 export type ChannelName = (typeof CHANNEL_NAMES)[number];

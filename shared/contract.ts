@@ -63,6 +63,8 @@ export const settingsSchema = z.object({
   environments: z.array(environmentProfileSchema).default([]),
   startAtLogin: z.boolean().default(false),
   logRetentionDays: z.number().int().min(1).max(365).default(14),
+  /** Where the API key manages environments (the desktop's "Anthropic API" URL). */
+  apiBaseUrl: z.string().url().default('https://api.anthropic.com'),
 });
 export type Settings = z.infer<typeof settingsSchema>;
 
@@ -75,6 +77,39 @@ export type KeyRef = z.infer<typeof keyRefSchema>;
 
 const empty = z.object({}).strict();
 const ok = z.null();
+const workId = z.string().min(1).max(200);
+
+export const environmentSummarySchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  selfHosted: z.boolean(),
+  archivedAt: z.string().nullable(),
+  createdAt: z.string(),
+});
+export type EnvironmentSummary = z.infer<typeof environmentSummarySchema>;
+
+export const queueStatsSchema = z.object({ depth: count, pending: count, workersPolling: count, oldestQueuedAt: z.string().nullable() });
+
+/** A finished item, as the history keeps it across restarts. */
+export const historyEntrySchema = z.object({
+  workId: z.string(),
+  environmentId: z.string(),
+  kind: z.enum(['session', 'healthcheck', 'script']),
+  subjectId: z.string(),
+  status: z.enum(ITEM_STATUSES),
+  claimedAt: z.number(),
+  endedAt: z.number(),
+  exitCode: z.number().optional(),
+  reason: z.string().optional(),
+  hasLog: z.boolean(),
+});
+export type HistoryEntry = z.infer<typeof historyEntrySchema>;
+
+/** A log a view can read: one session's container output, or Outpost's own log. */
+export const logSourceSchema = z.discriminatedUnion('kind', [z.object({ kind: z.literal('session'), workId }), z.object({ kind: z.literal('app') })]);
+export type LogSource = z.infer<typeof logSourceSchema>;
+
+export const workspaceEntrySchema = z.object({ path: z.string(), size: count, directory: z.boolean() });
 
 export const calls = {
   'worker.state': { request: empty, response: workerStateSchema },
@@ -91,6 +126,31 @@ export const calls = {
   /** The only message that carries a key, inbound only: nothing ever sends one back. */
   'keys.set': { request: z.intersection(keyRefSchema, z.object({ value: z.string().min(8, 'that does not look like a key').max(4096) })), response: ok },
   'keys.clear': { request: keyRefSchema, response: ok },
+  /** Check the API key with the API (what it said, when it refuses), then keep it in the keychain. */
+  'account.connect': {
+    request: z.object({ apiKey: z.string().min(8, 'that does not look like an API key').max(4096), apiBaseUrl: z.string().url().optional() }).strict(),
+    response: ok,
+  },
+  'environments.list': { request: z.object({ includeArchived: z.boolean().default(false) }).strict(), response: z.array(environmentSummarySchema) },
+  'environments.stats': { request: z.object({ environmentId }).strict(), response: queueStatsSchema },
+  'environments.create': { request: z.object({ name: z.string().trim().min(1, 'give the environment a name').max(200) }).strict(), response: environmentSummarySchema },
+  'environments.archive': { request: z.object({ environmentId }).strict(), response: environmentSummarySchema },
+  /** CPU (percent of one core) and memory of each running item's container. */
+  'items.usage': { request: empty, response: z.array(z.object({ workId: z.string(), cpuPercent: z.number(), memoryBytes: count })) },
+  'history.list': { request: empty, response: z.array(historyEntrySchema) },
+  'logs.info': { request: z.object({ source: logSourceSchema }).strict(), response: z.object({ lines: count, bytes: count }) },
+  'logs.lines': {
+    request: z.object({ source: logSourceSchema, from: count, count: z.number().int().min(1).max(5000) }).strict(),
+    response: z.array(z.string()),
+  },
+  /** Line numbers (0-based) holding the text, case-insensitive; at most `limit`, and how many in all. */
+  'logs.search': {
+    request: z.object({ source: logSourceSchema, query: z.string().min(1).max(1000), limit: z.number().int().min(1).max(100_000).default(10_000) }).strict(),
+    response: z.object({ matches: z.array(count), total: count }),
+  },
+  'workspace.list': { request: z.object({ workId }).strict(), response: z.array(workspaceEntrySchema) },
+  /** One file of a finished session's workspace, base64 (at most 32 MiB). */
+  'workspace.read': { request: z.object({ workId, path: z.string().min(1).max(4096) }).strict(), response: z.object({ base64: z.string(), size: count }) },
 } as const satisfies Record<ChannelName, { request: z.ZodType; response: z.ZodType }>;
 
 export type Channel = ChannelName;

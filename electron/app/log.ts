@@ -11,8 +11,12 @@ export type ElectronLog = NodeLogger;
  * redaction filter twice over: the core logger redacts its lines, and a hook redacts
  * anything else that reaches electron-log directly.
  */
+export function appLogFile(logsFolder: string): string {
+  return join(logsFolder, 'outpost.log');
+}
+
 export function configureAppLog(electronLog: ElectronLog, logsFolder: string): Logger {
-  const file = join(logsFolder, 'outpost.log');
+  const file = appLogFile(logsFolder);
   electronLog.transports.file.resolvePathFn = () => file;
   electronLog.transports.file.maxSize = 5 * 1024 * 1024;
   electronLog.transports.file.level = 'info';

@@ -1,20 +1,18 @@
 #!/usr/bin/env node
-import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { z } from 'zod';
 import { createLogger, type Logger } from './log.js';
 import { DataPaths, defaultDataDir, InstanceRecord } from './paths.js';
-import { AnthropicProvider } from './providers/anthropic.js';
 import { BridgeProvider } from './providers/bridge.js';
 import Docker from 'dockerode';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { DockerRuntime } from './runtime/docker.js';
-import { buildSessionImage, ensureSessionImage, packageRoot } from './runtime/session-image.js';
+import { buildSessionImage, ensureSessionImage, packageVersion } from './runtime/session-image.js';
 import { Secret } from './secret.js';
-import { Worker } from './worker/worker.js';
+import { createWorker } from './worker/factory.js';
+import { profileFromArgs, workerArgs, type WorkerArgs } from './cli-args.js';
+import { runDashboard } from './dashboard/headless.js';
 
 const USAGE = `Usage: outpost worker --base-url URL --environment-id ID [options]
+       outpost worker --dashboard [--base-url URL --environment-id ID] [options]
        outpost image build [--offline]
        outpost bridge providers|create|delete --base-url URL [--environment-id ID]
 
@@ -37,6 +35,11 @@ Options:
   --drain-seconds N       on SIGINT/SIGTERM, wait this long for sessions to finish (default 30)
   --data-dir DIR          where logs, workspaces and state live (default ${defaultDataDir()})
   --log-format text|json  (default text)
+  --dashboard             also serve Outpost's window on 127.0.0.1, behind a random token, and print its URL;
+                          without --base-url and --environment-id, set up the environment from the dashboard
+                          (keys then go to the system keychain). OUTPOST_API_KEY, if set, is held in memory
+                          for the dashboard's environments view.
+  --dashboard-port N      the dashboard's port (default: any free port)
 
 outpost image build builds Outpost's session image (outpost-session:latest) from the
 Dockerfile on node:22; --offline builds it with no registry, from this Debian machine's
@@ -48,24 +51,7 @@ outpost bridge lists AINative's environment providers, creates a bridge environm
 The bearer token is read from OUTPOST_ENVIRONMENT_KEY.
 `;
 
-const positiveInt = z.coerce.number().int().positive();
-const workerArgs = z.object({
-  'base-url': z.string().url('--base-url must be a URL, e.g. https://api.anthropic.com'),
-  'environment-id': z.string().min(1, '--environment-id is required'),
-  provider: z.enum(['anthropic', 'ainative']).default('anthropic'),
-  interpreter: z.string().min(1).default('python3'),
-  'timeout-seconds': positiveInt.default(600),
-  'max-sessions': positiveInt.default(2),
-  image: z.string().min(1).optional(),
-  network: z.string().min(1).default('bridge'),
-  cpus: z.coerce.number().positive().default(2),
-  memory: positiveInt.default(4096),
-  pids: positiveInt.default(1024),
-  'grace-seconds': z.coerce.number().int().nonnegative().default(10),
-  'drain-seconds': z.coerce.number().int().nonnegative().default(30),
-  'data-dir': z.string().min(1).default(defaultDataDir()),
-  'log-format': z.enum(['text', 'json']).default('text'),
-});
+const BOOLEAN_FLAGS = new Set(['help', 'dashboard']);
 
 const EXIT_USAGE = 64;
 const EXIT_FATAL = 2;
@@ -83,7 +69,7 @@ async function main(argv: string[]): Promise<number> {
     raw = parseArgs({
       args: rest,
       options: Object.fromEntries(
-        [...Object.keys(workerArgs.shape), 'help'].map((name) => [name, { type: name === 'help' ? 'boolean' : 'string' }]),
+        [...Object.keys(workerArgs.shape), 'help'].map((name) => [name, { type: BOOLEAN_FLAGS.has(name) ? 'boolean' : 'string' }]),
       ) as Record<string, { type: 'string' | 'boolean' }>,
       strict: true,
     }).values;
@@ -100,6 +86,13 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`outpost: ${parsed.error.issues.map((i) => (i.message.startsWith('--') ? i.message : `--${String(i.path[0])}: ${i.message}`)).join('; ')}\n`);
     return EXIT_USAGE;
   }
+  const args = parsed.data;
+  const missing = (['base-url', 'environment-id'] as const).filter((flag) => !args[flag]);
+  if (args.dashboard && missing.length === 2) return runDashboard(args, null, createLogger({ format: args['log-format'], sink: process.stdout }));
+  if (missing.length > 0) {
+    process.stderr.write(`outpost: ${missing.map((flag) => `--${flag} is required`).join('; ')}\n\n${USAGE}`);
+    return EXIT_USAGE;
+  }
   const keyValue = process.env['OUTPOST_ENVIRONMENT_KEY'];
   if (!keyValue) {
     process.stderr.write('outpost: set OUTPOST_ENVIRONMENT_KEY to the environment key of the environment to serve\n');
@@ -108,9 +101,8 @@ async function main(argv: string[]): Promise<number> {
   // Keep the key out of anything this process spawns or prints.
   delete process.env['OUTPOST_ENVIRONMENT_KEY'];
   const environmentKey = new Secret(keyValue);
-  const args = parsed.data;
   const logger = createLogger({ format: args['log-format'], sink: process.stdout });
-  return runWorker(args, environmentKey, logger);
+  return args.dashboard ? runDashboard(args, environmentKey, logger) : runWorker(args as ServedArgs, environmentKey, logger);
 }
 
 async function bridgeCommand(args: string[]): Promise<number> {
@@ -147,9 +139,7 @@ async function bridgeCommand(args: string[]): Promise<number> {
   }
 }
 
-function version(): string {
-  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
-}
+const version = packageVersion;
 
 async function imageCommand(args: string[]): Promise<number> {
   const [sub, ...flags] = args;
@@ -169,45 +159,23 @@ async function imageCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-async function runWorker(args: z.infer<typeof workerArgs>, environmentKey: Secret, logger: Logger): Promise<number> {
+type ServedArgs = WorkerArgs & { 'base-url': string; 'environment-id': string };
+
+async function runWorker(args: ServedArgs, environmentKey: Secret, logger: Logger): Promise<number> {
   const paths = new DataPaths(args['data-dir']);
   const installId = paths.installId();
   const instance = new InstanceRecord(paths);
   const runtime = new DockerRuntime();
-  const image = args.image ?? (args.provider === 'ainative' ? 'python:3.12-slim' : 'outpost-session:latest');
-  const provider =
-    args.provider === 'ainative' ?
-      new BridgeProvider({
-        baseURL: args['base-url'],
-        environmentId: args['environment-id'],
-        token: environmentKey,
-        logger,
-        interpreter: args.interpreter.split(/\s+/),
-        timeoutMs: args['timeout-seconds'] * 1000,
-      })
-    : new AnthropicProvider({
-        baseURL: args['base-url'],
-        environmentId: args['environment-id'],
-        environmentKey,
-        // Stable per install, unique per process (DESIGN §1.1).
-        workerId: `${hostname()}-${installId.slice(0, 8)}-${instance.id.slice(0, 8)}`,
-        logger,
-      });
-  const worker = new Worker({
-    provider,
+  const profile = profileFromArgs(args);
+  const worker = createWorker({
+    profile,
+    key: environmentKey,
     runtime,
-    prepare: () => ensureSessionImage({ runtime, image, logger, version: version() }),
     paths,
     logger,
     installId,
     instanceId: instance.id,
-    maxSessions: args['max-sessions'],
-    session: {
-      image,
-      networkMode: args.network,
-      limits: { cpus: args.cpus, memoryMb: args.memory, pids: args.pids },
-      graceSeconds: args['grace-seconds'],
-    },
+    prepare: () => ensureSessionImage({ runtime, image: profile.image, logger, version: version() }),
   });
   worker.events.on((event) => {
     if (event.type === 'item-state') {

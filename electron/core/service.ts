@@ -1,15 +1,30 @@
-import { hostname } from 'node:os';
-import { calls, type Channel, type EventName, type EventPayload, type KeyRef, type Result, type Settings } from '../../shared/contract.js';
-import type { WorkerState } from '../../shared/states.js';
+import Anthropic from '@anthropic-ai/sdk';
+import {
+  calls,
+  type Channel,
+  type EventName,
+  type EventPayload,
+  type KeyRef,
+  type LogSource,
+  type Request,
+  type Result,
+  type Settings,
+} from '../../shared/contract.js';
+import type { ItemState, WorkerState } from '../../shared/states.js';
+import { Account } from './account.js';
 import { Emitter } from './emitter.js';
+import { HistoryStore } from './history.js';
+import { LogFile } from './logs/log-file.js';
+import { Secret } from './secret.js';
+import { listWorkspace, readWorkspaceFile } from './workspace-files.js';
 import type { Logger } from './log.js';
 import { InstanceRecord, type DataPaths } from './paths.js';
-import { AnthropicProvider } from './providers/anthropic.js';
-import { BridgeProvider } from './providers/bridge.js';
+import { describeApiError } from './providers/anthropic.js';
 import type { DockerRuntime } from './runtime/docker.js';
 import { KeychainUnavailableError, type SecretStore } from './secrets/secret-store.js';
 import type { SettingsStore } from './settings.js';
-import { Worker } from './worker/worker.js';
+import { createWorker } from './worker/factory.js';
+import type { Worker } from './worker/worker.js';
 
 export type ServiceEvent = { [E in EventName]: { name: E; payload: EventPayload<E> } }[EventName];
 
@@ -23,7 +38,11 @@ export interface OutpostServiceOptions {
   prepare?: (image: string) => Promise<void>;
   /** Told after settings change (the desktop app applies start-at-login). */
   onSettingsChanged?: (settings: Settings) => void;
+  /** Outpost's own log, viewable from the window. */
+  appLogFile?: string;
 }
+
+const ENDED: ReadonlySet<ItemState['status']> = new Set(['finished', 'failed', 'lost']);
 
 /** A refusal the user can act on; its message is shown as it is. */
 class UserError extends Error {}
@@ -38,6 +57,8 @@ export class OutpostService {
   readonly #opts: OutpostServiceOptions;
   readonly #instance: InstanceRecord;
   readonly #installId: string;
+  readonly #history: HistoryStore;
+  readonly #logs = new Map<string, LogFile>();
   #settings: Settings;
   #worker: Worker | undefined;
   #detachWorker: (() => void) | undefined;
@@ -48,6 +69,7 @@ export class OutpostService {
     this.#opts = opts;
     this.#instance = new InstanceRecord(opts.paths);
     this.#installId = opts.paths.installId();
+    this.#history = new HistoryStore(opts.paths.root);
     const loaded = opts.settings.load();
     this.#settings = loaded.settings;
     if (loaded.problem) {
@@ -117,7 +139,94 @@ export class OutpostService {
       case 'keys.clear':
         await this.#opts.secrets.delete(arg as KeyRef);
         return null;
+      case 'account.connect':
+        return this.#connect(arg);
+      case 'environments.list':
+        return (await this.#account()).environments((arg as Request<'environments.list'>).includeArchived ?? false);
+      case 'environments.stats':
+        return (await this.#account()).stats((arg as Request<'environments.stats'>).environmentId);
+      case 'environments.create':
+        return (await this.#account()).create((arg as Request<'environments.create'>).name);
+      case 'environments.archive':
+        return (await this.#account()).archive((arg as Request<'environments.archive'>).environmentId);
+      case 'items.usage':
+        return this.#usage();
+      case 'history.list':
+        return this.#history.list();
+      case 'logs.info':
+        return this.#log((arg as Request<'logs.info'>).source).info();
+      case 'logs.lines': {
+        const { source, from, count } = arg as Request<'logs.lines'>;
+        return this.#log(source).lines(from, count);
+      }
+      case 'logs.search': {
+        const { source, query, limit } = arg as Request<'logs.search'>;
+        return this.#log(source).search(query, limit ?? 10_000);
+      }
+      case 'workspace.list':
+        return listWorkspace(this.#opts.paths.workspace((arg as Request<'workspace.list'>).workId));
+      case 'workspace.read': {
+        const { workId, path } = arg as Request<'workspace.read'>;
+        const bytes = readWorkspaceFile(this.#opts.paths.workspace(workId), path);
+        return { base64: bytes.toString('base64'), size: bytes.length };
+      }
     }
+  }
+
+  /** Check the key with the API before keeping it: a wrong key is refused in the API's own words. */
+  async #connect(arg: Request<'account.connect'>): Promise<null> {
+    const apiBaseUrl = arg.apiBaseUrl ?? this.#settings.apiBaseUrl;
+    const key = new Secret(arg.apiKey.trim());
+    try {
+      await new Account(apiBaseUrl, key).verify();
+    } catch (e) {
+      const refused = e instanceof Anthropic.APIError && (e.status === 401 || e.status === 403);
+      throw new UserError(refused ? `The API refused this key (${describeApiError(e)})` : `Could not reach ${apiBaseUrl} (${describeApiError(e)})`);
+    }
+    await this.#opts.secrets.set({ kind: 'api-key' }, key.reveal());
+    if (apiBaseUrl !== this.#settings.apiBaseUrl) this.#settings = this.#opts.settings.save({ ...this.#settings, apiBaseUrl });
+    return null;
+  }
+
+  async #account(): Promise<Account> {
+    const key = await this.#opts.secrets.get({ kind: 'api-key' });
+    if (!key) throw new UserError('Add your API key first.');
+    return new Account(this.#settings.apiBaseUrl, key);
+  }
+
+  async #usage() {
+    const running = (this.#worker?.items ?? []).filter((i) => i.containerId && i.status === 'running');
+    const usage = await Promise.all(running.map(async (i) => ({ workId: i.workId, usage: await this.#opts.runtime.usage(i.containerId!) })));
+    return usage.flatMap(({ workId, usage }) => (usage ? [{ workId, ...usage }] : []));
+  }
+
+  /** One index per log, kept while the process lives: a view scrolling a huge log re-reads nothing it has seen. */
+  #log(source: LogSource): LogFile {
+    const path = source.kind === 'app' ? this.#opts.appLogFile : this.#opts.paths.sessionLog(source.workId);
+    if (!path) throw new UserError('This Outpost keeps no log file.');
+    let log = this.#logs.get(path);
+    if (!log) {
+      if (this.#logs.size >= 32) this.#logs.delete(this.#logs.keys().next().value!);
+      log = new LogFile(path);
+      this.#logs.set(path, log);
+    }
+    return log;
+  }
+
+  #remember(item: ItemState): void {
+    if (!ENDED.has(item.status)) return;
+    this.#history.add({
+      workId: item.workId,
+      environmentId: item.environmentId,
+      kind: item.kind,
+      subjectId: item.subjectId,
+      status: item.status,
+      claimedAt: item.claimedAt,
+      endedAt: item.updatedAt,
+      ...(item.exitCode !== undefined ? { exitCode: item.exitCode } : {}),
+      ...(item.reason !== undefined ? { reason: item.reason } : {}),
+      hasLog: item.logFile !== undefined,
+    });
   }
 
   /** Serve the chosen environment with its key from the keychain. */
@@ -130,43 +239,24 @@ export class OutpostService {
     if (!key) throw new UserError(`Set the environment key for ${profile.environmentId} first.`);
     this.#detachWorker?.();
     const { logger } = this.#opts;
-    const provider =
-      profile.provider === 'ainative' ?
-        new BridgeProvider({
-          baseURL: profile.baseUrl,
-          environmentId: profile.environmentId,
-          token: key,
-          logger,
-          interpreter: profile.interpreter,
-          timeoutMs: profile.timeoutSeconds * 1000,
-        })
-      : new AnthropicProvider({
-          baseURL: profile.baseUrl,
-          environmentId: profile.environmentId,
-          environmentKey: key,
-          workerId: `${hostname()}-${this.#installId.slice(0, 8)}-${this.#instance.id.slice(0, 8)}`,
-          logger,
-        });
-    const worker = new Worker({
-      provider,
+    const { prepare } = this.#opts;
+    const worker = createWorker({
+      profile,
+      key,
       runtime: this.#opts.runtime,
       paths: this.#opts.paths,
-      logger: this.#opts.logger,
+      logger,
       installId: this.#installId,
       instanceId: this.#instance.id,
-      maxSessions: profile.maxSessions,
-      session: {
-        image: profile.image,
-        networkMode: profile.networkMode,
-        limits: { cpus: profile.cpus, memoryMb: profile.memoryMb, pids: profile.pids },
-        graceSeconds: profile.graceSeconds,
-      },
-      ...(this.#opts.prepare ? { prepare: () => this.#opts.prepare!(profile.image) } : {}),
+      ...(prepare ? { prepare: () => prepare(profile.image) } : {}),
     });
     this.#worker = worker;
     this.#detachWorker = worker.events.on((event) => {
       if (event.type === 'worker-state') this.events.fire({ name: 'worker-state', payload: event.state });
-      else this.events.fire({ name: 'item-state', payload: event.item });
+      else {
+        this.#remember(event.item);
+        this.events.fire({ name: 'item-state', payload: event.item });
+      }
     });
     await worker.start();
     void worker.stopped.then(async () => {

@@ -19,9 +19,10 @@ export interface WorkerProcess {
 
 /** Runs the real headless command (`outpost worker …`) from source, as a child process. */
 export function startWorker(opts: {
-  baseUrl: string;
-  environmentId: string;
-  environmentKey: string;
+  /** Without these three, only a dashboard (`args: ['--dashboard']`) starts: its first run sets them. */
+  baseUrl?: string;
+  environmentId?: string;
+  environmentKey?: string;
   args?: string[];
   dataDir?: string;
   env?: Record<string, string>;
@@ -36,17 +37,15 @@ export function startWorker(opts: {
       'tsx',
       join(root, 'electron/core/cli.ts'),
       'worker',
-      '--base-url',
-      opts.baseUrl,
-      '--environment-id',
-      opts.environmentId,
+      ...(opts.baseUrl ? ['--base-url', opts.baseUrl] : []),
+      ...(opts.environmentId ? ['--environment-id', opts.environmentId] : []),
       '--data-dir',
       dataDir,
       '--network',
       'host',
       ...(opts.args ?? []),
     ],
-    { cwd: root, env: { ...process.env, ...opts.env, OUTPOST_ENVIRONMENT_KEY: opts.environmentKey }, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: root, env: { ...process.env, ...opts.env, OUTPOST_ENVIRONMENT_KEY: opts.environmentKey ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
   const listeners = new Set<() => void>();

@@ -146,6 +146,23 @@ export class DockerRuntime {
     return list.map((c) => ({ id: c.Id, labels: c.Labels, running: c.State === 'running' }));
   }
 
+  /** CPU (percent of one core, over Docker's last sample) and memory in use, or null once the container is gone. */
+  async usage(id: string): Promise<{ cpuPercent: number; memoryBytes: number } | null> {
+    try {
+      const s = (await this.docker.getContainer(id).stats({ stream: false })) as Docker.ContainerStats;
+      const cpu = s.cpu_stats.cpu_usage.total_usage - s.precpu_stats.cpu_usage.total_usage;
+      const system = (s.cpu_stats.system_cpu_usage ?? 0) - (s.precpu_stats.system_cpu_usage ?? 0);
+      const cores = s.cpu_stats.online_cpus || 1;
+      const cache = (s.memory_stats.stats as Record<string, number> | undefined)?.['inactive_file'] ?? 0;
+      return {
+        cpuPercent: system > 0 && cpu > 0 ? (cpu / system) * cores * 100 : 0,
+        memoryBytes: Math.max(0, (s.memory_stats.usage ?? 0) - cache),
+      };
+    } catch {
+      return null;
+    }
+  }
+
   async removeContainer(id: string): Promise<void> {
     try {
       await this.docker.getContainer(id).remove({ force: true, v: true });

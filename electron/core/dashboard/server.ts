@@ -1,0 +1,146 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { extname, join, normalize, sep } from 'node:path';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { z } from 'zod';
+import type { OutpostService } from '../service.js';
+import type { Logger } from '../log.js';
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.woff2': 'font/woff2',
+};
+const COOKIE = 'outpost_dashboard';
+const CSP = "default-src 'self'; connect-src 'self'; img-src 'self' data: blob:; object-src 'none'; frame-ancestors 'none'; base-uri 'none'";
+const callMessage = z.object({ id: z.number().int(), channel: z.string().max(100), arg: z.unknown() });
+
+export interface DashboardOptions {
+  service: Pick<OutpostService, 'handle' | 'events' | 'startupNotices'>;
+  /** The built renderer (dist/renderer). */
+  root: string;
+  logger: Logger;
+  port?: number;
+}
+
+/**
+ * The headless dashboard: the window's renderer over HTTP on 127.0.0.1 only, with the same
+ * contract carried by a WebSocket. Everything needs the random token: from the URL printed
+ * at start, then from a same-site cookie. Host and Origin must name this very server, so
+ * no web page the user visits can drive it (DNS rebinding, cross-site WebSocket).
+ */
+export class DashboardServer {
+  readonly token = randomBytes(24).toString('base64url');
+  readonly #opts: DashboardOptions;
+  readonly #http: Server;
+  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 });
+  #port = 0;
+
+  constructor(opts: DashboardOptions) {
+    this.#opts = opts;
+    this.#http = createServer((req, res) => this.#serve(req, res));
+    this.#http.on('upgrade', (req, socket, head) => {
+      const refusal = this.#refusal(req, true);
+      if (refusal) {
+        socket.end(`HTTP/1.1 ${refusal} Refused\r\nConnection: close\r\n\r\n`);
+        return;
+      }
+      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#connect(ws));
+    });
+  }
+
+  /** Listens on 127.0.0.1; resolves with the URL that carries the token. */
+  async start(): Promise<string> {
+    await new Promise<void>((resolve, reject) => {
+      this.#http.once('error', reject);
+      this.#http.listen(this.#opts.port ?? 0, '127.0.0.1', () => resolve());
+    });
+    this.#port = (this.#http.address() as AddressInfo).port;
+    return `http://127.0.0.1:${this.#port}/?token=${this.token}`;
+  }
+
+  async close(): Promise<void> {
+    for (const ws of this.#wss.clients) ws.terminate();
+    this.#http.closeAllConnections();
+    await new Promise<void>((resolve) => this.#http.close(() => resolve()));
+  }
+
+  /** An HTTP status when the request must be refused. */
+  #refusal(req: IncomingMessage, websocket: boolean): number | null {
+    const own = [`127.0.0.1:${this.#port}`, `localhost:${this.#port}`];
+    if (!own.includes(req.headers.host ?? '')) return 421;
+    const origin = req.headers.origin;
+    if ((websocket || origin !== undefined) && !own.some((host) => origin === `http://${host}`)) return 403;
+    return this.#presentedToken(req) ? null : 401;
+  }
+
+  #presentedToken(req: IncomingMessage): boolean {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const cookie = /(?:^|;\s*)outpost_dashboard=([A-Za-z0-9_-]+)/.exec(req.headers.cookie ?? '')?.[1];
+    return [url.searchParams.get('token'), cookie].some((t) => t !== null && t !== undefined && same(t, this.token));
+  }
+
+  #serve(req: IncomingMessage, res: ServerResponse): void {
+    const refusal = this.#refusal(req, false);
+    if (refusal) {
+      res.writeHead(refusal, { 'content-type': 'text/plain; charset=utf-8' }).end(
+        refusal === 401 ? 'Outpost dashboard: open the URL with the token that `outpost worker --dashboard` printed.\n' : 'Refused.\n',
+      );
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405).end();
+      return;
+    }
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const relative = normalize(decodeURIComponent(url.pathname === '/' ? '/index.html' : url.pathname)).replace(/^([/\\])+/, '');
+    const file = join(this.#opts.root, relative);
+    if (!file.startsWith(this.#opts.root + sep) || !existsSync(file) || !statSync(file).isFile()) {
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('Not found.\n');
+      return;
+    }
+    res.writeHead(200, {
+      'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+      'content-security-policy': CSP,
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'no-referrer',
+      'cache-control': 'no-store',
+      // The token leaves the address bar's URL for a cookie only this origin sends.
+      'set-cookie': `${COOKIE}=${this.token}; HttpOnly; SameSite=Strict; Path=/`,
+    });
+    if (req.method === 'HEAD') res.end();
+    else createReadStream(file).pipe(res);
+  }
+
+  #connect(ws: WebSocket): void {
+    const send = (message: unknown) => {
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
+    };
+    const detach = this.#opts.service.events.on((event) => send({ event }));
+    for (const message of this.#opts.service.startupNotices) send({ event: { name: 'notice', payload: { level: 'error', message } } });
+    ws.on('message', (data) => {
+      let parsed: z.infer<typeof callMessage>;
+      try {
+        parsed = callMessage.parse(JSON.parse(String(data)));
+      } catch {
+        ws.close(1003, 'not a contract call');
+        return;
+      }
+      void this.#opts.service.handle(parsed.channel, parsed.arg).then((reply) => send({ id: parsed.id, reply }));
+    });
+    ws.on('close', detach);
+    ws.on('error', (e) => this.#opts.logger.warn('dashboard connection failed', { error: e.message }));
+  }
+}
+
+function same(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}

@@ -1,0 +1,68 @@
+import type { Channel, EventName, EventPayload, Result } from '../../shared/contract.js';
+
+export type ServiceEvent = { [E in EventName]: { name: E; payload: EventPayload<E> } }[EventName];
+
+/** How the renderer reaches the core; it never knows which one it has. */
+export interface Transport {
+  call(channel: Channel, arg?: unknown): Promise<Result<unknown>>;
+  onEvent(listener: (event: ServiceEvent) => void): () => void;
+}
+
+declare global {
+  interface Window {
+    /** The Electron preload's bridge (electron/preload.ts). */
+    api?: { call(channel: Channel, arg?: unknown): Promise<unknown>; onEvent(listener: (event: unknown) => void): () => void };
+  }
+}
+
+export function connect(): Transport {
+  const api = window.api;
+  if (api) return { call: (channel, arg) => api.call(channel, arg) as Promise<Result<unknown>>, onEvent: (l) => api.onEvent((e) => l(e as ServiceEvent)) };
+  return webSocketTransport();
+}
+
+/**
+ * The headless dashboard's transport: the same contract over a WebSocket to the page's own
+ * origin. The token rides in the cookie set when the page loaded. Reconnects when dropped;
+ * calls made while it is down wait for it.
+ */
+function webSocketTransport(): Transport {
+  const listeners = new Set<(event: ServiceEvent) => void>();
+  const pending = new Map<number, (reply: Result<unknown>) => void>();
+  let nextId = 1;
+  let socket: WebSocket;
+  let ready: Promise<void>;
+  const open = () => {
+    socket = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`);
+    ready = new Promise((resolve) => socket.addEventListener('open', () => resolve(), { once: true }));
+    socket.addEventListener('message', (message) => {
+      const data = JSON.parse(String(message.data)) as { id?: number; reply?: Result<unknown>; event?: ServiceEvent };
+      if (data.event) for (const l of listeners) l(data.event);
+      else if (data.id !== undefined && data.reply) {
+        pending.get(data.id)?.(data.reply);
+        pending.delete(data.id);
+      }
+    });
+    socket.addEventListener('close', () => {
+      for (const resolve of pending.values()) resolve({ error: { code: 'failed', message: 'lost the connection to Outpost' } });
+      pending.clear();
+      for (const l of listeners) l({ name: 'notice', payload: { level: 'warning', message: 'Lost the connection to Outpost; reconnecting…' } });
+      setTimeout(open, 1000);
+    });
+  };
+  open();
+  return {
+    async call(channel, arg) {
+      await ready;
+      const id = nextId++;
+      return new Promise((resolve) => {
+        pending.set(id, resolve);
+        socket.send(JSON.stringify({ id, channel, arg: arg ?? {} }));
+      });
+    },
+    onEvent(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+}

@@ -1,0 +1,170 @@
+import { useState, type FormEvent } from 'react';
+import { environmentProfileSchema, type EnvironmentProfile, type EnvironmentSummary, type Settings } from '../../../shared/contract.js';
+import { call, usePolled } from '../api.js';
+import { Confirm } from './Confirm.js';
+
+/** Every environment the API key can see, which one this machine serves, their queues, and this machine's settings for each. */
+export function Environments({ settings, onSettings, onError }: { settings: Settings; onSettings: (s: Settings) => void; onError: (m: string) => void }) {
+  const [showArchived, setShowArchived] = useState(false);
+  const [archiving, setArchiving] = useState<EnvironmentSummary>();
+  const [editing, setEditing] = useState<string>();
+  const [name, setName] = useState('');
+  const list = usePolled(() => call('environments.list', { includeArchived: showArchived }), 15_000, [showArchived]);
+
+  const create = (event: FormEvent) => {
+    event.preventDefault();
+    call('environments.create', { name }).then(() => {
+      setName('');
+      list.reload();
+    }, (e: Error) => onError(e.message));
+  };
+  const saveProfile = (profile: EnvironmentProfile) =>
+    call('settings.update', { ...settings, environments: [...settings.environments.filter((e) => e.environmentId !== profile.environmentId), profile] }).then((s) => {
+      onSettings(s);
+      setEditing(undefined);
+    }, (e: Error) => onError(e.message));
+
+  return (
+    <section>
+      <div className="section-head">
+        <h1>Environments</h1>
+        <label className="toggle">
+          <input type="checkbox" checked={showArchived} onChange={(e) => setShowArchived(e.target.checked)} /> Show archived
+        </label>
+      </div>
+      {list.error && (
+        <p className="error" role="alert">
+          {list.error}
+        </p>
+      )}
+      <table className="grid" aria-label="Environments">
+        <thead>
+          <tr>
+            <th>Name</th>
+            <th>ID</th>
+            <th>Queue</th>
+            <th>On this machine</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {(list.value ?? []).map((env) => {
+            const profile = settings.environments.find((p) => p.environmentId === env.id);
+            const served = settings.servedEnvironmentId === env.id;
+            return (
+              <tr key={env.id} className={env.archivedAt ? 'archived' : ''}>
+                <td>
+                  {env.name} {!env.selfHosted && <span className="tag">cloud</span>} {env.archivedAt && <span className="tag">archived</span>}
+                </td>
+                <td>
+                  <code>{env.id}</code>
+                </td>
+                <td>{env.selfHosted && !env.archivedAt ? <QueueStats environmentId={env.id} /> : '—'}</td>
+                <td>{served ? <span className="tag served">served here</span> : profile ? 'configured' : '—'}</td>
+                <td className="actions">
+                  {profile && <button onClick={() => setEditing(editing === env.id ? undefined : env.id)}>Settings</button>}
+                  {!env.archivedAt && (
+                    <button className="danger" onClick={() => setArchiving(env)}>
+                      Archive
+                    </button>
+                  )}
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+      {list.value?.length === 0 && <p className="empty">No environments yet.</p>}
+      {editing && <ProfileForm key={editing} profile={settings.environments.find((p) => p.environmentId === editing)!} onSave={saveProfile} onCancel={() => setEditing(undefined)} />}
+      <form className="inline card" onSubmit={create}>
+        <label>
+          New self-hosted environment
+          <input value={name} onChange={(e) => setName(e.target.value)} placeholder="my-laptop" required />
+        </label>
+        <button disabled={!name.trim()}>Create</button>
+      </form>
+      {archiving && (
+        <Confirm
+          title={`Archive ${archiving.name}?`}
+          body="Archived environments take no new sessions. This cannot be undone from Outpost."
+          action="Archive"
+          onCancel={() => setArchiving(undefined)}
+          onConfirm={() => {
+            const env = archiving;
+            setArchiving(undefined);
+            call('environments.archive', { environmentId: env.id }).then(list.reload, (e: Error) => onError(e.message));
+          }}
+        />
+      )}
+    </section>
+  );
+}
+
+/** Depth, pending and workers polling, refreshed while it is on screen. */
+function QueueStats({ environmentId }: { environmentId: string }) {
+  const stats = usePolled(() => call('environments.stats', { environmentId }), 5000, [environmentId]);
+  if (stats.error) return <span className="muted" title={stats.error}>unavailable</span>;
+  if (!stats.value) return <span className="muted">…</span>;
+  const { depth, pending, workersPolling } = stats.value;
+  return (
+    <span className="stats" data-testid={`stats-${environmentId}`}>
+      {depth} queued · {pending} pending · {workersPolling} {workersPolling === 1 ? 'worker' : 'workers'}
+    </span>
+  );
+}
+
+function ProfileForm({ profile, onSave, onCancel }: { profile: EnvironmentProfile; onSave: (p: EnvironmentProfile) => void; onCancel: () => void }) {
+  const [draft, setDraft] = useState({
+    image: profile.image,
+    networkMode: profile.networkMode,
+    cpus: String(profile.cpus),
+    memoryMb: String(profile.memoryMb),
+    maxSessions: String(profile.maxSessions),
+  });
+  const [error, setError] = useState<string>();
+  const field = (key: keyof typeof draft, label: string, type = 'text') => (
+    <label>
+      {label}
+      <input type={type} value={draft[key]} onChange={(e) => setDraft({ ...draft, [key]: e.target.value })} />
+    </label>
+  );
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    const parsed = environmentProfileSchema.safeParse({
+      ...profile,
+      image: draft.image,
+      networkMode: draft.networkMode,
+      cpus: Number(draft.cpus),
+      memoryMb: Number(draft.memoryMb),
+      maxSessions: Number(draft.maxSessions),
+    });
+    if (parsed.success) onSave(parsed.data);
+    else setError(parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`).join('; '));
+  };
+  return (
+    <form className="card profile" onSubmit={submit} aria-label={`Settings for ${profile.environmentId}`}>
+      <h2>
+        Settings for <code>{profile.environmentId}</code>
+      </h2>
+      <div className="fields">
+        {field('image', 'Image')}
+        {field('networkMode', 'Network')}
+        {field('cpus', 'CPUs per session', 'number')}
+        {field('memoryMb', 'Memory per session (MiB)', 'number')}
+        {field('maxSessions', 'Sessions at once', 'number')}
+      </div>
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+      <p className="muted">Changes apply when the worker next starts.</p>
+      <div className="row">
+        <button type="button" onClick={onCancel}>
+          Cancel
+        </button>
+        <button className="primary">Save</button>
+      </div>
+    </form>
+  );
+}

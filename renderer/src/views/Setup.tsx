@@ -1,0 +1,186 @@
+import { useEffect, useState, type FormEvent } from 'react';
+import { environmentProfileSchema, type EnvironmentSummary, type Settings } from '../../../shared/contract.js';
+import { call } from '../api.js';
+
+type Step = 'key' | 'environment' | 'environment-key';
+
+/** First run: the API key, an environment (picked or created), its environment key, then the worker starts. */
+export function Setup({ settings, onDone }: { settings: Settings; onDone: () => void }) {
+  const [step, setStep] = useState<Step>();
+  const [environment, setEnvironment] = useState<EnvironmentSummary>();
+  useEffect(() => {
+    call('keys.status', { kind: 'api-key' }).then(
+      (s) => setStep(s.set ? 'environment' : 'key'),
+      () => setStep('key'),
+    );
+  }, []);
+  return (
+    <main className="setup">
+      <h1>Set up Outpost</h1>
+      <p className="lead">Outpost runs your agent sessions on this machine, each in its own Docker container.</p>
+      <ol className="steps">
+        <li className={step === 'key' ? 'current' : ''}>API key</li>
+        <li className={step === 'environment' ? 'current' : ''}>Environment</li>
+        <li className={step === 'environment-key' ? 'current' : ''}>Start</li>
+      </ol>
+      {step === 'key' && <KeyStep apiBaseUrl={settings.apiBaseUrl} onDone={() => setStep('environment')} />}
+      {step === 'environment' && (
+        <EnvironmentStep
+          onPick={(e) => {
+            setEnvironment(e);
+            setStep('environment-key');
+          }}
+        />
+      )}
+      {step === 'environment-key' && environment && <StartStep settings={settings} environment={environment} back={() => setStep('environment')} onDone={onDone} />}
+    </main>
+  );
+}
+
+function useSubmit(action: () => Promise<void>) {
+  const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    action()
+      .catch((e: Error) => setError(e.message))
+      .finally(() => setBusy(false));
+  };
+  return { error, busy, submit };
+}
+
+function KeyStep({ apiBaseUrl, onDone }: { apiBaseUrl: string; onDone: () => void }) {
+  const [apiKey, setApiKey] = useState('');
+  const [url, setUrl] = useState(apiBaseUrl);
+  const { error, busy, submit } = useSubmit(async () => {
+    await call('account.connect', { apiKey, apiBaseUrl: url });
+    setApiKey('');
+    onDone();
+  });
+  return (
+    <form className="card" onSubmit={submit}>
+      <h2>Your Anthropic API key</h2>
+      <p>It lists and creates environments. Outpost keeps it in the system keychain and never sends it to a session.</p>
+      <label>
+        API key
+        <input type="password" autoComplete="off" value={apiKey} onChange={(e) => setApiKey(e.target.value)} placeholder="sk-ant-…" required />
+      </label>
+      <details>
+        <summary>Advanced</summary>
+        <label>
+          API URL
+          <input type="url" value={url} onChange={(e) => setUrl(e.target.value)} required />
+        </label>
+      </details>
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+      <button className="primary" disabled={busy || apiKey.length === 0}>
+        {busy ? 'Checking…' : 'Connect'}
+      </button>
+    </form>
+  );
+}
+
+function EnvironmentStep({ onPick }: { onPick: (environment: EnvironmentSummary) => void }) {
+  const [list, setList] = useState<EnvironmentSummary[]>();
+  const [loadError, setLoadError] = useState<string>();
+  const [name, setName] = useState('');
+  useEffect(() => {
+    call('environments.list', { includeArchived: false }).then(
+      (all) => setList(all.filter((e) => e.selfHosted)),
+      (e: Error) => setLoadError(e.message),
+    );
+  }, []);
+  const { error, busy, submit } = useSubmit(async () => onPick(await call('environments.create', { name })));
+  return (
+    <div className="card">
+      <h2>Which environment should this machine serve?</h2>
+      {loadError && (
+        <p className="error" role="alert">
+          {loadError}
+        </p>
+      )}
+      {list === undefined && !loadError && <p>Loading environments…</p>}
+      {list && list.length === 0 && <p>No self-hosted environments yet: create one below.</p>}
+      {list && list.length > 0 && (
+        <ul className="choices">
+          {list.map((e) => (
+            <li key={e.id}>
+              <button onClick={() => onPick(e)}>
+                <strong>{e.name}</strong> <code>{e.id}</code>
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      <form onSubmit={submit} className="inline">
+        <label>
+          New self-hosted environment
+          <input value={name} onChange={(e) => setName(e.target.value)} placeholder="my-laptop" required />
+        </label>
+        <button disabled={busy || !name.trim()}>Create</button>
+      </form>
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+    </div>
+  );
+}
+
+function StartStep({ settings, environment, back, onDone }: { settings: Settings; environment: EnvironmentSummary; back: () => void; onDone: () => void }) {
+  const [key, setKey] = useState('');
+  const [network, setNetwork] = useState('bridge');
+  const { error, busy, submit } = useSubmit(async () => {
+    await call('keys.set', { kind: 'environment-key', environmentId: environment.id, value: key });
+    const profile = environmentProfileSchema.parse({ environmentId: environment.id, name: environment.name, baseUrl: settings.apiBaseUrl, networkMode: network });
+    await call('settings.update', {
+      ...settings,
+      servedEnvironmentId: environment.id,
+      environments: [...settings.environments.filter((e) => e.environmentId !== environment.id), profile],
+    });
+    await call('worker.start');
+    onDone();
+  });
+  return (
+    <form className="card" onSubmit={submit}>
+      <h2>
+        Serve <em>{environment.name}</em>
+      </h2>
+      <p>
+        Paste the environment key of <code>{environment.id}</code>. The worker uses it to claim sessions; it is kept in the keychain.
+      </p>
+      <label>
+        Environment key
+        <input type="password" autoComplete="off" value={key} onChange={(e) => setKey(e.target.value)} required />
+      </label>
+      <label>
+        Container network
+        <select value={network} onChange={(e) => setNetwork(e.target.value)}>
+          <option value="bridge">bridge (Docker’s default)</option>
+          <option value="host">host</option>
+          <option value="none">none (no network)</option>
+        </select>
+      </label>
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+      <div className="row">
+        <button type="button" onClick={back}>
+          Back
+        </button>
+        <button className="primary" disabled={busy || key.length === 0}>
+          {busy ? 'Starting…' : 'Start serving'}
+        </button>
+      </div>
+    </form>
+  );
+}
