@@ -91,18 +91,9 @@ export type EnvironmentSummary = z.infer<typeof environmentSummarySchema>;
 export const queueStatsSchema = z.object({ depth: count, pending: count, workersPolling: count, oldestQueuedAt: z.string().nullable() });
 
 /** A finished item, as the history keeps it across restarts. */
-export const historyEntrySchema = z.object({
-  workId: z.string(),
-  environmentId: z.string(),
-  kind: z.enum(['session', 'healthcheck', 'script']),
-  subjectId: z.string(),
-  status: z.enum(ITEM_STATUSES),
-  claimedAt: z.number(),
-  endedAt: z.number(),
-  exitCode: z.number().optional(),
-  reason: z.string().optional(),
-  hasLog: z.boolean(),
-});
+export const historyEntrySchema = itemStateSchema
+  .pick({ workId: true, environmentId: true, kind: true, subjectId: true, status: true, claimedAt: true, exitCode: true, reason: true })
+  .extend({ endedAt: z.number(), hasLog: z.boolean() });
 export type HistoryEntry = z.infer<typeof historyEntrySchema>;
 
 /** A log a view can read: one session's container output, or Outpost's own log. */

@@ -4,6 +4,7 @@ import {
   type Channel,
   type EventName,
   type EventPayload,
+  type HistoryEntry,
   type KeyRef,
   type LogSource,
   type Request,
@@ -215,18 +216,12 @@ export class OutpostService {
 
   #remember(item: ItemState): void {
     if (!ENDED.has(item.status)) return;
-    this.#history.add({
-      workId: item.workId,
-      environmentId: item.environmentId,
-      kind: item.kind,
-      subjectId: item.subjectId,
-      status: item.status,
-      claimedAt: item.claimedAt,
-      endedAt: item.updatedAt,
-      ...(item.exitCode !== undefined ? { exitCode: item.exitCode } : {}),
-      ...(item.reason !== undefined ? { reason: item.reason } : {}),
-      hasLog: item.logFile !== undefined,
-    });
+    try {
+      this.#history.add(historyEntryOf(item));
+    } catch (e) {
+      // A full disk loses a history line, never the worker.
+      this.#opts.logger.error('could not record the finished item in the history', { work_id: item.workId, error: (e as Error).message });
+    }
   }
 
   /** Serve the chosen environment with its key from the keychain. */
@@ -289,4 +284,19 @@ export class OutpostService {
     this.#detachWorker?.();
     this.#instance.dispose();
   }
+}
+
+function historyEntryOf(item: ItemState): HistoryEntry {
+  return {
+    workId: item.workId,
+    environmentId: item.environmentId,
+    kind: item.kind,
+    subjectId: item.subjectId,
+    status: item.status,
+    claimedAt: item.claimedAt,
+    endedAt: item.updatedAt,
+    ...(item.exitCode !== undefined ? { exitCode: item.exitCode } : {}),
+    ...(item.reason !== undefined ? { reason: item.reason } : {}),
+    hasLog: item.logFile !== undefined,
+  };
 }

@@ -18,6 +18,8 @@ declare global {
 export function connect(): Transport {
   const api = window.api;
   if (api) return { call: (channel, arg) => api.call(channel, arg) as Promise<Result<unknown>>, onEvent: (l) => api.onEvent((e) => l(e as ServiceEvent)) };
+  // The token has become a same-site cookie: keep it out of the address bar, history and screenshots.
+  if (new URLSearchParams(location.search).has('token')) history.replaceState(null, '', location.pathname);
   return webSocketTransport();
 }
 

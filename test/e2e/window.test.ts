@@ -49,6 +49,9 @@ describe('the window', { timeout: 240_000 }, () => {
     const dashboard = await startDashboard();
     dashboards.push(dashboard);
     const page = await open(dashboard);
+    // Everything the core tells the page: no key may ever be in it.
+    const received: string[] = [];
+    page.on('websocket', (ws) => ws.on('framereceived', ({ payload }) => received.push(String(payload))));
 
     await page.getByRole('heading', { name: 'Set up Outpost' }).waitFor();
     await page.getByText('Advanced').click();
@@ -65,7 +68,8 @@ describe('the window', { timeout: 240_000 }, () => {
     await screenshots(page, 'setup-environment');
     await page.getByRole('button', { name: 'Create' }).click();
     const environment = (await waitFor('the environment created from the window', () => [...playground.environments.values()].find((e) => e.name === 'e2e-laptop')))!;
-    await page.getByLabel('Environment key').fill(playground.issueEnvironmentKey(environment.id));
+    const environmentKey = playground.issueEnvironmentKey(environment.id);
+    await page.getByLabel('Environment key').fill(environmentKey);
     // Loopback only in tests (DESIGN §3): the container reaches the playground on 127.0.0.1.
     await page.getByLabel('Container network').selectOption('host');
     await page.getByRole('button', { name: 'Start serving' }).click();
@@ -90,6 +94,10 @@ describe('the window', { timeout: 240_000 }, () => {
     // The ANSI colour arrives as a class, not as escape codes.
     await page.locator('.fg-ansi-green', { hasText: 'all green' }).waitFor();
     await screenshots(page, 'session-log');
+    const [logDownload] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download' }).click()]);
+    const logCopy = join(mkdtempSync(join(tmpdir(), 'outpost-e2e-')), 'session.log');
+    await logDownload.saveAs(logCopy);
+    assert.match(readFileSync(logCopy, 'utf8'), /all green/);
 
     await page.getByRole('button', { name: '← Back' }).click();
     await finished.getByRole('button', { name: 'Files' }).click();
@@ -105,10 +113,30 @@ describe('the window', { timeout: 240_000 }, () => {
     await row.getByText('served here').waitFor();
     await page.getByTestId(`stats-${environment.id}`).getByText('1 worker').waitFor({ timeout: 15_000 });
     await screenshots(page, 'environments');
+    // Create one, then archive it: only after saying yes in the confirmation.
+    await page.getByLabel('New self-hosted environment').fill('e2e-scratch');
+    await page.getByRole('button', { name: 'Create' }).click();
+    const scratch = page.getByRole('row').filter({ hasText: 'e2e-scratch' });
+    await scratch.getByRole('button', { name: 'Archive' }).click();
+    await screenshots(page, 'environments-archive');
+    await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+    assert.equal([...playground.environments.values()].find((e) => e.name === 'e2e-scratch')?.archived_at, null);
+    await scratch.getByRole('button', { name: 'Archive' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Archive' }).click();
+    await scratch.waitFor({ state: 'detached' });
+    await page.getByLabel('Show archived').check();
+    await scratch.getByText('archived').waitFor();
 
     await page.getByRole('button', { name: 'App log' }).click();
     await page.getByTestId('log-scroller').getByText('worker online', { exact: false }).first().waitFor();
     await screenshots(page, 'app-log');
+
+    assert.ok(received.length > 10);
+    for (const secret of [playground.apiKey, environmentKey]) {
+      assert.ok(!received.some((frame) => frame.includes(secret)), 'a key reached the page');
+      assert.ok(!dashboard.output().includes(secret), 'a key reached the log');
+    }
+    assert.ok(!(await page.content()).includes(playground.apiKey));
 
     // History survives a restart of Outpost.
     dashboard.signal('SIGTERM');

@@ -22,6 +22,8 @@ export async function runDashboard(args: WorkerArgs, environmentKey: Secret | nu
   const paths = new DataPaths(args['data-dir']);
   const appLogFile = join(paths.root, 'logs', 'outpost.log');
   const file = createWriteStream(appLogFile, { flags: 'a' });
+  // A full disk or a removed folder costs the log file, not the worker.
+  file.on('error', (e) => process.stderr.write(`outpost: cannot write ${appLogFile}: ${e.message}\n`));
   const logger = createLogger({
     format: args['log-format'],
     sink: {

@@ -1,5 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import { environmentProfileSchema, type EnvironmentProfile, type EnvironmentSummary, type Settings } from '../../../shared/contract.js';
+import { ErrorLine } from './ErrorLine.js';
 import { call, usePolled } from '../api.js';
 import { Confirm } from './Confirm.js';
 
@@ -32,11 +33,7 @@ export function Environments({ settings, onSettings, onError }: { settings: Sett
           <input type="checkbox" checked={showArchived} onChange={(e) => setShowArchived(e.target.checked)} /> Show archived
         </label>
       </div>
-      {list.error && (
-        <p className="error" role="alert">
-          {list.error}
-        </p>
-      )}
+      <ErrorLine message={list.error} />
       <table className="grid" aria-label="Environments">
         <thead>
           <tr>
@@ -153,11 +150,7 @@ function ProfileForm({ profile, onSave, onCancel }: { profile: EnvironmentProfil
         {field('memoryMb', 'Memory per session (MiB)', 'number')}
         {field('maxSessions', 'Sessions at once', 'number')}
       </div>
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorLine message={error} />
       <p className="muted">Changes apply when the worker next starts.</p>
       <div className="row">
         <button type="button" onClick={onCancel}>

@@ -1,5 +1,6 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { environmentProfileSchema, type EnvironmentSummary, type Settings } from '../../../shared/contract.js';
+import { ErrorLine } from './ErrorLine.js';
 import { call } from '../api.js';
 
 type Step = 'key' | 'environment' | 'environment-key';
@@ -74,11 +75,7 @@ function KeyStep({ apiBaseUrl, onDone }: { apiBaseUrl: string; onDone: () => voi
           <input type="url" value={url} onChange={(e) => setUrl(e.target.value)} required />
         </label>
       </details>
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorLine message={error} />
       <button className="primary" disabled={busy || apiKey.length === 0}>
         {busy ? 'Checking…' : 'Connect'}
       </button>
@@ -100,11 +97,7 @@ function EnvironmentStep({ onPick }: { onPick: (environment: EnvironmentSummary)
   return (
     <div className="card">
       <h2>Which environment should this machine serve?</h2>
-      {loadError && (
-        <p className="error" role="alert">
-          {loadError}
-        </p>
-      )}
+      <ErrorLine message={loadError} />
       {list === undefined && !loadError && <p>Loading environments…</p>}
       {list && list.length === 0 && <p>No self-hosted environments yet: create one below.</p>}
       {list && list.length > 0 && (
@@ -125,11 +118,7 @@ function EnvironmentStep({ onPick }: { onPick: (environment: EnvironmentSummary)
         </label>
         <button disabled={busy || !name.trim()}>Create</button>
       </form>
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorLine message={error} />
     </div>
   );
 }
@@ -168,11 +157,7 @@ function StartStep({ settings, environment, back, onDone }: { settings: Settings
           <option value="none">none (no network)</option>
         </select>
       </label>
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorLine message={error} />
       <div className="row">
         <button type="button" onClick={back}>
           Back

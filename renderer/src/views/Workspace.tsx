@@ -1,3 +1,4 @@
+import { ErrorLine } from './ErrorLine.js';
 import { call, saveFile, usePolled } from '../api.js';
 import { bytes } from '../format.js';
 
@@ -17,11 +18,7 @@ export function Workspace({ workId, back }: { workId: string; back: () => void }
           Files of <code>{workId}</code>
         </h1>
       </div>
-      {files.error && (
-        <p className="error" role="alert">
-          {files.error}
-        </p>
-      )}
+      <ErrorLine message={files.error} />
       {files.value?.length === 0 && <p className="empty">The workspace is empty, or retention has removed it.</p>}
       {files.value && files.value.length > 0 && (
         <table className="grid" aria-label="Workspace files">
