@@ -35,7 +35,7 @@ export class LogFile {
     return out.map((line) => (line.endsWith('\r') ? line.slice(0, -1) : line));
   }
 
-  /** Case-insensitive; line numbers of the first `limit` matches, and how many in all. */
+  /** Case-insensitive; line numbers of the first `limit` matches, and how many in all. A line counts once. */
   search(query: string, limit: number): { matches: number[]; total: number } {
     const bytes = this.#refresh();
     const needle = query.toLowerCase();
@@ -51,15 +51,26 @@ export class LogFile {
         const n = readSync(fd, buffer, 0, Math.min(CHUNK, bytes - at), at);
         if (n === 0) break;
         at += n;
-        const parts = (carry + decoder.write(buffer.subarray(0, n))).split('\n');
-        carry = at < bytes ? parts.pop()! : '';
-        for (const part of parts) {
-          if (part.toLowerCase().includes(needle)) {
-            total++;
-            if (matches.length < limit) matches.push(line);
+        const text = carry + decoder.write(buffer.subarray(0, n));
+        const cut = at < bytes ? text.lastIndexOf('\n') + 1 : text.length;
+        carry = text.slice(cut);
+        // Lower-case a chunk at once and jump between hits, counting newlines on the way: no per-line strings.
+        const lower = text.slice(0, cut).toLowerCase();
+        let counted = 0;
+        for (let hit = lower.indexOf(needle); hit !== -1; ) {
+          line += newlines(lower, counted, hit);
+          total++;
+          if (matches.length < limit) matches.push(line);
+          const end = lower.indexOf('\n', hit);
+          if (end === -1) {
+            counted = lower.length;
+            break;
           }
           line++;
+          counted = end + 1;
+          hit = lower.indexOf(needle, counted);
         }
+        line += newlines(lower, counted, lower.length);
       }
     } finally {
       closeSync(fd);
@@ -120,4 +131,10 @@ export class LogFile {
       closeSync(fd);
     }
   }
+}
+
+function newlines(text: string, from: number, to: number): number {
+  let count = 0;
+  for (let i = text.indexOf('\n', from); i !== -1 && i < to; i = text.indexOf('\n', i + 1)) count++;
+  return count;
 }
