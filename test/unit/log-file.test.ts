@@ -45,6 +45,13 @@ describe('a log read by line (the window’s log view)', () => {
     assert.deepEqual(log.lines(150_007, 1), ['Needle 150007 ✓']);
   });
 
+  it('counts a line with two hits once, and finds non-ASCII text as written', () => {
+    const log = new LogFile(file('ERROR error\nfine\nnaïve café\n'));
+    assert.deepEqual(log.search('Error', 10), { matches: [0], total: 1 });
+    assert.deepEqual(log.search('café', 10), { matches: [2], total: 1 });
+    assert.deepEqual(log.search('absent', 10), { matches: [], total: 0 });
+  });
+
   it('answers for a log not written yet', () => {
     const log = new LogFile(join(tmpdir(), 'outpost-no-such.log'));
     assert.deepEqual(log.info(), { lines: 0, bytes: 0 });

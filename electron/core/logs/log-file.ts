@@ -1,5 +1,4 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { StringDecoder } from 'node:string_decoder';
 
 const CHUNK = 1 << 20;
 const NEWLINE = 0x0a;
@@ -35,47 +34,52 @@ export class LogFile {
     return out.map((line) => (line.endsWith('\r') ? line.slice(0, -1) : line));
   }
 
-  /** Case-insensitive; line numbers of the first `limit` matches, and how many in all. A line counts once. */
+  /**
+   * Line numbers of the first `limit` lines holding `query`, and how many in all; ASCII letters
+   * match in either case. Runs over bytes (no per-line strings) and finds each hit's line in the index.
+   */
   search(query: string, limit: number): { matches: number[]; total: number } {
     const bytes = this.#refresh();
-    const needle = query.toLowerCase();
+    const needle = lowerAscii(Buffer.from(query));
     const matches: number[] = [];
     let total = 0;
-    let line = 0;
-    let carry = '';
-    const decoder = new StringDecoder('utf8');
     const fd = openSync(this.path, 'r');
     try {
-      const buffer = Buffer.alloc(CHUNK);
+      let carry = Buffer.alloc(0);
       for (let at = 0; at < bytes; ) {
-        const n = readSync(fd, buffer, 0, Math.min(CHUNK, bytes - at), at);
+        const chunk = Buffer.alloc(Math.min(CHUNK, bytes - at));
+        const n = readSync(fd, chunk, 0, chunk.length, at);
         if (n === 0) break;
+        const start = at - carry.length;
         at += n;
-        const text = carry + decoder.write(buffer.subarray(0, n));
-        const cut = at < bytes ? text.lastIndexOf('\n') + 1 : text.length;
-        carry = text.slice(cut);
-        // Lower-case a chunk at once and jump between hits, counting newlines on the way: no per-line strings.
-        const lower = text.slice(0, cut).toLowerCase();
-        let counted = 0;
-        for (let hit = lower.indexOf(needle); hit !== -1; ) {
-          line += newlines(lower, counted, hit);
+        const text = lowerAscii(Buffer.concat([carry, chunk.subarray(0, n)]));
+        // Whole lines only: a hit never straddles two reads.
+        const cut = at < bytes ? text.lastIndexOf(NEWLINE) + 1 : text.length;
+        carry = Buffer.from(text.subarray(cut));
+        for (let hit = text.indexOf(needle); hit !== -1 && hit < cut; ) {
+          const line = this.#lineAt(start + hit);
           total++;
           if (matches.length < limit) matches.push(line);
-          const end = lower.indexOf('\n', hit);
-          if (end === -1) {
-            counted = lower.length;
-            break;
-          }
-          line++;
-          counted = end + 1;
-          hit = lower.indexOf(needle, counted);
+          const next = line + 1 <= this.#lines ? this.#lineStart(line + 1) - start : cut;
+          hit = next < cut ? text.indexOf(needle, next) : -1;
         }
-        line += newlines(lower, counted, lower.length);
       }
     } finally {
       closeSync(fd);
     }
     return { matches, total };
+  }
+
+  /** The line holding byte `offset`: how many line starts after the first lie at or before it. */
+  #lineAt(offset: number): number {
+    let low = 0;
+    let high = this.#lines;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (this.#starts[mid]! <= offset) low = mid + 1;
+      else high = mid;
+    }
+    return low;
   }
 
   #lineStart(line: number): number {
@@ -133,8 +137,10 @@ export class LogFile {
   }
 }
 
-function newlines(text: string, from: number, to: number): number {
-  let count = 0;
-  for (let i = text.indexOf('\n', from); i !== -1 && i < to; i = text.indexOf('\n', i + 1)) count++;
-  return count;
+function lowerAscii(buffer: Buffer): Buffer {
+  for (let i = 0; i < buffer.length; i++) {
+    const b = buffer[i]!;
+    if (b >= 0x41 && b <= 0x5a) buffer[i] = b | 0x20;
+  }
+  return buffer;
 }
