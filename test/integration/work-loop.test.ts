@@ -112,6 +112,33 @@ describe('the work loop against the playground and a real Docker engine', () => 
     assert.equal(await w.exited, 0);
   });
 
+  it('a first heartbeat that hangs while the lease lapses: the item is handed out again, yet never runs in two containers at once', async () => {
+    // Found by the chaos soak: the first beat was cut off only after 30 s, the lease lapsed, and the
+    // same worker claimed the item again while its first container still ran.
+    const { environment, environmentKey } = playground.createEnvironment('first-beat-hangs');
+    playground.addFault({ route: 'work.heartbeat', hang: true, count: 1 });
+    await buildScriptImage('outpost-test-six', 'echo six seconds; sleep 6; echo done');
+    const item = playground.enqueue(environment.id);
+    const w = worker({ environmentId: environment.id, environmentKey, args: ['--image', 'outpost-test-six'] });
+    let most = 0;
+    let watching = true;
+    const watch = (async () => {
+      while (watching) {
+        const mine = (await outpostContainers(w.installId())).filter((c) => c.Labels['outpost.work_id'] === item.id && c.State === 'running');
+        most = Math.max(most, mine.length);
+        await sleep(50);
+      }
+    })();
+    await waitFor('the item to be stopped', () => playground.record(item.id).item.state === 'stopped', 45_000);
+    watching = false;
+    await watch;
+    assert.ok(playground.record(item.id).deliveries.length >= 2, 'the lease lapsed and the item was handed out again');
+    assert.equal(most, 1, 'one container at a time');
+    assert.match(w.output(), /session running/);
+    w.signal('SIGTERM');
+    assert.equal(await w.exited, 0);
+  });
+
   it('a poll answered 401 ends the worker with a message naming the environment and a non-zero exit', async () => {
     const { environment } = playground.createEnvironment('wrong-key');
     const w = worker({ environmentId: environment.id, environmentKey: 'sk-ant-env-not-a-real-key-000000' });

@@ -51,6 +51,31 @@ describe('LeaseKeeper against the playground', () => {
     assert.ok(playground.credentialsSeen.filter((c) => c.route === 'work.heartbeat').every((c) => c.kind === 'item-token'));
   });
 
+  it('a first beat that hangs is cut off after 5 s, not 30: past a lapsed lease it lets the item go, never confirmed ours', async () => {
+    const { provider, work } = await claim();
+    playground.addFault({ route: 'work.heartbeat', hang: true, count: 1 });
+    const started = Date.now();
+    const lease = new LeaseKeeper({ channel: provider.itemChannel(work), workId: work.id, logger: silentLogger });
+    assert.equal(await lease.confirmed, false);
+    assert.equal(lease.end, 'lost');
+    assert.ok(Date.now() - started < 8_000, `took ${Date.now() - started} ms`);
+  });
+
+  it('a first beat that hangs within the TTL is retried, and the lease is confirmed ours', async () => {
+    const roomy = new AnthropicPlayground({ leaseTtlSeconds: 20 });
+    await roomy.start();
+    try {
+      const { provider, work } = await claim(roomy);
+      roomy.addFault({ route: 'work.heartbeat', hang: true, count: 1 });
+      const lease = new LeaseKeeper({ channel: provider.itemChannel(work), workId: work.id, logger: silentLogger });
+      assert.equal(await lease.confirmed, true);
+      await lease.release();
+      assert.equal(roomy.record(work.id).item.state, 'active');
+    } finally {
+      await roomy.close();
+    }
+  });
+
   it('ends with stop-requested when the control plane says stopping', async () => {
     const { provider, work } = await claim();
     const lease = new LeaseKeeper({ channel: provider.itemChannel(work), workId: work.id, logger: silentLogger });

@@ -202,6 +202,14 @@ class AnthropicItem implements ItemLifecycle {
     };
   }
 
+  ready(): Promise<boolean> {
+    return this.#lease.confirmed;
+  }
+
+  surrender(detail: string): void {
+    this.#lease.surrender(detail);
+  }
+
   checkNow(): Promise<void> {
     return this.#lease.checkNow();
   }

@@ -177,10 +177,10 @@ export class BridgeProvider implements ControlPlane {
 }
 
 class BridgeItem implements ItemLifecycle {
-  // Bridge has no per-item lease: the control plane never takes an item back mid-run.
-  readonly signal = new AbortController().signal;
-  readonly end = undefined;
-  readonly detail = '';
+  // Bridge has no per-item lease: only a re-delivery of an item we run takes it back.
+  readonly #ctrl = new AbortController();
+  #end: 'lost' | undefined;
+  #detail = '';
 
   constructor(
     private readonly provider: BridgeProvider,
@@ -200,9 +200,32 @@ class BridgeItem implements ItemLifecycle {
     };
   }
 
+  get signal(): AbortSignal {
+    return this.#ctrl.signal;
+  }
+
+  get end(): 'lost' | undefined {
+    return this.#end;
+  }
+
+  get detail(): string {
+    return this.#detail;
+  }
+
+  async ready(): Promise<boolean> {
+    return true;
+  }
+
+  surrender(detail: string): void {
+    this.#end = 'lost';
+    this.#detail = detail;
+    this.#ctrl.abort();
+  }
+
   async checkNow(): Promise<void> {}
 
   async finish(outcome: ItemOutcome): Promise<void> {
+    if (this.#end === 'lost') return;
     try {
       if (outcome.kind === 'exited') {
         await this.provider.ack(this.work.id, {

@@ -71,6 +71,10 @@ export interface ItemLifecycle {
   readonly end: LifecycleEnd | undefined;
   readonly detail: string;
   container(): ContainerWork;
+  /** True once the control plane confirmed the item is ours (Anthropic: the first heartbeat); false if it ended first. No container starts before. */
+  ready(): Promise<boolean>;
+  /** The control plane handed the item out again: let go of it as lost (kill, report nothing). */
+  surrender(detail: string): void;
   /** Confirm now that the item is still ours (after a sleep). */
   checkNow(): Promise<void>;
   /** Report how the item ended and let go of it (unless it was lost). */

@@ -6,6 +6,14 @@ import { sleep } from '../timing.js';
 
 const NO_HEARTBEAT = 'NO_HEARTBEAT';
 const DEFAULT_INTERVAL_MS = 30_000;
+/**
+ * Until the first beat tells us the TTL, beat (and cut a hung beat off) this often. The lease
+ * has run on the server since the ack, and its TTL may be short: a first beat left hanging for
+ * the SDK's 30 s would let it lapse and the item go to another worker.
+ */
+const FIRST_BEAT_INTERVAL_MS = 5_000;
+/** …and after a first beat that failed, try again this soon. */
+const FIRST_BEAT_RETRY_MS = 1_000;
 const DEFAULT_TTL_MS = 90_000;
 
 /**
@@ -36,16 +44,25 @@ export class LeaseKeeper {
   #end: LeaseEnd | undefined;
   #detail = '';
   #last = NO_HEARTBEAT;
-  #intervalMs = DEFAULT_INTERVAL_MS;
+  #intervalMs = FIRST_BEAT_INTERVAL_MS;
   #ttlMs = DEFAULT_TTL_MS;
   #lastSuccess = Date.now();
+  #everSucceeded = false;
   #nudge = new AbortController();
   #afterNextBeat: Array<() => void> = [];
+  #confirm: (ours: boolean) => void = () => {};
+  /** True once a beat succeeded (the lease is ours); false if the lease ended first. Start nothing before. */
+  readonly confirmed = new Promise<boolean>((resolve) => (this.#confirm = resolve));
   readonly #loop: Promise<void>;
 
   constructor(opts: LeaseKeeperOptions) {
     this.#opts = opts;
     this.#loop = this.#run();
+  }
+
+  /** The control plane handed the item out again: whatever we hold of it is stale. Ends as lost. */
+  surrender(detail: string): void {
+    this.#finish('lost', detail);
   }
 
   /** Aborts when the lease ends for any reason. */
@@ -89,6 +106,7 @@ export class LeaseKeeper {
     if (this.#end) return;
     this.#end = end;
     this.#detail = detail;
+    this.#confirm(false);
     this.#ctrl.abort();
   }
 
@@ -96,7 +114,7 @@ export class LeaseKeeper {
     try {
       await this.#beatAndNotify();
       while (!this.#ctrl.signal.aborted) {
-        await sleep(this.#intervalMs, AbortSignal.any([this.#ctrl.signal, this.#nudge.signal]));
+        await sleep(this.#everSucceeded ? this.#intervalMs : FIRST_BEAT_RETRY_MS, AbortSignal.any([this.#ctrl.signal, this.#nudge.signal]));
         if (this.#ctrl.signal.aborted) return;
         this.#nudge = new AbortController();
         await this.#beatAndNotify();
@@ -130,6 +148,11 @@ export class LeaseKeeper {
         this.#finish('lost', 'lease lost: the control plane says another worker holds it (412)');
         return;
       }
+      if (isStatus(e, 409)) {
+        logger.error('lease lost: the item went back to the queue', { work_id: workId, error: describeApiError(e) });
+        this.#finish('lost', 'lease lost: the lease lapsed and the item went back to the queue (409)');
+        return;
+      }
       if (isFatal4xx(e)) {
         logger.error('heartbeat rejected for good', { work_id: workId, error: describeApiError(e) });
         this.#finish('rejected', `heartbeat rejected: ${describeApiError(e)}`);
@@ -148,7 +171,9 @@ export class LeaseKeeper {
       return;
     }
     this.#lastSuccess = Date.now();
+    this.#everSucceeded = true;
     this.#last = reply.lastHeartbeat;
+    this.#confirm(true);
     if (reply.ttlSeconds > 0) {
       this.#ttlMs = reply.ttlSeconds * 1000;
       this.#intervalMs = Math.max(1_000, Math.min(this.#ttlMs / 2, DEFAULT_INTERVAL_MS));

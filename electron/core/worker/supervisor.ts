@@ -77,6 +77,11 @@ export class ItemRun {
     return this.#life?.checkNow() ?? Promise.resolve();
   }
 
+  /** The control plane handed this item out again: let go of it as lost (its container killed, nothing reported). */
+  surrender(detail: string): void {
+    this.#life?.surrender(detail);
+  }
+
   /** Stop the session now: SIGTERM, the grace period, SIGKILL; the item is then reported stopped. */
   stop(reason: string): void {
     if (this.#stopCtrl.signal.aborted) return;
@@ -135,7 +140,9 @@ export class ItemRun {
     const timeout = spec.timeoutMs ? AbortSignal.timeout(spec.timeoutMs) : undefined;
     const interrupted = AbortSignal.any([life.signal, this.#stopCtrl.signal, ...(timeout ? [timeout] : [])]);
     await runtime.ensureImage(settings.image, interrupted);
-    if (interrupted.aborted) return this.#interruptedEnding(life, timeout);
+    // Nothing starts on a lease not yet confirmed ours: if it lapsed meanwhile, another worker may be running the item.
+    const ours = await Promise.race([life.ready(), aborted(interrupted).then(() => false)]);
+    if (!ours || interrupted.aborted) return this.#interruptedEnding(life, timeout);
 
     const workspace = paths.workspace(work.id);
     const container = await runtime.start({

@@ -285,6 +285,13 @@ export class Worker {
       logger.error('ack failed; skipping the work item', { work_id: work.id, error: provider.describe(e) });
       return;
     }
+    const stale = this.#runs.get(work.id);
+    if (stale) {
+      // Handed out again while we still run it: our lease lapsed, so what we run is stale. Let it go first.
+      logger.warn('the control plane handed out an item this worker still runs: its lease lapsed; letting the old run go', { work_id: work.id });
+      stale.surrender('lease lost: it lapsed and the control plane handed the item out again');
+      await stale.done;
+    }
     logger.info('claimed work', { work_id: work.id, type: work.kind, [`${work.kind}_id`]: work.subjectId });
     const run = new ItemRun(
       {
@@ -298,7 +305,7 @@ export class Worker {
     this.#runs.set(work.id, run);
     this.#refreshActive();
     void run.done.then((item) => {
-      if (isTerminal(item.status)) this.#runs.delete(work.id);
+      if (isTerminal(item.status) && this.#runs.get(work.id) === run) this.#runs.delete(work.id);
       this.#refreshActive();
       this.#wake();
     });
