@@ -143,13 +143,13 @@ export class OutpostService {
       case 'account.connect':
         return this.#connect(arg);
       case 'environments.list':
-        return (await this.#account()).environments((arg as Request<'environments.list'>).includeArchived ?? false);
+        return this.#withAccount((a) => a.environments((arg as Request<'environments.list'>).includeArchived ?? false));
       case 'environments.stats':
-        return (await this.#account()).stats((arg as Request<'environments.stats'>).environmentId);
+        return this.#withAccount((a) => a.stats((arg as Request<'environments.stats'>).environmentId));
       case 'environments.create':
-        return (await this.#account()).create((arg as Request<'environments.create'>).name);
+        return this.#withAccount((a) => a.create((arg as Request<'environments.create'>).name));
       case 'environments.archive':
-        return (await this.#account()).archive((arg as Request<'environments.archive'>).environmentId);
+        return this.#withAccount((a) => a.archive((arg as Request<'environments.archive'>).environmentId));
       case 'items.usage':
         return this.#usage();
       case 'history.list':
@@ -189,10 +189,16 @@ export class OutpostService {
     return null;
   }
 
-  async #account(): Promise<Account> {
+  /** A call with the API key, its failure in words: where it went and what the API said. */
+  async #withAccount<T>(call: (account: Account) => Promise<T>): Promise<T> {
     const key = await this.#opts.secrets.get({ kind: 'api-key' });
     if (!key) throw new UserError('Add your API key first.');
-    return new Account(this.#settings.apiBaseUrl, key);
+    const url = this.#settings.apiBaseUrl;
+    try {
+      return await call(new Account(url, key));
+    } catch (e) {
+      throw new UserError(e instanceof Anthropic.APIError && e.status ? `The API at ${url} answered ${describeApiError(e)}` : `Could not reach ${url} (${describeApiError(e)})`);
+    }
   }
 
   async #usage() {

@@ -46,7 +46,9 @@ describe('the window', { timeout: 240_000 }, () => {
   };
 
   it('first run: key, environment, start; a queued session shows running, then finished, with its log and files', async () => {
-    const dashboard = await startDashboard();
+    // Its own keychain entries: never the developer's own Outpost keys.
+    const keychain = { OUTPOST_KEYCHAIN_SERVICE: `Outpost-e2e-${process.pid}` };
+    const dashboard = await startDashboard({ env: keychain });
     dashboards.push(dashboard);
     const page = await open(dashboard);
     // Everything the core tells the page: no key may ever be in it.
@@ -141,7 +143,7 @@ describe('the window', { timeout: 240_000 }, () => {
     // History survives a restart of Outpost.
     dashboard.signal('SIGTERM');
     assert.equal(await dashboard.exited, 0);
-    const again = await startDashboard({ dataDir: dashboard.dataDir });
+    const again = await startDashboard({ dataDir: dashboard.dataDir, env: keychain });
     dashboards.push(again);
     const reopened = await open(again);
     await reopened.getByRole('table', { name: 'History' }).locator(`tr[data-work-id="${work.id}"]`).getByText('finished').waitFor();

@@ -44,7 +44,8 @@ export async function runDashboard(args: WorkerArgs, environmentKey: Secret | nu
   const service = new OutpostService({
     paths,
     settings: new SettingsStore(paths.root),
-    secrets: new OverlaySecretStore(new KeytarSecretStore(), held),
+    // OUTPOST_KEYCHAIN_SERVICE keeps a second install's (or a test's) keys apart from the user's own.
+    secrets: new OverlaySecretStore(new KeytarSecretStore(process.env['OUTPOST_KEYCHAIN_SERVICE'] || 'Outpost'), held),
     runtime,
     logger,
     prepare: (image) => ensureSessionImage({ runtime, image, logger, version: packageVersion() }),

@@ -166,7 +166,7 @@ export function LogView({ source, title, back }: { source: LogSource; title: str
         <button onClick={back}>← Back</button>
         <h1 title={title}>{title}</h1>
         <span className="muted" data-testid="line-count">
-          {total.toLocaleString()} lines
+          {total.toLocaleString()} {total === 1 ? 'line' : 'lines'}
         </span>
       </div>
       <div className="toolbar">
@@ -201,7 +201,7 @@ export function LogView({ source, title, back }: { source: LogSource; title: str
         ref={scroller}
         tabIndex={0}
         data-testid="log-scroller"
-        style={{ ['--gutter' as string]: `${String(total).length + 1}ch` }}
+        style={{ ['--gutter' as string]: `${Math.max(4, String(total).length + 1)}ch` }}
         onScroll={(e) => {
           const el = e.currentTarget;
           setScrollTop(el.scrollTop);

@@ -33,7 +33,7 @@ export function Setup({ settings, onDone }: { settings: Settings; onDone: () => 
           }}
         />
       )}
-      {step === 'environment-key' && environment && <StartStep settings={settings} environment={environment} back={() => setStep('environment')} onDone={onDone} />}
+      {step === 'environment-key' && environment && <StartStep environment={environment} back={() => setStep('environment')} onDone={onDone} />}
     </main>
   );
 }
@@ -123,16 +123,18 @@ function EnvironmentStep({ onPick }: { onPick: (environment: EnvironmentSummary)
   );
 }
 
-function StartStep({ settings, environment, back, onDone }: { settings: Settings; environment: EnvironmentSummary; back: () => void; onDone: () => void }) {
+function StartStep({ environment, back, onDone }: { environment: EnvironmentSummary; back: () => void; onDone: () => void }) {
   const [key, setKey] = useState('');
   const [network, setNetwork] = useState('bridge');
   const { error, busy, submit } = useSubmit(async () => {
     await call('keys.set', { kind: 'environment-key', environmentId: environment.id, value: key });
-    const profile = environmentProfileSchema.parse({ environmentId: environment.id, name: environment.name, baseUrl: settings.apiBaseUrl, networkMode: network });
+    // Fresh: connecting the key may have changed them since this view loaded.
+    const current = await call('settings.get');
+    const profile = environmentProfileSchema.parse({ environmentId: environment.id, name: environment.name, baseUrl: current.apiBaseUrl, networkMode: network });
     await call('settings.update', {
-      ...settings,
+      ...current,
       servedEnvironmentId: environment.id,
-      environments: [...settings.environments.filter((e) => e.environmentId !== environment.id), profile],
+      environments: [...current.environments.filter((e) => e.environmentId !== environment.id), profile],
     });
     await call('worker.start');
     onDone();
