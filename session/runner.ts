@@ -67,7 +67,7 @@ async function main(): Promise<void> {
 
 type Tool = ReturnType<typeof betaAgentToolset20260401>[number];
 
-/** The same tool, logging one line per call: name, duration, outcome. */
+/** The same tool, logging one line per call: name, duration, outcome, and what it was asked (one line). */
 function timed(tool: Tool): Tool {
   const run = tool.run as (...args: unknown[]) => Promise<unknown>;
   return {
@@ -81,10 +81,17 @@ function timed(tool: Tool): Tool {
         outcome = `error: ${firstLine((e as Error).message)}`;
         throw e;
       } finally {
-        log(`tool ${tool.name} ${Date.now() - started} ms ${outcome}`);
+        log(`tool ${tool.name} ${Date.now() - started} ms ${outcome}${subject(args[0])}`);
       }
     }) as Tool['run'],
   } as Tool;
+}
+
+/** The command, path or pattern a call was given, so the log tells what the session did. */
+function subject(input: unknown): string {
+  const fields = (input ?? {}) as Record<string, unknown>;
+  const value = ['command', 'file_path', 'path', 'pattern'].map((k) => fields[k]).find((v) => typeof v === 'string');
+  return typeof value === 'string' ? `: ${firstLine(value)}` : '';
 }
 
 function firstLine(text: string): string {

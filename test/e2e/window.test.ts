@@ -79,7 +79,8 @@ describe('the window', { timeout: 240_000 }, () => {
 
     const { work } = playground.createSession(environment.id, {
       calls: [
-        { name: 'bash', input: { command: 'printf "\\033[32mall green\\033[0m\\n"; sleep 4; echo done' } },
+        // Coloured output straight into the container's log (the runner's stdout).
+        { name: 'bash', input: { command: 'printf "\\033[32mall green\\033[0m\\n" > /proc/$PPID/fd/1; sleep 4; echo done' } },
         { name: 'write', input: { file_path: '/workspace/report.txt', content: 'made in the sandbox\n' } },
       ],
     });
@@ -92,7 +93,7 @@ describe('the window', { timeout: 240_000 }, () => {
     await finished.getByText('finished').waitFor({ timeout: 60_000 });
     await screenshots(page, 'work-history');
     await finished.getByRole('button', { name: 'Logs' }).click();
-    await page.getByTestId('log-scroller').getByText('bash').first().waitFor();
+    await page.getByTestId('log-scroller').getByText('tool write', { exact: false }).first().waitFor();
     // The ANSI colour arrives as a class, not as escape codes.
     await page.locator('.fg-ansi-green', { hasText: 'all green' }).waitFor();
     await screenshots(page, 'session-log');

@@ -49,7 +49,7 @@ describe('the session runner in Outpost’s session image', () => {
     assert.equal(results[0]!.isError, false);
     await waitFor('no container left', async () => (await outpostContainers(worker.installId())).length === 0);
     const log = readFileSync(`${worker.dataDir}/logs/sessions/${work.id}.log`, 'utf8');
-    assert.match(log, /tool bash \d+ ms ok/);
+    assert.match(log, /tool bash \d+ ms ok: \S/);
     assert.match(readFileSync(`${worker.dataDir}/workspaces/${work.id}/out.txt`, 'utf8'), /hello/);
   });
 
