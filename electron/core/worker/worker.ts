@@ -147,7 +147,7 @@ export class Worker {
   /** Stop one running item (the window's Stop button). */
   stopItem(workId: string): boolean {
     const run = this.#runs.get(workId);
-    run?.stop('stopped by the user');
+    run?.stop('by the user');
     return run !== undefined;
   }
 
