@@ -4,7 +4,7 @@
  * taken from the playground's and Docker's own records, not the worker's word, and the
  * run fails on any item lost, served twice, left orphaned, or any secret leaked.
  *
- *   npm run soak -- --sessions 200 [--seed 1] [--fault-rate 0.1] [--kills 1] [--docker-restarts 0] [--minutes 9]
+ *   npm run soak -- --sessions 200 [--seed 1] [--fault-rate 0.1] [--kills 1] [--docker-restarts 0] [--minutes 10]
  *
  * --docker-restarts restarts the machine's dockerd (as the test command starts it); leave it 0
  * on a machine whose Docker you do not own.
@@ -26,7 +26,7 @@ const { values } = parseArgs({
     'fault-rate': { type: 'string', default: '0.1' },
     kills: { type: 'string', default: '1' },
     'docker-restarts': { type: 'string', default: '0' },
-    minutes: { type: 'string', default: '9' },
+    minutes: { type: 'string', default: '10' },
   },
 });
 const total = Number(values.sessions);

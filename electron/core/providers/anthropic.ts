@@ -17,6 +17,8 @@ interface ItemCredentials {
 }
 
 const REQUEST_TIMEOUT_MS = 15_000;
+/** A poll blocks at most 999 ms on the server: one not answered in 5 s is hung, and is cut off and retried. */
+const POLL_TIMEOUT_MS = 5_000;
 
 export interface HeartbeatReply {
   lastHeartbeat: string;
@@ -84,7 +86,7 @@ export class AnthropicProvider implements ControlPlane {
 
   #clientFor(credential: Secret): Anthropic {
     // A bounded wait per request: a control plane that never answers must not hold a claim, an ack or a stop
-    // for the SDK's default 10 minutes. Polls block at most 999 ms, so 15 s is generous.
+    // for the SDK's default 10 minutes. Polls have their own, shorter limit (POLL_TIMEOUT_MS).
     return new Anthropic({ baseURL: this.baseURL, apiKey: null, authToken: credential.reveal(), maxRetries: this.#maxRetries, timeout: REQUEST_TIMEOUT_MS });
   }
 
@@ -93,7 +95,7 @@ export class AnthropicProvider implements ControlPlane {
     const raw: unknown = await this.#client.beta.environments.work.poll(
       this.environmentId,
       { 'Anthropic-Worker-ID': this.workerId, block_ms: POLL_BLOCK_MS },
-      { signal },
+      { signal, timeout: POLL_TIMEOUT_MS },
     );
     if (raw == null) return { work: null };
     const parsed = workSchema.safeParse(raw);
