@@ -298,6 +298,32 @@ describe('the work loop against the playground and a real Docker engine', () => 
     }
   });
 
+  it('kill -9, its container gone before the restart: the claim left behind is recovered and its item stopped', async () => {
+    // Found by the chaos soak: a claim record outlived its container and was never swept.
+    const patient = new AnthropicPlayground({ leaseTtlSeconds: 30 });
+    const patientUrl = await patient.start();
+    try {
+      const { environment, environmentKey } = patient.createEnvironment('crash-no-container');
+      const item = patient.enqueue(environment.id);
+      const first = startWorker({ baseUrl: patientUrl, environmentId: environment.id, environmentKey, args: ['--image', 'outpost-test-sleep'] });
+      workers.push(first);
+      await first.waitForOutput(/session running/);
+      first.signal('SIGKILL');
+      await first.exited;
+      for (const c of await outpostContainers(first.installId())) await docker.getContainer(c.Id).remove({ force: true });
+      assert.equal(readdirSync(`${first.dataDir}/leases`).length, 1, 'the claim outlived its container');
+      const second = startWorker({ baseUrl: patientUrl, environmentId: environment.id, environmentKey, dataDir: first.dataDir, args: ['--image', 'outpost-test-sleep'] });
+      workers.push(second);
+      await second.waitForOutput(/stopped the work item of a container left behind/);
+      assert.equal(patient.record(item.id).item.state, 'stopped');
+      assert.deepEqual(readdirSync(`${first.dataDir}/leases`), []);
+      second.signal('SIGTERM');
+      assert.equal(await second.exited, 0);
+    } finally {
+      await patient.close();
+    }
+  });
+
   it('kill -9, then restart after the lease lapsed: the orphan is removed, the item left to the queue and served again', async () => {
     const { environment, environmentKey } = playground.createEnvironment('crash-late');
     const item = playground.enqueue(environment.id);

@@ -1,4 +1,5 @@
-import { rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { InstanceRecord } from '../paths.js';
 import { LABEL } from '../runtime/labels.js';
 import { readClaimRecord, type WorkerContext } from './supervisor.js';
@@ -26,21 +27,31 @@ export async function sweepOrphans(deps: WorkerContext): Promise<SweepResult> {
     await runtime.removeContainer(container.id);
     result.removed.push(container.id);
     logger.info('removed a container left by an Outpost that stopped unexpectedly', { work_id: workId, container: container.id.slice(0, 12) });
-    const file = paths.leaseFile(workId);
-    const claim = readClaimRecord(file);
-    if (!claim) continue;
-    try {
-      if ((await provider.recover(claim)) === 'stopped') {
-        result.stopped.push(workId);
-        logger.info('stopped the work item of a container left behind', { work_id: workId });
-      } else {
-        logger.info('left a recovered work item alone: its lease has moved on', { work_id: workId });
-      }
-    } catch (e) {
-      logger.warn('could not stop a recovered work item', { work_id: workId, error: provider.describe(e) });
-    } finally {
-      rmSync(file, { force: true });
-    }
+    await recoverClaim(deps, paths.leaseFile(workId), result);
+  }
+  // Claims whose container is already gone (it ended, or was removed, while no Outpost ran): still ours to stop.
+  for (const name of readdirSync(paths.leases)) {
+    const file = join(paths.leases, name);
+    if (readClaimRecord(file)?.environmentId === provider.environmentId) await recoverClaim(deps, file, result);
   }
   return result;
+}
+
+/** Stop a claimed item an earlier process held, where the lease is still ours; then forget the claim. */
+async function recoverClaim({ provider, logger }: WorkerContext, file: string, result: SweepResult): Promise<void> {
+  const claim = readClaimRecord(file);
+  if (!claim) return;
+  const workId = claim.workId;
+  try {
+    if ((await provider.recover(claim)) === 'stopped') {
+      result.stopped.push(workId);
+      logger.info('stopped the work item of a container left behind', { work_id: workId });
+    } else {
+      logger.info('left a recovered work item alone: its lease has moved on', { work_id: workId });
+    }
+  } catch (e) {
+    logger.warn('could not stop a recovered work item', { work_id: workId, error: provider.describe(e) });
+  } finally {
+    rmSync(file, { force: true });
+  }
 }
