@@ -268,18 +268,23 @@ describe('the work loop against the playground and a real Docker engine', () => 
     }
   });
 
-  it('kill -9 mid-run, then restart: the orphan is removed and its item stopped before the first poll', async () => {
-    // A lease long enough to still be ours when the worker comes back.
+  /** A worker killed with -9 while its session runs, against a playground whose lease (30 s) is still ours when a new worker comes. */
+  async function crashMidRun(name: string) {
     const patient = new AnthropicPlayground({ leaseTtlSeconds: 30 });
     const patientUrl = await patient.start();
+    const { environment, environmentKey } = patient.createEnvironment(name);
+    const item = patient.enqueue(environment.id);
+    const first = startWorker({ baseUrl: patientUrl, environmentId: environment.id, environmentKey, args: ['--image', 'outpost-test-sleep'] });
+    workers.push(first);
+    await first.waitForOutput(/session running/);
+    first.signal('SIGKILL');
+    await first.exited;
+    return { patient, patientUrl, environment, environmentKey, item, first };
+  }
+
+  it('kill -9 mid-run, then restart: the orphan is removed and its item stopped before the first poll', async () => {
+    const { patient, patientUrl, environment, environmentKey, item, first } = await crashMidRun('crash');
     try {
-      const { environment, environmentKey } = patient.createEnvironment('crash');
-      const item = patient.enqueue(environment.id);
-      const first = startWorker({ baseUrl: patientUrl, environmentId: environment.id, environmentKey, args: ['--image', 'outpost-test-sleep'] });
-      workers.push(first);
-      await first.waitForOutput(/session running/);
-      first.signal('SIGKILL');
-      await first.exited;
       assert.equal((await outpostContainers(first.installId())).length, 1, 'the container outlived the worker');
       const pollsBefore = patient.requests['work.poll'] ?? 0;
       const second = startWorker({ baseUrl: patientUrl, environmentId: environment.id, environmentKey, dataDir: first.dataDir, args: ['--image', 'outpost-test-sleep'] });
@@ -300,16 +305,8 @@ describe('the work loop against the playground and a real Docker engine', () => 
 
   it('kill -9, its container gone before the restart: the claim left behind is recovered and its item stopped', async () => {
     // Found by the chaos soak: a claim record outlived its container and was never swept.
-    const patient = new AnthropicPlayground({ leaseTtlSeconds: 30 });
-    const patientUrl = await patient.start();
+    const { patient, patientUrl, environment, environmentKey, item, first } = await crashMidRun('crash-no-container');
     try {
-      const { environment, environmentKey } = patient.createEnvironment('crash-no-container');
-      const item = patient.enqueue(environment.id);
-      const first = startWorker({ baseUrl: patientUrl, environmentId: environment.id, environmentKey, args: ['--image', 'outpost-test-sleep'] });
-      workers.push(first);
-      await first.waitForOutput(/session running/);
-      first.signal('SIGKILL');
-      await first.exited;
       for (const c of await outpostContainers(first.installId())) await docker.getContainer(c.Id).remove({ force: true });
       assert.equal(readdirSync(`${first.dataDir}/leases`).length, 1, 'the claim outlived its container');
       const second = startWorker({ baseUrl: patientUrl, environmentId: environment.id, environmentKey, dataDir: first.dataDir, args: ['--image', 'outpost-test-sleep'] });
