@@ -4,18 +4,15 @@
  */
 import { app, BrowserWindow, dialog, ipcMain, Menu, nativeImage, Notification, powerMonitor, session, Tray } from 'electron';
 import electronLog from 'electron-log/main';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { IPC_EVENT_CHANNEL } from '../shared/channels.js';
+import type { Channel } from '../shared/contract.js';
 import type { WorkerState } from '../shared/states.js';
-import { DataPaths } from './core/paths.js';
-import { QuitFlow } from './core/quit.js';
-import { DockerRuntime } from './core/runtime/docker.js';
-import { ensureSessionImage, packageRoot } from './core/runtime/session-image.js';
+import { Outpost } from './core/outpost.js';
+import { packageRoot } from './core/runtime/session-image.js';
 import { KeytarSecretStore } from './core/secrets/keytar-store.js';
-import { OutpostService } from './core/service.js';
-import { SettingsStore } from './core/settings.js';
+import { ShutdownPolicy } from './core/shutdown.js';
 import { askAboutRunningSessions } from './app/dialogs.js';
 import { registerIpc, trustedSenderCheck } from './app/ipc.js';
 import { appLogFile, configureAppLog } from './app/log.js';
@@ -37,24 +34,17 @@ async function start(): Promise<void> {
   const rendererUrl = pathToFileURL(join(rendererDir, 'index.html')).href;
   const isAppUrl = (url: string) => url.startsWith(pathToFileURL(rendererDir).href + '/');
   const iconsFolder = join(root, 'build/tray');
-  const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
-
   electronLog.initialize();
   const logger = configureAppLog(electronLog, app.getPath('logs'));
   app.on('web-contents-created', (_event, contents) => hardenContents(contents, isAppUrl));
   hardenSession(session.defaultSession);
 
-  const userData = app.getPath('userData');
-  const runtime = new DockerRuntime();
-  const service = new OutpostService({
-    paths: new DataPaths(userData),
-    settings: new SettingsStore(userData),
+  const outpost = Outpost.open({
+    dataDir: app.getPath('userData'),
     secrets: new KeytarSecretStore(),
-    runtime,
     logger,
-    prepare: (image) => ensureSessionImage({ runtime, image, logger, version }),
-    onSettingsChanged: (settings) => app.setLoginItemSettings({ openAtLogin: settings.startAtLogin }),
     appLogFile: appLogFile(app.getPath('logs')),
+    onSettingsChanged: (settings) => app.setLoginItemSettings({ openAtLogin: settings.startAtLogin }),
   });
 
   let window: BrowserWindow | undefined;
@@ -75,46 +65,41 @@ async function start(): Promise<void> {
     window.focus();
   };
 
-  registerIpc(ipcMain, service, trustedSenderCheck(() => window?.webContents.id, isAppUrl));
+  registerIpc(ipcMain, outpost, trustedSenderCheck(() => window?.webContents.id, isAppUrl));
 
-  const quitFlow = new QuitFlow(service, (sessions) => askAboutRunningSessions(dialog, window, sessions));
+  // The tray's Stop and Quit share one policy: the first asks (sessions running) and drains, a second stops now.
+  const shutdown = new ShutdownPolicy(outpost, (sessions) => askAboutRunningSessions(dialog, window, sessions));
   let mayExit = false;
-  const quit = () => {
-    void quitFlow.quit().then((proceed) => {
+  const quit = () =>
+    void shutdown.request().then(async (proceed) => {
       if (!proceed) return;
+      await outpost.dispose();
       mayExit = true;
       allowClose();
       app.quit();
     });
-  };
   app.on('before-quit', (event) => {
     if (mayExit) return;
     event.preventDefault();
     quit();
   });
 
+  const call = (channel: Channel) =>
+    void outpost.handle(channel, {}).then((reply) => {
+      if ('error' in reply) new Notification({ title: 'Outpost', body: reply.error.message }).show();
+    });
   const onTrayAction = (action: TrayAction) => {
-    const call = (channel: Parameters<typeof service.handle>[0], arg?: unknown) =>
-      void service.handle(channel, arg).then((reply) => {
-        if ('error' in reply) new Notification({ title: 'Outpost', body: reply.error.message }).show();
-      });
     if (action === 'open') openWindow();
     else if (action === 'quit') quit();
-    else if (action === 'start') call('worker.start');
-    else if (action === 'pause') call('worker.pause');
-    else if (action === 'resume') call('worker.resume');
-    else if (action === 'stop') {
-      const sessions = service.activeSessions;
-      if (sessions === 0) call('worker.stop', { mode: 'now' });
-      else void askAboutRunningSessions(dialog, window, sessions).then((answer) => answer !== 'cancel' && call('worker.stop', { mode: answer === 'drain' ? 'drain' : 'now' }));
-    }
+    else if (action === 'stop') void shutdown.request();
+    else call(action === 'start' ? 'worker.start' : action === 'pause' ? 'worker.pause' : 'worker.resume');
   };
   const tray = new Tray(nativeImage.createFromPath(join(iconsFolder, 'off.png')));
   const trayDeps = { tray, buildMenu: (t: Electron.MenuItemConstructorOptions[]) => Menu.buildFromTemplate(t), image: (p: string) => nativeImage.createFromPath(p), iconsFolder, onAction: onTrayAction };
-  renderTray(trayDeps, service.workerState);
+  renderTray(trayDeps, outpost.workerState);
 
   let previous: WorkerState | undefined;
-  service.events.on((event) => {
+  outpost.events.on((event) => {
     window?.webContents.send(IPC_EVENT_CHANNEL, event);
     const notice = notificationFor(event, previous);
     if (notice) new Notification(notice).show();
@@ -123,12 +108,12 @@ async function start(): Promise<void> {
       renderTray(trayDeps, event.payload);
     }
   });
-  for (const message of service.startupNotices) new Notification({ title: 'Outpost', body: message }).show();
+  for (const message of outpost.startupNotices) new Notification({ title: 'Outpost', body: message }).show();
 
   // Asleep, claim nothing; awake, check every lease before claiming again.
-  powerMonitor.on('suspend', () => service.sleep());
-  powerMonitor.on('resume', () => void service.wake());
-  app.setLoginItemSettings({ openAtLogin: service.settings.startAtLogin });
+  powerMonitor.on('suspend', () => outpost.sleep());
+  powerMonitor.on('resume', () => void outpost.wake());
+  app.setLoginItemSettings({ openAtLogin: outpost.settings.startAtLogin });
   app.on('second-instance', openWindow);
   // The window closing is not the app quitting: the worker lives in the tray.
   app.on('window-all-closed', () => {});

@@ -4,34 +4,10 @@
  * schemas. Whatever enters the main process is parsed with these; replies are envelopes.
  */
 import { z } from 'zod';
-import { ITEM_STATUSES } from './states.js';
+import { itemStateSchema, workerStateSchema } from './states.js';
 import { CHANNEL_NAMES, type ChannelName } from './channels.js';
 
 const count = z.number().int().nonnegative();
-
-export const workerStateSchema = z.discriminatedUnion('status', [
-  z.object({ status: z.literal('off') }),
-  z.object({ status: z.literal('starting') }),
-  z.object({ status: z.literal('online'), active: count, blockedBy: z.enum(['full', 'docker-unavailable']).optional(), detail: z.string().optional() }),
-  z.object({ status: z.literal('paused'), active: count }),
-  z.object({ status: z.literal('draining'), active: count, deadline: z.number() }),
-  z.object({ status: z.literal('stopping'), active: count }),
-  z.object({ status: z.literal('error'), message: z.string() }),
-]);
-
-export const itemStateSchema = z.object({
-  workId: z.string(),
-  environmentId: z.string(),
-  kind: z.enum(['session', 'healthcheck', 'script']),
-  subjectId: z.string(),
-  status: z.enum(ITEM_STATUSES),
-  claimedAt: z.number(),
-  updatedAt: z.number(),
-  containerId: z.string().optional(),
-  exitCode: z.number().optional(),
-  reason: z.string().optional(),
-  logFile: z.string().optional(),
-});
 
 const environmentId = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'an environment id such as env_…');
 
@@ -67,6 +43,25 @@ export const settingsSchema = z.object({
   apiBaseUrl: z.string().url().default('https://api.anthropic.com'),
 });
 export type Settings = z.infer<typeof settingsSchema>;
+
+/**
+ * A schema's fields as a patch: each optional, no default filled in, so a patch changes only
+ * what it names (zod 4 fills defaults inside `.partial()`).
+ */
+function patchOf<S extends z.ZodRawShape>(schema: z.ZodObject<S>) {
+  const shape = Object.fromEntries(Object.entries(schema.shape).map(([name, field]) => [name, (field instanceof z.ZodDefault ? (field.unwrap() as z.ZodType) : (field as z.ZodType)).optional()]));
+  return z.object(shape).strict() as unknown as z.ZodObject<{ [K in keyof S]: z.ZodOptional<S[K] extends z.ZodDefault<infer Inner> ? Inner : S[K]> }, z.core.$strict>;
+}
+
+/**
+ * A change to the settings: the fields it names, and at most one environment profile — created, or
+ * changed in the fields named. The window and a dashboard each send only what they change, so
+ * neither overwrites the other's edits.
+ */
+export const settingsPatchSchema = patchOf(settingsSchema.omit({ version: true, environments: true })).extend({
+  environment: patchOf(environmentProfileSchema).extend({ environmentId }).optional(),
+});
+export type SettingsPatch = z.input<typeof settingsPatchSchema>;
 
 /** Which key: never the key itself. */
 export const keyRefSchema = z.discriminatedUnion('kind', [
@@ -112,7 +107,7 @@ export const calls = {
   'items.list': { request: empty, response: z.array(itemStateSchema) },
   'items.stop': { request: z.object({ workId: z.string().min(1) }).strict(), response: z.boolean() },
   'settings.get': { request: empty, response: settingsSchema },
-  'settings.update': { request: settingsSchema, response: settingsSchema },
+  'settings.update': { request: settingsPatchSchema, response: settingsSchema },
   'keys.status': { request: keyRefSchema, response: z.object({ set: z.boolean() }) },
   /** The only message that carries a key, inbound only: nothing ever sends one back. */
   'keys.set': { request: z.intersection(keyRefSchema, z.object({ value: z.string().min(8, 'that does not look like a key').max(4096) })), response: ok },
@@ -145,7 +140,11 @@ export const calls = {
 } as const satisfies Record<ChannelName, { request: z.ZodType; response: z.ZodType }>;
 
 export type Channel = ChannelName;
+/** What a view sends… */
 export type Request<C extends Channel> = z.input<(typeof calls)[C]['request']>;
+/** …what the core's handler receives once the contract parsed it (defaults filled in)… */
+export type ParsedRequest<C extends Channel> = z.output<(typeof calls)[C]['request']>;
+/** …and what it must answer. */
 export type Response<C extends Channel> = z.infer<(typeof calls)[C]['response']>;
 
 export const events = {

@@ -1,8 +1,8 @@
 import type { BrowserWindow, Dialog } from 'electron';
-import type { QuitAnswer } from '../core/quit.js';
+import type { StopAnswer } from '../core/shutdown.js';
 
 /** Quit or stop with sessions running: wait for them (the default) or stop them now. */
-export async function askAboutRunningSessions(dialog: Pick<Dialog, 'showMessageBox'>, parent: BrowserWindow | undefined, sessions: number): Promise<QuitAnswer> {
+export async function askAboutRunningSessions(dialog: Pick<Dialog, 'showMessageBox'>, parent: BrowserWindow | undefined, sessions: number): Promise<StopAnswer> {
   const options = {
     type: 'question' as const,
     message: `${sessions} session${sessions === 1 ? ' is' : 's are'} still running`,

@@ -1,7 +1,7 @@
 import type { IpcMain, IpcMainInvokeEvent } from 'electron';
 import { CHANNEL_NAMES, ipcChannel } from '../../shared/channels.js';
 import type { Result } from '../../shared/contract.js';
-import type { OutpostService } from '../core/service.js';
+import type { Outpost } from '../core/outpost.js';
 
 /**
  * The IPC adapter: one handler per contract call. A message from any frame but our
@@ -9,7 +9,7 @@ import type { OutpostService } from '../core/service.js';
  */
 export function registerIpc(
   ipcMain: Pick<IpcMain, 'handle' | 'removeHandler'>,
-  service: Pick<OutpostService, 'handle'>,
+  service: Pick<Outpost, 'handle'>,
   isTrustedSender: (event: IpcMainInvokeEvent) => boolean,
 ): () => void {
   for (const name of CHANNEL_NAMES) {

@@ -39,11 +39,15 @@ export function trayMenu(state: WorkerState): TrayMenuItem[] {
       lines.push(info('Worker off'), item('Start worker', 'start'));
       break;
     case 'starting':
-      lines.push(info('Worker starting…'), item('Start worker', 'start', false));
+      lines.push(info(state.detail ? `Starting: ${state.detail.slice(0, 80)}` : 'Worker starting…'), item('Pause', 'pause'), item('Stop worker', 'stop'));
       break;
     case 'online':
       lines.push(
-        info(state.blockedBy === 'docker-unavailable' ? 'Waiting for Docker' : `Online · ${sessions(state.active)}`),
+        info(
+          state.blockedBy === 'docker-unavailable' ? 'Waiting for Docker'
+          : state.blockedBy === 'asleep' ? `Asleep · ${sessions(state.active)}`
+          : `Online · ${sessions(state.active)}`,
+        ),
         item('Pause', 'pause'),
         item('Stop worker', 'stop'),
       );

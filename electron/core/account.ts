@@ -36,7 +36,7 @@ export class Account {
 
   async stats(environmentId: string) {
     const s = await this.#client.beta.environments.work.stats(environmentId);
-    return { depth: s.depth, pending: s.pending, workersPolling: s.workers_polling, oldestQueuedAt: s.oldest_queued_at ?? null };
+    return { depth: s.depth, pending: s.pending, workersPolling: s.workers_polling ?? 0, oldestQueuedAt: s.oldest_queued_at ?? null };
   }
 }
 

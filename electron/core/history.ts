@@ -1,6 +1,7 @@
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { historyEntrySchema, type HistoryEntry } from '../../shared/contract.js';
+import type { ItemState } from '../../shared/states.js';
 
 const KEEP = 500;
 
@@ -45,4 +46,20 @@ function parseLines(text: string): HistoryEntry[] {
     }
   }
   return [...byId.values()].reverse();
+}
+
+/** What the history keeps of an item that ended. */
+export function historyEntryOf(item: ItemState): HistoryEntry {
+  return {
+    workId: item.workId,
+    environmentId: item.environmentId,
+    kind: item.kind,
+    subjectId: item.subjectId,
+    status: item.status,
+    claimedAt: item.claimedAt,
+    endedAt: item.updatedAt,
+    ...(item.exitCode !== undefined ? { exitCode: item.exitCode } : {}),
+    ...(item.reason !== undefined ? { reason: item.reason } : {}),
+    hasLog: item.logFile !== undefined,
+  };
 }

@@ -32,16 +32,18 @@ export class DataPaths {
     return join(this.leases, `${safeName(workId)}.json`);
   }
 
-  /** Retention: remove session logs and workspaces last touched more than `days` ago. Returns how many sessions. */
-  pruneSessionFiles(days: number, now = Date.now()): number {
+  /** Retention: remove session logs and workspaces last touched more than `days` ago, but those of `keep`. Returns how many sessions. */
+  pruneSessionFiles(days: number, now = Date.now(), keep: ReadonlySet<string> = new Set()): number {
+    const kept = new Set([...keep].map(safeName));
     const cutoff = now - days * 24 * 60 * 60 * 1000;
     const removed = new Set<string>();
     for (const [folder, suffix] of [[this.sessionLogs, '.log'], [this.workspaces, '']] as const) {
       for (const name of readdirSync(folder)) {
         const path = join(folder, name);
-        if (statSync(path).mtimeMs >= cutoff) continue;
+        const id = name.slice(0, name.length - suffix.length);
+        if (kept.has(id) || statSync(path).mtimeMs >= cutoff) continue;
         rmSync(path, { recursive: true, force: true });
-        removed.add(name.slice(0, name.length - suffix.length));
+        removed.add(id);
       }
     }
     return removed.size;

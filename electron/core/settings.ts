@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { settingsSchema, type Settings } from '../../shared/contract.js';
+import { environmentProfileSchema, settingsSchema, type Settings, type SettingsPatch } from '../../shared/contract.js';
 
 export interface LoadedSettings {
   settings: Settings;
@@ -38,6 +38,24 @@ export class SettingsStore {
       settings: settingsSchema.parse({}),
       problem: `Your settings file could not be read (${reason.split('\n').join(' ')}). It was kept as ${aside}; Outpost started with default settings.`,
     };
+  }
+
+  /**
+   * Apply a patch to what is on disk now, not to a copy read earlier: another process on the same
+   * data folder (a dashboard, a headless worker) may have changed other fields since.
+   */
+  update(patch: SettingsPatch): Settings {
+    const { environment, ...fields } = patch;
+    const current = this.load().settings;
+    const defined = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
+    let environments = current.environments;
+    if (environment) {
+      const existing = environments.find((e) => e.environmentId === environment.environmentId);
+      const changed = Object.fromEntries(Object.entries(environment).filter(([, v]) => v !== undefined));
+      const profile = environmentProfileSchema.parse({ ...existing, ...changed });
+      environments = existing ? environments.map((e) => (e === existing ? profile : e)) : [...environments, profile];
+    }
+    return this.save({ ...current, ...defined, environments });
   }
 
   save(settings: Settings): Settings {

@@ -8,12 +8,10 @@ import { AnthropicPlayground } from '../../playground/anthropic.js';
 import { BridgePlayground } from '../../playground/bridge.js';
 import { environmentProfileSchema } from '../../shared/contract.js';
 import { configureAppLog } from '../../electron/app/log.js';
-import { DataPaths } from '../../electron/core/paths.js';
-import { QuitFlow, type QuitAnswer } from '../../electron/core/quit.js';
-import { DockerRuntime } from '../../electron/core/runtime/docker.js';
+import { Outpost } from '../../electron/core/outpost.js';
 import { KeytarSecretStore } from '../../electron/core/secrets/keytar-store.js';
-import { OutpostService, type ServiceEvent } from '../../electron/core/service.js';
-import { SettingsStore } from '../../electron/core/settings.js';
+import type { ServiceEvent } from '../../electron/core/service.js';
+import { ShutdownPolicy, type StopAnswer } from '../../electron/core/shutdown.js';
 import { buildScriptImage, outpostContainers } from '../helpers/docker.js';
 import { waitFor } from '../helpers/worker.js';
 
@@ -26,7 +24,7 @@ describe('the desktop service: contract calls, keychain, quit with sessions runn
   const logsFolder = mkdtempSync(join(tmpdir(), 'outpost-applog-'));
   const logger = configureAppLog(electronLog, logsFolder);
   const secrets = new KeytarSecretStore(`Outpost-test-${process.pid}`);
-  const services: OutpostService[] = [];
+  const services: Outpost[] = [];
   const messages: unknown[] = [];
   const folders: string[] = [];
 
@@ -44,8 +42,8 @@ describe('the desktop service: contract calls, keychain, quit with sessions runn
   async function serving(image: string, opts: { key?: string } = {}) {
     const folder = mkdtempSync(join(tmpdir(), 'outpost-app-'));
     folders.push(folder);
-    const paths = new DataPaths(folder);
-    const service = new OutpostService({ paths, settings: new SettingsStore(folder), secrets, runtime: new DockerRuntime(), logger });
+    const service = Outpost.open({ dataDir: folder, secrets, logger });
+    const paths = service.paths;
     services.push(service);
     const events: ServiceEvent[] = [];
     service.events.on((e) => (events.push(e), messages.push(e)));
@@ -58,7 +56,7 @@ describe('the desktop service: contract calls, keychain, quit with sessions runn
     const profile = environmentProfileSchema.parse({ environmentId: environment.id, baseUrl: playground.url, image, networkMode: 'host', graceSeconds: 2, drainSeconds: 30 });
     assert.deepEqual(await call('keys.set', { kind: 'environment-key', environmentId: environment.id, value: opts.key ?? environmentKey }), { result: null });
     assert.deepEqual(await call('keys.status', { kind: 'environment-key', environmentId: environment.id }), { result: { set: true } });
-    const settings = await call('settings.update', { servedEnvironmentId: environment.id, environments: [profile] });
+    const settings = await call('settings.update', { servedEnvironmentId: environment.id, environment: profile });
     assert.ok('result' in settings);
     return { service, events, call, environment, environmentKey, paths, folder };
   }
@@ -80,14 +78,14 @@ describe('the desktop service: contract calls, keychain, quit with sessions runn
     const bridge = new BridgePlayground({ pollIntervalMs: 200 });
     await bridge.start();
     const folder = mkdtempSync(join(tmpdir(), 'outpost-app-'));
-    const service = new OutpostService({ paths: new DataPaths(folder), settings: new SettingsStore(folder), secrets, runtime: new DockerRuntime(), logger });
+    const service = Outpost.open({ dataDir: folder, secrets, logger });
     services.push(service);
     try {
       const env = bridge.createEnvironment('byoc');
       const id = env.environment_id;
       await service.handle('keys.set', { kind: 'environment-key', environmentId: id, value: bridge.token });
       const profile = environmentProfileSchema.parse({ environmentId: id, provider: 'ainative', baseUrl: bridge.url, image: 'outpost-test-base', interpreter: ['sh'], networkMode: 'host' });
-      await service.handle('settings.update', { servedEnvironmentId: id, environments: [profile] });
+      await service.handle('settings.update', { servedEnvironmentId: id, environment: profile });
       assert.deepEqual(await service.handle('worker.start', {}), { result: null });
       const work = bridge.enqueue(id, 'code_execution', { script: 'echo from the window\n' });
       await waitFor('the script to be acked', () => bridge.work.get(work.work_id)!.state === 'acknowledged', 30_000);
@@ -135,18 +133,19 @@ describe('the desktop service: contract calls, keychain, quit with sessions runn
     await call('worker.stop', { mode: 'now' });
   });
 
-  async function quitWith(answer: QuitAnswer, image: string, opts: { secondQuit?: boolean } = {}) {
+  async function quitWith(answer: StopAnswer, image: string, opts: { secondQuit?: boolean } = {}) {
     const ctx = await serving(image);
     await ctx.call('worker.start');
     const item = playground.enqueue(ctx.environment.id);
     await waitFor('the session to run', () => ctx.events.some((e) => e.name === 'item-state' && e.payload.status === 'running'), 30_000);
     let asked = -1;
-    const flow = new QuitFlow(ctx.service, async (n) => ((asked = n), answer));
+    // The desktop app's quit: the policy (asking), then closing the Outpost.
+    const policy = new ShutdownPolicy(ctx.service, async (n) => ((asked = n), answer));
     const started = Date.now();
-    const quitting = flow.quit();
+    const quitting = policy.request().then(async (proceed) => (proceed && (await ctx.service.dispose()), proceed));
     if (opts.secondQuit) {
       await waitFor('draining', () => ctx.service.workerState.status === 'draining');
-      void flow.quit();
+      void policy.request();
     }
     assert.equal(await quitting, true);
     return { ...ctx, item, asked, took: Date.now() - started };

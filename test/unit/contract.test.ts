@@ -14,7 +14,7 @@ const samples = {
     'items.list': {},
     'items.stop': { workId: 'work_1' },
     'settings.get': {},
-    'settings.update': settingsSchema.parse({ servedEnvironmentId: 'env_1', environments: [{ environmentId: 'env_1' }] }),
+    'settings.update': { servedEnvironmentId: 'env_1', environment: { environmentId: 'env_1', maxSessions: 3 } },
     'keys.status': { kind: 'environment-key', environmentId: 'env_1' },
     'keys.set': { kind: 'api-key', value: 'sk-ant-api03-xxxxxxxx' },
     'keys.clear': { kind: 'api-key' },
@@ -95,11 +95,18 @@ describe('the contract', () => {
       ['logs.lines', { source: { kind: 'session', workId: 'w' }, from: -1, count: 10 }],
       ['logs.lines', { source: { kind: 'file', path: '/etc/passwd' }, from: 0, count: 10 }],
       ['environments.create', { name: '   ' }],
-      ['settings.update', { environments: [{ environmentId: 'env_1', maxSessions: 0 }] }],
-      ['settings.update', { environments: [{ environmentId: 'env_1', baseUrl: 'not a url' }] }],
+      ['settings.update', { environment: { environmentId: 'env_1', maxSessions: 0 } }],
+      ['settings.update', { environment: { environmentId: 'env_1', baseUrl: 'not a url' } }],
+      ['settings.update', { environment: { maxSessions: 3 } }],
+      ['settings.update', { environments: [] }],
     ];
     for (const [channel, message] of bad) assert.equal(calls[channel].request.safeParse(message).success, false, `${channel} ${JSON.stringify(message)}`);
     assert.equal(events['worker-state'].safeParse({ status: 'online' }).success, false);
+  });
+
+  it('a settings patch fills in no default: it changes only what it names', () => {
+    assert.deepEqual(calls['settings.update'].request.parse({ environment: { environmentId: 'env_1', cpus: 4 } }), { environment: { environmentId: 'env_1', cpus: 4 } });
+    assert.deepEqual(calls['settings.update'].request.parse({}), {});
   });
 
   it('carries no key outward: no response or event schema has a field that could hold one', () => {

@@ -110,6 +110,9 @@ describe('tray', () => {
     [{ status: 'online', active: 0 }, 'idle', 'Online · 0 sessions running'],
     [{ status: 'online', active: 2 }, 'busy', 'Online · 2 sessions running'],
     [{ status: 'online', active: 0, blockedBy: 'docker-unavailable' }, 'error', 'Waiting for Docker'],
+    [{ status: 'online', active: 1, blockedBy: 'asleep' }, 'busy', 'Asleep · 1 session running'],
+    [{ status: 'starting' }, 'off', 'Worker starting…'],
+    [{ status: 'starting', detail: 'getting the session image ready' }, 'off', 'Starting: getting the session image ready'],
     [{ status: 'paused', active: 1 }, 'paused', 'Paused · 1 session running'],
     [{ status: 'draining', active: 1, deadline: 0 }, 'paused', 'Finishing · 1 session running'],
     [{ status: 'error', message: 'environment env_1: 401' }, 'error', 'Stopped: environment env_1: 401'],
@@ -125,6 +128,7 @@ describe('tray', () => {
     assert.deepEqual(trayMenu({ status: 'off' }).filter((m) => m.action).map((m) => m.action), ['start', 'open', 'quit']);
     assert.deepEqual(trayMenu({ status: 'online', active: 1 }).filter((m) => m.action).map((m) => m.action), ['pause', 'stop', 'open', 'quit']);
     assert.deepEqual(trayMenu({ status: 'paused', active: 0 }).filter((m) => m.action).map((m) => m.action), ['resume', 'stop', 'open', 'quit']);
+    assert.deepEqual(trayMenu({ status: 'starting' }).filter((m) => m.action).map((m) => m.action), ['pause', 'stop', 'open', 'quit'], 'a minutes-long image build can be paused or stopped');
   });
 
   it('renders the image, tooltip and menu, and a click runs its action', () => {

@@ -37,4 +37,29 @@ describe('settings in the user-data folder', () => {
     const store = new SettingsStore(mkdtempSync(join(tmpdir(), 'outpost-settings-')));
     assert.throws(() => store.save({ ...store.load().settings, logRetentionDays: 0 }));
   });
+
+  it('applies patches to what is on disk: two writers on one folder keep each other’s changes', () => {
+    const folder = mkdtempSync(join(tmpdir(), 'outpost-settings-'));
+    const window = new SettingsStore(folder);
+    const dashboard = new SettingsStore(folder);
+    window.update({ servedEnvironmentId: 'env_1', environment: { environmentId: 'env_1', image: 'mine:1' } });
+    dashboard.update({ environment: { environmentId: 'env_2', cpus: 4 } });
+    window.update({ environment: { environmentId: 'env_1', maxSessions: 5 } });
+    dashboard.update({ logRetentionDays: 3 });
+    const settings = new SettingsStore(folder).load().settings;
+    assert.equal(settings.servedEnvironmentId, 'env_1');
+    assert.equal(settings.logRetentionDays, 3);
+    const [one, two] = settings.environments;
+    assert.deepEqual([one?.environmentId, one?.image, one?.maxSessions], ['env_1', 'mine:1', 5], 'a later patch of env_1 kept its image');
+    assert.deepEqual([two?.environmentId, two?.cpus, two?.memoryMb], ['env_2', 4, 4096], 'a new profile gets the defaults for what the patch does not name');
+  });
+
+  it('refuses a patch the schema refuses, leaving the file as it was', () => {
+    const folder = mkdtempSync(join(tmpdir(), 'outpost-settings-'));
+    const store = new SettingsStore(folder);
+    store.update({ environment: { environmentId: 'env_1', cpus: 2 } });
+    const before = readFileSync(store.file, 'utf8');
+    assert.throws(() => store.update({ environment: { environmentId: 'env_1', cpus: -1 } }));
+    assert.equal(readFileSync(store.file, 'utf8'), before);
+  });
 });

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, sep } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { z } from 'zod';
-import type { OutpostService } from '../service.js';
+import type { Outpost } from '../outpost.js';
 import type { Logger } from '../log.js';
 
 const TYPES: Record<string, string> = {
@@ -22,7 +22,7 @@ const CSP = "default-src 'self'; connect-src 'self'; img-src 'self' data: blob:;
 const callMessage = z.object({ id: z.number().int(), channel: z.string().max(100), arg: z.unknown() });
 
 export interface DashboardOptions {
-  service: Pick<OutpostService, 'handle' | 'events' | 'startupNotices'>;
+  service: Pick<Outpost, 'handle' | 'events' | 'startupNotices'>;
   /** The built renderer (dist/renderer). */
   root: string;
   logger: Logger;

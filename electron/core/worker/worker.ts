@@ -1,5 +1,5 @@
 import { backoff, jitter } from '@anthropic-ai/sdk/lib/environments/index';
-import type { ItemState, WorkerEvent, WorkerState } from '../../../shared/states.js';
+import type { ClaimBlock, ItemState, WorkerEvent, WorkerState } from '../../../shared/states.js';
 import { isTerminal } from '../../../shared/states.js';
 import { Emitter } from '../emitter.js';
 import { MalformedWorkError } from '../providers/anthropic.js';
@@ -33,11 +33,11 @@ export class Worker {
   readonly #opts: WorkerOptions;
   readonly #runs = new Map<string, ItemRun>();
   #state: WorkerState = { status: 'off' };
-  #paused = false;
+  /** The machine is asleep (an outside condition, like Docker being down): claim nothing. */
   #asleep = false;
   /** Aborted by pause and sleep, so a long poll already out cannot claim for a worker that stopped claiming. */
   #claimGate = new AbortController();
-  #blockedBy: 'full' | 'docker-unavailable' | undefined;
+  #blockedBy: ClaimBlock | undefined;
   #blockDetail: string | undefined;
   #loopCtrl = new AbortController();
   #loop: Promise<void> = Promise.resolve();
@@ -68,7 +68,10 @@ export class Worker {
     return this.#fatal;
   }
 
-  /** off → starting (startup recovery) → online; the poll loop then runs until shutdown. */
+  /**
+   * off → starting; the poll loop then waits for Docker, runs startup recovery and readies the
+   * image (still starting, with what it is doing), publishes online, and runs until shutdown.
+   */
   async start(): Promise<void> {
     if (this.#state.status !== 'off' && this.#state.status !== 'error') return;
     const { logger, provider } = this.#opts;
@@ -76,10 +79,10 @@ export class Worker {
     this.#shutdown = undefined;
     this.#skipDrain = new AbortController();
     this.#loopCtrl = new AbortController();
-    this.#setState({ status: 'starting' });
     this.#swept = false;
-    logger.info('worker online', { environment_id: provider.environmentId, max_sessions: this.#opts.maxSessions });
-    this.#publishOnline();
+    this.#blockedBy = undefined;
+    this.#setState({ status: 'starting' });
+    logger.info('worker starting', { environment_id: provider.environmentId, max_sessions: this.#opts.maxSessions });
     this.#loop = Promise.all([this.#pollLoop(this.#loopCtrl.signal), this.#keepAlive(this.#loopCtrl.signal)]).then(() => {});
   }
 
@@ -117,8 +120,7 @@ export class Worker {
   }
 
   pause(): void {
-    if (this.#state.status !== 'online') return;
-    this.#paused = true;
+    if (this.#state.status !== 'online' && this.#state.status !== 'starting') return;
     this.#claimGate.abort();
     this.#setState({ status: 'paused', active: this.active });
     this.#wake();
@@ -126,8 +128,8 @@ export class Worker {
 
   resume(): void {
     if (this.#state.status !== 'paused') return;
-    this.#paused = false;
-    this.#publishOnline();
+    if (this.#swept) this.#publishOnline();
+    else this.#setState({ status: 'starting' });
     this.#wake();
   }
 
@@ -135,10 +137,12 @@ export class Worker {
   sleep(): void {
     this.#asleep = true;
     this.#claimGate.abort();
+    this.#block('asleep');
   }
 
   /** Back from sleep: heartbeat every lease first — a lost one stops its session — then claim again. */
   async wake(): Promise<void> {
+    if (!this.#asleep) return;
     await Promise.all([...this.#runs.values()].map((r) => r.checkLease()));
     this.#asleep = false;
     this.#wake();
@@ -229,7 +233,7 @@ export class Worker {
 
   /** Waits while claiming is not possible; true when a poll may go out now. */
   async #canClaim(signal: AbortSignal): Promise<boolean> {
-    if (this.#paused || this.#asleep) {
+    if (this.#state.status === 'paused' || this.#asleep) {
       await this.#waitForChange(signal, 60_000);
       return false;
     }
@@ -242,6 +246,7 @@ export class Worker {
       await this.#opts.runtime.ping();
     } catch (e) {
       this.#block('docker-unavailable', (e as Error).message);
+      if (!this.#swept) this.#starting(`waiting for Docker: ${(e as Error).message}`);
       await this.#waitForChange(signal, DOCKER_RETRY_MS);
       return false;
     }
@@ -249,19 +254,30 @@ export class Worker {
     if (!this.#swept) {
       // Startup recovery runs before the first poll, as soon as Docker answers (it may be down at start).
       try {
+        this.#starting('removing what an earlier Outpost left behind');
         await sweepOrphans(this.#opts);
+        this.#starting('getting the session image ready');
         await this.#opts.prepare?.();
         this.#swept = true;
       } catch (e) {
         this.#opts.logger.warn('could not get ready to claim work; retrying', { error: this.#opts.provider.describe(e) });
+        this.#starting(`could not get ready (${this.#opts.provider.describe(e)}); retrying`);
         await this.#waitForChange(signal, DOCKER_RETRY_MS);
         return false;
       }
+      if (signal.aborted || this.#state.status !== 'starting') return false;
+      this.#opts.logger.info('worker online', { environment_id: this.#opts.provider.environmentId });
+      this.#publishOnline();
     }
     return !signal.aborted;
   }
 
-  #block(reason: 'full' | 'docker-unavailable' | undefined, detail?: string): void {
+  /** Still starting: say what it is doing (only while nothing else — a pause, a shutdown — has taken over). */
+  #starting(detail: string): void {
+    if (this.#state.status === 'starting' && this.#state.detail !== detail) this.#setState({ status: 'starting', detail });
+  }
+
+  #block(reason: ClaimBlock | undefined, detail?: string): void {
     if (reason === this.#blockedBy) return;
     const { logger, provider } = this.#opts;
     if (reason === 'docker-unavailable') {
@@ -271,7 +287,7 @@ export class Worker {
     }
     this.#blockedBy = reason;
     this.#blockDetail = detail;
-    if (!this.#paused && this.#state.status === 'online') this.#publishOnline();
+    if (this.#state.status === 'online') this.#publishOnline();
   }
 
   async #claim(work: WorkItem): Promise<void> {

@@ -19,8 +19,9 @@ export function Environments({ settings, onSettings, onError }: { settings: Sett
       list.reload();
     }, (e: Error) => onError(e.message));
   };
-  const saveProfile = (profile: EnvironmentProfile) =>
-    call('settings.update', { ...settings, environments: [...settings.environments.filter((e) => e.environmentId !== profile.environmentId), profile] }).then((s) => {
+  // Only the fields the form edits: another window's (or a dashboard's) change to the rest stays.
+  const saveProfile = (changes: ProfileChanges) =>
+    call('settings.update', { environment: changes }).then((s) => {
       onSettings(s);
       setEditing(undefined);
     }, (e: Error) => onError(e.message));
@@ -110,7 +111,9 @@ function QueueStats({ environmentId }: { environmentId: string }) {
   );
 }
 
-function ProfileForm({ profile, onSave, onCancel }: { profile: EnvironmentProfile; onSave: (p: EnvironmentProfile) => void; onCancel: () => void }) {
+type ProfileChanges = Pick<EnvironmentProfile, 'environmentId' | 'image' | 'networkMode' | 'cpus' | 'memoryMb' | 'maxSessions'>;
+
+function ProfileForm({ profile, onSave, onCancel }: { profile: EnvironmentProfile; onSave: (p: ProfileChanges) => void; onCancel: () => void }) {
   const [draft, setDraft] = useState({
     image: profile.image,
     networkMode: profile.networkMode,
@@ -135,7 +138,10 @@ function ProfileForm({ profile, onSave, onCancel }: { profile: EnvironmentProfil
       memoryMb: Number(draft.memoryMb),
       maxSessions: Number(draft.maxSessions),
     });
-    if (parsed.success) onSave(parsed.data);
+    if (parsed.success) {
+      const { environmentId, image, networkMode, cpus, memoryMb, maxSessions } = parsed.data;
+      onSave({ environmentId, image, networkMode, cpus, memoryMb, maxSessions });
+    }
     else setError(parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`).join('; '));
   };
   return (

@@ -1,5 +1,5 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import { environmentProfileSchema, type EnvironmentSummary, type Settings } from '../../../shared/contract.js';
+import type { EnvironmentSummary, Settings } from '../../../shared/contract.js';
 import { ErrorLine } from './ErrorLine.js';
 import { call } from '../api.js';
 
@@ -130,11 +130,9 @@ function StartStep({ environment, back, onDone }: { environment: EnvironmentSumm
     await call('keys.set', { kind: 'environment-key', environmentId: environment.id, value: key });
     // Fresh: connecting the key may have changed them since this view loaded.
     const current = await call('settings.get');
-    const profile = environmentProfileSchema.parse({ environmentId: environment.id, name: environment.name, baseUrl: current.apiBaseUrl, networkMode: network });
     await call('settings.update', {
-      ...current,
       servedEnvironmentId: environment.id,
-      environments: [...current.environments.filter((e) => e.environmentId !== environment.id), profile],
+      environment: { environmentId: environment.id, name: environment.name, baseUrl: current.apiBaseUrl, networkMode: network },
     });
     await call('worker.start');
     onDone();

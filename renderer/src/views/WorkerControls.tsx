@@ -26,7 +26,9 @@ export function WorkerControls({ state, served, onError }: { state: WorkerState;
     state.status === 'online' ?
       state.blockedBy === 'full' ? `${state.active} running · full`
       : state.blockedBy === 'docker-unavailable' ? 'Docker is not reachable'
+      : state.blockedBy === 'asleep' ? `${state.active} running · asleep`
       : `${state.active} running`
+    : state.status === 'starting' ? (state.detail ?? '')
     : state.status === 'draining' ? `waiting for ${state.active} to finish`
     : state.status === 'error' ? state.message
     : '';
@@ -37,7 +39,7 @@ export function WorkerControls({ state, served, onError }: { state: WorkerState;
         {LABEL[state.status]}
       </span>
       {detail && <span className="worker-detail">{detail}</span>}
-      {state.status === 'online' && (
+      {(state.status === 'online' || state.status === 'starting') && (
         <button disabled={busy} onClick={() => run('worker.pause')}>
           Pause
         </button>

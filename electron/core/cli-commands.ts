@@ -1,0 +1,61 @@
+import Docker from 'dockerode';
+import { parseArgs } from 'node:util';
+import { EXIT_FATAL, EXIT_USAGE } from './cli-args.js';
+import { createLogger } from './log.js';
+import { BridgeProvider } from './providers/bridge.js';
+import { buildSessionImage, packageVersion } from './runtime/session-image.js';
+import { Secret } from './secret.js';
+
+/** `outpost bridge …` and `outpost image build`: one-shot commands beside the worker. */
+
+export async function bridgeCommand(args: string[]): Promise<number> {
+  const [sub, ...flags] = args;
+  let values: Record<string, string | undefined>;
+  try {
+    values = parseArgs({ args: flags, options: { 'base-url': { type: 'string' }, 'environment-id': { type: 'string' } }, strict: true }).values;
+  } catch (e) {
+    process.stderr.write(`outpost: ${(e as Error).message}\n`);
+    return EXIT_USAGE;
+  }
+  const token = process.env['OUTPOST_ENVIRONMENT_KEY'];
+  const baseURL = values['base-url'];
+  if (!sub || !['providers', 'create', 'delete'].includes(sub) || !baseURL || !token || (sub === 'delete' && !values['environment-id'])) {
+    process.stderr.write('outpost: usage: OUTPOST_ENVIRONMENT_KEY=TOKEN outpost bridge providers|create|delete --base-url URL [--environment-id ID]\n');
+    return EXIT_USAGE;
+  }
+  const secret = new Secret(token);
+  const logger = createLogger({ format: 'text', sink: process.stderr });
+  const provider = new BridgeProvider({ baseURL, environmentId: values['environment-id'] ?? '', token: secret, logger });
+  try {
+    if (sub === 'providers') {
+      for (const p of await provider.listProviders()) process.stdout.write(`${p.provider_id}\t${p.name}\t${p.region}\t${p.available ? 'available' : 'unavailable'}\n`);
+    } else if (sub === 'create') {
+      process.stdout.write(`${(await BridgeProvider.createEnvironment({ baseURL, token: secret })).environment_id}\n`);
+    } else {
+      await provider.deleteEnvironment();
+      process.stdout.write(`deleted ${values['environment-id']}\n`);
+    }
+    return 0;
+  } catch (e) {
+    process.stderr.write(`outpost: ${provider.describe(e)}\n`);
+    return provider.isFatal(e) ? EXIT_FATAL : 1;
+  }
+}
+
+export async function imageCommand(args: string[]): Promise<number> {
+  const [sub, ...flags] = args;
+  if (sub !== 'build' || flags.some((f) => f !== '--offline')) {
+    process.stderr.write(`outpost: usage: outpost image build [--offline]\n`);
+    return EXIT_USAGE;
+  }
+  const offline = flags.includes('--offline');
+  const logger = createLogger({ format: 'text', sink: process.stdout });
+  try {
+    await buildSessionImage({ docker: new Docker(), offline, version: packageVersion(), onProgress: (line) => logger.info(line) });
+  } catch (e) {
+    process.stderr.write(`outpost: ${(e as Error).message}\n`);
+    return 1;
+  }
+  logger.info(`built outpost-session:latest and outpost-session:${packageVersion()}${offline ? ' (offline)' : ''}`);
+  return 0;
+}

@@ -1,0 +1,270 @@
+import { hostname } from 'node:os';
+import type { EnvironmentProfile, Settings, SettingsPatch } from '../../shared/contract.js';
+import { isTerminal, type ItemState, type WorkerState } from '../../shared/states.js';
+import { Emitter } from './emitter.js';
+import { HistoryStore, historyEntryOf } from './history.js';
+import type { Logger } from './log.js';
+import { DataPaths, InstanceRecord } from './paths.js';
+import { AnthropicProvider } from './providers/anthropic.js';
+import { BridgeProvider } from './providers/bridge.js';
+import type { ControlPlane } from './providers/control-plane.js';
+import { DockerRuntime } from './runtime/docker.js';
+import { ensureSessionImage, packageVersion } from './runtime/session-image.js';
+import type { Secret } from './secret.js';
+import type { SecretStore } from './secrets/secret-store.js';
+import { OutpostService, UserError, type ServiceCore, type ServiceEvent } from './service.js';
+import { SettingsStore } from './settings.js';
+import { Worker, type WorkerFatalError } from './worker/worker.js';
+
+const HOUR_MS = 60 * 60 * 1000;
+
+export interface OutpostOptions {
+  /** The data folder: the desktop app's user-data folder, or --data-dir. */
+  dataDir: string;
+  secrets: SecretStore;
+  logger: Logger;
+  /** Outpost's own log, viewable from the window. */
+  appLogFile?: string;
+  /** Told after settings change (the desktop app applies start-at-login). */
+  onSettingsChanged?: (settings: Settings) => void;
+  /** How often retention runs while Outpost is open (it also runs at open). */
+  retentionCheckMs?: number;
+  /** Readies an environment's image before the first claim. Default: build Outpost's session image when it is missing. */
+  prepare?: (image: string) => Promise<void>;
+}
+
+/**
+ * What a running Outpost is — the one place a process is put together. The desktop app, the
+ * dashboard and the CLI are heads: each parses its input, opens an Outpost, attaches its views,
+ * and closes it through the one shutdown policy (shutdown.ts).
+ * Owns the data folder and this process's instance record, the settings, the history,
+ * retention (at open and periodically), the worker serving the chosen environment, and the
+ * events every view renders from.
+ */
+export class Outpost implements ServiceCore {
+  readonly events = new Emitter<ServiceEvent>();
+  readonly paths: DataPaths;
+  readonly runtime: DockerRuntime;
+  readonly history: HistoryStore;
+  readonly secrets: SecretStore;
+  readonly logger: Logger;
+  readonly appLogFile: string | undefined;
+  /** Problems found while opening (a settings file kept aside), for each view to show when it attaches. */
+  readonly startupNotices: string[] = [];
+  readonly #opts: OutpostOptions;
+  readonly #instance: InstanceRecord;
+  readonly #installId: string;
+  readonly #settingsStore: SettingsStore;
+  readonly #service: OutpostService;
+  readonly #retention: NodeJS.Timeout;
+  #settings: Settings;
+  #worker: Worker | undefined;
+  #detachWorker: () => void = () => {};
+  #workerDone: Promise<WorkerFatalError | undefined> = Promise.resolve(undefined);
+
+  static open(opts: OutpostOptions): Outpost {
+    return new Outpost(opts);
+  }
+
+  private constructor(opts: OutpostOptions) {
+    this.#opts = opts;
+    this.logger = opts.logger;
+    this.secrets = opts.secrets;
+    this.appLogFile = opts.appLogFile;
+    this.paths = new DataPaths(opts.dataDir);
+    this.runtime = new DockerRuntime();
+    this.history = new HistoryStore(this.paths.root);
+    this.#instance = new InstanceRecord(this.paths);
+    this.#installId = this.paths.installId();
+    this.#settingsStore = new SettingsStore(this.paths.root);
+    const loaded = this.#settingsStore.load();
+    this.#settings = loaded.settings;
+    if (loaded.problem) {
+      this.logger.error(loaded.problem);
+      this.startupNotices.push(loaded.problem);
+    }
+    this.#service = new OutpostService(this);
+    this.pruneOldSessions();
+    this.#retention = setInterval(() => this.pruneOldSessions(), opts.retentionCheckMs ?? HOUR_MS);
+    this.#retention.unref();
+  }
+
+  /** A contract call from a view: parsed, dispatched, answered in an envelope. Never throws. */
+  handle(channel: string, raw: unknown) {
+    return this.#service.handle(channel, raw);
+  }
+
+  get settings(): Settings {
+    return this.#settings;
+  }
+
+  updateSettings(patch: SettingsPatch): Settings {
+    this.#settings = this.#settingsStore.update(patch);
+    this.#opts.onSettingsChanged?.(this.#settings);
+    return this.#settings;
+  }
+
+  get workerState(): WorkerState {
+    return this.#worker?.state ?? { status: 'off' };
+  }
+
+  get items(): ItemState[] {
+    return this.#worker?.items ?? [];
+  }
+
+  get activeSessions(): number {
+    return this.#worker?.active ?? 0;
+  }
+
+  /** Resolves when the worker last started has stopped for good: with the error that stopped it, if one did. */
+  get workerDone(): Promise<WorkerFatalError | undefined> {
+    return this.#workerDone;
+  }
+
+  /** Serve `profile` (a head's flags): it becomes the served environment's profile, then the worker starts. */
+  async serve(profile: EnvironmentProfile): Promise<void> {
+    this.updateSettings({
+      ...(profile.provider === 'anthropic' ? { apiBaseUrl: profile.baseUrl } : {}),
+      servedEnvironmentId: profile.environmentId,
+      environment: profile,
+    });
+    await this.startWorker();
+  }
+
+  /** Serve the chosen environment with its key from the secret store. */
+  async startWorker(): Promise<void> {
+    const status = this.workerState.status;
+    if (status !== 'off' && status !== 'error') return;
+    const profile = this.#servedProfile();
+    if (!profile) throw new UserError('Choose the environment this machine serves first.');
+    const key = await this.secrets.get({ kind: 'environment-key', environmentId: profile.environmentId });
+    if (!key) throw new UserError(`Set the environment key for ${profile.environmentId} first.`);
+    this.#detachWorker();
+    const worker = this.#createWorker(profile, key);
+    this.#worker = worker;
+    this.#detachWorker = worker.events.on((event) => {
+      if (event.type === 'worker-state') this.events.fire({ name: 'worker-state', payload: event.state });
+      else {
+        this.#remember(event.item);
+        this.events.fire({ name: 'item-state', payload: event.item });
+      }
+    });
+    await worker.start();
+    this.#workerDone = worker.stopped.then(async () => {
+      if (!worker.fatalError) {
+        await worker.shutdown(profile.drainSeconds * 1000);
+        return undefined;
+      }
+      // Polling failed for good (a wrong key, an unknown environment): stop what runs and say why.
+      await worker.stopNow();
+      this.events.fire({ name: 'notice', payload: { level: 'error', message: worker.fatalError.message } });
+      return worker.fatalError;
+    });
+  }
+
+  pauseWorker(): void {
+    this.#worker?.pause();
+  }
+
+  resumeWorker(): void {
+    this.#worker?.resume();
+  }
+
+  stopItem(workId: string): boolean {
+    return this.#worker?.stopItem(workId) ?? false;
+  }
+
+  /** The machine is going to sleep: claim nothing. */
+  sleep(): void {
+    this.#worker?.sleep();
+  }
+
+  /** Back from sleep: every lease is checked before claiming again. */
+  wake(): Promise<void> {
+    return this.#worker?.wake() ?? Promise.resolve();
+  }
+
+  /** drain: stop claiming and wait (up to the profile's drain period) for running sessions; now: stop them. */
+  async stopWorker(mode: 'drain' | 'now'): Promise<void> {
+    const worker = this.#worker;
+    if (!worker) return;
+    await (mode === 'now' ? worker.stopNow() : worker.shutdown((this.#servedProfile()?.drainSeconds ?? 30) * 1000));
+  }
+
+  /** Retention: session logs and workspaces older than the setting go; a running session's never do. */
+  pruneOldSessions(): number {
+    const days = this.#settings.logRetentionDays;
+    try {
+      const pruned = this.paths.pruneSessionFiles(days, Date.now(), new Set(this.items.map((i) => i.workId)));
+      if (pruned > 0) this.logger.info(`removed the logs and workspaces of ${pruned} session${pruned === 1 ? '' : 's'} older than ${days} days`);
+      return pruned;
+    } catch (e) {
+      this.logger.warn('could not remove old session logs and workspaces', { error: (e as Error).message });
+      return 0;
+    }
+  }
+
+  /** Stop everything now and release what this process holds. The shutdown policy drains first, when asked to. */
+  async dispose(): Promise<void> {
+    clearInterval(this.#retention);
+    await this.#worker?.stopNow();
+    await this.#workerDone;
+    this.#detachWorker();
+    this.#instance.dispose();
+  }
+
+  #servedProfile(): EnvironmentProfile | undefined {
+    return this.#settings.environments.find((e) => e.environmentId === this.#settings.servedEnvironmentId);
+  }
+
+  #remember(item: ItemState): void {
+    if (!isTerminal(item.status)) return;
+    try {
+      this.history.add(historyEntryOf(item));
+    } catch (e) {
+      // A full disk loses a history line, never the worker.
+      this.logger.error('could not record the finished item in the history', { work_id: item.workId, error: (e as Error).message });
+    }
+  }
+
+  /** The worker that serves one environment profile: its control plane, limits and image. */
+  #createWorker(profile: EnvironmentProfile, key: Secret): Worker {
+    const { logger, runtime, paths } = this;
+    const instanceId = this.#instance.id;
+    const provider: ControlPlane =
+      profile.provider === 'ainative' ?
+        new BridgeProvider({
+          baseURL: profile.baseUrl,
+          environmentId: profile.environmentId,
+          token: key,
+          logger,
+          interpreter: profile.interpreter,
+          timeoutMs: profile.timeoutSeconds * 1000,
+        })
+      : new AnthropicProvider({
+          baseURL: profile.baseUrl,
+          environmentId: profile.environmentId,
+          environmentKey: key,
+          // Stable per install, unique per process (DESIGN §1.1).
+          workerId: `${hostname()}-${this.#installId.slice(0, 8)}-${instanceId.slice(0, 8)}`,
+          logger,
+        });
+    const prepare = this.#opts.prepare ?? ((image: string) => ensureSessionImage({ runtime, image, logger, version: packageVersion() }));
+    return new Worker({
+      provider,
+      runtime,
+      paths,
+      logger,
+      installId: this.#installId,
+      instanceId,
+      maxSessions: profile.maxSessions,
+      session: {
+        image: profile.image,
+        networkMode: profile.networkMode,
+        limits: { cpus: profile.cpus, memoryMb: profile.memoryMb, pids: profile.pids },
+        graceSeconds: profile.graceSeconds,
+      },
+      prepare: () => prepare(profile.image),
+    });
+  }
+}
