@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/system.sh
 
-ensure_packages docker.io busybox-static ripgrep unzip
+ensure_packages docker.io busybox-static ripgrep unzip "${NPM_CI_PACKAGES[@]}"
 ensure_docker
 ensure_node_modules
 npm run --silent build

@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib/system.sh
 
 # chromium: the window's end-to-end tests drive Debian's Chromium through playwright-core (DESIGN §3).
-ensure_packages docker.io busybox-static ripgrep unzip gnome-keyring dbus-x11 libsecret-1-dev chromium
+ensure_packages docker.io busybox-static ripgrep unzip gnome-keyring dbus-x11 chromium "${NPM_CI_PACKAGES[@]}"
 ensure_docker
 ensure_node_modules
 

@@ -1,7 +1,8 @@
 import { useCallback, useEffect, useState } from 'react';
-import type { LogSource, Settings } from '../../shared/contract.js';
+import type { Settings } from '../../shared/contract.js';
 import type { ItemState, WorkerState } from '../../shared/states.js';
 import { call, useServiceEvents } from './api.js';
+import type { Route } from './route.js';
 import { Environments } from './views/Environments.js';
 import { LogView } from './views/LogView.js';
 import { Setup } from './views/Setup.js';
@@ -9,7 +10,6 @@ import { WorkerControls } from './views/WorkerControls.js';
 import { Work } from './views/Work.js';
 import { Workspace } from './views/Workspace.js';
 
-export type Route = { view: 'work' } | { view: 'environments' } | { view: 'log'; source: LogSource; title: string } | { view: 'workspace'; workId: string };
 type Notice = { level: 'info' | 'warning' | 'error'; message: string; at: number };
 
 export function App() {

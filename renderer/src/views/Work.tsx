@@ -1,9 +1,9 @@
 import { useEffect, useState } from 'react';
 import type { HistoryEntry } from '../../../shared/contract.js';
 import type { ItemState } from '../../../shared/states.js';
-import type { Route } from '../App.js';
 import { call, usePolled } from '../api.js';
 import { bytes, clock, duration, short } from '../format.js';
+import type { Route } from '../route.js';
 
 /** What runs now (state, age, CPU, memory, Stop) and what ran (kept across restarts). */
 export function Work({ items, historyVersion, open, onError }: { items: ItemState[]; historyVersion: number; open: (r: Route) => void; onError: (m: string) => void }) {
