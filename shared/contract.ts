@@ -155,6 +155,8 @@ export const events = {
 } as const;
 export type EventName = keyof typeof events;
 export type EventPayload<E extends EventName> = z.infer<(typeof events)[E]>;
+/** One event as it travels to a view: its name and payload. */
+export type ServiceEvent = { [E in EventName]: { name: E; payload: EventPayload<E> } }[EventName];
 
 /** Every reply: an exception in the core reaches a view as data, never as a lost promise. */
 export type Result<T> = { result: T } | { error: { message: string; code: ErrorCode } };

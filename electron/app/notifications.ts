@@ -1,4 +1,4 @@
-import type { ServiceEvent } from '../core/service.js';
+import type { ServiceEvent } from '../../shared/contract.js';
 import type { WorkerState } from '../../shared/states.js';
 
 export interface DesktopNotice {

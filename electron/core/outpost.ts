@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { EnvironmentProfile, Settings, SettingsPatch } from '../../shared/contract.js';
+import type { EnvironmentProfile, ServiceEvent, Settings, SettingsPatch } from '../../shared/contract.js';
 import { isTerminal, type ItemState, type WorkerState } from '../../shared/states.js';
 import { Emitter } from './emitter.js';
 import { HistoryStore, historyEntryOf } from './history.js';
@@ -12,7 +12,7 @@ import { DockerRuntime } from './runtime/docker.js';
 import { ensureSessionImage, packageVersion } from './runtime/session-image.js';
 import type { Secret } from './secret.js';
 import type { SecretStore } from './secrets/secret-store.js';
-import { OutpostService, UserError, type ServiceCore, type ServiceEvent } from './service.js';
+import { OutpostService, UserError, type ServiceCore } from './service.js';
 import { SettingsStore } from './settings.js';
 import { Worker, type WorkerFatalError } from './worker/worker.js';
 

@@ -2,8 +2,6 @@ import Anthropic from '@anthropic-ai/sdk';
 import {
   calls,
   type Channel,
-  type EventName,
-  type EventPayload,
   type LogSource,
   type ParsedRequest,
   type Response,
@@ -22,8 +20,6 @@ import type { DockerRuntime } from './runtime/docker.js';
 import { Secret } from './secret.js';
 import { KeychainUnavailableError, type SecretStore } from './secrets/secret-store.js';
 import { listWorkspace, readWorkspaceFile } from './workspace-files.js';
-
-export type ServiceEvent = { [E in EventName]: { name: E; payload: EventPayload<E> } }[EventName];
 
 /** What the contract's handlers act on: a running Outpost (outpost.ts). */
 export interface ServiceCore {

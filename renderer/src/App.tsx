@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState } from 'react';
 import type { Settings } from '../../shared/contract.js';
-import type { ItemState, WorkerState } from '../../shared/states.js';
+import { isTerminal, type ItemState, type WorkerState } from '../../shared/states.js';
 import { call, useServiceEvents } from './api.js';
 import type { Route } from './route.js';
 import { Environments } from './views/Environments.js';
@@ -37,7 +37,7 @@ export function App() {
     else {
       const item = event.payload;
       setItems((list) => [...list.filter((i) => i.workId !== item.workId), item]);
-      if (['finished', 'failed', 'lost'].includes(item.status)) setHistoryVersion((v) => v + 1);
+      if (isTerminal(item.status)) setHistoryVersion((v) => v + 1);
     }
   });
 
@@ -49,7 +49,7 @@ export function App() {
       {label}
     </button>
   );
-  const active = items.filter((i) => !['finished', 'failed', 'lost'].includes(i.status));
+  const active = items.filter((i) => !isTerminal(i.status));
   return (
     <div className="shell">
       <header className="topbar">

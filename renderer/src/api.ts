@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'react';
-import type { Channel, Request, Response } from '../../shared/contract.js';
-import { connect, type ServiceEvent } from './transport.js';
+import type { Channel, Request, Response, ServiceEvent } from '../../shared/contract.js';
+import { connect } from './transport.js';
 
 const transport = connect();
 

@@ -1,6 +1,4 @@
-import type { Channel, EventName, EventPayload, Result } from '../../shared/contract.js';
-
-export type ServiceEvent = { [E in EventName]: { name: E; payload: EventPayload<E> } }[EventName];
+import type { Channel, Result, ServiceEvent } from '../../shared/contract.js';
 
 /** How the renderer reaches the core; it never knows which one it has. */
 export interface Transport {

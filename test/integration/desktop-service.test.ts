@@ -10,7 +10,7 @@ import { environmentProfileSchema } from '../../shared/contract.js';
 import { configureAppLog } from '../../electron/app/log.js';
 import { Outpost } from '../../electron/core/outpost.js';
 import { KeytarSecretStore } from '../../electron/core/secrets/keytar-store.js';
-import type { ServiceEvent } from '../../electron/core/service.js';
+import type { ServiceEvent } from '../../shared/contract.js';
 import { ShutdownPolicy, type StopAnswer } from '../../electron/core/shutdown.js';
 import { buildScriptImage, outpostContainers } from '../helpers/docker.js';
 import { waitFor } from '../helpers/worker.js';
