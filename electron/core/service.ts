@@ -1,4 +1,3 @@
-import Anthropic from '@anthropic-ai/sdk';
 import {
   calls,
   type Channel,
@@ -12,7 +11,6 @@ import {
   type Settings,
 } from '../../shared/contract.js';
 import type { ItemState, WorkerState } from '../../shared/states.js';
-import { Account } from './account.js';
 import { Emitter } from './emitter.js';
 import { HistoryStore } from './history.js';
 import { LogFile } from './logs/log-file.js';
@@ -20,7 +18,7 @@ import { Secret } from './secret.js';
 import { listWorkspace, readWorkspaceFile } from './workspace-files.js';
 import type { Logger } from './log.js';
 import { InstanceRecord, type DataPaths } from './paths.js';
-import { describeApiError } from './providers/anthropic.js';
+import { Account, AccountError } from './providers/anthropic/account.js';
 import type { DockerRuntime } from './runtime/docker.js';
 import { KeychainUnavailableError, type SecretStore } from './secrets/secret-store.js';
 import type { SettingsStore } from './settings.js';
@@ -181,8 +179,7 @@ export class OutpostService {
     try {
       await new Account(apiBaseUrl, key).verify();
     } catch (e) {
-      const refused = e instanceof Anthropic.APIError && (e.status === 401 || e.status === 403);
-      throw new UserError(refused ? `The API refused this key (${describeApiError(e)})` : `Could not reach ${apiBaseUrl} (${describeApiError(e)})`);
+      throw e instanceof AccountError ? new UserError(e.message) : e;
     }
     await this.#opts.secrets.set({ kind: 'api-key' }, key.reveal());
     if (apiBaseUrl !== this.#settings.apiBaseUrl) this.#settings = this.#opts.settings.save({ ...this.#settings, apiBaseUrl });
@@ -193,11 +190,10 @@ export class OutpostService {
   async #withAccount<T>(call: (account: Account) => Promise<T>): Promise<T> {
     const key = await this.#opts.secrets.get({ kind: 'api-key' });
     if (!key) throw new UserError('Add your API key first.');
-    const url = this.#settings.apiBaseUrl;
     try {
-      return await call(new Account(url, key));
+      return await call(new Account(this.#settings.apiBaseUrl, key));
     } catch (e) {
-      throw new UserError(e instanceof Anthropic.APIError && e.status ? `The API at ${url} answered ${describeApiError(e)}` : `Could not reach ${url} (${describeApiError(e)})`);
+      throw e instanceof AccountError ? new UserError(e.message) : e;
     }
   }
 

@@ -26,6 +26,11 @@ export interface ControlPlane {
   describe(error: unknown): string;
 }
 
+/** A poll body that is not a work item: logged and survived, never trusted. Any provider may throw it. */
+export class MalformedWorkError extends Error {
+  override name = 'MalformedWorkError';
+}
+
 export interface WorkItem {
   id: string;
   environmentId: string;

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type { EnvironmentProfile } from '../../../shared/contract.js';
 import type { Logger } from '../log.js';
 import type { DataPaths } from '../paths.js';
-import { AnthropicProvider } from '../providers/anthropic.js';
+import { AnthropicProvider } from '../providers/anthropic/provider.js';
 import { BridgeProvider } from '../providers/bridge.js';
 import type { DockerRuntime } from '../runtime/docker.js';
 import type { Secret } from '../secret.js';
