@@ -47,7 +47,9 @@ export interface ClaimRecord {
   provider: string;
   lastHeartbeat?: string;
 }
-export type ClaimRecorder = (update: Partial<ClaimRecord>) => void;
+/** What a provider may add to its item's claim record as the item goes on. */
+export type ClaimUpdate = Pick<ClaimRecord, 'lastHeartbeat'>;
+export type ClaimRecorder = (update: ClaimUpdate) => void;
 
 /** What the item's container runs, beyond the environment's image and limits. */
 export interface ContainerWork {

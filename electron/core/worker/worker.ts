@@ -4,6 +4,7 @@ import { isTerminal } from '../../../shared/states.js';
 import { Emitter } from '../emitter.js';
 import { MalformedWorkError, type WorkItem } from '../providers/control-plane.js';
 import { sleep } from '../timing.js';
+import { ClaimStore } from './claims.js';
 import { sweepOrphans } from './recovery.js';
 import { ItemRun, type SessionSettings, type WorkerContext } from './supervisor.js';
 
@@ -30,6 +31,7 @@ export class WorkerFatalError extends Error {
 export class Worker {
   readonly events = new Emitter<WorkerEvent>();
   readonly #opts: WorkerOptions;
+  readonly #claims: ClaimStore;
   readonly #runs = new Map<string, ItemRun>();
   #state: WorkerState = { status: 'off' };
   #paused = false;
@@ -48,6 +50,7 @@ export class Worker {
 
   constructor(opts: WorkerOptions) {
     this.#opts = opts;
+    this.#claims = new ClaimStore(opts.paths.leases);
   }
 
   get state(): WorkerState {
@@ -248,7 +251,7 @@ export class Worker {
     if (!this.#swept) {
       // Startup recovery runs before the first poll, as soon as Docker answers (it may be down at start).
       try {
-        await sweepOrphans(this.#opts);
+        await sweepOrphans(this.#opts, this.#claims);
         await this.#opts.prepare?.();
         this.#swept = true;
       } catch (e) {
@@ -295,6 +298,7 @@ export class Worker {
     const run = new ItemRun(
       {
         ...this.#opts,
+        claims: this.#claims,
         settings: this.#opts.session,
         onChange: (item) => this.events.fire({ type: 'item-state', item }),
       },
