@@ -24,6 +24,10 @@ describe('two workers sharing a data folder', () => {
   });
   after(async () => {
     for (const w of workers) if (w.proc.exitCode === null) w.signal('SIGKILL');
+    // A test that failed midway leaves its sessions running: remove them, they sleep for 10 minutes.
+    for (const installId of new Set(workers.map((w) => w.installId()))) {
+      for (const c of await outpostContainers(installId)) await docker.getContainer(c.Id).remove({ force: true });
+    }
     await playground.close();
   });
 
