@@ -5,7 +5,7 @@ import { Emitter } from './emitter.js';
 import { HistoryStore, historyEntryOf } from './history.js';
 import type { Logger } from './log.js';
 import { DataPaths, InstanceRecord } from './paths.js';
-import { AnthropicProvider } from './providers/anthropic.js';
+import { AnthropicProvider } from './providers/anthropic/provider.js';
 import { BridgeProvider } from './providers/bridge.js';
 import type { ControlPlane } from './providers/control-plane.js';
 import { DockerRuntime } from './runtime/docker.js';

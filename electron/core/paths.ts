@@ -15,6 +15,7 @@ export class DataPaths {
   get workspaces(): string {
     return join(this.root, 'workspaces');
   }
+  /** Claims on work items, one file each (worker/claims.ts owns them). */
   get leases(): string {
     return join(this.root, 'leases');
   }
@@ -27,9 +28,6 @@ export class DataPaths {
   }
   workspace(workId: string): string {
     return join(this.workspaces, safeName(workId));
-  }
-  leaseFile(workId: string): string {
-    return join(this.leases, `${safeName(workId)}.json`);
   }
 
   /** Retention: remove session logs and workspaces last touched more than `days` ago, but those of `keep`. Returns how many sessions. */

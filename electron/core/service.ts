@@ -1,4 +1,3 @@
-import Anthropic from '@anthropic-ai/sdk';
 import {
   calls,
   type Channel,
@@ -10,12 +9,11 @@ import {
   type SettingsPatch,
 } from '../../shared/contract.js';
 import type { ItemState, WorkerState } from '../../shared/states.js';
-import { Account } from './account.js';
+import { Account, AccountError } from './providers/anthropic/account.js';
 import type { HistoryStore } from './history.js';
 import type { Logger } from './log.js';
 import { LogFile } from './logs/log-file.js';
 import type { DataPaths } from './paths.js';
-import { describeApiError } from './providers/anthropic.js';
 import type { DockerRuntime } from './runtime/docker.js';
 import { Secret } from './secret.js';
 import { KeychainUnavailableError, type SecretStore } from './secrets/secret-store.js';
@@ -118,8 +116,7 @@ export class OutpostService {
     try {
       await new Account(apiBaseUrl, key).verify();
     } catch (e) {
-      const refused = e instanceof Anthropic.APIError && (e.status === 401 || e.status === 403);
-      throw new UserError(refused ? `The API refused this key (${describeApiError(e)})` : `Could not reach ${apiBaseUrl} (${describeApiError(e)})`);
+      throw e instanceof AccountError ? new UserError(e.message) : e;
     }
     await this.#core.secrets.set({ kind: 'api-key' }, key.reveal());
     if (apiBaseUrl !== this.#core.settings.apiBaseUrl) this.#core.updateSettings({ apiBaseUrl });
@@ -130,11 +127,10 @@ export class OutpostService {
   async #withAccount<T>(call: (account: Account) => Promise<T>): Promise<T> {
     const key = await this.#core.secrets.get({ kind: 'api-key' });
     if (!key) throw new UserError('Add your API key first.');
-    const url = this.#core.settings.apiBaseUrl;
     try {
-      return await call(new Account(url, key));
+      return await call(new Account(this.#core.settings.apiBaseUrl, key));
     } catch (e) {
-      throw new UserError(e instanceof Anthropic.APIError && e.status ? `The API at ${url} answered ${describeApiError(e)}` : `Could not reach ${url} (${describeApiError(e)})`);
+      throw e instanceof AccountError ? new UserError(e.message) : e;
     }
   }
 

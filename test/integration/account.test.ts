@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Account } from '../../electron/core/account.js';
+import { Account, AccountError } from '../../electron/core/providers/anthropic/account.js';
 import { Secret } from '../../electron/core/secret.js';
 import { AnthropicPlayground } from '../../playground/anthropic.js';
 
@@ -33,6 +33,25 @@ describe('the account (API key) over the official SDK, against the playground', 
   });
 
   it('is refused with the API’s words for a wrong key', async () => {
-    await assert.rejects(new Account(playground.url, new Secret('sk-ant-api03-wrong-key')).verify(), /invalid x-api-key|401/);
+    await assert.rejects(new Account(playground.url, new Secret('sk-ant-api03-wrong-key')).verify(), (e) => {
+      assert.ok(e instanceof AccountError);
+      assert.match(e.message, /^The API refused this key \(401 authentication_error: .*(invalid x-api-key|401)/);
+      assert.equal(e.refused, true);
+      return true;
+    });
+  });
+
+  it('says in words where a call went and what the API answered, or that nothing answered', async () => {
+    const account = new Account(playground.url, new Secret(playground.apiKey));
+    await assert.rejects(account.stats('env_unknown'), (e) => {
+      assert.ok(e instanceof AccountError);
+      assert.match(e.message, new RegExp(`^The API at ${playground.url} answered 404 not_found_error: `));
+      assert.equal(e.refused, false);
+      return true;
+    });
+    // A closed port on loopback: nothing answers.
+    const nowhere = 'http://127.0.0.1:9';
+    await assert.rejects(new Account(nowhere, new Secret(playground.apiKey)).verify(), new RegExp(`^AccountError: Could not reach ${nowhere} \\(`));
+    await assert.rejects(new Account(nowhere, new Secret(playground.apiKey)).environments(false), (e) => e instanceof AccountError && e.message.startsWith(`Could not reach ${nowhere} (`));
   });
 });

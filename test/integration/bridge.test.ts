@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { BridgePlayground } from '../../playground/bridge.js';
 import { AnthropicPlayground } from '../../playground/anthropic.js';
 import { BridgeProvider, OUTPUT_CAP_BYTES } from '../../electron/core/providers/bridge.js';
-import { AnthropicProvider } from '../../electron/core/providers/anthropic.js';
+import { AnthropicProvider } from '../../electron/core/providers/anthropic/provider.js';
 import { Worker } from '../../electron/core/worker/worker.js';
 import { DataPaths, InstanceRecord } from '../../electron/core/paths.js';
 import { DockerRuntime } from '../../electron/core/runtime/docker.js';

@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import type { Secret } from '../secret.js';
 import { sleep } from '../timing.js';
 import type { ClaimRecord, ContainerWork, ControlPlane, ItemLifecycle, ItemOutcome, WorkItem } from './control-plane.js';
+import { MalformedWorkError } from './control-plane.js';
 
 /** An answer from the Bridge API that is not a success: its status and its `detail`. */
 export class BridgeApiError extends Error {
@@ -77,7 +78,7 @@ export class BridgeProvider implements ControlPlane {
       return { work: null, idleMs: 0 };
     }
     const parsed = pollSchema.safeParse(raw);
-    if (!parsed.success) throw new Error(`poll returned something that is not a Bridge poll response: ${z.prettifyError(parsed.error)}`);
+    if (!parsed.success) throw new MalformedWorkError(`poll returned something that is not a Bridge poll response: ${z.prettifyError(parsed.error)}`);
     const { work, poll_interval_ms } = parsed.data;
     if (!work) return { work: null, idleMs: poll_interval_ms };
     const script = work.payload['script'];

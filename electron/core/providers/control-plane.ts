@@ -26,6 +26,11 @@ export interface ControlPlane {
   describe(error: unknown): string;
 }
 
+/** A poll body that is not a work item: logged and survived, never trusted. Any provider may throw it. */
+export class MalformedWorkError extends Error {
+  override name = 'MalformedWorkError';
+}
+
 export interface WorkItem {
   id: string;
   environmentId: string;
@@ -42,7 +47,9 @@ export interface ClaimRecord {
   provider: string;
   lastHeartbeat?: string;
 }
-export type ClaimRecorder = (update: Partial<ClaimRecord>) => void;
+/** What a provider may add to its item's claim record as the item goes on. */
+export type ClaimUpdate = Pick<ClaimRecord, 'lastHeartbeat'>;
+export type ClaimRecorder = (update: ClaimUpdate) => void;
 
 /** What the item's container runs, beyond the environment's image and limits. */
 export interface ContainerWork {

@@ -1,8 +1,7 @@
-import { readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { InstanceRecord } from '../paths.js';
 import { LABEL } from '../runtime/labels.js';
-import { readClaimRecord, type WorkerContext } from './supervisor.js';
+import type { ClaimStore, StoredClaim } from './claims.js';
+import type { WorkerContext } from './supervisor.js';
 
 export interface SweepResult {
   removed: string[];
@@ -11,36 +10,36 @@ export interface SweepResult {
 
 /**
  * Startup recovery, before the first poll: containers this install started from a
- * process that has since died are removed, and their items stopped where they are
- * still ours — the control plane decides how to prove that (Anthropic: echo the last
- * heartbeat we recorded; a lease that moved on is left to its new holder).
+ * process that has since died are removed, and the items that process claimed are
+ * stopped where they are still ours — the control plane decides how to prove that
+ * (Anthropic: echo the last heartbeat we recorded; a lease that moved on is left to
+ * its new holder). Several processes may share the data folder (the desktop app and a
+ * headless worker, or one per environment): what a live one holds is never touched.
  */
-export async function sweepOrphans(deps: WorkerContext): Promise<SweepResult> {
+export async function sweepOrphans(deps: WorkerContext, claims: ClaimStore): Promise<SweepResult> {
   const { runtime, provider, paths, logger } = deps;
   const result: SweepResult = { removed: [], stopped: [] };
   InstanceRecord.prune(paths);
+  const orphaned = (owner: string | undefined) => owner === undefined || (owner !== deps.instanceId && !InstanceRecord.isAlive(paths, owner));
   for (const container of await runtime.listOutpostContainers(deps.installId)) {
-    const owner = container.labels[LABEL.instance] ?? '';
-    if (owner === deps.instanceId || InstanceRecord.isAlive(paths, owner)) continue;
-    const workId = container.labels[LABEL.workId] ?? '';
+    if (!orphaned(container.labels[LABEL.instance] ?? '')) continue;
     if (container.labels[LABEL.environmentId] !== provider.environmentId) continue; // another environment's worker sweeps it
     await runtime.removeContainer(container.id);
     result.removed.push(container.id);
-    logger.info('removed a container left by an Outpost that stopped unexpectedly', { work_id: workId, container: container.id.slice(0, 12) });
-    await recoverClaim(deps, paths.leaseFile(workId), result);
+    logger.info('removed a container left by an Outpost that stopped unexpectedly', {
+      work_id: container.labels[LABEL.workId] ?? '',
+      container: container.id.slice(0, 12),
+    });
   }
-  // Claims whose container is already gone (it ended, or was removed, while no Outpost ran): still ours to stop.
-  for (const name of readdirSync(paths.leases)) {
-    const file = join(paths.leases, name);
-    if (readClaimRecord(file)?.environmentId === provider.environmentId) await recoverClaim(deps, file, result);
+  // Every claim a dead process left in this environment, whether its container was just removed or was already gone.
+  for (const claim of claims.list()) {
+    if (claim.environmentId === provider.environmentId && orphaned(claim.instanceId)) await recoverClaim(deps, claims, claim, result);
   }
   return result;
 }
 
-/** Stop a claimed item an earlier process held, where the lease is still ours; then forget the claim. */
-async function recoverClaim({ provider, logger }: WorkerContext, file: string, result: SweepResult): Promise<void> {
-  const claim = readClaimRecord(file);
-  if (!claim) return;
+/** Stop a claimed item a dead process held, where the lease is still ours; then forget the claim. */
+async function recoverClaim({ provider, logger }: WorkerContext, claims: ClaimStore, claim: StoredClaim, result: SweepResult): Promise<void> {
   const workId = claim.workId;
   try {
     if ((await provider.recover(claim)) === 'stopped') {
@@ -52,6 +51,6 @@ async function recoverClaim({ provider, logger }: WorkerContext, file: string, r
   } catch (e) {
     logger.warn('could not stop a recovered work item', { work_id: workId, error: provider.describe(e) });
   } finally {
-    rmSync(file, { force: true });
+    claims.forget(workId);
   }
 }

@@ -1,14 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ItemState, ItemStatus } from '../../../shared/states.js';
 import type { Logger } from '../log.js';
 import type { DataPaths } from '../paths.js';
 import { safeName } from '../paths.js';
-import type { ClaimRecord, ControlPlane, ItemLifecycle, ItemOutcome, WorkItem } from '../providers/control-plane.js';
+import type { ControlPlane, ItemLifecycle, ItemOutcome, WorkItem } from '../providers/control-plane.js';
 import type { ContainerLimits, DockerRuntime, SessionContainer } from '../runtime/docker.js';
 import { LABEL } from '../runtime/labels.js';
 import { aborted } from '../timing.js';
+import type { ClaimStore } from './claims.js';
 
 export interface SessionSettings {
   image: string;
@@ -31,6 +32,7 @@ export interface WorkerContext {
 }
 
 export interface ItemRunDeps extends WorkerContext {
+  claims: ClaimStore;
   settings: SessionSettings;
   onChange: (item: ItemState) => void;
 }
@@ -95,14 +97,11 @@ export class ItemRun {
   }
 
   async #run(): Promise<ItemState> {
-    const { provider, logger, paths } = this.#deps;
+    const { provider, logger, claims, instanceId } = this.#deps;
     const work = this.#work;
-    const claimFile = paths.leaseFile(work.id);
-    let claim: ClaimRecord = { workId: work.id, environmentId: work.environmentId, provider: provider.provider };
     // Startup recovery reads this to stop the item if this process dies holding it.
-    const record = (update: Partial<ClaimRecord>) => writeFileSync(claimFile, JSON.stringify((claim = { ...claim, ...update })));
-    record({});
-    const life = provider.open(work, record);
+    const claim = claims.open({ workId: work.id, environmentId: work.environmentId, provider: provider.provider, instanceId });
+    const life = provider.open(work, (update) => claim.update(update));
     this.#life = life;
     this.#set('starting');
     let ending: Ending;
@@ -120,7 +119,7 @@ export class ItemRun {
       logger.warn('lease lost; leaving the work item to its new holder', { work_id: work.id });
     }
     await life.finish(ending.outcome);
-    rmSync(claimFile, { force: true });
+    claim.release();
     this.#set(ending.status, { reason: ending.reason, ...(ending.exitCode !== undefined ? { exitCode: ending.exitCode } : {}) });
     logger.info('work item ended', { work_id: work.id, status: ending.status, reason: ending.reason });
     return this.#state;
@@ -216,13 +215,4 @@ export class ItemRun {
 
 function stopped(reason: string): Ending {
   return { status: 'finished', reason, outcome: { kind: 'stopped', reason } };
-}
-
-/** A claim record left by an earlier process, if any. */
-export function readClaimRecord(file: string): ClaimRecord | undefined {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as ClaimRecord;
-  } catch {
-    return undefined;
-  }
 }

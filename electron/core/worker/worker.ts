@@ -2,9 +2,9 @@ import { backoff, jitter } from '@anthropic-ai/sdk/lib/environments/index';
 import type { ClaimBlock, ItemState, WorkerEvent, WorkerState } from '../../../shared/states.js';
 import { isTerminal } from '../../../shared/states.js';
 import { Emitter } from '../emitter.js';
-import { MalformedWorkError } from '../providers/anthropic.js';
-import type { WorkItem } from '../providers/control-plane.js';
+import { MalformedWorkError, type WorkItem } from '../providers/control-plane.js';
 import { sleep } from '../timing.js';
+import { ClaimStore } from './claims.js';
 import { sweepOrphans } from './recovery.js';
 import { ItemRun, type SessionSettings, type WorkerContext } from './supervisor.js';
 
@@ -31,6 +31,7 @@ export class WorkerFatalError extends Error {
 export class Worker {
   readonly events = new Emitter<WorkerEvent>();
   readonly #opts: WorkerOptions;
+  readonly #claims: ClaimStore;
   readonly #runs = new Map<string, ItemRun>();
   #state: WorkerState = { status: 'off' };
   /** The machine is asleep (an outside condition, like Docker being down): claim nothing. */
@@ -49,6 +50,7 @@ export class Worker {
 
   constructor(opts: WorkerOptions) {
     this.#opts = opts;
+    this.#claims = new ClaimStore(opts.paths.leases);
   }
 
   get state(): WorkerState {
@@ -255,7 +257,7 @@ export class Worker {
       // Startup recovery runs before the first poll, as soon as Docker answers (it may be down at start).
       try {
         this.#starting('removing what an earlier Outpost left behind');
-        await sweepOrphans(this.#opts);
+        await sweepOrphans(this.#opts, this.#claims);
         this.#starting('getting the session image ready');
         await this.#opts.prepare?.();
         this.#swept = true;
@@ -312,6 +314,7 @@ export class Worker {
     const run = new ItemRun(
       {
         ...this.#opts,
+        claims: this.#claims,
         settings: this.#opts.session,
         onChange: (item) => this.events.fire({ type: 'item-state', item }),
       },

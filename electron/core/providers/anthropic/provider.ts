@@ -2,10 +2,12 @@ import Anthropic from '@anthropic-ai/sdk';
 import { isFatal4xx, isStatus, POLL_BLOCK_MS } from '@anthropic-ai/sdk/lib/environments/index';
 import { sessionsTokenFromSecret } from '@anthropic-ai/sdk/lib/environments/worker';
 import { z } from 'zod';
-import type { Logger } from '../log.js';
-import { Secret } from '../secret.js';
-import { LeaseKeeper } from '../worker/lease.js';
-import type { ClaimRecord, ClaimRecorder, ContainerWork, ControlPlane, ItemLifecycle, ItemOutcome, LifecycleEnd, WorkItem } from './control-plane.js';
+import type { Logger } from '../../log.js';
+import { Secret } from '../../secret.js';
+import type { ClaimRecord, ClaimRecorder, ContainerWork, ControlPlane, ItemLifecycle, ItemOutcome, LifecycleEnd, WorkItem } from '../control-plane.js';
+import { MalformedWorkError } from '../control-plane.js';
+import { describeApiError, ItemChannel, REQUEST_TIMEOUT_MS, workSchema } from './api.js';
+import { LeaseKeeper } from './lease.js';
 
 /** What the poll response told us about an item beyond the WorkItem: its credential and where its calls go. */
 interface ItemCredentials {
@@ -16,36 +18,8 @@ interface ItemCredentials {
   apiBaseUrl: string;
 }
 
-const REQUEST_TIMEOUT_MS = 15_000;
 /** A poll blocks at most 999 ms on the server: one not answered in 5 s is hung, and is cut off and retried. */
 const POLL_TIMEOUT_MS = 5_000;
-
-export interface HeartbeatReply {
-  lastHeartbeat: string;
-  leaseExtended: boolean;
-  state: string;
-  ttlSeconds: number;
-}
-
-/** A poll body that is not a work item: logged and survived, never trusted. */
-export class MalformedWorkError extends Error {
-  override name = 'MalformedWorkError';
-}
-
-// Boundary check of what the control plane sends; the SDK types it but does not validate it.
-const workSchema = z.object({
-  id: z.string().min(1),
-  environment_id: z.string().min(1),
-  data: z.object({ type: z.enum(['session', 'healthcheck']), id: z.string().min(1) }),
-  secret: z.string().nullish(),
-});
-
-const heartbeatSchema = z.object({
-  last_heartbeat: z.string(),
-  lease_extended: z.boolean(),
-  state: z.string(),
-  ttl_seconds: z.number(),
-});
 
 export interface AnthropicProviderOptions {
   baseURL: string;
@@ -85,8 +59,7 @@ export class AnthropicProvider implements ControlPlane {
   }
 
   #clientFor(credential: Secret): Anthropic {
-    // A bounded wait per request: a control plane that never answers must not hold a claim, an ack or a stop
-    // for the SDK's default 10 minutes. Polls have their own, shorter limit (POLL_TIMEOUT_MS).
+    // Polls have their own, shorter limit (POLL_TIMEOUT_MS).
     return new Anthropic({ baseURL: this.baseURL, apiKey: null, authToken: credential.reveal(), maxRetries: this.#maxRetries, timeout: REQUEST_TIMEOUT_MS });
   }
 
@@ -230,32 +203,6 @@ class AnthropicItem implements ItemLifecycle {
   }
 }
 
-export class ItemChannel {
-  constructor(
-    private readonly client: Anthropic,
-    private readonly work: Pick<WorkItem, 'id' | 'environmentId'>,
-  ) {}
-
-  async heartbeat(expectedLastHeartbeat: string, signal: AbortSignal): Promise<HeartbeatReply> {
-    const raw: unknown = await this.client.beta.environments.work.heartbeat(
-      this.work.id,
-      { environment_id: this.work.environmentId, expected_last_heartbeat: expectedLastHeartbeat },
-      { signal, maxRetries: 0 },
-    );
-    const reply = heartbeatSchema.parse(raw);
-    return { lastHeartbeat: reply.last_heartbeat, leaseExtended: reply.lease_extended, state: reply.state, ttlSeconds: reply.ttl_seconds };
-  }
-
-  /** Force-stop the item; 409 means it is already stopped, which is what we wanted. */
-  async forceStop(): Promise<void> {
-    try {
-      await this.client.beta.environments.work.stop(this.work.id, { environment_id: this.work.environmentId, force: true });
-    } catch (e) {
-      if (!isStatus(e, 409)) throw e;
-    }
-  }
-}
-
 function apiBaseUrlFromSecret(secret: string | null | undefined): string | null {
   if (!secret) return null;
   try {
@@ -265,15 +212,4 @@ function apiBaseUrlFromSecret(secret: string | null | undefined): string | null 
   } catch {
     return null;
   }
-}
-
-/** Words for an API failure: status, the API's error type and message. Never includes request headers. */
-export function describeApiError(e: unknown): string {
-  if (e instanceof Anthropic.APIError) {
-    const body = e.error as { error?: { type?: string; message?: string } } | undefined;
-    const detail = body?.error?.message ?? e.message;
-    const type = body?.error?.type;
-    return e.status ? `${e.status}${type ? ` ${type}` : ''}: ${detail}` : detail;
-  }
-  return e instanceof Error ? e.message : String(e);
 }

@@ -1,8 +1,8 @@
 import { isFatal4xx, isStatus } from '@anthropic-ai/sdk/lib/environments/index';
-import type { HeartbeatReply, ItemChannel } from '../providers/anthropic.js';
-import { describeApiError } from '../providers/anthropic.js';
-import type { Logger } from '../log.js';
-import { sleep } from '../timing.js';
+import type { Logger } from '../../log.js';
+import { sleep } from '../../timing.js';
+import type { HeartbeatReply, ItemChannel } from './api.js';
+import { describeApiError } from './api.js';
 
 const NO_HEARTBEAT = 'NO_HEARTBEAT';
 const DEFAULT_INTERVAL_MS = 30_000;
@@ -81,10 +81,6 @@ export class LeaseKeeper {
 
   get lost(): boolean {
     return this.#end === 'lost';
-  }
-
-  get lastHeartbeat(): string {
-    return this.#last;
   }
 
   /** Beat now rather than at the next interval; resolves once that beat has been answered (or the lease ended). */
