@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { APP_INDEX_URL, APP_SCHEME_PRIVILEGES, appFileHandler, CONTENT_SECURITY_POLICY, isAppUrl } from '../../electron/app/app-protocol.js';
+
+/** A CSP as directive → sources, to compare policies directive by directive. */
+function directives(policy: string): Map<string, string> {
+  return new Map(
+    policy
+      .split(';')
+      .map((d) => d.trim().split(/\s+/))
+      .filter((d) => d[0])
+      .map(([name, ...sources]) => [name!, sources.join(' ')]),
+  );
+}
+
+describe('app:// protocol handler', () => {
+  // <tmp>/renderer is the served root; <tmp>/secret.txt and <tmp>/outside/ lie next to it.
+  const base = mkdtempSync(join(tmpdir(), 'outpost-app-protocol-'));
+  const root = join(base, 'renderer');
+  const serve = appFileHandler(root);
+  const get = (url: string, method = 'GET') => serve({ url, method });
+
+  before(() => {
+    mkdirSync(join(root, 'assets'), { recursive: true });
+    mkdirSync(join(base, 'outside'));
+    writeFileSync(join(root, 'index.html'), '<!doctype html><title>Outpost</title>');
+    writeFileSync(join(root, 'assets', 'index-abc.js'), 'console.log(1)');
+    writeFileSync(join(root, 'assets', 'index-abc.css'), 'body{}');
+    writeFileSync(join(root, 'assets', 'blob.bin'), 'x');
+    writeFileSync(join(base, 'secret.txt'), 'SECRET');
+    writeFileSync(join(base, 'outside', 'secret.txt'), 'SECRET');
+    symlinkSync(join(base, 'secret.txt'), join(root, 'leak.txt')); // a file link out of the root
+    symlinkSync(join(base, 'outside'), join(root, 'linked')); // a folder link out of the root
+    symlinkSync(join(root, 'assets', 'index-abc.js'), join(root, 'alias.js')); // a link that stays inside
+  });
+  after(() => rmSync(base, { recursive: true, force: true }));
+
+  it('serves the renderer’s files with their type and the CSP header', async () => {
+    for (const [url, type, body] of [
+      [APP_INDEX_URL, 'text/html; charset=utf-8', '<!doctype html><title>Outpost</title>'],
+      ['app://outpost/', 'text/html; charset=utf-8', '<!doctype html><title>Outpost</title>'],
+      ['app://outpost/index.html?view=logs#item', 'text/html; charset=utf-8', '<!doctype html><title>Outpost</title>'],
+      ['app://outpost/assets/index-abc.js', 'text/javascript; charset=utf-8', 'console.log(1)'],
+      ['app://outpost/assets/index-abc.css', 'text/css; charset=utf-8', 'body{}'],
+      ['app://outpost/assets/blob.bin', 'application/octet-stream', 'x'],
+      ['app://outpost/alias.js', 'text/javascript; charset=utf-8', 'console.log(1)'],
+    ]) {
+      const response = await get(url!);
+      assert.equal(response.status, 200, url);
+      assert.equal(response.headers.get('content-type'), type, url);
+      assert.equal(response.headers.get('content-security-policy'), CONTENT_SECURITY_POLICY, url);
+      assert.equal(response.headers.get('x-content-type-options'), 'nosniff', url);
+      assert.equal(await response.text(), body, url);
+    }
+  });
+
+  it('answers 404, and never a byte of the secret, for every way out of the root', async () => {
+    const abs = join(base, 'secret.txt');
+    const hostile = [
+      'app://outpost/../secret.txt',
+      'app://outpost/assets/../../secret.txt',
+      'app://outpost/%2e%2e/secret.txt',
+      'app://outpost/%2E%2E/secret.txt',
+      'app://outpost/.%2e/secret.txt',
+      'app://outpost/..%2fsecret.txt',
+      'app://outpost/assets/..%2f..%2fsecret.txt',
+      'app://outpost/%2e%2e%2fsecret.txt',
+      'app://outpost/assets/..%2findex.html', // `..` is refused even where it would land inside
+      'app://outpost/%252e%252e/secret.txt', // double-encoded: decoded once, it is a file named "%2e%2e"
+      'app://outpost/..\\secret.txt',
+      'app://outpost/%2e%2e%5csecret.txt',
+      'app://outpost/assets\\..\\..\\secret.txt',
+      `app://outpost/${abs}`,
+      `app://outpost/${encodeURIComponent(abs)}`,
+      `app://outpost//${abs}`,
+      'app://outpost/C:/Windows/win.ini',
+      'app://outpost/C:%5cWindows%5cwin.ini',
+      'app://outpost/leak.txt', // symlink to a file outside
+      'app://outpost/linked/secret.txt', // through a symlinked folder outside
+      'app://outpost/index.html%00.png',
+      'app://outpost/%E0%A4%A', // malformed percent-encoding
+      'app://outpost/assets', // a folder
+      'app://outpost/assets/',
+      'app://outpost/missing.js',
+      // Not the app at all: another host, another scheme, credentials, a port.
+      'app://evil/index.html',
+      'app://outpost.evil/index.html',
+      'app://user@outpost/index.html',
+      'app://outpost:8080/index.html',
+      `file://${join(root, 'index.html')}`,
+      'https://outpost/index.html',
+      'not a url',
+    ];
+    for (const url of hostile) {
+      const response = await get(url);
+      assert.equal(response.status, 404, url);
+      assert.equal(response.headers.get('content-security-policy'), CONTENT_SECURITY_POLICY, `${url}: refusals carry the CSP too`);
+      const body = await response.text();
+      assert.doesNotMatch(body, /SECRET/, url);
+      assert.doesNotMatch(body, new RegExp(base), `${url}: the answer names no path`);
+    }
+  });
+
+  it('answers GET and HEAD only', async () => {
+    assert.equal((await get(APP_INDEX_URL, 'POST')).status, 405);
+    assert.equal((await get(APP_INDEX_URL, 'PUT')).status, 405);
+    const head = await get(APP_INDEX_URL, 'HEAD');
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('content-type'), 'text/html; charset=utf-8');
+    assert.equal(await head.text(), '');
+  });
+
+  it('answers 404 when the renderer was never built', async () => {
+    const response = await appFileHandler(join(base, 'no-such-folder'))({ url: APP_INDEX_URL, method: 'GET' });
+    assert.equal(response.status, 404);
+  });
+
+  it('registers app:// as standard and secure, without CORS or a CSP bypass', () => {
+    assert.deepEqual(APP_SCHEME_PRIVILEGES, { scheme: 'app', privileges: { standard: true, secure: true, supportFetchAPI: true } });
+  });
+});
+
+describe('what counts as the app', () => {
+  it('app://outpost/… only', () => {
+    assert.equal(isAppUrl('app://outpost/index.html'), true);
+    assert.equal(isAppUrl('app://outpost/index.html#logs'), true);
+    for (const url of [
+      'file:///opt/outpost/dist/renderer/index.html',
+      'app://evil/index.html',
+      'app://outpost.evil/',
+      'app://outpost:1/',
+      'app://a:b@outpost/',
+      'app:outpost/index.html',
+      'http://outpost/',
+      'https://outpost/',
+      'about:blank',
+      'javascript:alert(1)',
+      '',
+    ]) {
+      assert.equal(isAppUrl(url), false, url);
+    }
+  });
+});
+
+describe('content security policy', () => {
+  const header = directives(CONTENT_SECURITY_POLICY);
+
+  it('the header is strict: own origin only, no plugins, no <base>, no form posts, no framing', () => {
+    assert.equal(header.get('default-src'), "'self'");
+    assert.equal(header.get('script-src'), "'self'");
+    assert.equal(header.get('style-src'), "'self'");
+    assert.equal(header.get('connect-src'), "'self'");
+    assert.equal(header.get('object-src'), "'none'");
+    assert.equal(header.get('base-uri'), "'none'");
+    assert.equal(header.get('form-action'), "'none'");
+    assert.equal(header.get('frame-ancestors'), "'none'");
+    assert.doesNotMatch(CONTENT_SECURITY_POLICY, /unsafe-|\*|https?:/, 'no unsafe-inline/eval, no wildcard, no remote origin');
+  });
+});
