@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -147,6 +147,7 @@ describe('what counts as the app', () => {
 
 describe('content security policy', () => {
   const header = directives(CONTENT_SECURITY_POLICY);
+  const metaContent = /<meta http-equiv="Content-Security-Policy" content="([^"]+)"/.exec(readFileSync(new URL('../../renderer/index.html', import.meta.url), 'utf8'))?.[1];
 
   it('the header is strict: own origin only, no plugins, no <base>, no form posts, no framing', () => {
     assert.equal(header.get('default-src'), "'self'");
@@ -158,5 +159,14 @@ describe('content security policy', () => {
     assert.equal(header.get('form-action'), "'none'");
     assert.equal(header.get('frame-ancestors'), "'none'");
     assert.doesNotMatch(CONTENT_SECURITY_POLICY, /unsafe-|\*|https?:/, 'no unsafe-inline/eval, no wildcard, no remote origin');
+  });
+
+  it('renderer/index.html’s meta CSP has object-src, base-uri and form-action none, and agrees with the header', () => {
+    assert.ok(metaContent, 'renderer/index.html has a CSP meta');
+    const meta = directives(metaContent);
+    for (const name of ['object-src', 'base-uri', 'form-action']) assert.equal(meta.get(name), "'none'", name);
+    assert.equal(meta.get('default-src'), "'self'");
+    // Both apply to the window (the browser enforces each): they must not disagree on what the page needs.
+    for (const [name, sources] of meta) assert.equal(header.get(name), sources, `${name} is the same in the meta and the header`);
   });
 });
