@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { APP_INDEX_URL, APP_SCHEME_PRIVILEGES, appFileHandler, CONTENT_SECURITY_POLICY, isAppUrl } from '../../electron/app/app-protocol.js';
@@ -168,5 +169,36 @@ describe('content security policy', () => {
     assert.equal(meta.get('default-src'), "'self'");
     // Both apply to the window (the browser enforces each): they must not disagree on what the page needs.
     for (const [name, sources] of meta) assert.equal(header.get(name), sources, `${name} is the same in the meta and the header`);
+  });
+});
+
+describe('Electron fuses', () => {
+  // electron-builder flips these in the packaged binary (electronFuses, via @electron/fuses) just
+  // before signing. Packaging cannot run here (no Electron binary, DESIGN §3), so this proves the
+  // configuration, checked by the installed electron-builder's own schema validator.
+  const build = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { build: Record<string, unknown> }).build;
+  const fuses = build.electronFuses as Record<string, boolean>;
+
+  it('are set at packaging: no run-as-node, no NODE_OPTIONS or --inspect, encrypted cookies, the app only from a verified ASAR, no file:// extras', () => {
+    assert.deepEqual(fuses, {
+      runAsNode: false,
+      enableCookieEncryption: true,
+      enableNodeOptionsEnvironmentVariable: false,
+      enableNodeCliInspectArguments: false,
+      enableEmbeddedAsarIntegrityValidation: true,
+      onlyLoadAppFromAsar: true,
+      grantFileProtocolExtraPrivileges: false,
+    });
+    assert.notEqual(build.asar, false, 'onlyLoadAppFromAsar needs the app packed in an ASAR');
+  });
+
+  it('electron-builder’s own validator accepts the build config, and would refuse a misspelt fuse', async () => {
+    // Resolved the way electron-builder resolves them (they are its dependencies, not ours).
+    const fromBuilder = createRequire(createRequire(import.meta.url).resolve('electron-builder'));
+    const fromLib = createRequire(fromBuilder.resolve('app-builder-lib/package.json'));
+    const { validateConfiguration } = fromLib('./out/util/config/config.js') as { validateConfiguration(config: unknown, logger: unknown): Promise<void> };
+    const { DebugLogger } = fromLib('builder-util') as { DebugLogger: new () => unknown };
+    await validateConfiguration(build, new DebugLogger());
+    await assert.rejects(validateConfiguration({ ...build, electronFuses: { ...fuses, runAsNod: false } }, new DebugLogger()), /does not match the API schema/);
   });
 });
