@@ -1,11 +1,10 @@
 /**
  * The Electron main process: wiring only. The core does the work; electron/app/ holds
- * the thin adapters (window, tray, security, IPC, log, dialogs, notifications).
+ * the thin adapters (window, app:// protocol, tray, security, IPC, log, dialogs, notifications).
  */
-import { app, BrowserWindow, dialog, ipcMain, Menu, nativeImage, Notification, powerMonitor, session, Tray } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, Menu, nativeImage, Notification, powerMonitor, protocol, session, Tray } from 'electron';
 import electronLog from 'electron-log/main';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { IPC_EVENT_CHANNEL } from '../shared/channels.js';
 import type { Channel } from '../shared/contract.js';
 import type { WorkerState } from '../shared/states.js';
@@ -13,6 +12,7 @@ import { Outpost } from './core/outpost.js';
 import { packageRoot } from './core/runtime/session-image.js';
 import { KeytarSecretStore } from './core/secrets/keytar-store.js';
 import { ShutdownPolicy } from './core/shutdown.js';
+import { APP_INDEX_URL, APP_SCHEME, APP_SCHEME_PRIVILEGES, appFileHandler } from './app/app-protocol.js';
 import { askAboutRunningSessions } from './app/dialogs.js';
 import { registerIpc, trustedSenderCheck } from './app/ipc.js';
 import { appLogFile, configureAppLog } from './app/log.js';
@@ -22,6 +22,8 @@ import { renderTray } from './app/tray.js';
 import type { TrayAction } from './app/tray-model.js';
 import { keepInTrayOnClose, mainWindowOptions } from './app/window.js';
 
+// Before ready, or Electron will not treat app:// as a standard, secure origin.
+protocol.registerSchemesAsPrivileged([APP_SCHEME_PRIVILEGES]);
 if (!app.requestSingleInstanceLock()) {
   app.quit();
 } else {
@@ -30,14 +32,12 @@ if (!app.requestSingleInstanceLock()) {
 
 async function start(): Promise<void> {
   const root = packageRoot();
-  const rendererDir = join(root, 'dist/renderer');
-  const rendererUrl = pathToFileURL(join(rendererDir, 'index.html')).href;
-  const isAppUrl = (url: string) => url.startsWith(pathToFileURL(rendererDir).href + '/');
   const iconsFolder = join(root, 'build/tray');
   electronLog.initialize();
   const logger = configureAppLog(electronLog, app.getPath('logs'));
-  app.on('web-contents-created', (_event, contents) => hardenContents(contents, isAppUrl));
+  app.on('web-contents-created', (_event, contents) => hardenContents(contents));
   hardenSession(session.defaultSession);
+  protocol.handle(APP_SCHEME, appFileHandler(join(root, 'dist/renderer')));
 
   const outpost = Outpost.open({
     dataDir: app.getPath('userData'),
@@ -59,13 +59,13 @@ async function start(): Promise<void> {
         new Notification({ title: 'Outpost is still running', body: 'It keeps serving sessions from the tray. Quit from the tray menu.' }).show();
       });
       window.once('ready-to-show', () => window?.show());
-      void window.loadURL(rendererUrl);
+      void window.loadURL(APP_INDEX_URL);
     }
     window.show();
     window.focus();
   };
 
-  registerIpc(ipcMain, outpost, trustedSenderCheck(() => window?.webContents.id, isAppUrl));
+  registerIpc(ipcMain, outpost, trustedSenderCheck(() => window?.webContents.id));
 
   // The tray's Stop and Quit share one policy: the first asks (sessions running) and drains, a second stops now.
   const shutdown = new ShutdownPolicy(outpost, (sessions) => askAboutRunningSessions(dialog, window, sessions));

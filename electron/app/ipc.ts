@@ -2,6 +2,7 @@ import type { IpcMain, IpcMainInvokeEvent } from 'electron';
 import { CHANNEL_NAMES, ipcChannel } from '../../shared/channels.js';
 import type { Result } from '../../shared/contract.js';
 import type { Outpost } from '../core/outpost.js';
+import { isAppUrl } from './app-protocol.js';
 
 /**
  * The IPC adapter: one handler per contract call. A message from any frame but our
@@ -21,8 +22,11 @@ export function registerIpc(
   return () => CHANNEL_NAMES.forEach((name) => ipcMain.removeHandler(ipcChannel(name)));
 }
 
-/** True for a call from the main frame of our window, showing our app (Electron Fiddle: check the sender). */
-export function trustedSenderCheck(getWindowContentsId: () => number | undefined, isAppUrl: (url: string) => boolean) {
+/**
+ * True for a call from the main frame of our window, showing our app at app://outpost
+ * (Electron Fiddle: check the sender). A file:// page is not the app, whatever its folder.
+ */
+export function trustedSenderCheck(getWindowContentsId: () => number | undefined) {
   return (event: Pick<IpcMainInvokeEvent, 'sender' | 'senderFrame'>): boolean => {
     const frame = event.senderFrame;
     return (

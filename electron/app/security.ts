@@ -1,8 +1,5 @@
 import type { Event, HandlerDetails, Session, WebContents, WebPreferences } from 'electron';
-
-/** The window's Content-Security-Policy, sent as a header on every response (Electron security checklist). */
-export const CONTENT_SECURITY_POLICY =
-  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+import { CONTENT_SECURITY_POLICY, isAppUrl } from './app-protocol.js';
 
 /** Every window's webPreferences: isolated, sandboxed, no Node in the page. */
 export function secureWebPreferences(preload: string): WebPreferences {
@@ -13,9 +10,9 @@ type Contents = Pick<WebContents, 'setWindowOpenHandler' | 'on'>;
 
 /**
  * The one hook that hardens every web contents (Podman Desktop's web-contents-created):
- * no new windows, no navigation away from the app, no webviews.
+ * no new windows, no navigation away from the app (app://outpost only), no webviews.
  */
-export function hardenContents(contents: Contents, isAppUrl: (url: string) => boolean): void {
+export function hardenContents(contents: Contents): void {
   contents.setWindowOpenHandler((_details: HandlerDetails) => ({ action: 'deny' }));
   contents.on('will-navigate', (event: Event, url: string) => {
     if (!isAppUrl(url)) event.preventDefault();
@@ -23,7 +20,10 @@ export function hardenContents(contents: Contents, isAppUrl: (url: string) => bo
   contents.on('will-attach-webview', (event: Event) => event.preventDefault());
 }
 
-/** Deny every permission request (camera, notifications from the page, …) and send the CSP header. */
+/**
+ * Deny every permission request (camera, notifications from the page, …) and add the CSP header
+ * to whatever else the session loads; app:// answers carry it themselves (app-protocol.ts).
+ */
 export function hardenSession(session: Pick<Session, 'setPermissionRequestHandler' | 'setPermissionCheckHandler' | 'webRequest'>): void {
   session.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
   session.setPermissionCheckHandler(() => false);

@@ -4,7 +4,8 @@ import type { IpcMainInvokeEvent } from 'electron';
 import { CHANNEL_NAMES, ipcChannel } from '../../shared/channels.js';
 import type { WorkerState } from '../../shared/states.js';
 import { registerIpc, trustedSenderCheck } from '../../electron/app/ipc.js';
-import { CONTENT_SECURITY_POLICY, hardenContents, hardenSession, secureWebPreferences } from '../../electron/app/security.js';
+import { CONTENT_SECURITY_POLICY } from '../../electron/app/app-protocol.js';
+import { hardenContents, hardenSession, secureWebPreferences } from '../../electron/app/security.js';
 import { renderTray } from '../../electron/app/tray.js';
 import { trayIcon, trayMenu } from '../../electron/app/tray-model.js';
 import { keepInTrayOnClose, mainWindowOptions } from '../../electron/app/window.js';
@@ -20,15 +21,14 @@ function fakeIpcMain() {
     removeHandler: (channel: string) => void handlers.delete(channel),
   };
 }
-const APP = 'file:///opt/outpost/dist/renderer/';
-const isAppUrl = (url: string) => url.startsWith(APP);
+const APP = 'app://outpost/';
 const fromOurWindow = { sender: { id: 7 }, senderFrame: { url: `${APP}index.html`, parent: null } };
 
 describe('IPC adapter', () => {
   const calls: Array<[string, unknown]> = [];
   const service = { handle: async (channel: string, arg: unknown) => (calls.push([channel, arg]), { result: 'ok' }) };
   const ipc = fakeIpcMain();
-  const dispose = registerIpc(ipc, service, trustedSenderCheck(() => 7, isAppUrl));
+  const dispose = registerIpc(ipc, service, trustedSenderCheck(() => 7));
 
   it('registers one handler per contract call', () => {
     assert.deepEqual([...ipc.handlers.keys()].sort(), CHANNEL_NAMES.map(ipcChannel).sort());
@@ -40,12 +40,20 @@ describe('IPC adapter', () => {
     assert.deepEqual(calls.at(-1), ['items.stop', { workId: 'w1' }]);
   });
 
-  it('refuses foreign senders: another window, an iframe, a page that is not ours', async () => {
+  it('refuses foreign senders: another window, an iframe, a page that is not ours (file:// included)', async () => {
     const before = calls.length;
+    const ourFrameAt = (url: string) => ({ sender: { id: 7 }, senderFrame: { url, parent: null } });
     const foreign = [
       { sender: { id: 8 }, senderFrame: fromOurWindow.senderFrame },
       { sender: { id: 7 }, senderFrame: { url: `${APP}index.html`, parent: {} } },
-      { sender: { id: 7 }, senderFrame: { url: 'https://evil.example/', parent: null } },
+      ourFrameAt('https://evil.example/'),
+      // The renderer's own files, but from file://: no longer the app (it loads from app://outpost).
+      ourFrameAt('file:///opt/outpost/dist/renderer/index.html'),
+      ourFrameAt('app://evil/index.html'),
+      ourFrameAt('app://outpost.evil/index.html'),
+      ourFrameAt('app://outpost:1/index.html'),
+      ourFrameAt('app://x@outpost/index.html'),
+      ourFrameAt('http://outpost/index.html'),
       { sender: { id: 7 }, senderFrame: null },
     ];
     for (const event of foreign) {
@@ -70,7 +78,7 @@ describe('security hardening', () => {
   it('denies new windows, navigation away from the app and webviews', () => {
     const listeners = new Map<string, (event: { preventDefault(): void; prevented?: boolean }, url?: string) => void>();
     let openHandler: (() => { action: string }) | undefined;
-    hardenContents({ setWindowOpenHandler: (fn: never) => void (openHandler = fn), on: ((name: string, fn: never) => void listeners.set(name, fn)) as never }, isAppUrl);
+    hardenContents({ setWindowOpenHandler: (fn: never) => void (openHandler = fn), on: ((name: string, fn: never) => void listeners.set(name, fn)) as never });
     assert.deepEqual(openHandler!(), { action: 'deny' });
     const navigate = (url: string) => {
       const event = { prevented: false, preventDefault() { this.prevented = true; } };
@@ -78,6 +86,8 @@ describe('security hardening', () => {
       return event.prevented;
     };
     assert.equal(navigate('https://example.com/'), true);
+    assert.equal(navigate('file:///opt/outpost/dist/renderer/index.html'), true, 'file:// is not the app');
+    assert.equal(navigate('app://elsewhere/index.html'), true, 'another host of the app scheme is not the app');
     assert.equal(navigate(`${APP}index.html#logs`), false);
     const webview = { prevented: false, preventDefault() { this.prevented = true; } };
     listeners.get('will-attach-webview')!(webview);
