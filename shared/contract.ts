@@ -110,11 +110,11 @@ export const calls = {
   'settings.update': { request: settingsPatchSchema, response: settingsSchema },
   'keys.status': { request: keyRefSchema, response: z.object({ set: z.boolean() }) },
   /** The only message that carries a key, inbound only: nothing ever sends one back. */
-  'keys.set': { request: z.intersection(keyRefSchema, z.object({ value: z.string().min(8, 'that does not look like a key').max(4096) })), response: ok },
+  'keys.set': { request: z.intersection(keyRefSchema, z.object({ value: z.string().trim().min(8, 'that does not look like a key').max(4096) })), response: ok },
   'keys.clear': { request: keyRefSchema, response: ok },
   /** Check the API key with the API (what it said, when it refuses), then keep it in the keychain. */
   'account.connect': {
-    request: z.object({ apiKey: z.string().min(8, 'that does not look like an API key').max(4096), apiBaseUrl: z.string().url().optional() }).strict(),
+    request: z.object({ apiKey: z.string().trim().min(8, 'that does not look like an API key').max(4096), apiBaseUrl: z.string().url().optional() }).strict(),
     response: ok,
   },
   'environments.list': { request: z.object({ includeArchived: z.boolean().default(false) }).strict(), response: z.array(environmentSummarySchema) },
