@@ -9,8 +9,10 @@ import { createLogger, type Logger } from './log.js';
 import { terminal } from './terminal.js';
 import { Outpost } from './outpost.js';
 import { MIN_SECRET_LENGTH, Secret } from './secret.js';
+import { originOf } from './key-origins.js';
 import { KeytarSecretStore } from './secrets/keytar-store.js';
 import { OverlaySecretStore } from './secrets/overlay-store.js';
+import type { StoredKey } from './secrets/secret-store.js';
 import { ShutdownPolicy, stopOnSignals } from './shutdown.js';
 
 /** The headless `outpost` command: a head over the same Outpost as the desktop app. */
@@ -51,21 +53,25 @@ async function workerCommand(args: WorkerArgs): Promise<number> {
     terminal.err('outpost: set OUTPOST_ENVIRONMENT_KEY to the environment key of the environment to serve\n');
     return EXIT_USAGE;
   }
-  const held: Array<[KeyRef, Secret]> = [];
-  if (served && environmentKey) held.push([{ kind: 'environment-key', environmentId: served.environmentId }, environmentKey]);
-  // The dashboard's environments view uses it; the worker never does.
-  if (apiKey && args.dashboard) held.push([{ kind: 'api-key' }, apiKey]);
+  // Each bound to the origin the flags name: the user gave both at once.
+  const held: Array<[KeyRef, StoredKey]> = [];
+  if (served && environmentKey) held.push([{ kind: 'environment-key', environmentId: served.environmentId }, { secret: environmentKey, origin: originOf(served.baseUrl) }]);
 
   const appLogFile = join(args['data-dir'], 'logs', 'outpost.log');
   const log = headlessLog(appLogFile, args['log-format']);
+  const secrets = new OverlaySecretStore(new KeytarSecretStore(process.env['OUTPOST_KEYCHAIN_SERVICE'] || 'Outpost'), held);
   const outpost = Outpost.open({
     dataDir: args['data-dir'],
     // The keychain is loaded only when a key is asked for that the flags did not bring (the dashboard's setup).
     // OUTPOST_KEYCHAIN_SERVICE keeps a second install's (or a test's) keys apart from the user's own.
-    secrets: new OverlaySecretStore(new KeytarSecretStore(process.env['OUTPOST_KEYCHAIN_SERVICE'] || 'Outpost'), held),
+    secrets,
     logger: log.logger,
     appLogFile,
   });
+  // The dashboard's environments view uses it; the worker never does. Bound to the API URL the flags (or else the settings) name.
+  if (apiKey && args.dashboard) {
+    secrets.hold({ kind: 'api-key' }, { secret: apiKey, origin: originOf(served?.provider === 'anthropic' ? served.baseUrl : outpost.settings.apiBaseUrl) });
+  }
   const stopped = stopOnSignals(new ShutdownPolicy(outpost), log.logger);
   const dashboard = args.dashboard ? await attachDashboard(outpost, { port: args['dashboard-port'], logger: log.logger }) : undefined;
   if (dashboard === null) {

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type { EnvironmentProfile, Result, ServiceEvent, Settings, SettingsPatch } from '../../shared/contract.js';
 import { isTerminal, type ItemState, type WorkerState } from '../../shared/states.js';
 import { Emitter } from './emitter.js';
+import { keyFor } from './key-origins.js';
 import { HistoryStore, historyEntryOf } from './history.js';
 import type { Logger } from './log.js';
 import { DataPaths, InstanceRecord } from './paths.js';
@@ -146,7 +147,8 @@ export class Outpost implements ServiceCore {
     if (status !== 'off' && status !== 'error') return;
     const profile = this.#servedProfile();
     if (!profile) throw new UserError('Choose the environment this machine serves first.');
-    const key = await this.secrets.get({ kind: 'environment-key', environmentId: profile.environmentId });
+    // Only to the origin the key was set for (key-origins.ts): a changed URL needs the key again.
+    const key = await keyFor(this.secrets, { kind: 'environment-key', environmentId: profile.environmentId }, profile.baseUrl);
     if (!key) throw new UserError(`Set the environment key for ${profile.environmentId} first.`);
     this.#detachWorker();
     const worker = this.#createWorker(profile, key);

@@ -8,8 +8,7 @@ import type { ServiceEvent } from '../../shared/contract.js';
 import { environmentProfileSchema } from '../../shared/contract.js';
 import { silentLogger } from '../../electron/core/log.js';
 import { Outpost } from '../../electron/core/outpost.js';
-import { Secret } from '../../electron/core/secret.js';
-import { accountFor, type SecretStore } from '../../electron/core/secrets/secret-store.js';
+import { memorySecrets } from '../helpers/secrets.js';
 import { startWorker, waitFor } from '../helpers/worker.js';
 
 /** Every way a key can be written down in something the user sees. */
@@ -21,14 +20,6 @@ function assertNoForm(text: string, key: string, where: string): void {
   for (const form of formsOf(key)) assert.ok(!text.includes(form), `${where} shows the key (as ${JSON.stringify(form)}):\n${text}`);
 }
 
-function memorySecrets(): SecretStore {
-  const keys = new Map<string, Secret>();
-  return {
-    get: async (ref) => keys.get(accountFor(ref)) ?? null,
-    set: async (ref, value) => void keys.set(accountFor(ref), new Secret(value)),
-    delete: async (ref) => void keys.delete(accountFor(ref)),
-  };
-}
 
 /**
  * A control plane that quotes back the credential it was sent, in its 401s: the key must not
@@ -75,7 +66,7 @@ describe('keys echoed back by a control plane are never printed', { timeout: 120
     try {
       // An item whose every heartbeat is refused with a 401 quoting the item's own sessions token.
       const { environment, environmentKey } = playground.createEnvironment('echo-item');
-      await secrets.set({ kind: 'environment-key', environmentId: environment.id }, environmentKey);
+      await secrets.set({ kind: 'environment-key', environmentId: environment.id }, environmentKey, playground.url);
       const { work } = playground.createSession(environment.id, { calls: [] });
       playground.addFault({ route: 'work.heartbeat', count: 1000, status: 401 });
       await outpost.serve(environmentProfileSchema.parse({ environmentId: environment.id, baseUrl: playground.url, networkMode: 'host', graceSeconds: 1 }));
@@ -87,7 +78,7 @@ describe('keys echoed back by a control plane are never printed', { timeout: 120
       playground.clearFaults();
 
       // The worker stopped for good by a refused key that the 401 quotes.
-      await secrets.set({ kind: 'environment-key', environmentId: environment.id }, wrongKey);
+      await secrets.set({ kind: 'environment-key', environmentId: environment.id }, wrongKey, playground.url);
       await outpost.startWorker();
       await outpost.workerDone;
       await waitFor('the error notice', () => events.some((e) => e.name === 'notice' && e.payload.level === 'error'));
