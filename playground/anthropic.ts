@@ -88,6 +88,12 @@ export interface PlaygroundOptions {
   /** Lease TTL for heartbeats that do not ask for one. */
   leaseTtlSeconds?: number;
   port?: number;
+  /**
+   * A careless (or hostile) control plane: every 401 quotes the credential it was sent — the
+   * Authorization header as it came, and the credential URL-encoded and base64-encoded — so a
+   * test proves none of it is printed or shown.
+   */
+  echoCredentials?: boolean;
 }
 
 const DEFAULT_RECLAIM_MS = 5_000;
@@ -109,6 +115,7 @@ export class AnthropicPlayground {
   readonly #waiters = new Set<() => void>();
   readonly #server: Server;
   readonly #port: number;
+  readonly #echoCredentials: boolean;
   #sweeper: NodeJS.Timeout | undefined;
   #lastStamp = 0;
   url = '';
@@ -117,6 +124,7 @@ export class AnthropicPlayground {
     this.apiKey = opts.apiKey ?? `sk-ant-api03-playground-${randomBytes(12).toString('hex')}`;
     this.leaseTtlSeconds = opts.leaseTtlSeconds ?? 30;
     this.#port = opts.port ?? 0;
+    this.#echoCredentials = opts.echoCredentials ?? false;
     this.#server = createServer((req, res) => void this.#handle(req, res));
   }
 
@@ -228,7 +236,8 @@ export class AnthropicPlayground {
       const fault = this.#faults.take(route.name);
       if (fault?.hang) return; // the socket stays open until the client aborts
       if (fault?.status) {
-        throw new ApiError(fault.status, fault.status === 429 ? 'rate_limit_error' : 'api_error', `injected fault (${fault.status})`);
+        const echoed = fault.status === 401 ? this.#echo(req) : '';
+        throw new ApiError(fault.status, fault.status === 429 ? 'rate_limit_error' : 'api_error', `injected fault (${fault.status})${echoed}`);
       }
       if (ANTHROPIC_VERSION_REQUIRED && !req.headers['anthropic-version']) throw badRequest('anthropic-version: header is required');
       const credential = this.#authenticate(req);
@@ -260,7 +269,15 @@ export class AnthropicPlayground {
     for (const rec of this.work.values()) {
       if (rec.sessionsToken === presented) return { kind: 'item-token', workId: rec.item.id };
     }
-    throw unauthorized('invalid x-api-key');
+    throw unauthorized(`invalid x-api-key${this.#echo(req)}`);
+  }
+
+  /** What `echoCredentials` adds to a 401's message. */
+  #echo(req: IncomingMessage): string {
+    const presented = credentialOf(req);
+    if (!this.#echoCredentials || !presented) return '';
+    const auth = req.headers['authorization'] ?? `x-api-key: ${presented}`;
+    return `: you sent ${JSON.stringify(auth)} (url-encoded ${encodeURIComponent(presented)}, base64 ${Buffer.from(presented).toString('base64')})`;
   }
 
   #route(method: string, path: string): { name: RouteName; params: string[]; run: Handler } | undefined {

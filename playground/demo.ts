@@ -71,7 +71,8 @@ workers[0]!.stdout!.on('data', (chunk: Buffer) => {
   process.stdout.write(chunk);
   const dashboard = /Dashboard: (http:\S+)/.exec(chunk.toString())?.[1];
   if (dashboard) {
-    console.log(`\nOpen Outpost's window in a browser: ${dashboard}\n`);
+    // The token is in the address's #fragment: never sent to a server; the page keeps it in memory only.
+    console.log(`\nOpen Outpost's window in a browser: ${dashboard}\n(a reload loses the token, which lives only in the page: open this address again)\n`);
     if (!once) openInBrowser(dashboard);
   }
 });

@@ -34,3 +34,10 @@ export type ChannelName = (typeof CHANNEL_NAMES)[number];
 /** IPC channel names: calls are `outpost:<name>`, events all arrive on one channel. */
 export const ipcChannel = (name: ChannelName): string => `outpost:${name}`;
 export const IPC_EVENT_CHANNEL = 'outpost:event';
+
+/**
+ * The headless dashboard's WebSocket subprotocols: the page offers `outpost` and
+ * `outpost-token.<token>`; the server checks the token in the handshake and answers `outpost`.
+ */
+export const DASHBOARD_PROTOCOL = 'outpost';
+export const DASHBOARD_TOKEN_PROTOCOL = 'outpost-token.';

@@ -9,6 +9,23 @@ import { CHANNEL_NAMES, type ChannelName } from './channels.js';
 
 const count = z.number().int().nonnegative();
 
+/**
+ * Where keys are sent: https:, or http: only to this machine (127.0.0.0/8, ::1, localhost) —
+ * a key must never cross a network in the clear (DESIGN §4).
+ */
+export function isKeySafeUrl(url: string): boolean {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return false;
+  }
+  if (parsed.protocol === 'https:') return true;
+  return parsed.protocol === 'http:' && (/^127(\.\d{1,3}){3}$/.test(parsed.hostname) || parsed.hostname === '[::1]' || parsed.hostname === 'localhost');
+}
+export const KEY_SAFE_URL_RULE = 'only https:, or http: to this machine (127.0.0.1, ::1, localhost)';
+const keySafeUrl = z.string().url().refine(isKeySafeUrl, KEY_SAFE_URL_RULE);
+
 const environmentId = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'an environment id such as env_…');
 
 /** What one environment's containers get, and how this machine serves it (DESIGN §1.3). */
@@ -17,7 +34,7 @@ export const environmentProfileSchema = z.object({
   /** anthropic: self-hosted environments; ainative: Bridge environments (its key is the bearer token). */
   provider: z.enum(['anthropic', 'ainative']).default('anthropic'),
   name: z.string().max(200).default(''),
-  baseUrl: z.string().url().default('https://api.anthropic.com'),
+  baseUrl: keySafeUrl.default('https://api.anthropic.com'),
   image: z.string().min(1).default('outpost-session:latest'),
   networkMode: z.string().min(1).default('bridge'),
   cpus: z.number().positive().max(256).default(2),
@@ -40,7 +57,7 @@ export const settingsSchema = z.object({
   startAtLogin: z.boolean().default(false),
   logRetentionDays: z.number().int().min(1).max(365).default(14),
   /** Where the API key manages environments (the desktop's "Anthropic API" URL). */
-  apiBaseUrl: z.string().url().default('https://api.anthropic.com'),
+  apiBaseUrl: keySafeUrl.default('https://api.anthropic.com'),
 });
 export type Settings = z.infer<typeof settingsSchema>;
 
@@ -110,11 +127,11 @@ export const calls = {
   'settings.update': { request: settingsPatchSchema, response: settingsSchema },
   'keys.status': { request: keyRefSchema, response: z.object({ set: z.boolean() }) },
   /** The only message that carries a key, inbound only: nothing ever sends one back. */
-  'keys.set': { request: z.intersection(keyRefSchema, z.object({ value: z.string().min(8, 'that does not look like a key').max(4096) })), response: ok },
+  'keys.set': { request: z.intersection(keyRefSchema, z.object({ value: z.string().trim().min(8, 'that does not look like a key').max(4096) })), response: ok },
   'keys.clear': { request: keyRefSchema, response: ok },
   /** Check the API key with the API (what it said, when it refuses), then keep it in the keychain. */
   'account.connect': {
-    request: z.object({ apiKey: z.string().min(8, 'that does not look like an API key').max(4096), apiBaseUrl: z.string().url().optional() }).strict(),
+    request: z.object({ apiKey: z.string().trim().min(8, 'that does not look like an API key').max(4096), apiBaseUrl: keySafeUrl.optional() }).strict(),
     response: ok,
   },
   'environments.list': { request: z.object({ includeArchived: z.boolean().default(false) }).strict(), response: z.array(environmentSummarySchema) },

@@ -1,12 +1,12 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { environmentProfileSchema, type EnvironmentProfile } from '../../shared/contract.js';
+import { environmentProfileSchema, isKeySafeUrl, KEY_SAFE_URL_RULE, type EnvironmentProfile } from '../../shared/contract.js';
 import { defaultDataDir } from './paths.js';
 
 /** `outpost worker`'s flags, parsed and checked. */
 const positiveInt = z.coerce.number().int().positive();
 export const workerArgs = z.object({
-  'base-url': z.string().url('--base-url must be a URL, e.g. https://api.anthropic.com').optional(),
+  'base-url': z.string().url('--base-url must be a URL, e.g. https://api.anthropic.com').refine(isKeySafeUrl, `--base-url: ${KEY_SAFE_URL_RULE}`).optional(),
   'environment-id': z.string().min(1, '--environment-id is required').optional(),
   provider: z.enum(['anthropic', 'ainative']).default('anthropic'),
   interpreter: z.string().min(1).default('python3'),

@@ -4,7 +4,8 @@ import { EXIT_FATAL, EXIT_USAGE } from './cli-args.js';
 import { createLogger } from './log.js';
 import { BridgeProvider } from './providers/bridge.js';
 import { buildSessionImage, packageVersion } from './runtime/session-image.js';
-import { Secret } from './secret.js';
+import { MIN_SECRET_LENGTH, Secret } from './secret.js';
+import { terminal } from './terminal.js';
 
 /** `outpost bridge …` and `outpost image build`: one-shot commands beside the worker. */
 
@@ -14,13 +15,17 @@ export async function bridgeCommand(args: string[]): Promise<number> {
   try {
     values = parseArgs({ args: flags, options: { 'base-url': { type: 'string' }, 'environment-id': { type: 'string' } }, strict: true }).values;
   } catch (e) {
-    process.stderr.write(`outpost: ${(e as Error).message}\n`);
+    terminal.err(`outpost: ${(e as Error).message}\n`);
     return EXIT_USAGE;
   }
   const token = process.env['OUTPOST_ENVIRONMENT_KEY'];
   const baseURL = values['base-url'];
   if (!sub || !['providers', 'create', 'delete'].includes(sub) || !baseURL || !token || (sub === 'delete' && !values['environment-id'])) {
-    process.stderr.write('outpost: usage: OUTPOST_ENVIRONMENT_KEY=TOKEN outpost bridge providers|create|delete --base-url URL [--environment-id ID]\n');
+    terminal.err('outpost: usage: OUTPOST_ENVIRONMENT_KEY=TOKEN outpost bridge providers|create|delete --base-url URL [--environment-id ID]\n');
+    return EXIT_USAGE;
+  }
+  if (token.length < MIN_SECRET_LENGTH) {
+    terminal.err(`outpost: OUTPOST_ENVIRONMENT_KEY is too short to be a key (fewer than ${MIN_SECRET_LENGTH} characters)\n`);
     return EXIT_USAGE;
   }
   const secret = new Secret(token);
@@ -28,16 +33,16 @@ export async function bridgeCommand(args: string[]): Promise<number> {
   const provider = new BridgeProvider({ baseURL, environmentId: values['environment-id'] ?? '', token: secret, logger });
   try {
     if (sub === 'providers') {
-      for (const p of await provider.listProviders()) process.stdout.write(`${p.provider_id}\t${p.name}\t${p.region}\t${p.available ? 'available' : 'unavailable'}\n`);
+      for (const p of await provider.listProviders()) terminal.out(`${p.provider_id}\t${p.name}\t${p.region}\t${p.available ? 'available' : 'unavailable'}\n`);
     } else if (sub === 'create') {
-      process.stdout.write(`${(await BridgeProvider.createEnvironment({ baseURL, token: secret })).environment_id}\n`);
+      terminal.out(`${(await BridgeProvider.createEnvironment({ baseURL, token: secret })).environment_id}\n`);
     } else {
       await provider.deleteEnvironment();
-      process.stdout.write(`deleted ${values['environment-id']}\n`);
+      terminal.out(`deleted ${values['environment-id']}\n`);
     }
     return 0;
   } catch (e) {
-    process.stderr.write(`outpost: ${provider.describe(e)}\n`);
+    terminal.err(`outpost: ${provider.describe(e)}\n`);
     return provider.isFatal(e) ? EXIT_FATAL : 1;
   }
 }
@@ -45,7 +50,7 @@ export async function bridgeCommand(args: string[]): Promise<number> {
 export async function imageCommand(args: string[]): Promise<number> {
   const [sub, ...flags] = args;
   if (sub !== 'build' || flags.some((f) => f !== '--offline')) {
-    process.stderr.write(`outpost: usage: outpost image build [--offline]\n`);
+    terminal.err(`outpost: usage: outpost image build [--offline]\n`);
     return EXIT_USAGE;
   }
   const offline = flags.includes('--offline');
@@ -53,7 +58,7 @@ export async function imageCommand(args: string[]): Promise<number> {
   try {
     await buildSessionImage({ docker: new Docker(), offline, version: packageVersion(), onProgress: (line) => logger.info(line) });
   } catch (e) {
-    process.stderr.write(`outpost: ${(e as Error).message}\n`);
+    terminal.err(`outpost: ${(e as Error).message}\n`);
     return 1;
   }
   logger.info(`built outpost-session:latest and outpost-session:${packageVersion()}${offline ? ' (offline)' : ''}`);

@@ -6,10 +6,13 @@ import { bridgeCommand, imageCommand } from './cli-commands.js';
 import { EXIT_FATAL, EXIT_USAGE, parseWorkerArgs, profileFromArgs, USAGE, type WorkerArgs } from './cli-args.js';
 import { attachDashboard } from './dashboard/headless.js';
 import { createLogger, type Logger } from './log.js';
+import { terminal } from './terminal.js';
 import { Outpost } from './outpost.js';
-import { Secret } from './secret.js';
+import { MIN_SECRET_LENGTH, Secret } from './secret.js';
+import { originOf } from './key-origins.js';
 import { KeytarSecretStore } from './secrets/keytar-store.js';
 import { OverlaySecretStore } from './secrets/overlay-store.js';
+import type { StoredKey } from './secrets/secret-store.js';
 import { ShutdownPolicy, stopOnSignals } from './shutdown.js';
 
 /** The headless `outpost` command: a head over the same Outpost as the desktop app. */
@@ -19,13 +22,13 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'bridge') return bridgeCommand(rest);
   if (command !== 'worker') {
     const help = command === undefined || command === '--help' || command === 'help';
-    process.stderr.write(help ? USAGE : `outpost: unknown command '${command}'\n\n${USAGE}`);
+    terminal.err(help ? USAGE : `outpost: unknown command '${command}'\n\n${USAGE}`);
     return command === '--help' || command === 'help' ? 0 : EXIT_USAGE;
   }
   const parsed = parseWorkerArgs(rest);
   if (!('args' in parsed)) {
-    if (parsed.stdout) process.stdout.write(parsed.stdout);
-    if (parsed.stderr) process.stderr.write(parsed.stderr);
+    if (parsed.stdout) terminal.out(parsed.stdout);
+    if (parsed.stderr) terminal.err(parsed.stderr);
     return parsed.exit;
   }
   return workerCommand(parsed.args);
@@ -34,30 +37,41 @@ async function main(argv: string[]): Promise<number> {
 /** `outpost worker [--dashboard]`: open an Outpost on the data folder, serve the flags' environment, stop on signals. */
 async function workerCommand(args: WorkerArgs): Promise<number> {
   // Keys come in environment variables: held in memory, and out of anything this process spawns or prints.
+  // One too short to redact safely is refused rather than held (redaction skips short values: they match ordinary words).
+  const short = KEY_VARIABLES.find((name) => (process.env[name] ?? '').length > 0 && process.env[name]!.length < MIN_SECRET_LENGTH);
+  if (short) {
+    for (const name of KEY_VARIABLES) delete process.env[name];
+    terminal.err(`outpost: ${short} is too short to be a key (fewer than ${MIN_SECRET_LENGTH} characters)\n`);
+    return EXIT_USAGE;
+  }
   const environmentKey = takeEnv('OUTPOST_ENVIRONMENT_KEY');
   const apiKey = takeEnv('OUTPOST_API_KEY');
   const environmentId = args['environment-id'];
   const baseUrl = args['base-url'];
   const served = environmentId && baseUrl ? profileFromArgs({ ...args, 'base-url': baseUrl, 'environment-id': environmentId }) : undefined;
   if (served && !environmentKey) {
-    process.stderr.write('outpost: set OUTPOST_ENVIRONMENT_KEY to the environment key of the environment to serve\n');
+    terminal.err('outpost: set OUTPOST_ENVIRONMENT_KEY to the environment key of the environment to serve\n');
     return EXIT_USAGE;
   }
-  const held: Array<[KeyRef, Secret]> = [];
-  if (served && environmentKey) held.push([{ kind: 'environment-key', environmentId: served.environmentId }, environmentKey]);
-  // The dashboard's environments view uses it; the worker never does.
-  if (apiKey && args.dashboard) held.push([{ kind: 'api-key' }, apiKey]);
+  // Each bound to the origin the flags name: the user gave both at once.
+  const held: Array<[KeyRef, StoredKey]> = [];
+  if (served && environmentKey) held.push([{ kind: 'environment-key', environmentId: served.environmentId }, { secret: environmentKey, origin: originOf(served.baseUrl) }]);
 
   const appLogFile = join(args['data-dir'], 'logs', 'outpost.log');
   const log = headlessLog(appLogFile, args['log-format']);
+  const secrets = new OverlaySecretStore(new KeytarSecretStore(process.env['OUTPOST_KEYCHAIN_SERVICE'] || 'Outpost'), held);
   const outpost = Outpost.open({
     dataDir: args['data-dir'],
     // The keychain is loaded only when a key is asked for that the flags did not bring (the dashboard's setup).
     // OUTPOST_KEYCHAIN_SERVICE keeps a second install's (or a test's) keys apart from the user's own.
-    secrets: new OverlaySecretStore(new KeytarSecretStore(process.env['OUTPOST_KEYCHAIN_SERVICE'] || 'Outpost'), held),
+    secrets,
     logger: log.logger,
     appLogFile,
   });
+  // The dashboard's environments view uses it; the worker never does. Bound to the API URL the flags (or else the settings) name.
+  if (apiKey && args.dashboard) {
+    secrets.hold({ kind: 'api-key' }, { secret: apiKey, origin: originOf(served?.provider === 'anthropic' ? served.baseUrl : outpost.settings.apiBaseUrl) });
+  }
   const stopped = stopOnSignals(new ShutdownPolicy(outpost), log.logger);
   const dashboard = args.dashboard ? await attachDashboard(outpost, { port: args['dashboard-port'], logger: log.logger }) : undefined;
   if (dashboard === null) {
@@ -79,11 +93,13 @@ async function workerCommand(args: WorkerArgs): Promise<number> {
   await dashboard?.close();
   await log.close();
   if (fatal) {
-    process.stderr.write(`outpost: ${fatal.message}\n`);
+    terminal.err(`outpost: ${fatal.message}\n`);
     return EXIT_FATAL;
   }
   return 0;
 }
+
+const KEY_VARIABLES = ['OUTPOST_ENVIRONMENT_KEY', 'OUTPOST_API_KEY'];
 
 function takeEnv(name: string): Secret | undefined {
   const value = process.env[name];
@@ -95,12 +111,12 @@ function takeEnv(name: string): Secret | undefined {
 function headlessLog(file: string, format: WorkerArgs['log-format']): { logger: Logger; close: () => Promise<void> } {
   const stream = createWriteStream(file, { flags: 'a', mode: 0o600 });
   // A full disk or a removed folder costs the log file, not the worker.
-  stream.on('error', (e) => process.stderr.write(`outpost: cannot write ${file}: ${e.message}\n`));
+  stream.on('error', (e) => terminal.err(`outpost: cannot write ${file}: ${e.message}\n`));
   const logger = createLogger({
     format,
     sink: {
       write: (line) => {
-        process.stdout.write(line);
+        terminal.out(line);
         if (stream.writable) stream.write(line);
       },
     },
@@ -111,7 +127,7 @@ function headlessLog(file: string, format: WorkerArgs['log-format']): { logger: 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
-    process.stderr.write(`outpost: ${(e as Error).message}\n`);
+    terminal.err(`outpost: ${(e as Error).message}\n`);
     process.exit(1);
   },
 );

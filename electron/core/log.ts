@@ -1,4 +1,4 @@
-import { redact } from './secret.js';
+import { redact, redactDeep } from './secret.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, unknown>;
@@ -28,11 +28,13 @@ export function createLogger(opts: { format: LogFormat; level?: LogLevel; sink: 
   const emit = (level: LogLevel, message: string, fields: LogFields = {}) => {
     if (ORDER[level] < min) return;
     const time = clock().toISOString();
-    const normalized = Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, v instanceof Error ? v.message : v]));
+    // Redacted before it is serialised: JSON escapes a `"` or `\\` inside a key, and the escaped form would slip past.
+    const normalized = redactDeep(Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, v instanceof Error ? v.message : v])));
+    const msg = redact(message);
     const line =
       opts.format === 'json' ?
-        JSON.stringify({ time, level, msg: message, ...normalized })
-      : `${time} ${level.toUpperCase().padEnd(5)} ${message}${formatFields(normalized)}`;
+        JSON.stringify({ time, level, msg, ...normalized })
+      : `${time} ${level.toUpperCase().padEnd(5)} ${msg}${formatFields(normalized)}`;
     opts.sink.write(redact(line) + '\n');
   };
   return {

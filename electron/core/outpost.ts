@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
-import type { EnvironmentProfile, ServiceEvent, Settings, SettingsPatch } from '../../shared/contract.js';
+import type { EnvironmentProfile, Result, ServiceEvent, Settings, SettingsPatch } from '../../shared/contract.js';
 import { isTerminal, type ItemState, type WorkerState } from '../../shared/states.js';
 import { Emitter } from './emitter.js';
+import { keyFor } from './key-origins.js';
 import { HistoryStore, historyEntryOf } from './history.js';
 import type { Logger } from './log.js';
 import { DataPaths, InstanceRecord } from './paths.js';
@@ -10,7 +11,7 @@ import { BridgeProvider } from './providers/bridge.js';
 import type { ControlPlane } from './providers/control-plane.js';
 import { DockerRuntime } from './runtime/docker.js';
 import { ensureSessionImage, packageVersion } from './runtime/session-image.js';
-import type { Secret } from './secret.js';
+import { redactDeep, type Secret } from './secret.js';
 import type { SecretStore } from './secrets/secret-store.js';
 import { OutpostService, UserError, type ServiceCore } from './service.js';
 import { SettingsStore } from './settings.js';
@@ -42,7 +43,11 @@ export interface OutpostOptions {
  * events every view renders from.
  */
 export class Outpost implements ServiceCore {
-  readonly events = new Emitter<ServiceEvent>();
+  /**
+   * What every view renders from — the window over IPC, the dashboard's WebSocket, desktop
+   * notifications: redacted once, here, before any of them sees it (a 401 may quote a key).
+   */
+  readonly events = new Emitter<ServiceEvent>(redactDeep);
   readonly paths: DataPaths;
   readonly runtime: DockerRuntime;
   readonly history: HistoryStore;
@@ -89,9 +94,14 @@ export class Outpost implements ServiceCore {
     this.#retention.unref();
   }
 
-  /** A contract call from a view: parsed, dispatched, answered in an envelope. Never throws. */
-  handle(channel: string, raw: unknown) {
-    return this.#service.handle(channel, raw);
+  /**
+   * A contract call from a view: parsed, dispatched, answered in an envelope. Never throws.
+   * The reply is redacted like every event; a workspace file's bytes are the session's own
+   * and go as they are (redacting inside base64 would corrupt the download).
+   */
+  async handle(channel: string, raw: unknown): Promise<Result<unknown>> {
+    const reply = await this.#service.handle(channel, raw);
+    return channel === 'workspace.read' && 'result' in reply ? reply : redactDeep(reply);
   }
 
   get settings(): Settings {
@@ -137,7 +147,8 @@ export class Outpost implements ServiceCore {
     if (status !== 'off' && status !== 'error') return;
     const profile = this.#servedProfile();
     if (!profile) throw new UserError('Choose the environment this machine serves first.');
-    const key = await this.secrets.get({ kind: 'environment-key', environmentId: profile.environmentId });
+    // Only to the origin the key was set for (key-origins.ts): a changed URL needs the key again.
+    const key = await keyFor(this.secrets, { kind: 'environment-key', environmentId: profile.environmentId }, profile.baseUrl);
     if (!key) throw new UserError(`Set the environment key for ${profile.environmentId} first.`);
     this.#detachWorker();
     const worker = this.#createWorker(profile, key);
@@ -145,8 +156,10 @@ export class Outpost implements ServiceCore {
     this.#detachWorker = worker.events.on((event) => {
       if (event.type === 'worker-state') this.events.fire({ name: 'worker-state', payload: event.state });
       else {
-        this.#remember(event.item);
-        this.events.fire({ name: 'item-state', payload: event.item });
+        // Its reason may quote what a control plane answered: history.jsonl keeps the redacted words.
+        const item = redactDeep(event.item);
+        this.#remember(item);
+        this.events.fire({ name: 'item-state', payload: item });
       }
     });
     await worker.start();

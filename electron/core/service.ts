@@ -9,6 +9,7 @@ import {
   type SettingsPatch,
 } from '../../shared/contract.js';
 import type { ItemState, WorkerState } from '../../shared/states.js';
+import { keyFor, originForNewKey, originOf } from './key-origins.js';
 import { Account, AccountError } from './providers/anthropic/account.js';
 import type { HistoryStore } from './history.js';
 import type { Logger } from './log.js';
@@ -17,6 +18,7 @@ import type { DataPaths } from './paths.js';
 import type { DockerRuntime } from './runtime/docker.js';
 import { Secret } from './secret.js';
 import { KeychainUnavailableError, type SecretStore } from './secrets/secret-store.js';
+import { UserError } from './user-error.js';
 import { listWorkspace, readWorkspaceFile } from './workspace-files.js';
 
 /** What the contract's handlers act on: a running Outpost (outpost.ts). */
@@ -41,8 +43,7 @@ export interface ServiceCore {
 /** One handler per call, typed by the contract: `tsc` refuses a reply that drifts from its channel's response schema. */
 export type ContractHandlers = { [C in Channel]: (request: ParsedRequest<C>) => Response<C> | Promise<Response<C>> };
 
-/** A refusal the user can act on; its message is shown as it is. */
-export class UserError extends Error {}
+export { UserError };
 
 /**
  * Everything a view can ask of Outpost, behind the contract: arguments parsed with the
@@ -89,7 +90,7 @@ export class OutpostService {
       'settings.get': () => core.settings,
       'settings.update': (patch) => core.updateSettings(patch),
       'keys.status': async (ref) => ({ set: (await secrets.get(ref)) !== null }),
-      'keys.set': async ({ value, ...ref }) => (await secrets.set(ref, value.trim()), null),
+      'keys.set': async ({ value, ...ref }) => (await secrets.set(ref, value.trim(), originForNewKey(core.settings, ref)), null),
       'keys.clear': async (ref) => (await secrets.delete(ref), null),
       'account.connect': (request) => this.#connect(request),
       'environments.list': ({ includeArchived }) => this.#withAccount((a) => a.environments(includeArchived)),
@@ -118,17 +119,18 @@ export class OutpostService {
     } catch (e) {
       throw e instanceof AccountError ? new UserError(e.message) : e;
     }
-    await this.#core.secrets.set({ kind: 'api-key' }, key.reveal());
+    await this.#core.secrets.set({ kind: 'api-key' }, key.reveal(), originOf(apiBaseUrl));
     if (apiBaseUrl !== this.#core.settings.apiBaseUrl) this.#core.updateSettings({ apiBaseUrl });
     return null;
   }
 
   /** A call with the API key, its failure in words: where it went and what the API said. */
   async #withAccount<T>(call: (account: Account) => Promise<T>): Promise<T> {
-    const key = await this.#core.secrets.get({ kind: 'api-key' });
+    const url = this.#core.settings.apiBaseUrl;
+    const key = await keyFor(this.#core.secrets, { kind: 'api-key' }, url);
     if (!key) throw new UserError('Add your API key first.');
     try {
-      return await call(new Account(this.#core.settings.apiBaseUrl, key));
+      return await call(new Account(url, key));
     } catch (e) {
       throw e instanceof AccountError ? new UserError(e.message) : e;
     }

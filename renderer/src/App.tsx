@@ -41,7 +41,8 @@ export function App() {
     }
   });
 
-  if (!settings) return <main className="loading">Connecting to Outpost…</main>;
+  // Nothing loaded yet: what went wrong, if something did (a dashboard page opened without its token).
+  if (!settings) return <main className="loading">{notices.findLast((n) => n.level === 'error')?.message ?? 'Connecting to Outpost…'}</main>;
   if (!settings.servedEnvironmentId) return <Setup settings={settings} onDone={() => void refresh()} />;
 
   const nav = (to: Route['view'], label: string) => (

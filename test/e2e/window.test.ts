@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -231,28 +232,80 @@ describe('the window', { timeout: 240_000 }, () => {
     await page.close();
   });
 
-  it('the dashboard refuses a request without the token, from a foreign Origin, or for a foreign Host', async () => {
+  it('the dashboard serves its page without the token, and data only over a WebSocket that presents it: not a cookie, not the query', async () => {
     const dashboard = dashboards.at(-1)!;
-    const { port, searchParams } = new URL(dashboard.url);
-    const token = searchParams.get('token')!;
+    const { port, hash } = new URL(dashboard.url);
+    const token = new URLSearchParams(hash.slice(1)).get('token')!;
+    assert.ok(token, 'the printed URL carries the token in its fragment');
     const get = (path: string, headers: Record<string, string> = {}) =>
-      new Promise<number>((resolve, reject) => request({ host: '127.0.0.1', port, path, headers }, (res) => (res.resume(), resolve(res.statusCode!))).on('error', reject).end());
-    assert.equal(await get('/'), 401);
-    assert.equal(await get('/?token=wrong'), 401);
-    assert.equal(await get(`/?token=${token}`), 200);
-    assert.equal(await get(`/?token=${token}`, { host: `attacker.example:${port}` }), 421);
-    assert.equal(await get(`/?token=${token}`, { origin: 'http://attacker.example' }), 403);
+      new Promise<{ status: number; setCookie: unknown }>((resolve, reject) =>
+        request({ host: '127.0.0.1', port, path, headers }, (res) => (res.resume(), resolve({ status: res.statusCode!, setCookie: res.headers['set-cookie'] }))).on('error', reject).end(),
+      );
+    // The page itself holds no secret; it never hands out a cookie.
+    assert.deepEqual(await get('/'), { status: 200, setCookie: undefined });
+    assert.equal((await get(`/?token=${token}`)).setCookie, undefined);
+    assert.equal((await get('/', { host: `attacker.example:${port}` })).status, 421);
+    assert.equal((await get('/', { origin: 'http://attacker.example' })).status, 403);
 
-    const upgrade = (query: string, origin: string) =>
-      new Promise<number>((resolve) => {
-        const ws = new WebSocket(`ws://127.0.0.1:${port}/ws${query}`, { origin });
-        ws.on('open', () => (ws.close(), resolve(101)));
-        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode!));
-        ws.on('error', () => resolve(-1));
-      });
     const own = `http://127.0.0.1:${port}`;
-    assert.equal(await upgrade('', own), 401);
-    assert.equal(await upgrade(`?token=${token}`, 'http://attacker.example'), 403);
-    assert.equal(await upgrade(`?token=${token}`, own), 101);
+    /** The handshake's status, and the contract's answer to worker.state when it opened. */
+    const upgrade = (opts: { query?: string; origin?: string; protocols?: string[]; cookie?: string }) =>
+      new Promise<{ status: number; reply?: string }>((resolve) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${port}/ws${opts.query ?? ''}`, opts.protocols ?? [], { origin: opts.origin ?? own, headers: opts.cookie ? { cookie: opts.cookie } : {} });
+        ws.on('open', () => ws.send(JSON.stringify({ id: 1, channel: 'worker.state', arg: {} })));
+        ws.on('message', (data) => {
+          const reply = String(data);
+          if (reply.includes('"id":1')) (ws.close(), resolve({ status: 101, reply }));
+        });
+        ws.on('unexpected-response', (_req, res) => resolve({ status: res.statusCode! }));
+        ws.on('error', () => resolve({ status: -1 }));
+      });
+    // Hostile: the old cookie, or the token in the query, and no token in the handshake: no data.
+    assert.deepEqual(await upgrade({ cookie: `outpost_dashboard=${token}` }), { status: 401 });
+    assert.deepEqual(await upgrade({ query: `?token=${token}` }), { status: 401 });
+    assert.deepEqual(await upgrade({ protocols: ['outpost', 'outpost-token.wrong'] }), { status: 401 });
+    assert.equal((await upgrade({ protocols: ['outpost', `outpost-token.${token}`], origin: 'http://attacker.example' })).status, 403);
+    const good = await upgrade({ protocols: ['outpost', `outpost-token.${token}`] });
+    assert.equal(good.status, 101);
+    assert.match(good.reply!, /"result":\{"status"/);
+  });
+
+  it('in the browser, the token is in no cookie, not in the address bar after load, and in no request but the WebSocket handshake', async () => {
+    const dashboard = dashboards.at(-1)!;
+    const token = new URLSearchParams(new URL(dashboard.url).hash.slice(1)).get('token')!;
+    // Another server on 127.0.0.1 — a dev server, a session's own under host networking: it must get nothing.
+    const seenElsewhere: string[] = [];
+    const other = createServer((req, res) => (seenElsewhere.push(JSON.stringify([req.url, req.headers])), res.end('another local server')));
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    try {
+      const page = await context.newPage();
+      page.on('pageerror', (e) => assert.fail(`the page threw: ${e.message}`));
+      const requests: string[] = [];
+      page.on('request', (r) => void r.allHeaders().then((h) => requests.push(JSON.stringify([r.url(), h]))));
+      const sockets: string[] = [];
+      page.on('websocket', (ws) => sockets.push(ws.url()));
+      await page.goto(dashboard.url);
+      await waitFor('the data shown: the served worker online', async () => (await page.getByTestId('worker-status').textContent()) === 'Online', 30_000);
+      assert.equal(sockets.length, 1, 'the data came over the WebSocket');
+      assert.ok(!page.url().includes(token), `the address bar shows the token: ${page.url()}`);
+      assert.ok(!(await page.evaluate(() => document.cookie)).includes(token), 'document.cookie holds the token');
+      assert.deepEqual(await context.cookies(), [], 'the dashboard set a cookie');
+      assert.ok(requests.length > 0);
+      for (const r of requests) assert.ok(!r.includes(token), `a request carried the token: ${r}`);
+
+      await page.goto(`http://127.0.0.1:${(other.address() as AddressInfo).port}/`);
+      await page.getByText('another local server').waitFor();
+      assert.equal(seenElsewhere.length >= 1, true);
+      for (const r of seenElsewhere) assert.ok(!r.includes(token), `another server on 127.0.0.1 got the token: ${r}`);
+
+      // Back without the fragment (a reload, a bookmark): no data, and the page says how to get back in.
+      await page.goto(new URL('/', dashboard.url).href);
+      await page.getByText('Open the address that `outpost worker --dashboard` printed', { exact: false }).first().waitFor();
+      assert.equal(sockets.length, 1, 'a page without the token opened a WebSocket');
+    } finally {
+      await context.close();
+      await new Promise((resolve) => other.close(resolve));
+    }
   });
 });

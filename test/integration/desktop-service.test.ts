@@ -54,10 +54,10 @@ describe('the desktop service: contract calls, keychain, quit with sessions runn
     };
     const { environment, environmentKey } = playground.createEnvironment('desktop');
     const profile = environmentProfileSchema.parse({ environmentId: environment.id, baseUrl: playground.url, image, networkMode: 'host', graceSeconds: 2, drainSeconds: 30 });
-    assert.deepEqual(await call('keys.set', { kind: 'environment-key', environmentId: environment.id, value: opts.key ?? environmentKey }), { result: null });
-    assert.deepEqual(await call('keys.status', { kind: 'environment-key', environmentId: environment.id }), { result: { set: true } });
     const settings = await call('settings.update', { servedEnvironmentId: environment.id, environment: profile });
     assert.ok('result' in settings);
+    assert.deepEqual(await call('keys.set', { kind: 'environment-key', environmentId: environment.id, value: opts.key ?? environmentKey }), { result: null });
+    assert.deepEqual(await call('keys.status', { kind: 'environment-key', environmentId: environment.id }), { result: { set: true } });
     return { service, events, call, environment, environmentKey, paths, folder };
   }
 
@@ -83,9 +83,9 @@ describe('the desktop service: contract calls, keychain, quit with sessions runn
     try {
       const env = bridge.createEnvironment('byoc');
       const id = env.environment_id;
-      await service.handle('keys.set', { kind: 'environment-key', environmentId: id, value: bridge.token });
       const profile = environmentProfileSchema.parse({ environmentId: id, provider: 'ainative', baseUrl: bridge.url, image: 'outpost-test-base', interpreter: ['sh'], networkMode: 'host' });
       await service.handle('settings.update', { servedEnvironmentId: id, environment: profile });
+      await service.handle('keys.set', { kind: 'environment-key', environmentId: id, value: bridge.token });
       assert.deepEqual(await service.handle('worker.start', {}), { result: null });
       const work = bridge.enqueue(id, 'code_execution', { script: 'echo from the window\n' });
       await waitFor('the script to be acked', () => bridge.work.get(work.work_id)!.state === 'acknowledged', 30_000);
@@ -177,7 +177,7 @@ describe('the desktop service: contract calls, keychain, quit with sessions runn
   it('no key reaches the app log, a settings file or any contract message', async () => {
     logger.info('a careless line', { oops: [...playground.environments.keys()].map((id) => `key for ${id}`) });
     const keys = [playground.apiKey, ...[...playground.work.values()].map((r) => r.sessionsToken)];
-    for (const s of services) keys.push(...(await Promise.all(s.settings.environments.map((e) => secrets.get({ kind: 'environment-key', environmentId: e.environmentId })))).filter((k) => k !== null).map((k) => k!.reveal()));
+    for (const s of services) keys.push(...(await Promise.all(s.settings.environments.map((e) => secrets.get({ kind: 'environment-key', environmentId: e.environmentId })))).filter((k) => k !== null).map((k) => k!.secret.reveal()));
     assert.ok(keys.length > 5);
     const logText = readdirSync(logsFolder).map((f) => readFileSync(join(logsFolder, f), 'utf8')).join('\n');
     assert.match(logText, /a careless line/, 'the app log was written');

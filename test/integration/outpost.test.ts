@@ -8,22 +8,12 @@ import { environmentProfileSchema, historyEntrySchema } from '../../shared/contr
 import type { WorkerState } from '../../shared/states.js';
 import { silentLogger } from '../../electron/core/log.js';
 import { Outpost } from '../../electron/core/outpost.js';
-import { accountFor, type SecretStore } from '../../electron/core/secrets/secret-store.js';
-import { Secret } from '../../electron/core/secret.js';
+import { memorySecrets } from '../helpers/secrets.js';
 import { buildScriptImage } from '../helpers/docker.js';
 import { startWorker, waitFor, type WorkerProcess } from '../helpers/worker.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-/** Keys in memory: these tests are about the composition root, not the keychain (keychain.test.ts is). */
-function memorySecrets(): SecretStore {
-  const keys = new Map<string, Secret>();
-  return {
-    get: async (ref) => keys.get(accountFor(ref)) ?? null,
-    set: async (ref, value) => void keys.set(accountFor(ref), new Secret(value)),
-    delete: async (ref) => void keys.delete(accountFor(ref)),
-  };
-}
 
 /** A session's log and workspace, as the worker leaves them, last touched `ageDays` ago. */
 function sessionFiles(dataDir: string, workId: string, ageDays: number): { log: string; workspace: string } {
@@ -61,7 +51,7 @@ describe('one Outpost per process: the composition root every head opens', () =>
     const states: WorkerState[] = [];
     outpost.events.on((e) => e.name === 'worker-state' && states.push(e.payload));
     const { environment, environmentKey } = playground.createEnvironment('root');
-    await secrets.set({ kind: 'environment-key', environmentId: environment.id }, environmentKey);
+    await secrets.set({ kind: 'environment-key', environmentId: environment.id }, environmentKey, playground.url);
     await outpost.serve(environmentProfileSchema.parse({ environmentId: environment.id, baseUrl: playground.url, image, networkMode: 'host', graceSeconds: 1 }));
     return { outpost, dataDir, environment, states };
   }

@@ -31,10 +31,48 @@ describe('secrets and redaction', () => {
 });
 
 describe('a disposed secret', () => {
-  it('leaves the redaction filter (one token per item must not pile up for weeks)', () => {
+  it('leaves the redaction filter a minute later (one token per item must not pile up for weeks; its last words are still redacted)', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const token = new Secret('per-item-token-value-77');
     assert.equal(redact('x per-item-token-value-77 y'), 'x [redacted] y');
     token.dispose();
+    assert.equal(redact('x per-item-token-value-77 y'), 'x [redacted] y');
+    t.mock.timers.tick(60_000);
     assert.equal(redact('x per-item-token-value-77 y'), 'x per-item-token-value-77 y');
+  });
+
+  it('stays redacted while another holder of the same value lives', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const first = new Secret('shared-token-value-88');
+    new Secret('shared-token-value-88');
+    first.dispose();
+    t.mock.timers.tick(60_000);
+    assert.equal(redact('shared-token-value-88'), '[redacted]');
+  });
+});
+
+describe('the encoded forms of a secret', () => {
+  it('JSON-escaped, URL-encoded and base64 / base64url — alone or inside a longer blob — are redacted too', () => {
+    const value = 'tok"en\\with+/odd=chars-0001';
+    new Secret(value);
+    const blob = (prefix: string) => Buffer.from(`${prefix}{"sessions_token":"${value}"}`);
+    for (const text of [
+      JSON.stringify({ header: value }),
+      `?key=${encodeURIComponent(value)}`,
+      Buffer.from(value).toString('base64'),
+      ...['', 'a', 'ab'].flatMap((p) => [blob(p).toString('base64'), blob(p).toString('base64url')]),
+    ]) {
+      assert.match(redact(text), /\[redacted\]/, text);
+      assert.ok(!redact(text).includes(value), text);
+    }
+  });
+
+  it('the JSON log format redacts before it escapes: a key with a `"` or a `\\` is not printed', () => {
+    const value = 'quote"and\\slash-key-0002';
+    new Secret(value);
+    const lines: string[] = [];
+    createLogger({ format: 'json', sink: { write: (l) => lines.push(l) } }).error(`refused ${value}`, { body: { echoed: value } });
+    assert.ok(!lines[0]!.includes(JSON.stringify(value).slice(1, -1)), lines[0]);
+    assert.equal(JSON.parse(lines[0]!).msg, 'refused [redacted]');
   });
 });

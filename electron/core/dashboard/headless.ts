@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import type { Outpost } from '../outpost.js';
 import { packageRoot } from '../runtime/session-image.js';
 import { DashboardServer } from './server.js';
+import { terminal } from '../terminal.js';
 
 /**
  * `outpost worker --dashboard`: Outpost's window served to a browser on 127.0.0.1, attached to
@@ -12,7 +13,7 @@ import { DashboardServer } from './server.js';
 export async function attachDashboard(outpost: Outpost, opts: { port: number; logger: Logger }): Promise<DashboardServer | null> {
   const dashboard = new DashboardServer({ service: outpost, root: join(packageRoot(), 'dist', 'renderer'), logger: opts.logger, port: opts.port });
   try {
-    process.stdout.write(`Dashboard: ${await dashboard.start()}\n`);
+    terminal.out(`Dashboard: ${await dashboard.start()}\n`);
     return dashboard;
   } catch (e) {
     opts.logger.error(`the dashboard cannot listen on 127.0.0.1:${opts.port}`, { error: (e as Error).message });

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, sep } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { z } from 'zod';
+import { DASHBOARD_PROTOCOL, DASHBOARD_TOKEN_PROTOCOL } from '../../../shared/channels.js';
 import type { Outpost } from '../outpost.js';
 import type { Logger } from '../log.js';
 
@@ -17,7 +18,6 @@ const TYPES: Record<string, string> = {
   '.ico': 'image/x-icon',
   '.woff2': 'font/woff2',
 };
-const COOKIE = 'outpost_dashboard';
 const CSP = "default-src 'self'; connect-src 'self'; img-src 'self' data: blob:; object-src 'none'; frame-ancestors 'none'; base-uri 'none'";
 const callMessage = z.object({ id: z.number().int(), channel: z.string().max(100), arg: z.unknown() });
 
@@ -31,15 +31,20 @@ export interface DashboardOptions {
 
 /**
  * The headless dashboard: the window's renderer over HTTP on 127.0.0.1 only, with the same
- * contract carried by a WebSocket. Everything needs the random token: from the URL printed
- * at start, then from a same-site cookie. Host and Origin must name this very server, so
- * no web page the user visits can drive it (DNS rebinding, cross-site WebSocket).
+ * contract carried by a WebSocket. The static files hold no secret and are served without
+ * the token; every byte of data travels on the WebSocket, whose handshake must present the
+ * random token (in `Sec-WebSocket-Protocol`). The printed URL carries it in its fragment
+ * (`#token=…`), which a browser never sends to any server; the page keeps it in memory and
+ * removes it from the address bar. Never a cookie: a browser sends a 127.0.0.1 cookie to
+ * every port on 127.0.0.1 — any local dev server, a session's own under host networking.
+ * Host and Origin must name this very server, so no web page the user visits can drive it
+ * (DNS rebinding, cross-site WebSocket).
  */
 export class DashboardServer {
   readonly token = randomBytes(24).toString('base64url');
   readonly #opts: DashboardOptions;
   readonly #http: Server;
-  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 });
+  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20, handleProtocols: () => DASHBOARD_PROTOCOL });
   #port = 0;
 
   constructor(opts: DashboardOptions) {
@@ -62,7 +67,7 @@ export class DashboardServer {
       this.#http.listen(this.#opts.port ?? 0, '127.0.0.1', () => resolve());
     });
     this.#port = (this.#http.address() as AddressInfo).port;
-    return `http://127.0.0.1:${this.#port}/?token=${this.token}`;
+    return `http://127.0.0.1:${this.#port}/#token=${this.token}`;
   }
 
   async close(): Promise<void> {
@@ -77,21 +82,20 @@ export class DashboardServer {
     if (!own.includes(req.headers.host ?? '')) return 421;
     const origin = req.headers.origin;
     if ((websocket || origin !== undefined) && !own.some((host) => origin === `http://${host}`)) return 403;
+    if (!websocket) return null;
     return this.#presentedToken(req) ? null : 401;
   }
 
+  /** Only the handshake's `Sec-WebSocket-Protocol` counts: not a cookie, not the query string. */
   #presentedToken(req: IncomingMessage): boolean {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const cookie = /(?:^|;\s*)outpost_dashboard=([A-Za-z0-9_-]+)/.exec(req.headers.cookie ?? '')?.[1];
-    return [url.searchParams.get('token'), cookie].some((t) => t !== null && t !== undefined && same(t, this.token));
+    const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+    return offered.some((p) => p.startsWith(DASHBOARD_TOKEN_PROTOCOL) && same(p.slice(DASHBOARD_TOKEN_PROTOCOL.length), this.token));
   }
 
   #serve(req: IncomingMessage, res: ServerResponse): void {
     const refusal = this.#refusal(req, false);
     if (refusal) {
-      res.writeHead(refusal, { 'content-type': 'text/plain; charset=utf-8' }).end(
-        refusal === 401 ? 'Outpost dashboard: open the URL with the token that `outpost worker --dashboard` printed.\n' : 'Refused.\n',
-      );
+      res.writeHead(refusal, { 'content-type': 'text/plain; charset=utf-8' }).end('Refused.\n');
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -111,8 +115,6 @@ export class DashboardServer {
       'x-content-type-options': 'nosniff',
       'referrer-policy': 'no-referrer',
       'cache-control': 'no-store',
-      // The token leaves the address bar's URL for a cookie only this origin sends.
-      'set-cookie': `${COOKIE}=${this.token}; HttpOnly; SameSite=Strict; Path=/`,
     });
     if (req.method === 'HEAD') res.end();
     else createReadStream(file).pipe(res);

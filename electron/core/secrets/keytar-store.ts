@@ -1,13 +1,15 @@
 import { createRequire } from 'node:module';
 import { Secret } from '../secret.js';
 import type { KeyRef } from '../../../shared/contract.js';
-import { accountFor, KeychainUnavailableError, type SecretStore } from './secret-store.js';
+import { accountFor, KeychainUnavailableError, type SecretStore, type StoredKey } from './secret-store.js';
 
 type Keytar = typeof import('keytar');
 
 /**
  * Keys in the OS keychain through keytar: Keychain on macOS, Credential Manager on
- * Windows, the Secret Service (GNOME Keyring, KWallet) on Linux.
+ * Windows, the Secret Service (GNOME Keyring, KWallet) on Linux. Each entry holds the key and
+ * the origin it is bound to, as JSON `{"origin", "key"}`, in the one keychain item: the two can
+ * never be changed apart. An entry that is not that JSON is a key an older Outpost wrote alone.
  */
 export class KeytarSecretStore implements SecretStore {
   readonly #service: string;
@@ -17,13 +19,13 @@ export class KeytarSecretStore implements SecretStore {
     this.#service = service;
   }
 
-  async get(ref: KeyRef): Promise<Secret | null> {
+  async get(ref: KeyRef): Promise<StoredKey | null> {
     const value = await this.#call((k) => k.getPassword(this.#service, accountFor(ref)));
-    return value ? new Secret(value) : null;
+    return value ? parseEntry(value) : null;
   }
 
-  async set(ref: KeyRef, value: string): Promise<void> {
-    await this.#call((k) => k.setPassword(this.#service, accountFor(ref), value));
+  async set(ref: KeyRef, value: string, origin: string): Promise<void> {
+    await this.#call((k) => k.setPassword(this.#service, accountFor(ref), JSON.stringify({ origin, key: value })));
   }
 
   async delete(ref: KeyRef): Promise<void> {
@@ -42,4 +44,16 @@ export class KeytarSecretStore implements SecretStore {
       );
     }
   }
+}
+
+function parseEntry(value: string): StoredKey {
+  if (value.startsWith('{')) {
+    try {
+      const entry = JSON.parse(value) as { origin?: unknown; key?: unknown };
+      if (typeof entry.origin === 'string' && typeof entry.key === 'string' && entry.key) return { secret: new Secret(entry.key), origin: entry.origin };
+    } catch {
+      // not an entry of ours: a key that happens to start with `{`
+    }
+  }
+  return { secret: new Secret(value), origin: null };
 }

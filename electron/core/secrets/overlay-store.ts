@@ -1,6 +1,5 @@
 import type { KeyRef } from '../../../shared/contract.js';
-import type { Secret } from '../secret.js';
-import { accountFor, type SecretStore } from './secret-store.js';
+import { accountFor, type SecretStore, type StoredKey } from './secret-store.js';
 
 /**
  * Keys handed to a headless process (its environment variables) held in memory, in front of
@@ -8,21 +7,26 @@ import { accountFor, type SecretStore } from './secret-store.js';
  * replaces the one held in memory.
  */
 export class OverlaySecretStore implements SecretStore {
-  readonly #held = new Map<string, Secret>();
+  readonly #held = new Map<string, StoredKey>();
 
   constructor(
     private readonly keychain: SecretStore,
-    held: Array<[KeyRef, Secret]>,
+    held: Array<[KeyRef, StoredKey]>,
   ) {
-    for (const [ref, secret] of held) this.#held.set(accountFor(ref), secret);
+    for (const [ref, key] of held) this.hold(ref, key);
   }
 
-  async get(ref: KeyRef): Promise<Secret | null> {
+  /** Hold a key in memory, bound to its origin, in front of the keychain's. */
+  hold(ref: KeyRef, key: StoredKey): void {
+    this.#held.set(accountFor(ref), key);
+  }
+
+  async get(ref: KeyRef): Promise<StoredKey | null> {
     return this.#held.get(accountFor(ref)) ?? this.keychain.get(ref);
   }
 
-  async set(ref: KeyRef, value: string): Promise<void> {
-    await this.keychain.set(ref, value);
+  async set(ref: KeyRef, value: string, origin: string): Promise<void> {
+    await this.keychain.set(ref, value, origin);
     this.#held.delete(accountFor(ref));
   }
 

@@ -127,13 +127,12 @@ function StartStep({ environment, back, onDone }: { environment: EnvironmentSumm
   const [key, setKey] = useState('');
   const [network, setNetwork] = useState('bridge');
   const { error, busy, submit } = useSubmit(async () => {
-    await call('keys.set', { kind: 'environment-key', environmentId: environment.id, value: key });
     // Fresh: connecting the key may have changed them since this view loaded.
     const current = await call('settings.get');
-    await call('settings.update', {
-      servedEnvironmentId: environment.id,
-      environment: { environmentId: environment.id, name: environment.name, baseUrl: current.apiBaseUrl, networkMode: network },
-    });
+    // The profile first: the key is kept for its URL only (and sent nowhere else).
+    await call('settings.update', { environment: { environmentId: environment.id, name: environment.name, baseUrl: current.apiBaseUrl, networkMode: network } });
+    await call('keys.set', { kind: 'environment-key', environmentId: environment.id, value: key });
+    await call('settings.update', { servedEnvironmentId: environment.id });
     await call('worker.start');
     onDone();
   });

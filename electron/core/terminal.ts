@@ -1,0 +1,10 @@
+import { redact } from './secret.js';
+
+/**
+ * What the headless command prints: every write to stdout and stderr passes the one redaction
+ * filter, so an error that quotes a key (a 401 echoing the Authorization header) prints `[redacted]`.
+ */
+export const terminal = {
+  out: (text: string): boolean => process.stdout.write(redact(text)),
+  err: (text: string): boolean => process.stderr.write(redact(text)),
+};
