@@ -1,5 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, sep } from 'node:path';
@@ -49,7 +49,16 @@ export class DashboardServer {
 
   constructor(opts: DashboardOptions) {
     this.#opts = opts;
-    this.#http = createServer((req, res) => this.#serve(req, res));
+    this.#http = createServer((req, res) => {
+      try {
+        this.#serve(req, res);
+      } catch (e) {
+        // Whatever a request does, it costs that request: the worker and its sessions go on.
+        this.#opts.logger.warn('dashboard request failed', { error: (e as Error).message });
+        if (!res.headersSent) res.writeHead(500).end();
+        else res.destroy();
+      }
+    });
     this.#http.on('upgrade', (req, socket, head) => {
       const refusal = this.#refusal(req, true);
       if (refusal) {
@@ -93,22 +102,13 @@ export class DashboardServer {
   }
 
   #serve(req: IncomingMessage, res: ServerResponse): void {
+    const plain = (status: number, text: string) => res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(`${text}\n`);
     const refusal = this.#refusal(req, false);
-    if (refusal) {
-      res.writeHead(refusal, { 'content-type': 'text/plain; charset=utf-8' }).end('Refused.\n');
-      return;
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405).end();
-      return;
-    }
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const relative = normalize(decodeURIComponent(url.pathname === '/' ? '/index.html' : url.pathname)).replace(/^([/\\])+/, '');
-    const file = join(this.#opts.root, relative);
-    if (!file.startsWith(this.#opts.root + sep) || !existsSync(file) || !statSync(file).isFile()) {
-      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('Not found.\n');
-      return;
-    }
+    if (refusal) return void plain(refusal, 'Refused.');
+    if (req.method !== 'GET' && req.method !== 'HEAD') return void plain(405, 'Method not allowed.');
+    const file = this.#fileFor(req.url ?? '/');
+    if (file === 'malformed') return void plain(400, 'Bad request.');
+    if (!file) return void plain(404, 'Not found.');
     res.writeHead(200, {
       'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
       'content-security-policy': CSP,
@@ -116,8 +116,29 @@ export class DashboardServer {
       'referrer-policy': 'no-referrer',
       'cache-control': 'no-store',
     });
-    if (req.method === 'HEAD') res.end();
-    else createReadStream(file).pipe(res);
+    if (req.method === 'HEAD') return void res.end();
+    // A file that vanished or cannot be read ends this response, never the process.
+    createReadStream(file)
+      .on('error', () => res.destroy())
+      .pipe(res);
+  }
+
+  /** The renderer file a request path names; 'malformed' for a target no browser sends (`http://[/`, a broken %-escape). */
+  #fileFor(target: string): string | 'malformed' | null {
+    let relative: string;
+    try {
+      const { pathname } = new URL(target, 'http://localhost');
+      relative = normalize(decodeURIComponent(pathname === '/' ? '/index.html' : pathname)).replace(/^([/\\])+/, '');
+    } catch {
+      return 'malformed';
+    }
+    const file = join(this.#opts.root, relative);
+    if (relative.includes('\0') || !file.startsWith(this.#opts.root + sep)) return null;
+    try {
+      return statSync(file).isFile() ? file : null;
+    } catch {
+      return null;
+    }
   }
 
   #connect(ws: WebSocket): void {
