@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { historyEntrySchema, type HistoryEntry } from '../../shared/contract.js';
 import type { ItemState } from '../../shared/states.js';
@@ -6,7 +6,7 @@ import type { ItemState } from '../../shared/states.js';
 const KEEP = 500;
 
 /**
- * Finished items, newest first, kept across restarts: one JSON line per item, appended as
+ * Finished items, newest first, kept across restarts: one JSON line per item, written as
  * it finishes. A line that does not parse (a crash mid-write) is skipped, not fatal.
  */
 export class HistoryStore {
@@ -15,23 +15,45 @@ export class HistoryStore {
 
   constructor(root: string) {
     this.#file = join(root, 'history.jsonl');
-    this.#entries = existsSync(this.#file) ? parseLines(readFileSync(this.#file, 'utf8')) : [];
-    if (this.#entries.length > KEEP) this.#rewrite();
+    this.#entries = this.#read();
   }
 
   list(): HistoryEntry[] {
     return this.#entries;
   }
 
+  /**
+   * Kept in memory first, then the whole file is written anew beside the old one and renamed over
+   * it: a full disk fails this write (the caller says so) but tears no line, and the entry is
+   * written with the next one once there is room again.
+   */
   add(entry: HistoryEntry): void {
-    this.#entries = [entry, ...this.#entries.filter((e) => e.workId !== entry.workId)];
-    if (this.#entries.length > KEEP * 2) this.#rewrite();
-    else appendFileSync(this.#file, JSON.stringify(entry) + '\n');
+    // What is on disk now, too: another Outpost on the same data folder may have added its own since.
+    const byId = new Map([...this.#read(), ...this.#entries].map((e) => [e.workId, e]));
+    byId.set(entry.workId, entry);
+    this.#entries = [...byId.values()].sort((a, b) => b.endedAt - a.endedAt);
+    this.#rewrite();
+  }
+
+  /** The entries on disk; none when the file is missing or unreadable (a history is worth less than starting). */
+  #read(): HistoryEntry[] {
+    try {
+      return parseLines(readFileSync(this.#file, 'utf8'));
+    } catch {
+      return [];
+    }
   }
 
   #rewrite(): void {
     this.#entries.length = Math.min(this.#entries.length, KEEP);
-    writeFileSync(this.#file, [...this.#entries].reverse().map((e) => JSON.stringify(e) + '\n').join(''));
+    const temp = `${this.#file}.${process.pid}.tmp`;
+    try {
+      writeFileSync(temp, [...this.#entries].reverse().map((e) => JSON.stringify(e) + '\n').join(''), { mode: 0o600 });
+      renameSync(temp, this.#file);
+    } catch (e) {
+      rmSync(temp, { force: true });
+      throw e;
+    }
   }
 }
 

@@ -23,20 +23,28 @@ export class SettingsStore {
 
   load(): LoadedSettings {
     if (!existsSync(this.file)) return { settings: settingsSchema.parse({}) };
-    const text = readFileSync(this.file, 'utf8');
     let reason: string;
     try {
+      // A BOM is how some editors save UTF-8: it is not damage.
+      const text = readFileSync(this.file, 'utf8').replace(/^\uFEFF/, '');
       const parsed = settingsSchema.safeParse(JSON.parse(text));
       if (parsed.success) return { settings: parsed.data };
       reason = z.prettifyError(parsed.error);
     } catch (e) {
-      reason = `not JSON (${(e as Error).message})`;
+      const error = e as NodeJS.ErrnoException;
+      reason = error.code ? `it cannot be read: ${error.code}` : `not JSON (${error.message})`;
     }
+    const why = reason.split('\n').join(' ');
     const aside = `${this.file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-    renameSync(this.file, aside);
+    try {
+      renameSync(this.file, aside);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+      return { settings: settingsSchema.parse({}), problem: `Your settings file could not be read (${why}) nor moved aside (${code}): ${this.file}. Outpost started with default settings and cannot save them until it is fixed.` };
+    }
     return {
       settings: settingsSchema.parse({}),
-      problem: `Your settings file could not be read (${reason.split('\n').join(' ')}). It was kept as ${aside}; Outpost started with default settings.`,
+      problem: `Your settings file could not be read (${why}). It was kept as ${aside}; Outpost started with default settings.`,
     };
   }
 

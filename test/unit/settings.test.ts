@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -31,6 +31,23 @@ describe('settings in the user-data folder', () => {
       assert.ok(aside, 'the old file is still there');
       assert.equal(readFileSync(join(folder, aside), 'utf8'), content, 'byte for byte');
     }
+  });
+
+  it('reads a file saved with a UTF-8 BOM as it is', () => {
+    const folder = mkdtempSync(join(tmpdir(), 'outpost-settings-'));
+    writeFileSync(join(folder, 'settings.json'), '\uFEFF' + JSON.stringify({ servedEnvironmentId: 'env_bom', environments: [{ environmentId: 'env_bom' }] }));
+    const { settings, problem } = new SettingsStore(folder).load();
+    assert.equal(problem, undefined);
+    assert.equal(settings.servedEnvironmentId, 'env_bom');
+  });
+
+  it('a folder named settings.json is moved aside and reported, not a crash at start', () => {
+    const folder = mkdtempSync(join(tmpdir(), 'outpost-settings-'));
+    mkdirSync(join(folder, 'settings.json'));
+    const { settings, problem } = new SettingsStore(folder).load();
+    assert.match(problem ?? '', /could not be read \(it cannot be read: EISDIR\)\. It was kept as .*settings\.json\.corrupt-/);
+    assert.equal(settings.environments.length, 0);
+    assert.ok(new SettingsStore(folder).update({ logRetentionDays: 3 }), 'settings can be saved again');
   });
 
   it('refuses to save what the schema refuses', () => {
