@@ -37,9 +37,10 @@ export const environmentProfileSchema = z.object({
   baseUrl: keySafeUrl.default('https://api.anthropic.com'),
   image: z.string().min(1).default('outpost-session:latest'),
   networkMode: z.string().min(1).default('bridge'),
-  cpus: z.number().positive().max(256).default(2),
-  memoryMb: z.number().int().positive().default(4096),
-  pids: z.number().int().positive().default(1024),
+  // Docker's own bounds: at least 0.01 CPUs and 6 MiB; beyond these no machine has them, and every item would fail.
+  cpus: z.number().min(0.01, 'at least 0.01 CPUs').max(256, 'at most 256 CPUs').default(2),
+  memoryMb: z.number().int().min(6, 'at least 6 MiB').max(1_048_576, 'at most 1048576 MiB (1 TiB)').default(4096),
+  pids: z.number().int().min(16, 'at least 16 processes').max(4_194_304, 'at most 4194304 processes').default(1024),
   maxSessions: z.number().int().min(1).max(64).default(2),
   drainSeconds: z.number().int().min(0).max(3600).default(30),
   graceSeconds: z.number().int().min(0).max(600).default(10),

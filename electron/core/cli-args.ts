@@ -1,3 +1,5 @@
+import { existsSync, mkdirSync, rmdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { environmentProfileSchema, isKeySafeUrl, KEY_SAFE_URL_RULE, type EnvironmentProfile } from '../../shared/contract.js';
@@ -26,9 +28,25 @@ export const workerArgs = z.object({
 });
 export type WorkerArgs = z.infer<typeof workerArgs>;
 
-/** What the flags say about the environment to serve, as the desktop app's settings would. */
-export function profileFromArgs(args: WorkerArgs & { 'base-url': string; 'environment-id': string }): EnvironmentProfile {
-  return environmentProfileSchema.parse({
+/** Each profile field's flag, to name it when a value is refused. */
+const FLAG_OF: Record<string, string> = {
+  environmentId: 'environment-id',
+  baseUrl: 'base-url',
+  image: 'image',
+  networkMode: 'network',
+  cpus: 'cpus',
+  memoryMb: 'memory',
+  pids: 'pids',
+  maxSessions: 'max-sessions',
+  drainSeconds: 'drain-seconds',
+  graceSeconds: 'grace-seconds',
+  interpreter: 'interpreter',
+  timeoutSeconds: 'timeout-seconds',
+};
+
+/** What the flags say about the environment to serve, as the desktop app's settings would; or what is wrong, in flag words. */
+export function profileFromArgs(args: WorkerArgs & { 'base-url': string; 'environment-id': string }): { profile: EnvironmentProfile } | { problem: string } {
+  const parsed = environmentProfileSchema.safeParse({
     environmentId: args['environment-id'],
     provider: args.provider,
     baseUrl: args['base-url'],
@@ -43,6 +61,29 @@ export function profileFromArgs(args: WorkerArgs & { 'base-url': string; 'enviro
     interpreter: args.interpreter.split(/\s+/),
     timeoutSeconds: args['timeout-seconds'],
   });
+  if (parsed.success) return { profile: parsed.data };
+  return { problem: parsed.error.issues.map((i) => `--${FLAG_OF[String(i.path[0])] ?? String(i.path[0])}: ${i.message}`).join('; ') };
+}
+
+/**
+ * The data folder, created (0700) if need be, one level at a time: Node's recursive mkdir spins
+ * for ever under /proc (`--data-dir /proc/nope`). Returns what is wrong, in words, or null.
+ */
+export function prepareDataDir(dir: string): string | null {
+  const target = resolve(dir);
+  const missing: string[] = [];
+  for (let at = target; !existsSync(at); at = dirname(at)) missing.unshift(at);
+  try {
+    for (const folder of missing) mkdirSync(folder, { mode: 0o700 });
+    if (!statSync(target).isDirectory()) return `--data-dir ${dir}: not a folder`;
+    // Outpost makes folders inside it: prove it can, without recursion.
+    const probe = join(target, `.outpost-probe-${process.pid}`);
+    mkdirSync(probe);
+    rmdirSync(probe);
+    return null;
+  } catch (e) {
+    return `--data-dir ${dir}: cannot create folders there (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+  }
 }
 
 export const USAGE = `Usage: outpost worker --base-url URL --environment-id ID [options]
@@ -90,7 +131,7 @@ export const EXIT_FATAL = 2;
 const BOOLEAN_FLAGS = new Set(['help', 'dashboard']);
 
 /** `outpost worker`'s flags, or what to tell the user: usage to stdout (help) or a complaint to stderr (exit 64). */
-export function parseWorkerArgs(argv: string[]): { args: WorkerArgs } | { exit: number; stdout?: string; stderr?: string } {
+export function parseWorkerArgs(argv: string[]): { args: WorkerArgs; served?: EnvironmentProfile } | { exit: number; stdout?: string; stderr?: string } {
   let raw: Record<string, unknown>;
   try {
     const options = Object.fromEntries([...Object.keys(workerArgs.shape), 'help'].map((name) => [name, { type: BOOLEAN_FLAGS.has(name) ? 'boolean' : 'string' }]));
@@ -110,5 +151,11 @@ export function parseWorkerArgs(argv: string[]): { args: WorkerArgs } | { exit: 
   if (missing.length > 0 && !(args.dashboard && missing.length === 2)) {
     return { exit: EXIT_USAGE, stderr: `outpost: ${missing.map((flag) => `--${flag} is required`).join('; ')}\n\n${USAGE}` };
   }
-  return { args };
+  const dataDirProblem = prepareDataDir(args['data-dir']);
+  if (dataDirProblem) return { exit: EXIT_USAGE, stderr: `outpost: ${dataDirProblem}\n` };
+  const environmentId = args['environment-id'];
+  const baseUrl = args['base-url'];
+  if (!environmentId || !baseUrl) return { args };
+  const served = profileFromArgs({ ...args, 'base-url': baseUrl, 'environment-id': environmentId });
+  return 'problem' in served ? { exit: EXIT_USAGE, stderr: `outpost: ${served.problem}\n` } : { args, served: served.profile };
 }

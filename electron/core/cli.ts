@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
-import type { KeyRef } from '../../shared/contract.js';
+import type { EnvironmentProfile, KeyRef } from '../../shared/contract.js';
 import { bridgeCommand, imageCommand } from './cli-commands.js';
-import { EXIT_FATAL, EXIT_USAGE, parseWorkerArgs, profileFromArgs, USAGE, type WorkerArgs } from './cli-args.js';
+import { EXIT_FATAL, EXIT_USAGE, parseWorkerArgs, USAGE, type WorkerArgs } from './cli-args.js';
 import { attachDashboard } from './dashboard/headless.js';
 import { createLogger, type Logger } from './log.js';
-import { terminal } from './terminal.js';
+import { survivePipeClosed, terminal } from './terminal.js';
 import { Outpost } from './outpost.js';
 import { MIN_SECRET_LENGTH, Secret } from './secret.js';
 import { originOf } from './key-origins.js';
@@ -14,9 +14,11 @@ import { KeytarSecretStore } from './secrets/keytar-store.js';
 import { OverlaySecretStore } from './secrets/overlay-store.js';
 import type { StoredKey } from './secrets/secret-store.js';
 import { ShutdownPolicy, stopOnSignals } from './shutdown.js';
+import { UserError } from './user-error.js';
 
 /** The headless `outpost` command: a head over the same Outpost as the desktop app. */
 async function main(argv: string[]): Promise<number> {
+  survivePipeClosed();
   const [command, ...rest] = argv;
   if (command === 'image') return imageCommand(rest);
   if (command === 'bridge') return bridgeCommand(rest);
@@ -31,11 +33,11 @@ async function main(argv: string[]): Promise<number> {
     if (parsed.stderr) terminal.err(parsed.stderr);
     return parsed.exit;
   }
-  return workerCommand(parsed.args);
+  return workerCommand(parsed.args, parsed.served);
 }
 
 /** `outpost worker [--dashboard]`: open an Outpost on the data folder, serve the flags' environment, stop on signals. */
-async function workerCommand(args: WorkerArgs): Promise<number> {
+async function workerCommand(args: WorkerArgs, served: EnvironmentProfile | undefined): Promise<number> {
   // Keys come in environment variables: held in memory, and out of anything this process spawns or prints.
   // One too short to redact safely is refused rather than held (redaction skips short values: they match ordinary words).
   const short = KEY_VARIABLES.find((name) => (process.env[name] ?? '').length > 0 && process.env[name]!.length < MIN_SECRET_LENGTH);
@@ -46,9 +48,6 @@ async function workerCommand(args: WorkerArgs): Promise<number> {
   }
   const environmentKey = takeEnv('OUTPOST_ENVIRONMENT_KEY');
   const apiKey = takeEnv('OUTPOST_API_KEY');
-  const environmentId = args['environment-id'];
-  const baseUrl = args['base-url'];
-  const served = environmentId && baseUrl ? profileFromArgs({ ...args, 'base-url': baseUrl, 'environment-id': environmentId }) : undefined;
   if (served && !environmentKey) {
     terminal.err('outpost: set OUTPOST_ENVIRONMENT_KEY to the environment key of the environment to serve\n');
     return EXIT_USAGE;
@@ -90,11 +89,13 @@ async function workerCommand(args: WorkerArgs): Promise<number> {
     fatal = e as Error;
   }
   await outpost.dispose();
+  // What the flags asked for cannot be served (a network Docker does not have): a usage error, said in one line.
+  const usage = fatal instanceof UserError;
   await dashboard?.close();
   await log.close();
   if (fatal) {
     terminal.err(`outpost: ${fatal.message}\n`);
-    return EXIT_FATAL;
+    return usage ? EXIT_USAGE : EXIT_FATAL;
   }
   return 0;
 }

@@ -18,6 +18,8 @@ import { SettingsStore } from './settings.js';
 import { Worker, type WorkerFatalError } from './worker/worker.js';
 
 const HOUR_MS = 60 * 60 * 1000;
+/** Docker's own network modes, always there. */
+const BUILT_IN_NETWORKS = new Set(['bridge', 'host', 'none', 'default']);
 
 export interface OutpostOptions {
   /** The data folder: the desktop app's user-data folder, or --data-dir. */
@@ -150,6 +152,7 @@ export class Outpost implements ServiceCore {
     // Only to the origin the key was set for (key-origins.ts): a changed URL needs the key again.
     const key = await keyFor(this.secrets, { kind: 'environment-key', environmentId: profile.environmentId }, profile.baseUrl);
     if (!key) throw new UserError(`Set the environment key for ${profile.environmentId} first.`);
+    await this.#checkNetwork(profile.networkMode);
     this.#detachWorker();
     const worker = this.#createWorker(profile, key);
     this.#worker = worker;
@@ -224,6 +227,18 @@ export class Outpost implements ServiceCore {
     await this.#workerDone;
     this.#detachWorker();
     this.#instance.dispose();
+  }
+
+  /** A network Docker does not have would fail every item claimed: refuse it before the first claim. Docker down: the worker waits for it. */
+  async #checkNetwork(mode: string): Promise<void> {
+    if (BUILT_IN_NETWORKS.has(mode) || mode.startsWith('container:')) return;
+    try {
+      await this.runtime.docker.getNetwork(mode).inspect();
+    } catch (e) {
+      if ((e as { statusCode?: number }).statusCode === 404) {
+        throw new UserError(`Docker has no network named ${mode}: create it (docker network create ${mode}) or choose bridge, host or none.`);
+      }
+    }
   }
 
   #servedProfile(): EnvironmentProfile | undefined {

@@ -8,3 +8,8 @@ export const terminal = {
   out: (text: string): boolean => process.stdout.write(redact(text)),
   err: (text: string): boolean => process.stderr.write(redact(text)),
 };
+
+/** A closed terminal (EPIPE: `outpost worker | head`, a closed ssh session) costs the terminal output, never the worker. */
+export function survivePipeClosed(): void {
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+}

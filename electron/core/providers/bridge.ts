@@ -2,8 +2,7 @@ import { z } from 'zod';
 import type { Logger } from '../log.js';
 import type { Secret } from '../secret.js';
 import { sleep } from '../timing.js';
-import type { ClaimRecord, ContainerWork, ControlPlane, ItemLifecycle, ItemOutcome, WorkItem } from './control-plane.js';
-import { MalformedWorkError } from './control-plane.js';
+import { connectionCause, MalformedWorkError, type ClaimRecord, type ContainerWork, type ControlPlane, type ItemLifecycle, type ItemOutcome, type WorkItem } from './control-plane.js';
 
 /** An answer from the Bridge API that is not a success: its status and its `detail`. */
 export class BridgeApiError extends Error {
@@ -246,12 +245,19 @@ class BridgeItem implements ItemLifecycle {
 }
 
 async function bridgeRequest(baseURL: string, token: Secret, method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<unknown> {
-  const res = await fetch(`${baseURL.replace(/\/+$/, '')}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token.reveal()}`, 'content-type': 'application/json', 'anthropic-beta': 'ccr-byoc-2025-07-29' },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    ...(signal ? { signal } : {}),
-  });
+  let res: Response;
+  try {
+    res = await fetch(`${baseURL.replace(/\/+$/, '')}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token.reveal()}`, 'content-type': 'application/json', 'anthropic-beta': 'ccr-byoc-2025-07-29' },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      ...(signal ? { signal } : {}),
+    });
+  } catch (e) {
+    if (signal?.aborted) throw e;
+    // fetch's "fetch failed" names neither the host nor the cause.
+    throw new Error(`cannot reach ${baseURL} (${connectionCause(e) ?? (e as Error).message})`, { cause: e });
+  }
   const text = await res.text();
   let parsed: unknown;
   try {

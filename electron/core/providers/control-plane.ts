@@ -87,3 +87,17 @@ export interface ItemLifecycle {
   /** Report how the item ended and let go of it (unless it was lost). */
   finish(outcome: ItemOutcome): Promise<void>;
 }
+
+/**
+ * Why a connection failed, in the system's own word (ECONNREFUSED, ENOTFOUND, a TLS error…): fetch and
+ * the SDK wrap it in "fetch failed" / "Connection error." causes, which alone name nothing.
+ */
+export function connectionCause(error: unknown): string | null {
+  let found: string | null = null;
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string') found = code;
+    else if (!found && e.cause === undefined && e !== error) found = e.message;
+  }
+  return found;
+}

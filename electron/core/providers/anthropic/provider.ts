@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { Logger } from '../../log.js';
 import { Secret } from '../../secret.js';
 import type { ClaimRecord, ClaimRecorder, ContainerWork, ControlPlane, ItemLifecycle, ItemOutcome, LifecycleEnd, WorkItem } from '../control-plane.js';
-import { MalformedWorkError } from '../control-plane.js';
+import { connectionCause, MalformedWorkError } from '../control-plane.js';
 import { describeApiError, ItemChannel, REQUEST_TIMEOUT_MS, workSchema } from './api.js';
 import { LeaseKeeper } from './lease.js';
 
@@ -129,6 +129,10 @@ export class AnthropicProvider implements ControlPlane {
   }
 
   describe(error: unknown): string {
+    // The SDK's "Connection error." names neither the host nor the cause.
+    if (error instanceof Anthropic.APIConnectionError && !(error instanceof Anthropic.APIConnectionTimeoutError)) {
+      return `cannot reach ${this.baseURL} (${connectionCause(error) ?? error.message})`;
+    }
     return describeApiError(error);
   }
 }
