@@ -23,6 +23,7 @@ export const workerArgs = z.object({
   'log-format': z.enum(['text', 'json']).default('text'),
   dashboard: z.boolean().default(false),
   'dashboard-port': z.coerce.number().int().min(0).max(65_535).default(0),
+  'allow-root': z.boolean().default(false),
 });
 export type WorkerArgs = z.infer<typeof workerArgs>;
 
@@ -42,6 +43,7 @@ export function profileFromArgs(args: WorkerArgs & { 'base-url': string; 'enviro
     graceSeconds: args['grace-seconds'],
     interpreter: args.interpreter.split(/\s+/),
     timeoutSeconds: args['timeout-seconds'],
+    allowRoot: args['allow-root'],
   });
 }
 
@@ -67,6 +69,8 @@ Options:
   --pids N                process limit per session (default 1024)
   --grace-seconds N       SIGTERM → SIGKILL grace when a session is stopped (default 10)
   --drain-seconds N       on SIGINT/SIGTERM, wait this long for sessions to finish (default 30)
+  --allow-root            let sessions run as root in their containers (default: never; an image that needs
+                          root still gets no capabilities beyond owning its own files); warned at every start
   --data-dir DIR          where logs, workspaces and state live (default ${defaultDataDir()})
   --log-format text|json  (default text)
   --dashboard             also serve Outpost's window on 127.0.0.1, behind a random token, and print its URL;
@@ -87,7 +91,7 @@ The bearer token is read from OUTPOST_ENVIRONMENT_KEY.
 
 export const EXIT_USAGE = 64;
 export const EXIT_FATAL = 2;
-const BOOLEAN_FLAGS = new Set(['help', 'dashboard']);
+const BOOLEAN_FLAGS = new Set(['help', 'dashboard', 'allow-root']);
 
 /** `outpost worker`'s flags, or what to tell the user: usage to stdout (help) or a complaint to stderr (exit 64). */
 export function parseWorkerArgs(argv: string[]): { args: WorkerArgs } | { exit: number; stdout?: string; stderr?: string } {

@@ -1,5 +1,6 @@
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PRIVATE_FILE_MODE } from './paths.js';
 import { historyEntrySchema, type HistoryEntry } from '../../shared/contract.js';
 import type { ItemState } from '../../shared/states.js';
 
@@ -26,12 +27,12 @@ export class HistoryStore {
   add(entry: HistoryEntry): void {
     this.#entries = [entry, ...this.#entries.filter((e) => e.workId !== entry.workId)];
     if (this.#entries.length > KEEP * 2) this.#rewrite();
-    else appendFileSync(this.#file, JSON.stringify(entry) + '\n');
+    else appendFileSync(this.#file, JSON.stringify(entry) + '\n', { mode: PRIVATE_FILE_MODE });
   }
 
   #rewrite(): void {
     this.#entries.length = Math.min(this.#entries.length, KEEP);
-    writeFileSync(this.#file, [...this.#entries].reverse().map((e) => JSON.stringify(e) + '\n').join(''));
+    writeFileSync(this.#file, [...this.#entries].reverse().map((e) => JSON.stringify(e) + '\n').join(''), { mode: PRIVATE_FILE_MODE });
   }
 }
 
