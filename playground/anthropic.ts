@@ -156,12 +156,12 @@ export class AnthropicPlayground {
     return key;
   }
 
-  /** Queue a work item, as creating a session does. */
-  enqueue(environmentId: string, opts: { sessionId?: string; type?: 'session' | 'healthcheck' } = {}): WorkItem {
+  /** Queue a work item, as creating a session does; `workId` chooses its id (a test of a hostile control plane may choose `..`). */
+  enqueue(environmentId: string, opts: { sessionId?: string; type?: 'session' | 'healthcheck'; workId?: string } = {}): WorkItem {
     if (!this.environments.has(environmentId)) throw new Error(`no environment ${environmentId}`);
     const type = opts.type ?? 'session';
     const item: WorkItem = {
-      id: newId('work'),
+      id: opts.workId ?? newId('work'),
       type: 'work',
       environment_id: environmentId,
       data: { type, id: opts.sessionId ?? newId(type === 'session' ? 'sesn' : 'hc') },

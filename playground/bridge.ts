@@ -112,9 +112,10 @@ export class BridgePlayground {
     return env;
   }
 
-  enqueue(environmentId: string, type: string, payload: Record<string, unknown>): BridgeWork {
+  /** Queue work; `workId` chooses its id (a test of a hostile control plane may choose `..`). */
+  enqueue(environmentId: string, type: string, payload: Record<string, unknown>, workId?: string): BridgeWork {
     const work: BridgeWork = {
-      work_id: `w-${randomBytes(6).toString('hex')}`,
+      work_id: workId ?? `w-${randomBytes(6).toString('hex')}`,
       type,
       payload,
       created_at: new Date().toISOString(),

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { itemStateSchema, workerStateSchema } from './states.js';
 import { CHANNEL_NAMES, type ChannelName } from './channels.js';
+import { controlPlaneId } from './ids.js';
 
 const count = z.number().int().nonnegative();
 
@@ -47,6 +48,8 @@ export const environmentProfileSchema = z.object({
   /** ainative: the command that runs each script, and how long one may run. */
   interpreter: z.array(z.string().min(1)).min(1).default(['python3']),
   timeoutSeconds: z.number().int().positive().max(86_400).default(600),
+  /** Let sessions run as uid 0 in their containers (DESIGN §4: never, unless asked for here); warned at every start. */
+  allowRoot: z.boolean().default(false),
 });
 export type EnvironmentProfile = z.infer<typeof environmentProfileSchema>;
 
@@ -90,7 +93,8 @@ export type KeyRef = z.infer<typeof keyRefSchema>;
 
 const empty = z.object({}).strict();
 const ok = z.null();
-const workId = z.string().min(1).max(200);
+/** A work id names a session's log and workspace: the same check as where it came in (shared/ids.ts). */
+const workId = controlPlaneId;
 
 export const environmentSummarySchema = z.object({
   id: z.string(),
@@ -123,7 +127,7 @@ export const calls = {
   /** drain: wait for running sessions (still heartbeating); now: stop them. */
   'worker.stop': { request: z.object({ mode: z.enum(['drain', 'now']) }).strict(), response: ok },
   'items.list': { request: empty, response: z.array(itemStateSchema) },
-  'items.stop': { request: z.object({ workId: z.string().min(1) }).strict(), response: z.boolean() },
+  'items.stop': { request: z.object({ workId }).strict(), response: z.boolean() },
   'settings.get': { request: empty, response: settingsSchema },
   'settings.update': { request: settingsPatchSchema, response: settingsSchema },
   'keys.status': { request: keyRefSchema, response: z.object({ set: z.boolean() }) },

@@ -25,6 +25,7 @@ export const workerArgs = z.object({
   'log-format': z.enum(['text', 'json']).default('text'),
   dashboard: z.boolean().default(false),
   'dashboard-port': z.coerce.number().int().min(0).max(65_535).default(0),
+  'allow-root': z.boolean().default(false),
 });
 export type WorkerArgs = z.infer<typeof workerArgs>;
 
@@ -60,6 +61,7 @@ export function profileFromArgs(args: WorkerArgs & { 'base-url': string; 'enviro
     graceSeconds: args['grace-seconds'],
     interpreter: args.interpreter.split(/\s+/),
     timeoutSeconds: args['timeout-seconds'],
+    allowRoot: args['allow-root'],
   });
   if (parsed.success) return { profile: parsed.data };
   return { problem: parsed.error.issues.map((i) => `--${FLAG_OF[String(i.path[0])] ?? String(i.path[0])}: ${i.message}`).join('; ') };
@@ -108,6 +110,8 @@ Options:
   --pids N                process limit per session (default 1024)
   --grace-seconds N       SIGTERM → SIGKILL grace when a session is stopped (default 10)
   --drain-seconds N       on SIGINT/SIGTERM, wait this long for sessions to finish (default 30)
+  --allow-root            let sessions run as root in their containers (default: never; an image that needs
+                          root still gets no capabilities beyond owning its own files); warned at every start
   --data-dir DIR          where logs, workspaces and state live (default ${defaultDataDir()})
   --log-format text|json  (default text)
   --dashboard             also serve Outpost's window on 127.0.0.1, behind a random token, and print its URL;
@@ -128,7 +132,7 @@ The bearer token is read from OUTPOST_ENVIRONMENT_KEY.
 
 export const EXIT_USAGE = 64;
 export const EXIT_FATAL = 2;
-const BOOLEAN_FLAGS = new Set(['help', 'dashboard']);
+const BOOLEAN_FLAGS = new Set(['help', 'dashboard', 'allow-root']);
 
 /** `outpost worker`'s flags, or what to tell the user: usage to stdout (help) or a complaint to stderr (exit 64). */
 export function parseWorkerArgs(argv: string[]): { args: WorkerArgs; served?: EnvironmentProfile } | { exit: number; stdout?: string; stderr?: string } {

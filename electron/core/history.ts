@@ -1,5 +1,6 @@
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PRIVATE_FILE_MODE } from './paths.js';
 import { historyEntrySchema, type HistoryEntry } from '../../shared/contract.js';
 import type { ItemState } from '../../shared/states.js';
 
@@ -48,7 +49,7 @@ export class HistoryStore {
     this.#entries.length = Math.min(this.#entries.length, KEEP);
     const temp = `${this.#file}.${process.pid}.tmp`;
     try {
-      writeFileSync(temp, [...this.#entries].reverse().map((e) => JSON.stringify(e) + '\n').join(''), { mode: 0o600 });
+      writeFileSync(temp, [...this.#entries].reverse().map((e) => JSON.stringify(e) + '\n').join(''), { mode: PRIVATE_FILE_MODE });
       renameSync(temp, this.#file);
     } catch (e) {
       rmSync(temp, { force: true });

@@ -166,6 +166,12 @@ export class Outpost implements ServiceCore {
       }
     });
     await worker.start();
+    if (profile.allowRoot) {
+      // Once per worker start in the window; the log says it again at each session's start (supervisor.ts).
+      const message = `Sessions of ${profile.environmentId} run as root in their containers: its profile allows it. Turn that off unless its image needs root.`;
+      this.logger.warn(message, { environment_id: profile.environmentId });
+      this.events.fire({ name: 'notice', payload: { level: 'warning', message } });
+    }
     this.#workerDone = worker.stopped.then(async () => {
       if (!worker.fatalError) {
         await worker.shutdown(profile.drainSeconds * 1000);
@@ -291,6 +297,7 @@ export class Outpost implements ServiceCore {
         networkMode: profile.networkMode,
         limits: { cpus: profile.cpus, memoryMb: profile.memoryMb, pids: profile.pids },
         graceSeconds: profile.graceSeconds,
+        allowRoot: profile.allowRoot,
       },
       prepare: () => prepare(profile.image),
     });

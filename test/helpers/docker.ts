@@ -26,9 +26,21 @@ export async function outpostContainers(installId: string): Promise<Docker.Conta
   return docker.listContainers({ all: true, filters: { label: [`outpost.install=${installId}`] } });
 }
 
+/** Inspect every container of the install; one removed between the list and its inspect is left out. */
 export async function inspectAll(installId: string): Promise<Docker.ContainerInspectInfo[]> {
   const list = await outpostContainers(installId);
-  return Promise.all(list.map((c) => docker.getContainer(c.Id).inspect()));
+  const inspected = await Promise.all(
+    list.map((c) =>
+      docker
+        .getContainer(c.Id)
+        .inspect()
+        .catch((e: { statusCode?: number }) => {
+          if (e.statusCode === 404) return null;
+          throw e;
+        }),
+    ),
+  );
+  return inspected.filter((c): c is Docker.ContainerInspectInfo => c !== null);
 }
 
 export async function dockerCli(...args: string[]): Promise<string> {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
@@ -15,7 +15,7 @@ import { DataPaths, InstanceRecord } from '../../electron/core/paths.js';
 import { DockerRuntime } from '../../electron/core/runtime/docker.js';
 import { silentLogger } from '../../electron/core/log.js';
 import { Secret } from '../../electron/core/secret.js';
-import { buildScriptImage, docker, outpostContainers } from '../helpers/docker.js';
+import { buildScriptImage, docker, inspectAll, outpostContainers } from '../helpers/docker.js';
 import { startWorker, waitFor, type WorkerProcess } from '../helpers/worker.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -71,6 +71,26 @@ describe('AINative Bridge environments', () => {
     assert.equal(result['exit_code'], 0);
     assert.equal((result['stdout'] as string).length, OUTPUT_CAP_BYTES);
     assert.equal(result['truncated'], true);
+    w.signal('SIGTERM');
+    await w.exited;
+  });
+
+  it('runs a script unprivileged: a non-root uid that owns its 0700 workspace, no capabilities, no-new-privileges', async () => {
+    const env = bridge.createEnvironment();
+    const work = bridge.enqueue(env.environment_id, 'code_execution', { script: 'id -u; ls -ln /workspace; sleep 2\n' });
+    const w = serve(env.environment_id);
+    const info = await waitFor('the script’s container', async () => (await inspectAll(w.installId())).find((c) => c.Config.Labels['outpost.work_id'] === work.work_id)!, 30_000, 50);
+    const uid = process.getuid!() === 0 ? 65532 : process.getuid!();
+    assert.equal(info.Config.User, process.getuid!() === 0 ? '65532:65532' : `${uid}:${process.getgid!()}`);
+    assert.deepEqual(info.HostConfig.CapDrop, ['ALL']);
+    assert.ok(info.HostConfig.SecurityOpt?.includes('no-new-privileges'));
+    await settled(work.work_id);
+    const result = bridge.work.get(work.work_id)!.result!;
+    assert.equal(result['exit_code'], 0);
+    assert.match(result['stdout'] as string, new RegExp(`^${uid}\n[\\s\\S]*-rw------- +1 ${uid} `), 'the script file is the session’s, 0600');
+    const workspace = join(w.dataDir, 'workspaces', work.work_id);
+    assert.equal(statSync(workspace).mode & 0o777, 0o700);
+    assert.equal(statSync(workspace).uid, uid);
     w.signal('SIGTERM');
     await w.exited;
   });

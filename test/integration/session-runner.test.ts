@@ -113,12 +113,17 @@ describe('the session runner in Outpost’s session image', () => {
     assert.match(log, /^outpost-session: the API refused: 404 .*session sesn_does_not_exist not found/m);
   });
 
-  it('the session token is in its container’s environment and nowhere else; the keys not even there', async () => {
+  it('the session token is in its container’s environment and nowhere else; the keys not even there; it runs unprivileged', async () => {
     const { work } = playground.createSession(environmentId, { calls: [{ name: 'bash', input: { command: 'sleep 3; env | grep -c ANTHROPIC_ || true' } }] });
     await waitFor('the container to run', async () => (await inspectAll(worker.installId())).some((c) => c.Config.Labels['outpost.work_id'] === work.id), 30_000);
     const token = playground.record(work.id).sessionsToken;
     const info = (await inspectAll(worker.installId())).find((c) => c.Config.Labels['outpost.work_id'] === work.id)!;
     assert.ok(info.Config.Env.includes(`ANTHROPIC_AUTH_TOKEN=${token}`), 'the container has its token');
+    // DESIGN §4: Outpost's image too runs as the computed unprivileged uid, with no capabilities.
+    assert.equal(info.Config.User, process.getuid!() === 0 ? '65532:65532' : `${process.getuid!()}:${process.getgid!()}`);
+    assert.deepEqual(info.HostConfig.CapDrop, ['ALL']);
+    assert.equal(info.HostConfig.CapAdd ?? null, null);
+    assert.ok(info.HostConfig.SecurityOpt?.includes('no-new-privileges'));
     const inspected = JSON.stringify(info);
     assert.ok(!inspected.includes(environmentKey) && !inspected.includes(playground.apiKey), 'no key in the container');
     const ps = (await promisify(execFile)('ps', ['-eo', 'args', '--no-headers'], { maxBuffer: 16 << 20 })).stdout;

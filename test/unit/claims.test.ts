@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -29,15 +29,17 @@ describe('the claim store', () => {
     assert.deepEqual(readdirSync(paths.leases), [], 'released for good: a late beat does not bring it back');
   });
 
-  it('keeps work ids from the network to safe file names, and skips what is not a claim', () => {
+  it('refuses a work id that is not an id, writes records 0600, and skips what is not a claim', () => {
     const paths = dataFolder();
     const store = new ClaimStore(paths.leases);
-    store.open({ ...work('../../etc/passwd'), instanceId: 'inst_1' });
-    assert.deepEqual(readdirSync(paths.leases), ['.._.._etc_passwd.json']);
-    assert.equal(dirname(join(paths.leases, readdirSync(paths.leases)[0]!)), paths.leases);
+    for (const bad of ['../../etc/passwd', '..', 'a/b']) assert.throws(() => store.open({ ...work(bad), instanceId: 'inst_1' }), /refused the id/);
+    assert.throws(() => store.forget('..'), /refused the id/);
+    store.open({ ...work('work_1'), instanceId: 'inst_1' });
+    assert.deepEqual(readdirSync(paths.leases), ['work_1.json']);
+    assert.equal(statSync(join(paths.leases, 'work_1.json')).mode & 0o777, 0o600);
     writeFileSync(join(paths.leases, 'work_2.json'), '{"workId": "work_2", "environ');
     writeFileSync(join(paths.leases, 'work_3.json.1234-abcd.tmp'), '{}');
-    assert.deepEqual(store.list().map((c) => c.workId), ['../../etc/passwd']);
+    assert.deepEqual(store.list().map((c) => c.workId), ['work_1']);
   });
 
   it('on release, leaves a record that another process has since written under the same name', () => {

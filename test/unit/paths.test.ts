@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, statSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { DataPaths } from '../../electron/core/paths.js';
+import { HistoryStore } from '../../electron/core/history.js';
+import { DataPaths, InstanceRecord, within } from '../../electron/core/paths.js';
+import { SettingsStore } from '../../electron/core/settings.js';
 
 describe('the data folder', () => {
   it('retention removes the logs and workspaces of old sessions and keeps recent ones', () => {
@@ -23,9 +25,47 @@ describe('the data folder', () => {
     assert.equal(existsSync(join(paths.workspace('work_new'), 'out.txt')), true);
   });
 
-  it('keeps work ids from the network to safe file names', () => {
+  it('refuses work ids that are not ids: nothing from the network names a path outside its folder', () => {
     const paths = new DataPaths(mkdtempSync(join(tmpdir(), 'outpost-paths-')));
-    assert.equal(dirname(paths.sessionLog('../../etc/passwd')), paths.sessionLogs);
-    assert.equal(dirname(paths.workspace('a/../../b')), paths.workspaces);
+    for (const bad of ['..', '.', '', '../../etc/passwd', 'a/../../b', 'a/b', '-rf', 'x\n', 'a.b', 'x'.repeat(129)]) {
+      assert.throws(() => paths.workspace(bad), /refused the id/, JSON.stringify(bad));
+      assert.throws(() => paths.sessionLog(bad), /refused the id/, JSON.stringify(bad));
+    }
+    assert.equal(dirname(paths.workspace('work_011CZkZ9X2dpNyB7HsEFoRfW')), paths.workspaces);
+    assert.equal(dirname(paths.sessionLog('3f1c1a52-0c4e-4b8e-9a59-2d6c8e1f0b7a')), paths.sessionLogs);
+  });
+
+  it('gives two long ids that share a 120-character prefix two folders (the old safeName cut both to one)', () => {
+    const paths = new DataPaths(mkdtempSync(join(tmpdir(), 'outpost-paths-')));
+    const prefix = 'w'.repeat(120);
+    assert.notEqual(paths.workspace(`${prefix}_a`), paths.workspace(`${prefix}_b`));
+    assert.notEqual(paths.sessionLog(`${prefix}_a`), paths.sessionLog(`${prefix}_b`));
+  });
+
+  it('within() keeps every resolved path inside its parent', () => {
+    assert.equal(within('/data/ws', 'work_1'), '/data/ws/work_1');
+    assert.equal(within('/data/ws', '..foo'), '/data/ws/..foo');
+    for (const bad of ['..', '.', '', '../x', 'a/../../x', '/etc/passwd']) assert.throws(() => within('/data/ws', bad), /leads outside/, bad);
+  });
+
+  it('makes the data folder and its folders 0700, tightening those an older Outpost left open, and its files 0600', () => {
+    const root = mkdtempSync(join(tmpdir(), 'outpost-paths-'));
+    mkdirSync(join(root, 'workspaces'), { mode: 0o777 });
+    chmodSync(join(root, 'workspaces'), 0o777);
+    chmodSync(root, 0o755);
+    writeFileSync(join(root, 'history.jsonl'), '', { mode: 0o644 });
+    const paths = new DataPaths(root);
+    for (const dir of [root, join(root, 'logs'), paths.sessionLogs, paths.workspaces, paths.leases, paths.instances]) {
+      assert.equal(statSync(dir).mode & 0o777, 0o700, dir);
+    }
+    paths.installId();
+    const record = new InstanceRecord(paths);
+    new HistoryStore(root).add({ workId: 'w', environmentId: 'e', kind: 'session', subjectId: 's', status: 'finished', claimedAt: 1, endedAt: 2, reason: 'ended', hasLog: true });
+    new SettingsStore(root).update({ logRetentionDays: 3 });
+    assert.equal(statSync(join(root, 'install-id')).mode & 0o777, 0o600);
+    assert.equal(statSync(join(paths.instances, `${record.id}.json`)).mode & 0o777, 0o600);
+    assert.equal(statSync(join(root, 'history.jsonl')).mode & 0o777, 0o600);
+    assert.equal(statSync(join(root, 'settings.json')).mode & 0o777, 0o600);
+    record.dispose();
   });
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { controlPlaneId, isControlPlaneId, quoteId } from '../../../shared/ids.js';
 import type { Logger } from '../log.js';
 import type { Secret } from '../secret.js';
 import { sleep } from '../timing.js';
@@ -18,7 +19,8 @@ export class BridgeApiError extends Error {
 const pollSchema = z.object({
   work: z
     .object({
-      work_id: z.string().min(1),
+      // It will name a folder, a label and a container (DESIGN §4).
+      work_id: controlPlaneId,
       type: z.string().min(1),
       payload: z.record(z.string(), z.unknown()).default({}),
     })
@@ -77,13 +79,31 @@ export class BridgeProvider implements ControlPlane {
       return { work: null, idleMs: 0 };
     }
     const parsed = pollSchema.safeParse(raw);
-    if (!parsed.success) throw new MalformedWorkError(`poll returned something that is not a Bridge poll response: ${z.prettifyError(parsed.error)}`);
+    if (!parsed.success) {
+      const refusal = await this.#refuse(raw, signal);
+      throw new MalformedWorkError(`poll returned something that is not a Bridge poll response${refusal}: ${z.prettifyError(parsed.error)}`);
+    }
     const { work, poll_interval_ms } = parsed.data;
     if (!work) return { work: null, idleMs: poll_interval_ms };
     const script = work.payload['script'];
     const runnable = work.type === 'code_execution' && typeof script === 'string';
     if (runnable) this.#scripts.set(work.work_id, script);
     return { work: { id: work.work_id, environmentId: this.environmentId, kind: runnable ? 'script' : 'unsupported', subjectId: work.type } };
+  }
+
+  /**
+   * Work whose id is refused is never run: it was taken by the poll, so it is stopped with a reason —
+   * safe, since the stop carries the id in its JSON body, never in a path.
+   */
+  async #refuse(raw: unknown, signal: AbortSignal): Promise<string> {
+    const id = (raw as { work?: { work_id?: unknown } | null } | null)?.work?.work_id;
+    if (typeof id !== 'string' || isControlPlaneId(id)) return '';
+    try {
+      await this.#request('POST', `/v1/environments/${enc(this.environmentId)}/work/stop`, { work_id: id, reason: 'refused: the work id is not an id Outpost accepts' }, signal);
+      return ` (work ${quoteId(id)} refused and stopped, not run)`;
+    } catch (e) {
+      return ` (work ${quoteId(id)} refused, not run; the stop failed: ${this.describe(e)})`;
+    }
   }
 
   /** Bridge work is taken by the poll itself; the ack comes with the result. */

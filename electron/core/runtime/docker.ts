@@ -1,8 +1,9 @@
 import Docker from 'dockerode';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, chmod } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
+import { PRIVATE_FILE_MODE } from '../paths.js';
 import { LABEL } from './labels.js';
+import { prepareWorkspace, type SessionUser } from './workspace.js';
 
 export interface ContainerLimits {
   /** CPU cores, fractional allowed. */
@@ -18,6 +19,8 @@ export interface ContainerSpec {
   /** Exactly what the container's environment holds; the caller decides, nothing is inherited. */
   env: Record<string, string>;
   workspaceDir: string;
+  /** Who the session runs as (workspace.ts sessionUser): never uid 0 unless the profile allows it. */
+  user: SessionUser;
   logFile: string;
   networkMode: string;
   limits: ContainerLimits;
@@ -25,8 +28,8 @@ export interface ContainerSpec {
   cmd?: string[];
   /** Also keep stdout and stderr apart in memory, up to this many bytes each. */
   captureBytes?: number;
-  /** Runs once the workspace exists, before the container starts (e.g. write the script it runs). */
-  beforeStart?: () => void;
+  /** Written into the workspace, by name, before the container starts (e.g. the script it runs). */
+  files?: Record<string, string>;
   /** The log file could not be written (a full disk): the session runs on, its output is lost. */
   onLogError?: (error: Error) => void;
 }
@@ -43,9 +46,18 @@ export class DockerUnavailableError extends Error {
 }
 
 /**
+ * What a session that runs as root by the profile's choice gets back of Docker's default
+ * capabilities: enough to own and manage the files of its own container (a package manager
+ * that installs, chowns and drops to its own user). Never CAP_MKNOD (device nodes), CAP_SETFCAP,
+ * CAP_NET_RAW or CAP_SYS_*. A session that is not root needs none: every capability is dropped.
+ */
+const ROOT_SESSION_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETGID', 'SETUID'];
+
+/**
  * The Docker engine as Outpost uses it: one container per work item, labelled,
- * with an init process, limits, no-new-privileges, its own /workspace, and
- * stdout/stderr streamed to the session's log file as they come.
+ * with an init process, limits, its own /workspace, and stdout/stderr streamed to
+ * the session's log file as they come. The session is hostile (DESIGN §4): it runs as
+ * spec.user with every capability dropped and no-new-privileges.
  */
 export class DockerRuntime {
   readonly docker: Docker;
@@ -88,13 +100,12 @@ export class DockerRuntime {
 
   /** Create and start the container; its output goes to spec.logFile from the first byte. */
   async start(spec: ContainerSpec): Promise<SessionContainer> {
-    await mkdir(spec.workspaceDir, { recursive: true });
-    // The image may run as a non-root user; the workspace is that session's alone.
-    await chmod(spec.workspaceDir, 0o777);
-    spec.beforeStart?.();
+    prepareWorkspace(spec.workspaceDir, spec.user, spec.files);
+    const root = spec.user.uid === 0;
     const container = await this.docker.createContainer({
       name: spec.name,
       Image: spec.image,
+      User: `${spec.user.uid}:${spec.user.gid}`,
       Labels: spec.labels,
       Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
       WorkingDir: '/workspace',
@@ -106,12 +117,14 @@ export class DockerRuntime {
         Binds: [`${spec.workspaceDir}:/workspace`],
         NetworkMode: spec.networkMode,
         SecurityOpt: ['no-new-privileges'],
+        CapDrop: ['ALL'],
+        ...(root ? { CapAdd: ROOT_SESSION_CAPABILITIES } : {}),
         ...(spec.limits.cpus ? { NanoCpus: Math.round(spec.limits.cpus * 1e9) } : {}),
         ...(spec.limits.memoryMb ? { Memory: spec.limits.memoryMb * 1024 * 1024 } : {}),
         ...(spec.limits.pids ? { PidsLimit: spec.limits.pids } : {}),
       },
     });
-    const log = createWriteStream(spec.logFile, { flags: 'a' });
+    const log = createWriteStream(spec.logFile, { flags: 'a', mode: PRIVATE_FILE_MODE });
     log.on('error', (e) => spec.onLogError?.(e));
     const capture = new OutputCapture(spec.captureBytes ?? 0);
     try {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { safeName } from '../paths.js';
+import { checkedName, PRIVATE_FILE_MODE, within } from '../paths.js';
 import type { ClaimRecord, ClaimUpdate } from '../providers/control-plane.js';
 
 /** A claim as kept on disk: what the control plane needs to recover it, and which process holds it. */
@@ -46,14 +46,14 @@ export class ClaimStore {
   }
 
   #file(workId: string): string {
-    return join(this.dir, `${safeName(workId)}${SUFFIX}`);
+    return within(this.dir, `${checkedName(workId)}${SUFFIX}`);
   }
 
   /** Write to a temporary name, then rename over the record: a crash mid-write leaves the old record or the new, never half of one. */
   #write(file: string, claim: StoredClaim): void {
     const temp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
     try {
-      writeFileSync(temp, JSON.stringify(claim));
+      writeFileSync(temp, JSON.stringify(claim), { mode: PRIVATE_FILE_MODE });
       renameSync(temp, file);
     } catch (e) {
       rmSync(temp, { force: true });

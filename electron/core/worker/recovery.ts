@@ -1,5 +1,7 @@
+import { isControlPlaneId } from '../../../shared/ids.js';
 import { InstanceRecord } from '../paths.js';
 import { LABEL } from '../runtime/labels.js';
+import { defuseWorkspace } from '../runtime/workspace.js';
 import type { ClaimStore, StoredClaim } from './claims.js';
 import type { WorkerContext } from './supervisor.js';
 
@@ -26,6 +28,9 @@ export async function sweepOrphans(deps: WorkerContext, claims: ClaimStore): Pro
     if (container.labels[LABEL.environmentId] !== provider.environmentId) continue; // another environment's worker sweeps it
     await runtime.removeContainer(container.id);
     result.removed.push(container.id);
+    // Its process died before it could defuse what the session left (supervisor.ts does it after a session).
+    const workId = container.labels[LABEL.workId];
+    if (isControlPlaneId(workId)) defuseWorkspace(paths.workspace(workId));
     logger.info('removed a container left by an Outpost that stopped unexpectedly', {
       work_id: container.labels[LABEL.workId] ?? '',
       container: container.id.slice(0, 12),

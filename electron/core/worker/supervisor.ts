@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { ItemState, ItemStatus } from '../../../shared/states.js';
 import type { Logger } from '../log.js';
 import type { DataPaths } from '../paths.js';
-import { safeName } from '../paths.js';
+import { checkedName } from '../paths.js';
 import type { ControlPlane, ItemLifecycle, ItemOutcome, WorkItem } from '../providers/control-plane.js';
 import type { ContainerLimits, DockerRuntime, SessionContainer } from '../runtime/docker.js';
 import { LABEL } from '../runtime/labels.js';
+import { defuseWorkspace, sessionUser } from '../runtime/workspace.js';
 import { aborted } from '../timing.js';
 import type { ClaimStore } from './claims.js';
 
@@ -17,6 +16,8 @@ export interface SessionSettings {
   limits: ContainerLimits;
   /** Seconds between SIGTERM and SIGKILL when a session is stopped. */
   graceSeconds: number;
+  /** The profile lets sessions run as uid 0 (DESIGN §4: never, unless asked for): warned at each start. */
+  allowRoot?: boolean;
 }
 
 /** What the worker, each item run and startup recovery share: the world they act on, and who they are. */
@@ -144,9 +145,12 @@ export class ItemRun {
     if (!ours || interrupted.aborted) return this.#interruptedEnding(life, timeout);
 
     const workspace = paths.workspace(work.id);
+    const user = sessionUser(settings.allowRoot ?? false);
+    if (user.uid === 0) logger.warn('this session runs as root in its container: the environment profile allows it (allowRoot)', { work_id: work.id });
     const container = await runtime.start({
       image: settings.image,
-      name: `outpost-${safeName(work.id)}-${randomBytes(3).toString('hex')}`,
+      // The id was checked where it came in (the provider's poll); checkedName checks it again.
+      name: `outpost-${checkedName(work.id)}-${randomBytes(3).toString('hex')}`,
       labels: {
         [LABEL.workId]: work.id,
         [LABEL.environmentId]: work.environmentId,
@@ -158,9 +162,8 @@ export class ItemRun {
       ...(spec.cmd ? { cmd: spec.cmd } : {}),
       ...(spec.captureBytes ? { captureBytes: spec.captureBytes } : {}),
       workspaceDir: workspace,
-      beforeStart: () => {
-        for (const [name, content] of Object.entries(spec.files ?? {})) writeFileSync(join(workspace, safeName(name)), content, { mode: 0o644 });
-      },
+      user,
+      ...(spec.files ? { files: spec.files } : {}),
       logFile: paths.sessionLog(work.id),
       networkMode: settings.networkMode,
       limits: settings.limits,
@@ -202,6 +205,20 @@ export class ItemRun {
       return this.#interruptedEnding(life, timeout);
     } finally {
       await container.remove();
+      this.#defuseWorkspace();
+    }
+  }
+
+  /** The container is gone: nothing it left in the workspace may be a device node or a setuid file (runtime/workspace.ts). */
+  #defuseWorkspace(): void {
+    const { paths, logger } = this.#deps;
+    const workId = this.#work.id;
+    try {
+      const { removed, stripped, failed } = defuseWorkspace(paths.workspace(workId));
+      if (removed.length || stripped.length) logger.warn('the session left special files in its workspace; defused them', { work_id: workId, removed: removed.length, setuid_stripped: stripped.length });
+      if (failed.length) logger.error('could not defuse every file the session left in its workspace', { work_id: workId, files: failed.length });
+    } catch (e) {
+      logger.error('could not defuse the session’s workspace', { work_id: workId, error: (e as Error).message });
     }
   }
 

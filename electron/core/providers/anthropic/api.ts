@@ -1,6 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { isStatus } from '@anthropic-ai/sdk/lib/environments/index';
 import { z } from 'zod';
+import { controlPlaneId } from '../../../../shared/ids.js';
 import type { WorkItem } from '../control-plane.js';
 
 /**
@@ -10,10 +11,11 @@ import type { WorkItem } from '../control-plane.js';
 export const REQUEST_TIMEOUT_MS = 15_000;
 
 // Boundary check of what the control plane sends; the SDK types it but does not validate it.
+// Every id will name a folder, a label or a container: each must be a control-plane id (DESIGN §4).
 export const workSchema = z.object({
-  id: z.string().min(1),
-  environment_id: z.string().min(1),
-  data: z.object({ type: z.enum(['session', 'healthcheck']), id: z.string().min(1) }),
+  id: controlPlaneId,
+  environment_id: controlPlaneId,
+  data: z.object({ type: z.enum(['session', 'healthcheck']), id: controlPlaneId }),
   secret: z.string().nullish(),
 });
 

@@ -2,6 +2,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { isFatal4xx, isStatus, POLL_BLOCK_MS } from '@anthropic-ai/sdk/lib/environments/index';
 import { sessionsTokenFromSecret } from '@anthropic-ai/sdk/lib/environments/worker';
 import { z } from 'zod';
+import { quoteId } from '../../../../shared/ids.js';
 import type { Logger } from '../../log.js';
 import { Secret } from '../../secret.js';
 import type { ClaimRecord, ClaimRecorder, ContainerWork, ControlPlane, ItemLifecycle, ItemOutcome, LifecycleEnd, WorkItem } from '../control-plane.js';
@@ -73,7 +74,8 @@ export class AnthropicProvider implements ControlPlane {
     if (raw == null) return { work: null };
     const parsed = workSchema.safeParse(raw);
     if (!parsed.success) {
-      throw new MalformedWorkError(`poll returned something that is not a work item: ${z.prettifyError(parsed.error)}`);
+      const refusal = await this.#refuse(raw, parsed.error);
+      throw new MalformedWorkError(`poll returned something that is not a work item${refusal}: ${z.prettifyError(parsed.error)}`);
     }
     const work = parsed.data;
     const sessionsToken = sessionsTokenFromSecret(work.secret);
@@ -83,6 +85,24 @@ export class AnthropicProvider implements ControlPlane {
       apiBaseUrl: apiBaseUrlFromSecret(work.secret) ?? this.baseURL,
     });
     return { work: { id: work.id, environmentId: work.environment_id, kind: work.data.type, subjectId: work.data.id } };
+  }
+
+  /**
+   * A work item whose ids are refused is never run. It is force-stopped (with the environment key: its
+   * secret is not trusted either) so that it does not come back at every poll — safe, because the SDK
+   * percent-encodes a path parameter and throws on a `.` or `..` one instead of sending it. Otherwise
+   * it is skipped; the poll loop logs it and backs off.
+   */
+  async #refuse(raw: unknown, error: z.ZodError): Promise<string> {
+    const id = (raw as { id?: unknown } | null)?.id;
+    const idIssue = error.issues.some((i) => /^(id|environment_id|data\.id)$/.test(i.path.join('.')));
+    if (typeof id !== 'string' || id === '' || !idIssue) return '';
+    try {
+      await new ItemChannel(this.#client, { id, environmentId: this.environmentId }).forceStop();
+      return ` (its ids are refused; work ${quoteId(id)} stopped, not run)`;
+    } catch (e) {
+      return ` (its ids are refused; work ${quoteId(id)} skipped, not run: ${describeApiError(e)})`;
+    }
   }
 
   async accept(work: WorkItem): Promise<void> {

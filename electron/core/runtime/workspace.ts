@@ -1,0 +1,112 @@
+import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, within } from '../paths.js';
+
+/** The uid:gid a session's processes run as. */
+export interface SessionUser {
+  uid: number;
+  gid: number;
+}
+
+/**
+ * The session's uid when Outpost itself runs as root (servers, CI, these build machines): 65532,
+ * the "nonroot" user of distroless images — an unprivileged uid that no Debian or Ubuntu host gives
+ * to an account, unlike 1000 (the first desktop user) or 65534 (nobody, shared by daemons). The
+ * workspace is chowned to it.
+ */
+export const UNPRIVILEGED_UID = 65532;
+
+export const ROOT: SessionUser = { uid: 0, gid: 0 };
+
+/**
+ * Who a session runs as (DESIGN §4: never uid 0 unless the profile allows it). On a laptop Outpost
+ * runs as the desktop user: the session gets that user's own uid:gid, so what it leaves in its
+ * workspace is the user's, with no chown. Run as root, Outpost gives it UNPRIVILEGED_UID. The image's
+ * own USER is overridden either way: the workspace must belong to whoever runs, and an image's USER
+ * (a name, or 0) is its author's choice, not the user's.
+ */
+export function sessionUser(allowRoot: boolean): SessionUser {
+  if (allowRoot) return ROOT;
+  const uid = process.getuid?.() ?? UNPRIVILEGED_UID;
+  if (uid !== 0) return { uid, gid: process.getgid?.() ?? uid };
+  return { uid: UNPRIVILEGED_UID, gid: UNPRIVILEGED_UID };
+}
+
+/**
+ * The session's /workspace on the host: 0700 and owned by the session's uid (never world-writable),
+ * with `files` written into it (mode 0600, the session's). Chown needs root; an Outpost that is not
+ * root made the folder and files its own, which is already the session's uid (or root's, opted in).
+ */
+export function prepareWorkspace(dir: string, user: SessionUser, files: Record<string, string> = {}): void {
+  mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  chmodSync(dir, PRIVATE_DIR_MODE);
+  const paths = [dir];
+  for (const [name, content] of Object.entries(files)) {
+    const file = within(dir, name);
+    writeFileSync(file, content, { mode: PRIVATE_FILE_MODE });
+    paths.push(file);
+  }
+  if (process.getuid?.() === 0) for (const path of paths) chownSync(path, user.uid, user.gid);
+}
+
+/** What defuseWorkspace changed, for the log. */
+export interface Defused {
+  removed: string[];
+  stripped: string[];
+  /** Entries it could not fix (not ours to change: an opted-in root session's, seen by an Outpost that is not root). */
+  failed: string[];
+}
+
+/**
+ * After the session, before anyone browses or keeps its workspace: remove device nodes, fifos and
+ * sockets, strip setuid and setgid bits and group or world write — defence in depth behind the uid, the dropped
+ * capabilities (no CAP_MKNOD, no CAP_CHOWN) and the 0700 data folder, for a session that ran as root
+ * by the profile's choice. Folders are made the owner's to read and enter (u+rwx), so the browser
+ * and retention can walk them. Symlinks are never followed. Run only once the container is gone.
+ */
+export function defuseWorkspace(dir: string): Defused {
+  const result: Defused = { removed: [], stripped: [], failed: [] };
+  const walk = (path: string) => {
+    let stat;
+    try {
+      stat = lstatSync(path);
+    } catch {
+      return;
+    }
+    try {
+      if (stat.isBlockDevice() || stat.isCharacterDevice() || stat.isFIFO() || stat.isSocket()) {
+        rmSync(path, { force: true });
+        result.removed.push(path);
+        return;
+      }
+      if (stat.isSymbolicLink()) return;
+      const mode = stat.mode & 0o7777;
+      // Nor group- or world-writable: the workspace is the session's alone.
+      let safe = mode & ~0o6022;
+      if (stat.isDirectory()) safe |= 0o700;
+      if (safe !== mode) {
+        chmodSync(path, safe);
+        if (mode & 0o6000) result.stripped.push(path);
+      }
+    } catch {
+      result.failed.push(path);
+      return;
+    }
+    if (stat.isDirectory()) {
+      let names: string[] = [];
+      try {
+        names = readdirSync(path);
+      } catch {
+        result.failed.push(path);
+      }
+      for (const name of names) walk(join(path, name));
+    }
+  };
+  walk(dir);
+  try {
+    chmodSync(dir, PRIVATE_DIR_MODE);
+  } catch {
+    result.failed.push(dir);
+  }
+  return result;
+}
