@@ -27,5 +27,5 @@ export const END_LABEL: Record<EndKind, { symbol: string; words: string }> = {
   'stopped-by-control-plane': { symbol: '■', words: 'stopped by the control plane' },
   'stopped-by-outpost': { symbol: '■', words: 'stopped by Outpost' },
   lost: { symbol: '?', words: 'lost' },
-  'timed-out': { symbol: '⏱', words: 'timed out' },
+  'timed-out': { symbol: '◷', words: 'timed out' },
 };

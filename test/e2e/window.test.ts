@@ -302,7 +302,7 @@ describe('the window', { timeout: 240_000 }, () => {
     const page = await open(dashboard);
 
     const history = page.getByRole('table', { name: 'History' });
-    for (const [i, words] of ['✕ failed', '■ stopped by you', '■ stopped by the control plane', '? lost', '⏱ timed out'].entries()) await history.locator(`tr[data-work-id="work_end${i}"]`).getByText(words).waitFor();
+    for (const [i, words] of ['✕ failed', '■ stopped by you', '■ stopped by the control plane', '? lost', '◷ timed out'].entries()) await history.locator(`tr[data-work-id="work_end${i}"]`).getByText(words).waitFor();
     await screenshots(page, 'history-endings');
 
     // The palette: every code rendered, through the CSSOM (the CSP allows it; the console stays clean), in both themes.
