@@ -2,6 +2,7 @@ import { useCallback, useEffect, useState } from 'react';
 import type { Settings } from '../../shared/contract.js';
 import { isTerminal, type ItemState, type WorkerState } from '../../shared/states.js';
 import { call, useServiceEvents } from './api.js';
+import { rememberedRoute, rememberRoute } from './remember.js';
 import type { Route } from './route.js';
 import { Environments } from './views/Environments.js';
 import { LogView } from './views/LogView.js';
@@ -16,7 +17,7 @@ export function App() {
   const [settings, setSettings] = useState<Settings>();
   const [worker, setWorker] = useState<WorkerState>({ status: 'off' });
   const [items, setItems] = useState<ItemState[]>([]);
-  const [route, setRoute] = useState<Route>({ view: 'work' });
+  const [route, setRoute] = useState<Route>(rememberedRoute);
   const [notices, setNotices] = useState<Notice[]>([]);
   const [historyVersion, setHistoryVersion] = useState(0);
 
@@ -30,6 +31,7 @@ export function App() {
   useEffect(() => {
     refresh().catch((e: Error) => notify('error', e.message));
   }, [refresh, notify]);
+  useEffect(() => rememberRoute(route), [route]);
 
   useServiceEvents((event) => {
     if (event.name === 'worker-state') setWorker(event.payload);
@@ -46,7 +48,7 @@ export function App() {
   if (!settings.servedEnvironmentId) return <Setup settings={settings} onDone={() => void refresh()} />;
 
   const nav = (to: Route['view'], label: string) => (
-    <button className={route.view === to ? 'nav active' : 'nav'} onClick={() => setRoute(to === 'work' || to === 'environments' ? { view: to } : { view: 'work' })}>
+    <button className={route.view === to ? 'nav active' : 'nav'} aria-current={route.view === to ? 'page' : undefined} onClick={() => setRoute(to === 'work' || to === 'environments' ? { view: to } : { view: 'work' })}>
       {label}
     </button>
   );
@@ -55,10 +57,13 @@ export function App() {
     <div className="shell">
       <header className="topbar">
         <span className="brand">Outpost</span>
-        <nav>
+        <nav aria-label="Views">
           {nav('work', `Work${active.length ? ` (${active.length})` : ''}`)}
           {nav('environments', 'Environments')}
-          <button className={route.view === 'log' && route.source.kind === 'app' ? 'nav active' : 'nav'} onClick={() => setRoute({ view: 'log', source: { kind: 'app' }, title: 'Outpost’s log' })}>
+          <button
+            className={route.view === 'log' && route.source.kind === 'app' ? 'nav active' : 'nav'}
+            aria-current={route.view === 'log' && route.source.kind === 'app' ? 'page' : undefined}
+            onClick={() => setRoute({ view: 'log', source: { kind: 'app' }, title: 'Outpost’s log' })}>
             App log
           </button>
         </nav>

@@ -1,3 +1,4 @@
+import './jitless.js';
 import { createRoot } from 'react-dom/client';
 import { App } from './App.js';
 import './styles.css';

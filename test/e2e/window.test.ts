@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { WebSocket } from 'ws';
 import { AnthropicPlayground } from '../../playground/anthropic.js';
-import { launchChromium, screenshots, startDashboard, type Dashboard } from '../helpers/browser.js';
+import { consoleErrors, launchChromium, screenshots, startDashboard, tabTo, type Dashboard } from '../helpers/browser.js';
 import { outpostContainers } from '../helpers/docker.js';
 import { waitFor } from '../helpers/worker.js';
 
@@ -39,12 +39,26 @@ describe('the window', { timeout: 240_000 }, () => {
     if (measured.length) process.stdout.write(`\n# ${measured.join('\n# ')}\n`);
   });
 
+  /** Every page's console errors and failed loads (a CSP violation is one): each test ends with none. */
+  const errorsOf = new Map<Page, string[]>();
   const open = async (dashboard: Dashboard): Promise<Page> => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     page.on('pageerror', (e) => assert.fail(`the page threw: ${e.message}`));
+    errorsOf.set(page, consoleErrors(page));
     await page.goto(dashboard.url);
     return page;
   };
+  const noConsoleErrors = (page: Page) => assert.deepEqual(errorsOf.get(page), [], 'console errors');
+  /** Whether line n (1-based) is on screen from its top to its bottom. */
+  const fullyVisible = (page: Page, n: number) =>
+    page.evaluate((n) => {
+      const row = document.querySelector(`.line[data-line="${n}"]`);
+      const log = document.querySelector<HTMLElement>('[data-testid="log-scroller"]')!;
+      if (!row) return false;
+      const r = row.getBoundingClientRect();
+      const top = log.getBoundingClientRect().top + log.clientTop;
+      return r.top >= top - 0.5 && r.bottom <= top + log.clientHeight + 0.5;
+    }, n);
 
   it('first run: key, environment, start; a queued session shows running, then finished, with its log and files', async () => {
     // Its own keychain entries: never the developer's own Outpost keys.
@@ -57,25 +71,40 @@ describe('the window', { timeout: 240_000 }, () => {
     page.on('websocket', (ws) => ws.on('framereceived', ({ payload }) => received.push(String(payload))));
 
     await page.getByRole('heading', { name: 'Set up Outpost' }).waitFor();
-    await page.getByText('Advanced').click();
-    await page.getByLabel('API URL').fill(playground.url);
-    await page.getByLabel('API key').fill('sk-ant-api03-not-the-right-key');
+    // The first run, by keyboard alone: Tab to each control (its focus ring showing), type, Enter.
+    const keys = page.keyboard;
+    await tabTo(page, page.getByLabel('API key'));
+    await keys.type('sk-ant-api03-not-the-right-key');
+    await tabTo(page, page.getByText('Advanced'));
+    await keys.press('Enter');
+    await tabTo(page, page.getByLabel('API URL'));
+    await keys.press('ControlOrMeta+A');
+    await keys.type(playground.url);
     await screenshots(page, 'setup-key');
-    await page.getByRole('button', { name: 'Connect' }).click();
+    await tabTo(page, page.getByRole('button', { name: 'Connect' }));
+    await keys.press('Enter');
     // A wrong key is refused in the API's own words.
     await page.getByRole('alert').filter({ hasText: 'The API refused this key (401 authentication_error' }).waitFor();
 
-    await page.getByLabel('API key').fill(playground.apiKey);
-    await page.getByRole('button', { name: 'Connect' }).click();
-    await page.getByLabel('New self-hosted environment').fill('e2e-laptop');
+    await tabTo(page, page.getByLabel('API key'), { back: true });
+    await keys.press('ControlOrMeta+A');
+    await keys.type(playground.apiKey);
+    await keys.press('Enter');
+    await tabTo(page, page.getByLabel('New self-hosted environment'));
+    await keys.type('e2e-laptop');
     await screenshots(page, 'setup-environment');
-    await page.getByRole('button', { name: 'Create' }).click();
+    await keys.press('Enter');
     const environment = (await waitFor('the environment created from the window', () => [...playground.environments.values()].find((e) => e.name === 'e2e-laptop')))!;
     const environmentKey = playground.issueEnvironmentKey(environment.id);
-    await page.getByLabel('Environment key').fill(environmentKey);
+    await tabTo(page, page.getByLabel('Environment key'));
+    await keys.type(environmentKey);
     // Loopback only in tests (DESIGN §3): the container reaches the playground on 127.0.0.1.
-    await page.getByLabel('Container network').selectOption('host');
-    await page.getByRole('button', { name: 'Start serving' }).click();
+    await tabTo(page, page.getByLabel('Container network'));
+    await keys.press('ArrowDown');
+    assert.equal(await page.getByLabel('Container network').inputValue(), 'host');
+    await screenshots(page, 'setup-start');
+    await tabTo(page, page.getByRole('button', { name: 'Start serving' }));
+    await keys.press('Enter');
     await waitFor('Online', async () => (await page.getByTestId('worker-status').textContent()) === 'Online', 30_000);
 
     const { work } = playground.createSession(environment.id, {
@@ -91,14 +120,27 @@ describe('the window', { timeout: 240_000 }, () => {
     await screenshots(page, 'work-running');
 
     const finished = page.getByRole('table', { name: 'History' }).locator(`tr[data-work-id="${work.id}"]`);
-    await finished.getByText('finished').waitFor({ timeout: 60_000 });
+    await finished.getByText('✓ finished').waitFor({ timeout: 60_000 });
     await screenshots(page, 'work-history');
     await finished.getByRole('button', { name: 'Logs' }).click();
     await page.getByTestId('log-scroller').getByText('tool write', { exact: false }).first().waitFor();
     // The ANSI colour arrives as a class, not as escape codes.
     await page.locator('.fg-ansi-green', { hasText: 'all green' }).waitFor();
     await screenshots(page, 'session-log');
-    const [logDownload] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download' }).click()]);
+    // Follow / pause, copy and download from the keyboard.
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
+    const followButton = page.getByRole('button', { name: /Following|Paused/ });
+    await tabTo(page, followButton);
+    await keys.press('Enter');
+    assert.equal(await followButton.getAttribute('aria-pressed'), 'false');
+    await keys.press('Space');
+    assert.equal(await followButton.getAttribute('aria-pressed'), 'true');
+    await tabTo(page, page.getByRole('button', { name: 'Copy' }));
+    await keys.press('Enter');
+    await page.getByRole('status').filter({ hasText: /Copied \d+ lines/ }).waitFor();
+    assert.match(await page.evaluate(() => navigator.clipboard.readText()), /all green/);
+    await tabTo(page, page.getByRole('button', { name: 'Download' }));
+    const [logDownload] = await Promise.all([page.waitForEvent('download'), keys.press('Enter')]);
     const logCopy = join(mkdtempSync(join(tmpdir(), 'outpost-e2e-')), 'session.log');
     await logDownload.saveAs(logCopy);
     assert.match(readFileSync(logCopy, 'utf8'), /all green/);
@@ -117,6 +159,13 @@ describe('the window', { timeout: 240_000 }, () => {
     await row.getByText('served here').waitFor();
     await page.getByTestId(`stats-${environment.id}`).getByText('1 worker').waitFor({ timeout: 15_000 });
     await screenshots(page, 'environments');
+    await tabTo(page, row.getByRole('button', { name: 'Settings' }));
+    await keys.press('Enter');
+    await page.getByRole('form', { name: `Settings for ${environment.id}` }).waitFor();
+    await screenshots(page, 'environment-settings');
+    await tabTo(page, page.getByRole('button', { name: 'Cancel' }));
+    await keys.press('Enter');
+    await page.getByRole('form', { name: `Settings for ${environment.id}` }).waitFor({ state: 'detached' });
     // Create one, then archive it: only after saying yes in the confirmation.
     await page.getByLabel('New self-hosted environment').fill('e2e-scratch');
     await page.getByRole('button', { name: 'Create' }).click();
@@ -141,6 +190,7 @@ describe('the window', { timeout: 240_000 }, () => {
       assert.ok(!dashboard.output().includes(secret), 'a key reached the log');
     }
     assert.ok(!(await page.content()).includes(playground.apiKey));
+    noConsoleErrors(page);
 
     // History survives a restart of Outpost.
     dashboard.signal('SIGTERM');
@@ -149,6 +199,7 @@ describe('the window', { timeout: 240_000 }, () => {
     dashboards.push(again);
     const reopened = await open(again);
     await reopened.getByRole('table', { name: 'History' }).locator(`tr[data-work-id="${work.id}"]`).getByText('finished').waitFor();
+    noConsoleErrors(reopened);
     await reopened.close();
     await page.close();
   });
@@ -164,20 +215,44 @@ describe('the window', { timeout: 240_000 }, () => {
     const row = page.getByRole('table', { name: 'Running now' }).locator(`tr[data-work-id="${stubborn.work.id}"]`);
     await row.getByText('running').waitFor({ timeout: 60_000 });
     assert.equal((await outpostContainers(dashboard.installId())).length, 1);
-    await row.getByRole('button', { name: 'Stop' }).click();
-    await page.getByRole('table', { name: 'History' }).locator(`tr[data-work-id="${stubborn.work.id}"]`).waitFor({ timeout: 30_000 });
+    // By keyboard alone: open the running session's log, search it, come back, stop it.
+    const keys = page.keyboard;
+    await tabTo(page, row.getByRole('button', { name: 'Logs' }));
+    await keys.press('Enter');
+    await page.getByTestId('log-scroller').getByText('serving session', { exact: false }).first().waitFor({ timeout: 20_000 });
+    await tabTo(page, page.getByLabel('Search the log'), { back: true });
+    await keys.type('serving session');
+    await keys.press('Enter');
+    await page.getByTestId('search-result').getByText(/^1 of 1 · line \d+/).waitFor();
+    await tabTo(page, page.getByRole('button', { name: 'Next match' }));
+    await keys.press('Enter');
+    await tabTo(page, page.getByRole('button', { name: '← Back' }), { back: true });
+    await keys.press('Enter');
+    await waitFor('CPU and memory of the container', async () => (await row.locator('td').nth(5).textContent())?.includes('iB'), 20_000);
+    await tabTo(page, row.getByRole('button', { name: 'Stop' }));
+    await keys.press('Enter');
+    // CPU and memory hold their last reading while the container stops: never a flicker to "—".
+    const readings: string[] = [];
+    while ((await row.count()) > 0) readings.push(...(await row.locator('td').nth(4).allTextContents()), ...(await row.locator('td').nth(5).allTextContents()));
+    assert.ok(readings.length > 0 && !readings.includes('—'), `CPU / memory while stopping: ${readings.join(' ')}`);
+    const stoppedRow = page.getByRole('table', { name: 'History' }).locator(`tr[data-work-id="${stubborn.work.id}"]`);
+    // Stopped by the user, in its own words: not "finished".
+    await stoppedRow.getByText('■ stopped by you').waitFor({ timeout: 30_000 });
+    assert.equal(await stoppedRow.locator('[data-end]').getAttribute('data-end'), 'stopped-by-user');
     await waitFor('the container removed', async () => (await outpostContainers(dashboard.installId())).length === 0, 20_000);
     assert.equal(playground.record(stubborn.work.id).item.state, 'stopped');
 
     const slow = playground.createSession(environment.id, { calls: [{ name: 'bash', input: { command: 'sleep 4; echo finished in time' } }] });
     await page.getByRole('table', { name: 'Running now' }).locator(`tr[data-work-id="${slow.work.id}"]`).getByText('running').waitFor({ timeout: 60_000 });
-    await page.getByRole('switch', { name: 'Worker' }).click();
+    await tabTo(page, page.getByRole('switch', { name: 'Worker' }), { back: true });
+    await keys.press('Space');
     await waitFor('Draining', async () => (await page.getByTestId('worker-status').textContent()) === 'Draining', 10_000);
     await screenshots(page, 'work-draining');
     await waitFor('Off', async () => (await page.getByTestId('worker-status').textContent()) === 'Off', 60_000);
     // Drained, not cut short: the session's tool call ran to the end.
     assert.match(playground.sessions.results(slow.sessionId).map((r) => r.text).join(''), /finished in time/);
     assert.equal((await outpostContainers(dashboard.installId())).length, 0);
+    noConsoleErrors(page);
     await page.close();
   });
 
@@ -198,19 +273,89 @@ describe('the window', { timeout: 240_000 }, () => {
       }
       out.end(resolve);
     });
+    // Every SGR colour and decoration a log commonly holds, one kind to a line.
+    const sgr = (code: string, text: string) => `\u001b[${code}m${text}\u001b[0m`;
+    const fgCodes = [...Array(8).keys()].flatMap((i) => [30 + i, 90 + i]);
+    const bgCodes = [...Array(8).keys()].flatMap((i) => [40 + i, 100 + i]);
+    const palette = [
+      fgCodes.map((c) => sgr(String(c), `fg${c}`)).join(' '),
+      bgCodes.map((c) => sgr(String(c), `bg${c}`)).join(' '),
+      [sgr('38;5;208', 'p208'), sgr('48;5;24', 'q24'), sgr('38;2;255;128;0', 'tc'), sgr('48;2;10;60;120', 'tb')].join(' '),
+      [sgr('1', 'bold'), sgr('3', 'italic'), sgr('4', 'underline'), sgr('7', 'inverse'), sgr('2', 'dim'), sgr('9', 'strike')].join(' '),
+    ];
+    writeFileSync(join(dataDir, 'logs', 'sessions', 'work_palette.log'), palette.join('\n') + '\n');
     const now = Date.now();
     const entry = { workId, environmentId: 'env_x', kind: 'session', subjectId: 'sesn_onemillion', status: 'finished', claimedAt: now - 60_000, endedAt: now, reason: 'session ended', hasLog: true };
-    writeFileSync(join(dataDir, 'history.jsonl'), JSON.stringify(entry) + '\n');
+    const paletteEntry = { ...entry, workId: 'work_palette', subjectId: 'sesn_palette', claimedAt: now - 5000, endedAt: now - 1000 };
+    // Every way an item ends, each in its own words in the history.
+    const endings = [
+      ['failed', 'exited 2'],
+      ['finished', 'stopped: by the user'],
+      ['finished', 'stopped by the control plane (state stopping)'],
+      ['lost', 'lease lost: the control plane says another worker holds it (412)'],
+      ['finished', 'timeout exceeded'],
+    ].map(([status, reason], i) => ({ ...entry, workId: `work_end${i}`, subjectId: `sesn_end${i}`, status, reason, hasLog: false, endedAt: now - 10_000 - i }));
+    writeFileSync(join(dataDir, 'history.jsonl'), [paletteEntry, ...endings, entry].map((e) => JSON.stringify(e) + '\n').join(''));
     const { environment, environmentKey } = playground.createEnvironment('e2e-log');
     const dashboard = await startDashboard({ baseUrl: playground.url, environmentId: environment.id, environmentKey, dataDir });
     dashboards.push(dashboard);
     const page = await open(dashboard);
 
+    const history = page.getByRole('table', { name: 'History' });
+    for (const [i, words] of ['✕ failed', '■ stopped by you', '■ stopped by the control plane', '? lost', '◷ timed out'].entries()) await history.locator(`tr[data-work-id="work_end${i}"]`).getByText(words).waitFor();
+    await screenshots(page, 'history-endings');
+
+    // The palette: every code rendered, through the CSSOM (the CSP allows it; the console stays clean), in both themes.
+    await history.locator('tr[data-work-id="work_palette"]').getByRole('button', { name: 'Logs' }).click();
+    await page.locator('.line[data-line="4"]').getByText('strike').waitFor();
+    await screenshots(page, 'log-palette');
+    for (const dark of [false, true]) {
+      await page.emulateMedia({ colorScheme: dark ? 'dark' : 'light' });
+      // The theme switch reaches React through a matchMedia listener: wait for its render.
+      await page.waitForFunction((dark) => document.querySelector('.fg-exact')?.closest('.log') && getComputedStyle(document.querySelector('.fg-exact')!).color === 'rgb(255, 135, 0)' === dark, dark);
+      const look = await page.evaluate(() => {
+        const out: Record<string, { color: string; background: string; weight: string; style: string; decoration: string; opacity: string }> = {};
+        for (const el of Array.from(document.querySelectorAll<HTMLElement>('.log .text span'))) {
+          const s = getComputedStyle(el);
+          out[el.textContent!.trim()] = { color: s.color, background: s.backgroundColor, weight: s.fontWeight, style: s.fontStyle, decoration: s.textDecorationLine, opacity: s.opacity };
+        }
+        const log = getComputedStyle(document.querySelector('.log')!);
+        return { out, text: log.color, logBg: log.backgroundColor };
+      });
+      const theme = dark ? 'dark' : 'light';
+      const fg = fgCodes.map((c) => look.out[`fg${c}`]!.color);
+      assert.equal(new Set([...fg, look.text]).size, 17, `${theme}: 16 distinct foregrounds, none the default: ${fg.join(' ')}`);
+      const bg = bgCodes.map((c) => look.out[`bg${c}`]!.background);
+      assert.equal(new Set([...bg, 'rgba(0, 0, 0, 0)', look.logBg]).size, 18, `${theme}: 16 distinct backgrounds: ${bg.join(' ')}`);
+      // 256 colours and truecolor: the exact colour where it is readable (dark), else the nearest readable one of the same hue.
+      const hue = (rgb: string) => rgb.match(/\d+/g)!.map(Number);
+      for (const [key, exact, prop] of [['p208', 'rgb(255, 135, 0)', 'color'], ['tc', 'rgb(255, 128, 0)', 'color'], ['q24', 'rgb(0, 95, 135)', 'background'], ['tb', 'rgb(10, 60, 120)', 'background']] as const) {
+        const got = look.out[key]![prop];
+        if (dark) assert.equal(got, exact, key);
+        else {
+          const [r, g, b] = hue(got) as [number, number, number];
+          const [er, eg, eb] = hue(exact) as [number, number, number];
+          assert.ok(Math.sign(r - g) === Math.sign(er - eg) && Math.sign(g - b) === Math.sign(eg - eb), `${key}: ${got} keeps the hue of ${exact}`);
+        }
+      }
+      assert.equal(look.out['bold']!.weight, '700');
+      assert.equal(look.out['italic']!.style, 'italic');
+      assert.equal(look.out['underline']!.decoration, 'underline');
+      assert.equal(look.out['strike']!.decoration, 'line-through');
+      assert.equal(look.out['dim']!.opacity, '0.75');
+      assert.deepEqual([look.out['inverse']!.color, look.out['inverse']!.background], [look.logBg, look.text], `${theme}: inverse swaps text and background`);
+    }
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.getByRole('button', { name: '← Back' }).click();
+
     let started = Date.now();
-    await page.getByRole('table', { name: 'History' }).locator(`tr[data-work-id="${workId}"]`).getByRole('button', { name: 'Logs' }).click();
+    await history.locator(`tr[data-work-id="${workId}"]`).getByRole('button', { name: 'Logs' }).click();
     await page.getByTestId('line-count').getByText('1,000,000 lines').waitFor();
     await page.locator('.line[data-line="1000000"]').waitFor();
     const openMs = Date.now() - started;
+    // Scaled (18 M px of lines past the browser's cap), and still every line fully reachable.
+    assert.equal(await page.getByTestId('log-scroller').getAttribute('data-scaled'), 'true');
+    await waitFor('the last line fully visible when following', () => fullyVisible(page, 1_000_000), 5000);
 
     const scroller = page.getByTestId('log-scroller');
     started = Date.now();
@@ -226,7 +371,49 @@ describe('the window', { timeout: 240_000 }, () => {
     await page.getByTestId('search-result').getByText('1 of 1').waitFor();
     await page.locator('.line.current[data-line="999990"]').waitFor();
     const searchMs = Date.now() - started;
+    assert.ok(await fullyVisible(page, 999_990), 'the match fully visible');
     await screenshots(page, 'log-one-million');
+
+    // Keyboard: Home, End, PageUp / PageDown, arrows; each lands with its lines whole.
+    const key = async (k: string) => {
+      await page.keyboard.press(k);
+      await page.waitForTimeout(50);
+    };
+    await tabTo(page, scroller);
+    await key('Home');
+    assert.ok(await fullyVisible(page, 1), 'Home: line 1');
+    await key('PageDown');
+    const pageLines = await page.evaluate(() => Math.floor(document.querySelector<HTMLElement>('[data-testid="log-scroller"]')!.clientHeight / 18));
+    assert.ok(await fullyVisible(page, pageLines), 'PageDown: the old last line now at the top');
+    await key('ArrowDown');
+    assert.ok(!(await fullyVisible(page, pageLines)) && (await fullyVisible(page, pageLines + 1)), 'ArrowDown: one line');
+    await key('End');
+    await page.locator('.line[data-line="1000000"]').waitFor();
+    assert.ok(await fullyVisible(page, 1_000_000), 'End: the last line whole');
+    await screenshots(page, 'log-end');
+    await key('ArrowUp');
+    assert.ok((await fullyVisible(page, 999_999)) && !(await fullyVisible(page, 1_000_000)), 'ArrowUp from the end: one line back');
+    await key('PageUp');
+    assert.ok(await fullyVisible(page, 999_999 - pageLines + 1), 'PageUp');
+    // The wheel: a notch up from the end and back down; then past the end stays on it.
+    await scroller.hover();
+    await key('End');
+    await page.mouse.wheel(0, -100);
+    await waitFor('a wheel notch up', async () => !(await fullyVisible(page, 1_000_000)), 2000);
+    await page.mouse.wheel(0, 5000);
+    await waitFor('wheeled back to the last line', () => fullyVisible(page, 1_000_000), 2000);
+    assert.ok(await fullyVisible(page, 1_000_000 - pageLines + 1), 'the screen full of lines to the last');
+
+    // The window remembers: the view, paused (the search moved away from the end), the search term.
+    // (A new document: the URL alone differs only in its fragment, which would not reload.)
+    await page.goto('about:blank');
+    await page.goto(dashboard.url);
+    await page.getByTestId('line-count').getByText('1,000,000 lines').waitFor();
+    assert.equal(await page.getByLabel('Search the log').inputValue(), 'needle-in-the-haystack');
+    await page.getByTestId('search-result').getByText('1 of 1').waitFor();
+    assert.equal(await page.getByRole('button', { name: /Following|Paused/ }).getAttribute('aria-pressed'), 'false');
+    await waitFor('paused: it opens at the start', () => fullyVisible(page, 1), 5000);
+    noConsoleErrors(page);
     const mib = Math.round(statSync(join(dataDir, 'logs', 'sessions', `${workId}.log`)).size / 2 ** 20);
     measured.push(`1,000,000-line log (${mib} MiB): open to last line ${openMs} ms, jump to the middle ${scrollMs} ms, search to the match near the end ${searchMs} ms`);
     await page.close();

@@ -1,7 +1,8 @@
-import { useEffect, useState } from 'react';
-import type { HistoryEntry } from '../../../shared/contract.js';
+import { useEffect, useRef, useState } from 'react';
+import type { HistoryEntry, Response } from '../../../shared/contract.js';
 import type { ItemState } from '../../../shared/states.js';
 import { call, usePolled } from '../api.js';
+import { END_LABEL, endKind } from '../ending.js';
 import { bytes, clock, duration, short } from '../format.js';
 import type { Route } from '../route.js';
 
@@ -9,6 +10,9 @@ import type { Route } from '../route.js';
 export function Work({ items, historyVersion, open, onError }: { items: ItemState[]; historyVersion: number; open: (r: Route) => void; onError: (m: string) => void }) {
   const now = useNow(1000);
   const usage = usePolled(() => call('items.usage'), 2000, [items.length]);
+  // A stopping container may miss a reading: its last one stays on screen (marked) instead of "—".
+  const lastUsage = useRef(new Map<string, Response<'items.usage'>[number]>());
+  for (const u of usage.value ?? []) lastUsage.current.set(u.workId, u);
   const history = usePolled(() => call('history.list'), 30_000, [historyVersion]);
   const [stopping, setStopping] = useState<Set<string>>(new Set());
   const stop = (workId: string) => {
@@ -38,7 +42,9 @@ export function Work({ items, historyVersion, open, onError }: { items: ItemStat
             {[...items]
               .sort((a, b) => a.claimedAt - b.claimedAt)
               .map((item) => {
-                const u = usage.value?.find((x) => x.workId === item.workId);
+                const fresh = usage.value?.find((x) => x.workId === item.workId);
+                const u = fresh ?? lastUsage.current.get(item.workId);
+                const stale = !fresh && u ? { className: 'muted', title: 'the last reading' } : {};
                 return (
                   <tr key={item.workId} data-work-id={item.workId}>
                     <td>
@@ -49,8 +55,8 @@ export function Work({ items, historyVersion, open, onError }: { items: ItemStat
                       <code title={item.subjectId}>{short(item.subjectId, 24)}</code>
                     </td>
                     <td>{duration(now - item.claimedAt)}</td>
-                    <td>{u ? `${u.cpuPercent.toFixed(0)}%` : '—'}</td>
-                    <td>{u ? bytes(u.memoryBytes) : '—'}</td>
+                    <td {...stale}>{u ? `${u.cpuPercent.toFixed(0)}%` : '—'}</td>
+                    <td {...stale}>{u ? bytes(u.memoryBytes) : '—'}</td>
                     <td className="actions">
                       {item.logFile && <button onClick={() => logOf(item.workId, item.subjectId)}>Logs</button>}
                       <button className="danger" disabled={stopping.has(item.workId) || item.status === 'stopping'} onClick={() => stop(item.workId)}>
@@ -85,26 +91,31 @@ function History({ entries, logOf, open }: { entries: HistoryEntry[]; logOf: (wo
         </tr>
       </thead>
       <tbody>
-        {entries.map((e) => (
-          <tr key={e.workId} data-work-id={e.workId}>
-            <td>
-              <span className={`state ${e.status}`}>{e.status}</span>
-            </td>
-            <td>{e.kind}</td>
-            <td>
-              <code title={e.subjectId}>{short(e.subjectId, 24)}</code>
-            </td>
-            <td>{clock(e.endedAt)}</td>
-            <td>{duration(e.endedAt - e.claimedAt)}</td>
-            <td className="reason" title={e.reason}>
-              {e.reason ?? (e.exitCode !== undefined ? `exit ${e.exitCode}` : '')}
-            </td>
-            <td className="actions">
-              {e.hasLog && <button onClick={() => logOf(e.workId, e.subjectId)}>Logs</button>}
-              {e.kind !== 'healthcheck' && <button onClick={() => open({ view: 'workspace', workId: e.workId })}>Files</button>}
-            </td>
-          </tr>
-        ))}
+        {entries.map((e) => {
+          const end = endKind(e.status, e.reason);
+          return (
+            <tr key={e.workId} data-work-id={e.workId}>
+              <td>
+                <span className={`state end-${end}`} data-end={end}>
+                  <span aria-hidden="true">{END_LABEL[end].symbol}</span> {END_LABEL[end].words}
+                </span>
+              </td>
+              <td>{e.kind}</td>
+              <td>
+                <code title={e.subjectId}>{short(e.subjectId, 24)}</code>
+              </td>
+              <td>{clock(e.endedAt)}</td>
+              <td>{duration(e.endedAt - e.claimedAt)}</td>
+              <td className="reason" title={e.reason}>
+                {e.reason ?? (e.exitCode !== undefined ? `exit ${e.exitCode}` : '')}
+              </td>
+              <td className="actions">
+                {e.hasLog && <button onClick={() => logOf(e.workId, e.subjectId)}>Logs</button>}
+                {e.kind !== 'healthcheck' && <button onClick={() => open({ view: 'workspace', workId: e.workId })}>Files</button>}
+              </td>
+            </tr>
+          );
+        })}
       </tbody>
     </table>
   );
