@@ -340,6 +340,20 @@ describe('the work loop against the playground and a real Docker engine', () => 
     assert.equal(await second.exited, 0);
   });
 
+  it('a session that prints its own sessions token leaves [redacted] in its log', async () => {
+    await buildScriptImage('outpost-test-leak', 'printf "my token is %s\\n" "$ANTHROPIC_AUTH_TOKEN"; printf "%s" "$ANTHROPIC_AUTH_TOKEN" >&2');
+    const { environment, environmentKey } = playground.createEnvironment('leaky');
+    const item = playground.enqueue(environment.id);
+    const w = worker({ environmentId: environment.id, environmentKey, args: ['--image', 'outpost-test-leak'] });
+    await w.waitForOutput(/work item ended .*status=finished reason=exited 0/);
+    const token = playground.record(item.id).sessionsToken;
+    const log = readFileSync(`${w.dataDir}/logs/sessions/${item.id}.log`, 'utf8');
+    assert.match(log, /my token is \[redacted\]\n/);
+    assert.ok(!log.includes(token) && !log.includes(token.slice(0, 24)), 'not the token, nor most of it');
+    w.signal('SIGTERM');
+    assert.equal(await w.exited, 0);
+  });
+
   it('keys stay out of containers, logs and stdout; network mode and limits reach the container', async () => {
     const { environment, environmentKey } = playground.createEnvironment('secrets');
     const item = playground.enqueue(environment.id);

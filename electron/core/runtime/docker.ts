@@ -3,6 +3,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { PRIVATE_FILE_MODE } from '../paths.js';
 import { LABEL } from './labels.js';
+import { RedactingLines } from './session-log.js';
 import { prepareWorkspace, type SessionUser } from './workspace.js';
 
 export interface ContainerLimits {
@@ -133,11 +134,12 @@ export class DockerRuntime {
       const stdout = new PassThrough();
       const stderr = new PassThrough();
       this.docker.modem.demuxStream(stream, stdout, stderr);
-      stdout.on('data', (chunk: Buffer) => (log.write(chunk), capture.add('stdout', chunk)));
-      stderr.on('data', (chunk: Buffer) => (log.write(chunk), capture.add('stderr', chunk)));
+      const lines = { stdout: new RedactingLines(log), stderr: new RedactingLines(log) };
+      stdout.on('data', (chunk: Buffer) => (lines.stdout.write(chunk), capture.add('stdout', chunk)));
+      stderr.on('data', (chunk: Buffer) => (lines.stderr.write(chunk), capture.add('stderr', chunk)));
       // The log ends after the last byte of both streams has been written.
       let open = 2;
-      const ended = () => --open === 0 && log.end();
+      const ended = () => --open === 0 && (lines.stdout.flush(), lines.stderr.flush(), log.end());
       stdout.on('end', ended);
       stderr.on('end', ended);
       stream.on('end', () => (stdout.end(), stderr.end()));
