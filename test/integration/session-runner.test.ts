@@ -53,6 +53,18 @@ describe('the session runner in Outpost’s session image', () => {
     assert.match(readFileSync(`${worker.dataDir}/workspaces/${work.id}/out.txt`, 'utf8'), /hello/);
   });
 
+  it('a tool that writes to $HOME works for the session’s uid (npm, pip and git keep caches there)', async () => {
+    const { sessionId, work } = playground.createSession(environmentId, {
+      calls: [{ name: 'bash', input: { command: 'mkdir -p "$HOME/.cache/tool" && echo cached > "$HOME/.cache/tool/x" && cat "$HOME/.cache/tool/x" && id -u' } }],
+    });
+    await stopped(work.id);
+    const [result] = playground.sessions.results(sessionId);
+    assert.equal(result?.isError, false, result?.text);
+    const [cached, uid] = result!.text.trim().split('\n');
+    assert.equal(cached, 'cached');
+    assert.notEqual(uid, '0', 'and not as root');
+  });
+
   it('write, edit, read, glob and grep each get the right result, in order', async () => {
     const { sessionId, work } = playground.createSession(environmentId, {
       calls: [

@@ -110,7 +110,7 @@ async function stageOfflineContext(ctx: string, onProgress?: (line: string) => v
       'FROM scratch',
       'COPY rootfs/ /',
       'RUN ["/bin/busybox", "--install", "-s", "/bin"]',
-      'RUN ["/bin/busybox", "sh", "-c", "mkdir -p /usr/bin /tmp /home/node /workspace && ln -sf /bin/busybox /usr/bin/env && chmod 1777 /tmp && chown 1000:1000 /home/node /workspace"]',
+      'RUN ["/bin/busybox", "sh", "-c", "mkdir -p /usr/bin /tmp /home/node /workspace && ln -sf /bin/busybox /usr/bin/env && chmod 1777 /tmp /home/node && chown 1000:1000 /home/node /workspace"]',
       'ENV PATH=/usr/local/bin:/usr/bin:/bin HOME=/home/node',
       'USER 1000:1000',
       'WORKDIR /workspace',
