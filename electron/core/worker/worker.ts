@@ -180,8 +180,7 @@ export class Worker {
     if (this.active > 0 && drainMs > 0 && !this.#skipDrain.signal.aborted) {
       this.#setState({ status: 'draining', active: this.active, deadline: Date.now() + drainMs });
       logger.info('draining: waiting for running sessions to finish', { sessions: this.active, drain_seconds: drainMs / 1000 });
-      const deadline = AbortSignal.any([AbortSignal.timeout(drainMs), this.#skipDrain.signal]);
-      await Promise.race([this.#allDone(), sleep(drainMs, deadline)]);
+      await Promise.race([this.#allDone(), sleep(drainMs, this.#skipDrain.signal)]);
     }
     this.#setState({ status: 'stopping', active: this.active });
     if (this.active > 0) logger.info('stopping running sessions', { sessions: this.active });

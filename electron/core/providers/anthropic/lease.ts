@@ -1,6 +1,6 @@
 import { isFatal4xx, isStatus } from '@anthropic-ai/sdk/lib/environments/index';
 import type { Logger } from '../../log.js';
-import { sleep } from '../../timing.js';
+import { deadline, sleep } from '../../timing.js';
 import type { HeartbeatReply, ItemChannel } from './api.js';
 import { describeApiError } from './api.js';
 
@@ -12,8 +12,12 @@ const DEFAULT_INTERVAL_MS = 30_000;
  * the SDK's 30 s would let it lapse and the item go to another worker.
  */
 const FIRST_BEAT_INTERVAL_MS = 5_000;
-/** …and after a first beat that failed, try again this soon. */
-const FIRST_BEAT_RETRY_MS = 1_000;
+/**
+ * …and after a beat that failed, first or not, try again this soon. At the regular interval (TTL/2)
+ * the retry would land just as the lease lapses: one failed beat would cost the lease (found by the
+ * lease test on a busy machine: a 500, then a 409 at exactly the TTL).
+ */
+const RETRY_MS = 1_000;
 const DEFAULT_TTL_MS = 90_000;
 
 /**
@@ -47,7 +51,8 @@ export class LeaseKeeper {
   #intervalMs = FIRST_BEAT_INTERVAL_MS;
   #ttlMs = DEFAULT_TTL_MS;
   #lastSuccess = Date.now();
-  #everSucceeded = false;
+  /** The last beat went through: the next one waits the interval. Otherwise (none yet, or it failed) it comes sooner. */
+  #lastBeatOk = false;
   #nudge = new AbortController();
   #afterNextBeat: Array<() => void> = [];
   #confirm: (ours: boolean) => void = () => {};
@@ -110,7 +115,7 @@ export class LeaseKeeper {
     try {
       await this.#beatAndNotify();
       while (!this.#ctrl.signal.aborted) {
-        await sleep(this.#everSucceeded ? this.#intervalMs : FIRST_BEAT_RETRY_MS, AbortSignal.any([this.#ctrl.signal, this.#nudge.signal]));
+        await sleep(this.#lastBeatOk ? this.#intervalMs : Math.min(RETRY_MS, this.#intervalMs / 2), AbortSignal.any([this.#ctrl.signal, this.#nudge.signal]));
         if (this.#ctrl.signal.aborted) return;
         this.#nudge = new AbortController();
         await this.#beatAndNotify();
@@ -133,11 +138,12 @@ export class LeaseKeeper {
 
   async #beat(): Promise<void> {
     const { channel, workId, logger } = this.#opts;
-    const cutoff = AbortSignal.any([this.#ctrl.signal, AbortSignal.timeout(this.#intervalMs)]);
+    const cutoff = deadline(this.#intervalMs, this.#ctrl.signal);
     let reply: HeartbeatReply;
     try {
       reply = await channel.heartbeat(this.#last, cutoff);
     } catch (e) {
+      this.#lastBeatOk = false;
       if (this.#ctrl.signal.aborted) return;
       if (isStatus(e, 412)) {
         logger.error('lease lost: another worker holds it', { work_id: workId, error: describeApiError(e) });
@@ -167,7 +173,7 @@ export class LeaseKeeper {
       return;
     }
     this.#lastSuccess = Date.now();
-    this.#everSucceeded = true;
+    this.#lastBeatOk = true;
     this.#last = reply.lastHeartbeat;
     this.#confirm(true);
     if (reply.ttlSeconds > 0) {
