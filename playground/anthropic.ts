@@ -32,7 +32,8 @@ export interface WorkItem {
   id: string;
   type: 'work';
   environment_id: string;
-  data: { type: 'session' | 'healthcheck'; id: string };
+  /** 'session' or 'healthcheck'; a test of a newer (or hostile) control plane may queue another type. */
+  data: { type: string; id: string };
   state: WorkState;
   metadata: Record<string, string>;
   created_at: string;
@@ -79,7 +80,10 @@ export type RouteName =
   | 'sessions.events.send'
   | 'sessions.events.stream';
 
-export type FaultRule = GenericFaultRule<RouteName>;
+export type FaultRule = GenericFaultRule<RouteName> & {
+  /** On a poll: the answer says it belongs to this environment (a control plane that routes work to the wrong queue). */
+  environmentId?: string;
+};
 
 type Credential = { kind: 'api-key' } | { kind: 'environment-key'; environmentId: string } | { kind: 'item-token'; workId: string };
 
@@ -110,7 +114,7 @@ export class AnthropicPlayground {
   readonly credentialsSeen: Array<{ route: RouteName; kind: Credential['kind'] }> = [];
   readonly sessions = new SessionStore();
   readonly #environmentKeys = new Map<string, string>();
-  readonly #faults = new Faults<RouteName>();
+  readonly #faults = new Faults<RouteName, FaultRule>();
   readonly #pollers = new Map<string, Map<string, number>>();
   readonly #waiters = new Set<() => void>();
   readonly #server: Server;
@@ -157,7 +161,7 @@ export class AnthropicPlayground {
   }
 
   /** Queue a work item, as creating a session does; `workId` chooses its id (a test of a hostile control plane may choose `..`). */
-  enqueue(environmentId: string, opts: { sessionId?: string; type?: 'session' | 'healthcheck'; workId?: string } = {}): WorkItem {
+  enqueue(environmentId: string, opts: { sessionId?: string; type?: string; workId?: string } = {}): WorkItem {
     if (!this.environments.has(environmentId)) throw new Error(`no environment ${environmentId}`);
     const type = opts.type ?? 'session';
     const item: WorkItem = {
@@ -235,6 +239,8 @@ export class AnthropicPlayground {
       this.requests[route.name] = (this.requests[route.name] ?? 0) + 1;
       const fault = this.#faults.take(route.name);
       if (fault?.hang) return; // the socket stays open until the client aborts
+      if (fault?.trickle) return this.#trickle(res, fault.trickleMs ?? 2_000);
+      if (fault?.retryAfterSeconds !== undefined) res.setHeader('retry-after', String(fault.retryAfterSeconds));
       if (fault?.status) {
         const echoed = fault.status === 401 ? this.#echo(req) : '';
         throw new ApiError(fault.status, fault.status === 429 ? 'rate_limit_error' : 'api_error', `injected fault (${fault.status})${echoed}`);
@@ -243,8 +249,9 @@ export class AnthropicPlayground {
       const credential = this.#authenticate(req);
       this.credentialsSeen.push({ route: route.name, kind: credential.kind });
       const body = req.method === 'POST' ? await readJson(req) : {};
-      const result = await route.run({ credential, url, body, req, res, params: route.params });
+      let result = await route.run({ credential, url, body, req, res, params: route.params });
       if (result === STREAMING) return;
+      if (fault?.environmentId && result && typeof result === 'object') result = { ...result, environment_id: fault.environmentId };
       if (fault?.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
       if (fault?.malformed === 'json') {
         res.writeHead(200, { 'content-type': 'application/json' });
@@ -257,6 +264,14 @@ export class AnthropicPlayground {
       if (e instanceof ApiError) return sendError(res, e);
       sendError(res, new ApiError(500, 'api_error', (e as Error).message));
     }
+  }
+
+  /** Slow-loris: a 200 whose body never ends — one byte every `everyMs` until the client hangs up. */
+  #trickle(res: ServerResponse, everyMs: number): void {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{');
+    const timer = setInterval(() => res.write(' '), everyMs);
+    res.on('close', () => clearInterval(timer));
   }
 
   #authenticate(req: IncomingMessage): Credential {

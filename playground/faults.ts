@@ -12,13 +12,18 @@ export interface FaultRule<Route extends string = string> {
   malformed?: 'json' | 'shape';
   /** Gone after this long, used or not: an outage that ends, rather than faults piling up for the next caller. */
   ttlMs?: number;
+  /** With `status`: a `Retry-After` header of this many seconds (a control plane that asks for an hour). */
+  retryAfterSeconds?: number;
+  /** Slow-loris: send the headers, then one byte every `trickleMs` (2 s by default) for as long as the client listens. */
+  trickle?: boolean;
+  trickleMs?: number;
 }
 
 /** The fault knobs both playgrounds share: bursts of errors, slow or hung answers, malformed bodies. */
-export class Faults<Route extends string> {
-  readonly #rules: Array<FaultRule<Route> & { expiresAt: number }> = [];
+export class Faults<Route extends string, Rule extends FaultRule<Route> = FaultRule<Route>> {
+  readonly #rules: Array<Rule & { expiresAt: number }> = [];
 
-  add(rule: FaultRule<Route>): void {
+  add(rule: Rule): void {
     this.#rules.push({ ...rule, expiresAt: rule.ttlMs === undefined ? Infinity : Date.now() + rule.ttlMs });
   }
 
@@ -27,7 +32,7 @@ export class Faults<Route extends string> {
   }
 
   /** The fault this request gets, if any (and one less of it for the next). */
-  take(route: Route): FaultRule<Route> | undefined {
+  take(route: Route): Rule | undefined {
     const now = Date.now();
     for (let i = this.#rules.length - 1; i >= 0; i--) if (this.#rules[i]!.expiresAt < now) this.#rules.splice(i, 1);
     const rule = this.#rules.find((f) => f.count > 0 && (f.route === '*' || f.route === route));

@@ -210,6 +210,114 @@ describe('the work loop against the playground and a real Docker engine', () => 
     assert.equal(await w.exited, 0);
   });
 
+  /** Every container-create event of this install, until `stop()` is called. */
+  async function watchCreates(installId: () => string) {
+    const created: string[] = [];
+    const events = await docker.getEvents({ filters: { type: ['container'], event: ['create'] } });
+    events.on('data', (d: Buffer) => created.push(d.toString()));
+    return {
+      stop: () => {
+        (events as unknown as { destroy(): void }).destroy();
+        return created.filter((c) => c.includes(installId()));
+      },
+    };
+  }
+
+  it('an item for another environment is refused: stopped with a reason, never acked, never run', async () => {
+    const { environment, environmentKey } = playground.createEnvironment('served');
+    const other = playground.createEnvironment('not-served').environment;
+    // A control plane that routes work to the wrong queue: the poll answers an item that says it is the other environment's.
+    const item = playground.enqueue(environment.id);
+    playground.addFault({ route: 'work.poll', environmentId: other.id, count: 1 });
+    const w = worker({ environmentId: environment.id, environmentKey, args: ['--image', 'outpost-test-quick'] });
+    const creates = await watchCreates(w.installId);
+    await waitFor('the item to be stopped', () => playground.record(item.id).item.state === 'stopped', 20_000);
+    await w.waitForOutput(new RegExp(`refused work ${item.id}: it is for environment ${other.id}, not ${environment.id}; stopped, not run`));
+    await sleep(1_500);
+    assert.deepEqual(creates.stop(), [], 'no container was ever created for it');
+    const rec = playground.record(item.id);
+    assert.deepEqual(rec.history, ['queued', 'stopped']);
+    assert.equal(rec.item.acknowledged_at, null, 'never acked');
+    assert.deepEqual(rec.stops.map((s) => s.force), [true]);
+    assert.equal(rec.deliveries.length, 1, 'not handed out again');
+    w.signal('SIGTERM');
+    assert.equal(await w.exited, 0);
+  });
+
+  it('an item of an unknown type is stopped with a reason, once, and not polled again', async () => {
+    const { environment, environmentKey } = playground.createEnvironment('mystery');
+    const item = playground.enqueue(environment.id, { type: 'mystery' });
+    const w = worker({ environmentId: environment.id, environmentKey, args: ['--image', 'outpost-test-quick'] });
+    const creates = await watchCreates(w.installId);
+    await waitFor('the item to be stopped', () => playground.record(item.id).item.state === 'stopped', 20_000);
+    await w.waitForOutput(/work item ended .*reason=unsupported work type mystery; not run/);
+    await sleep(6_000); // past the playground's reclaim time (5 s): an item left unstopped would be handed out again
+    assert.deepEqual(creates.stop(), [], 'nothing run');
+    const rec = playground.record(item.id);
+    assert.equal(rec.deliveries.length, 1, 'handed out once');
+    assert.deepEqual(rec.stops.map((s) => s.force), [true], 'stopped once');
+    assert.doesNotMatch(w.output(), /malformed/);
+    w.signal('SIGTERM');
+    assert.equal(await w.exited, 0);
+  });
+
+  it('a 429 asking to retry the ack in an hour: the wait is capped and logged, and the item runs', async () => {
+    const { environment, environmentKey } = playground.createEnvironment('retry-after');
+    const item = playground.enqueue(environment.id);
+    playground.addFault({ route: 'work.ack', status: 429, retryAfterSeconds: 3600, count: 1 });
+    // The cap is 60 s; the test shortens it rather than wait a minute.
+    const w = worker({ environmentId: environment.id, environmentKey, args: ['--image', 'outpost-test-quick'], env: { OUTPOST_RETRY_AFTER_CAP_SECONDS: '2' } });
+    await w.waitForOutput(/ack failed; retrying in 2 s .*retry_after_seconds=3600 .*capped/);
+    const logged = Date.now();
+    await waitFor('the item to be stopped', () => playground.record(item.id).item.state === 'stopped', 15_000);
+    assert.ok(Date.now() - logged < 10_000, 'went on after the capped wait');
+    assert.deepEqual(playground.record(item.id).history, ['queued', 'starting', 'active', 'stopped']);
+    w.signal('SIGTERM');
+    assert.equal(await w.exited, 0);
+  });
+
+  it('a slow-loris poll (headers, then a byte every 2 s) is cut off within the poll timeout, logged, and work resumes', async () => {
+    const { environment, environmentKey } = playground.createEnvironment('slow-loris');
+    playground.addFault({ route: 'work.poll', trickle: true, count: 1 });
+    const item = playground.enqueue(environment.id);
+    const w = worker({ environmentId: environment.id, environmentKey, args: ['--image', 'outpost-test-quick'] });
+    await waitFor('the slow poll to start', () => (playground.requests['work.poll'] ?? 0) > 0, 20_000, 20);
+    const started = Date.now();
+    await w.waitForOutput(/poll failed; retrying .*timed out/, 10_000);
+    assert.ok(Date.now() - started < 8_000, `cut off after ${Date.now() - started} ms (poll timeout 5 s)`);
+    await waitFor('the item to be stopped', () => playground.record(item.id).item.state === 'stopped', 20_000);
+    w.signal('SIGTERM');
+    assert.equal(await w.exited, 0);
+  });
+
+  it('SIGTERM twice during a hung ack, an hour-long Retry-After or a slow-loris poll: exits within seconds, exit 0, no container', async () => {
+    for (const mode of ['hung-ack', 'retry-after-ack', 'slow-poll'] as const) {
+      const { environment, environmentKey } = playground.createEnvironment(mode);
+      const item = playground.enqueue(environment.id);
+      if (mode === 'hung-ack') playground.addFault({ route: 'work.ack', hang: true, count: 1 });
+      if (mode === 'retry-after-ack') playground.addFault({ route: 'work.ack', status: 429, retryAfterSeconds: 3600, count: 1 });
+      if (mode === 'slow-poll') {
+        playground.clearFaults();
+        playground.addFault({ route: 'work.poll', trickle: true, count: 1 });
+      }
+      const route = mode === 'slow-poll' ? 'work.poll' : 'work.ack';
+      const before = playground.requests[route] ?? 0;
+      const w = worker({ environmentId: environment.id, environmentKey, args: ['--image', 'outpost-test-quick', '--drain-seconds', '60'] });
+      await w.waitForOutput(/worker online/);
+      await waitFor(`${mode}: the request to be out`, () => (playground.requests[route] ?? 0) > before, 20_000, 20);
+      await sleep(1_000);
+      const signalled = Date.now();
+      w.signal('SIGTERM');
+      await w.waitForOutput(/SIGTERM received:/).catch((e: Error) => assert.fail(`${mode}: ${e.message}`));
+      w.signal('SIGTERM');
+      assert.equal(await w.exited, 0, `${mode}: exit 0`);
+      assert.ok(Date.now() - signalled < 5_000, `${mode}: exited ${Date.now() - signalled} ms after the first signal`);
+      assert.equal((await outpostContainers(w.installId())).length, 0, `${mode}: no container left`);
+      assert.notEqual(playground.record(item.id).item.state, 'active', `${mode}: nothing left running`);
+      playground.clearFaults();
+    }
+  });
+
   it('Docker gone while idle: claims nothing, says why, and resumes when Docker is back', async () => {
     const gate = new DockerSocketGate();
     await gate.open();
@@ -317,6 +425,31 @@ describe('the work loop against the playground and a real Docker engine', () => 
       await waitFor('the claim to be forgotten', () => readdirSync(`${first.dataDir}/leases`).length === 0, 5_000);
       second.signal('SIGTERM');
       assert.equal(await second.exited, 0);
+    } finally {
+      await patient.close();
+    }
+  });
+
+  it('kill -9 of a worker serving env A, restart serving env B on the same data folder: the orphan is removed, the claim left for A', async () => {
+    const { patient, patientUrl, environment, environmentKey, item, first } = await crashMidRun('crash-env-a');
+    try {
+      const b = patient.createEnvironment('crash-env-b');
+      const second = startWorker({ baseUrl: patientUrl, environmentId: b.environment.id, environmentKey: b.environmentKey, dataDir: first.dataDir, args: ['--image', 'outpost-test-sleep'] });
+      workers.push(second);
+      await second.waitForOutput(/removed a container left by an Outpost that stopped unexpectedly/);
+      await second.waitForOutput(new RegExp(`left the claim on work ${item.id} for a worker of environment ${environment.id}`));
+      assert.equal((await outpostContainers(first.installId())).length, 0, 'the orphan is gone');
+      assert.equal(patient.record(item.id).item.state, 'active', 'B holds no key of A: the item is not stopped by B');
+      assert.equal(readdirSync(`${first.dataDir}/leases`).length, 1, 'the claim is kept for a worker of A');
+      second.signal('SIGTERM');
+      assert.equal(await second.exited, 0);
+      // A worker of A then stops the item with A's key.
+      const third = startWorker({ baseUrl: patientUrl, environmentId: environment.id, environmentKey, dataDir: first.dataDir, args: ['--image', 'outpost-test-sleep'] });
+      workers.push(third);
+      await third.waitForOutput(/stopped the work item of a container left behind/);
+      assert.equal(patient.record(item.id).item.state, 'stopped');
+      third.signal('SIGTERM');
+      assert.equal(await third.exited, 0);
     } finally {
       await patient.close();
     }

@@ -74,7 +74,7 @@ describe('startup recovery of claims on a shared data folder', () => {
       describe: (e: unknown) => String(e),
     } as unknown as ControlPlane;
     const runtime = { listOutpostContainers: async () => [] } as unknown as DockerRuntime;
-    const result = await sweepOrphans({ provider, runtime, paths, logger: silentLogger, installId: 'install', instanceId: self }, store);
+    const result = await sweepOrphans({ provider, runtime, paths, logger: silentLogger, installId: 'install', instanceId: self }, store, AbortSignal.timeout(5_000));
 
     assert.deepEqual(recovered.sort(), ['work_dead', 'work_old']);
     assert.deepEqual(result.stopped.sort(), ['work_dead', 'work_old']);

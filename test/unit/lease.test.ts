@@ -31,9 +31,9 @@ describe('LeaseKeeper against the playground', () => {
     });
     const { work } = await provider.poll(AbortSignal.timeout(5_000));
     assert.ok(work);
-    await provider.accept(work);
+    await provider.accept(work, AbortSignal.timeout(5_000));
     const token = playground.record(work.id).sessionsToken;
-    const itemChannel = (w: WorkItem) => new ItemChannel(new Anthropic({ baseURL: playground.url, apiKey: null, authToken: token, maxRetries: 0 }), w);
+    const itemChannel = (w: WorkItem) => new ItemChannel(new Anthropic({ baseURL: playground.url, apiKey: null, authToken: token, maxRetries: 0 }), w, silentLogger);
     return { provider: { itemChannel }, work: { ...work, hasSessionsToken: true } };
   }
 

@@ -10,16 +10,16 @@ export interface ControlPlane {
   readonly environmentId: string;
   /** One poll. `idleMs`: how long to wait before the next poll when nothing came. */
   poll(signal: AbortSignal): Promise<{ work: WorkItem | null; idleMs?: number }>;
-  /** Take a polled item (Anthropic: ack). A failure skips the item. */
-  accept(work: WorkItem): Promise<void>;
+  /** Take a polled item (Anthropic: ack). A failure skips the item. `signal`: the worker's "stop now" (not a drain). */
+  accept(work: WorkItem, signal: AbortSignal): Promise<void>;
   /** The item's life on the control plane, from claim to its final report. */
   open(work: WorkItem, record: ClaimRecorder): ItemLifecycle;
   /** A cheap authenticated call: is the control plane there? (healthcheck items) */
-  checkReachable(signal?: AbortSignal): Promise<void>;
+  checkReachable(signal: AbortSignal): Promise<void>;
   /** Environment-level upkeep for as long as the worker runs (Bridge: heartbeat, reconnect). Throws a fatal error. */
   keepAlive?(signal: AbortSignal): Promise<void>;
   /** Startup recovery of an item whose container outlived its Outpost: stop it if it is still ours. */
-  recover(claim: ClaimRecord): Promise<'stopped' | 'left'>;
+  recover(claim: ClaimRecord, signal: AbortSignal): Promise<'stopped' | 'left'>;
   /** Refused for good (a wrong key, an unknown environment): stop instead of retrying. */
   isFatal(error: unknown): boolean;
   /** The error in words: status, the API's own message; never a credential. */
@@ -84,8 +84,8 @@ export interface ItemLifecycle {
   surrender(detail: string): void;
   /** Confirm now that the item is still ours (after a sleep). */
   checkNow(): Promise<void>;
-  /** Report how the item ended and let go of it (unless it was lost). */
-  finish(outcome: ItemOutcome): Promise<void>;
+  /** Report how the item ended and let go of it (unless it was lost). `signal` bounds the report (the worker's "stop now"). */
+  finish(outcome: ItemOutcome, signal: AbortSignal): Promise<void>;
 }
 
 /**

@@ -12,20 +12,22 @@ export interface SweepResult {
 
 /**
  * Startup recovery, before the first poll: containers this install started from a
- * process that has since died are removed, and the items that process claimed are
- * stopped where they are still ours — the control plane decides how to prove that
- * (Anthropic: echo the last heartbeat we recorded; a lease that moved on is left to
- * its new holder). Several processes may share the data folder (the desktop app and a
- * headless worker, or one per environment): what a live one holds is never touched.
+ * process that has since died are removed, whatever environment they served, and the
+ * items that process claimed are stopped where they are still ours — the control plane
+ * decides how to prove that (Anthropic: echo the last heartbeat we recorded; a lease
+ * that moved on is left to its new holder). Several processes may share the data
+ * folder (the desktop app and a headless worker, or one per environment): what a live
+ * one holds is never touched. A claim of another environment needs that environment's
+ * key to be stopped: it is kept, and said so, for a worker of that environment.
  */
-export async function sweepOrphans(deps: WorkerContext, claims: ClaimStore): Promise<SweepResult> {
+export async function sweepOrphans(deps: WorkerContext, claims: ClaimStore, signal: AbortSignal): Promise<SweepResult> {
   const { runtime, provider, paths, logger } = deps;
   const result: SweepResult = { removed: [], stopped: [] };
   InstanceRecord.prune(paths);
   const orphaned = (owner: string | undefined) => owner === undefined || (owner !== deps.instanceId && !InstanceRecord.isAlive(paths, owner));
   for (const container of await runtime.listOutpostContainers(deps.installId)) {
+    // Whatever its environment: a worker of that environment may never run on this machine again.
     if (!orphaned(container.labels[LABEL.instance] ?? '')) continue;
-    if (container.labels[LABEL.environmentId] !== provider.environmentId) continue; // another environment's worker sweeps it
     await runtime.removeContainer(container.id);
     result.removed.push(container.id);
     // Its process died before it could defuse what the session left (supervisor.ts does it after a session).
@@ -33,21 +35,30 @@ export async function sweepOrphans(deps: WorkerContext, claims: ClaimStore): Pro
     if (isControlPlaneId(workId)) defuseWorkspace(paths.workspace(workId));
     logger.info('removed a container left by an Outpost that stopped unexpectedly', {
       work_id: container.labels[LABEL.workId] ?? '',
+      environment_id: container.labels[LABEL.environmentId] ?? '',
       container: container.id.slice(0, 12),
     });
   }
-  // Every claim a dead process left in this environment, whether its container was just removed or was already gone.
+  // Every claim a dead process left, whether its container was just removed or was already gone.
   for (const claim of claims.list()) {
-    if (claim.environmentId === provider.environmentId && orphaned(claim.instanceId)) await recoverClaim(deps, claims, claim, result);
+    if (signal.aborted) break;
+    if (!orphaned(claim.instanceId)) continue;
+    if (claim.environmentId === provider.environmentId) await recoverClaim(deps, claims, claim, result, signal);
+    else {
+      logger.info(`left the claim on work ${claim.workId} for a worker of environment ${claim.environmentId}: only its key can stop the item`, {
+        work_id: claim.workId,
+        environment_id: claim.environmentId,
+      });
+    }
   }
   return result;
 }
 
 /** Stop a claimed item a dead process held, where the lease is still ours; then forget the claim. */
-async function recoverClaim({ provider, logger }: WorkerContext, claims: ClaimStore, claim: StoredClaim, result: SweepResult): Promise<void> {
+async function recoverClaim({ provider, logger }: WorkerContext, claims: ClaimStore, claim: StoredClaim, result: SweepResult, signal: AbortSignal): Promise<void> {
   const workId = claim.workId;
   try {
-    if ((await provider.recover(claim)) === 'stopped') {
+    if ((await provider.recover(claim, signal)) === 'stopped') {
       result.stopped.push(workId);
       logger.info('stopped the work item of a container left behind', { work_id: workId });
     } else {

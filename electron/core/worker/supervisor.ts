@@ -32,9 +32,14 @@ export interface WorkerContext {
   instanceId: string;
 }
 
+/** How long the final report of an item may take once the worker was told to stop now. */
+const LAST_REPORT_MS = 3_000;
+
 export interface ItemRunDeps extends WorkerContext {
   claims: ClaimStore;
   settings: SessionSettings;
+  /** The worker's "stop now": aborts this item's control-plane calls in flight. */
+  stopNow: AbortSignal;
   onChange: (item: ItemState) => void;
 }
 
@@ -119,7 +124,9 @@ export class ItemRun {
       ending = { ...ending, status: 'lost', reason: life.detail };
       logger.warn('lease lost; leaving the work item to its new holder', { work_id: work.id });
     }
-    await life.finish(ending.outcome);
+    // The stop is still sent after a stop-now (the item would otherwise wait out its lease), but briefly, with no long retry.
+    const { stopNow } = this.#deps;
+    await life.finish(ending.outcome, stopNow.aborted ? AbortSignal.timeout(LAST_REPORT_MS) : stopNow);
     claim.release();
     this.#set(ending.status, { reason: ending.reason, ...(ending.exitCode !== undefined ? { exitCode: ending.exitCode } : {}) });
     logger.info('work item ended', { work_id: work.id, status: ending.status, reason: ending.reason });
@@ -128,7 +135,7 @@ export class ItemRun {
 
   async #healthcheck(): Promise<Ending> {
     await this.#deps.runtime.ping();
-    await this.#deps.provider.checkReachable(this.#stopCtrl.signal);
+    await this.#deps.provider.checkReachable(AbortSignal.any([this.#stopCtrl.signal, this.#deps.stopNow]));
     const reason = 'healthcheck passed: Docker and the API answer';
     return { status: 'finished', reason, outcome: { kind: 'exited', exitCode: 0, stdout: '', stderr: '', truncated: false, durationMs: 0 } };
   }

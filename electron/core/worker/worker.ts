@@ -44,6 +44,12 @@ export class Worker {
   #loop: Promise<void> = Promise.resolve();
   #wake: () => void = () => {};
   #skipDrain = new AbortController();
+  /**
+   * Aborted by stopNow (a second quit or signal): every control-plane call still in flight — an ack,
+   * a recovery, a retry's wait — ends now. A drain does not abort it: an ack cut off halfway would
+   * leave the item acked but unserved until its lease lapses.
+   */
+  #stopNowCtrl = new AbortController();
   #shutdown: Promise<void> | undefined;
   #fatal: WorkerFatalError | undefined;
   #swept = false;
@@ -80,6 +86,7 @@ export class Worker {
     this.#fatal = undefined;
     this.#shutdown = undefined;
     this.#skipDrain = new AbortController();
+    this.#stopNowCtrl = new AbortController();
     this.#loopCtrl = new AbortController();
     this.#swept = false;
     this.#blockedBy = undefined;
@@ -169,6 +176,7 @@ export class Worker {
   /** Skip what is left of the drain: stop running sessions now (a second quit). */
   stopNow(): Promise<void> {
     this.#skipDrain.abort();
+    this.#stopNowCtrl.abort();
     return this.shutdown(0);
   }
 
@@ -256,7 +264,7 @@ export class Worker {
       // Startup recovery runs before the first poll, as soon as Docker answers (it may be down at start).
       try {
         this.#starting('removing what an earlier Outpost left behind');
-        await sweepOrphans(this.#opts, this.#claims);
+        await sweepOrphans(this.#opts, this.#claims, AbortSignal.any([signal, this.#stopNowCtrl.signal]));
         this.#starting('getting the session image ready');
         await this.#opts.prepare?.();
         this.#swept = true;
@@ -295,11 +303,13 @@ export class Worker {
     const { provider, logger } = this.#opts;
     const claimedAt = Date.now();
     try {
-      // Not aborted by shutdown: an ack cut off halfway would leave the item acked but unserved until its lease lapses.
-      await provider.accept(work);
+      // Not aborted by a drain: an ack cut off halfway would leave the item acked but unserved until its lease lapses.
+      // Stop-now aborts it: a control plane that hangs the ack (or asks to retry it in an hour) must not hold the exit.
+      await provider.accept(work, this.#stopNowCtrl.signal);
     } catch (e) {
       // An unacknowledged item returns to the queue; someone (maybe us) claims it again.
-      logger.error('ack failed; skipping the work item', { work_id: work.id, error: provider.describe(e) });
+      if (this.#stopNowCtrl.signal.aborted) logger.warn('ack cut off: stopping now; the work item goes back to the queue', { work_id: work.id });
+      else logger.error('ack failed; skipping the work item', { work_id: work.id, error: provider.describe(e) });
       return;
     }
     const stale = this.#runs.get(work.id);
@@ -315,6 +325,7 @@ export class Worker {
         ...this.#opts,
         claims: this.#claims,
         settings: this.#opts.session,
+        stopNow: this.#stopNowCtrl.signal,
         onChange: (item) => this.events.fire({ type: 'item-state', item }),
       },
       work,

@@ -7,7 +7,7 @@ import type { Logger } from '../../log.js';
 import { Secret } from '../../secret.js';
 import type { ClaimRecord, ClaimRecorder, ContainerWork, ControlPlane, ItemLifecycle, ItemOutcome, LifecycleEnd, WorkItem } from '../control-plane.js';
 import { connectionCause, MalformedWorkError } from '../control-plane.js';
-import { describeApiError, ItemChannel, REQUEST_TIMEOUT_MS, workSchema } from './api.js';
+import { MAX_RETRIES, boundedFetch, describeApiError, ItemChannel, REQUEST_TIMEOUT_MS, withRetries, workSchema } from './api.js';
 import { LeaseKeeper } from './lease.js';
 
 /** What the poll response told us about an item beyond the WorkItem: its credential and where its calls go. */
@@ -19,8 +19,11 @@ interface ItemCredentials {
   apiBaseUrl: string;
 }
 
-/** A poll blocks at most 999 ms on the server: one not answered in 5 s is hung, and is cut off and retried. */
+/** A poll blocks at most 999 ms on the server: one not answered in 5 s (headers and body) is hung, and is cut off and retried. */
 const POLL_TIMEOUT_MS = 5_000;
+
+/** The work types this worker serves; any other is stopped with a reason. */
+const KNOWN_TYPES = new Set(['session', 'healthcheck']);
 
 export interface AnthropicProviderOptions {
   baseURL: string;
@@ -28,7 +31,7 @@ export interface AnthropicProviderOptions {
   environmentKey: Secret;
   workerId: string;
   logger: Logger;
-  /** The SDK's own retry count for each call; the poll loop adds its own backoff on top. */
+  /** Retries of each call (Outpost's own, logged, Retry-After capped); the poll loop adds its own backoff on top. */
   maxRetries?: number;
 }
 
@@ -54,37 +57,74 @@ export class AnthropicProvider implements ControlPlane {
     this.workerId = opts.workerId;
     this.baseURL = opts.baseURL.replace(/\/+$/, '');
     this.#environmentKey = opts.environmentKey;
-    this.#maxRetries = opts.maxRetries ?? 2;
+    this.#maxRetries = opts.maxRetries ?? MAX_RETRIES;
     this.#logger = opts.logger;
     this.#client = this.#clientFor(opts.environmentKey);
   }
 
+  /**
+   * The SDK retries nothing (maxRetries 0): it would honour a Retry-After of any length, unlogged.
+   * Retries are withRetries'; boundedFetch puts the body read under the SDK's timeout too.
+   */
   #clientFor(credential: Secret): Anthropic {
     // Polls have their own, shorter limit (POLL_TIMEOUT_MS).
-    return new Anthropic({ baseURL: this.baseURL, apiKey: null, authToken: credential.reveal(), maxRetries: this.#maxRetries, timeout: REQUEST_TIMEOUT_MS });
+    return new Anthropic({ baseURL: this.baseURL, apiKey: null, authToken: credential.reveal(), maxRetries: 0, timeout: REQUEST_TIMEOUT_MS, fetch: boundedFetch });
+  }
+
+  #call<T>(what: string, call: (signal: AbortSignal) => Promise<T>, signal: AbortSignal): Promise<T> {
+    return withRetries(what, call, { signal, logger: this.#logger, retries: this.#maxRetries });
   }
 
   /** One long poll (block_ms 999). Empty: the SDK poller's jittered 1–3 s wait applies. */
-  async poll(signal: AbortSignal): Promise<{ work: WorkItem | null }> {
-    const raw: unknown = await this.#client.beta.environments.work.poll(
-      this.environmentId,
-      { 'Anthropic-Worker-ID': this.workerId, block_ms: POLL_BLOCK_MS },
-      { signal, timeout: POLL_TIMEOUT_MS },
+  async poll(signal: AbortSignal): Promise<{ work: WorkItem | null; idleMs?: number }> {
+    const raw: unknown = await this.#call(
+      'poll',
+      (s) =>
+        this.#client.beta.environments.work.poll(
+          this.environmentId,
+          { 'Anthropic-Worker-ID': this.workerId, block_ms: POLL_BLOCK_MS },
+          { signal: s, timeout: POLL_TIMEOUT_MS },
+        ),
+      signal,
     );
     if (raw == null) return { work: null };
     const parsed = workSchema.safeParse(raw);
     if (!parsed.success) {
-      const refusal = await this.#refuse(raw, parsed.error);
+      const refusal = await this.#refuse(raw, parsed.error, signal);
       throw new MalformedWorkError(`poll returned something that is not a work item${refusal}: ${z.prettifyError(parsed.error)}`);
     }
     const work = parsed.data;
+    if (work.environment_id !== this.environmentId) {
+      // Acked, it would run under this environment's profile and key; and no worker of its own environment would ever see it.
+      await this.#refuseForeign(work.id, work.environment_id, signal);
+      return { work: null, idleMs: 0 };
+    }
     const sessionsToken = sessionsTokenFromSecret(work.secret);
     this.#credentials.set(work.id, {
       credential: sessionsToken ? new Secret(sessionsToken) : this.#environmentKey,
       hasSessionsToken: sessionsToken !== null,
       apiBaseUrl: apiBaseUrlFromSecret(work.secret) ?? this.baseURL,
     });
-    return { work: { id: work.id, environmentId: work.environment_id, kind: work.data.type, subjectId: work.data.id } };
+    // An unknown type is acked and stopped with a reason through the usual item run (as Bridge items are): never run.
+    if (!KNOWN_TYPES.has(work.data.type)) return { work: { id: work.id, environmentId: work.environment_id, kind: 'unsupported', subjectId: work.data.type } };
+    return { work: { id: work.id, environmentId: work.environment_id, kind: work.data.type as 'session' | 'healthcheck', subjectId: work.data.id } };
+  }
+
+  /**
+   * The poll handed out an item that says it belongs to another environment. It is never acked nor run,
+   * and is force-stopped where it came from (this environment's queue, with this environment's key —
+   * the only key we hold) so that it does not come back at every poll. A control plane that refuses
+   * the stop (a 404: it truly is another queue's) leaves it to that queue; the log says which.
+   */
+  async #refuseForeign(id: string, environmentId: string, signal: AbortSignal): Promise<void> {
+    // Both ids passed the schema (control-plane ids): safe to print as they are.
+    const what = `refused work ${id}: it is for environment ${environmentId}, not ${this.environmentId}`;
+    try {
+      await new ItemChannel(this.#client, { id, environmentId: this.environmentId }, this.#logger).forceStop(signal);
+      this.#logger.warn(`${what}; stopped, not run`, { work_id: id, environment_id: this.environmentId });
+    } catch (e) {
+      this.#logger.warn(`${what}; not run, and could not be stopped (${describeApiError(e)})`, { work_id: id, environment_id: this.environmentId });
+    }
   }
 
   /**
@@ -93,21 +133,21 @@ export class AnthropicProvider implements ControlPlane {
    * percent-encodes a path parameter and throws on a `.` or `..` one instead of sending it. Otherwise
    * it is skipped; the poll loop logs it and backs off.
    */
-  async #refuse(raw: unknown, error: z.ZodError): Promise<string> {
+  async #refuse(raw: unknown, error: z.ZodError, signal: AbortSignal): Promise<string> {
     const id = (raw as { id?: unknown } | null)?.id;
     const idIssue = error.issues.some((i) => /^(id|environment_id|data\.id)$/.test(i.path.join('.')));
     if (typeof id !== 'string' || id === '' || !idIssue) return '';
     try {
-      await new ItemChannel(this.#client, { id, environmentId: this.environmentId }).forceStop();
+      await new ItemChannel(this.#client, { id, environmentId: this.environmentId }, this.#logger).forceStop(signal);
       return ` (its ids are refused; work ${quoteId(id)} stopped, not run)`;
     } catch (e) {
       return ` (its ids are refused; work ${quoteId(id)} skipped, not run: ${describeApiError(e)})`;
     }
   }
 
-  async accept(work: WorkItem): Promise<void> {
+  async accept(work: WorkItem, signal: AbortSignal): Promise<void> {
     try {
-      await this.#client.beta.environments.work.ack(work.id, { environment_id: work.environmentId });
+      await this.#call('ack', (s) => this.#client.beta.environments.work.ack(work.id, { environment_id: work.environmentId }, { signal: s }), signal);
     } catch (e) {
       this.#credentials.delete(work.id);
       throw e;
@@ -118,12 +158,12 @@ export class AnthropicProvider implements ControlPlane {
     const credentials = this.#credentials.get(work.id);
     if (!credentials) throw new Error(`work ${work.id} was not polled by this worker`);
     this.#credentials.delete(work.id);
-    const channel = new ItemChannel(this.#clientFor(credentials.credential), work);
+    const channel = new ItemChannel(this.#clientFor(credentials.credential), work, this.#logger);
     return new AnthropicItem(work, credentials, channel, this.#logger, record);
   }
 
-  async checkReachable(signal?: AbortSignal): Promise<void> {
-    await this.#client.beta.environments.work.stats(this.environmentId, {}, { signal });
+  async checkReachable(signal: AbortSignal): Promise<void> {
+    await this.#call('checking the API', (s) => this.#client.beta.environments.work.stats(this.environmentId, {}, { signal: s }), signal);
   }
 
   /**
@@ -131,12 +171,12 @@ export class AnthropicProvider implements ControlPlane {
    * environment key (the documented fallback) and proves the lease is still ours by echoing the
    * last heartbeat we recorded. 412: another worker holds it; 409: it lapsed back to the queue.
    */
-  async recover(claim: ClaimRecord): Promise<'stopped' | 'left'> {
+  async recover(claim: ClaimRecord, signal: AbortSignal): Promise<'stopped' | 'left'> {
     if (claim.provider !== this.provider || claim.environmentId !== this.environmentId || !claim.lastHeartbeat) return 'left';
-    const channel = new ItemChannel(this.#client, { id: claim.workId, environmentId: claim.environmentId });
+    const channel = new ItemChannel(this.#client, { id: claim.workId, environmentId: claim.environmentId }, this.#logger);
     try {
-      await channel.heartbeat(claim.lastHeartbeat, AbortSignal.timeout(10_000));
-      await channel.forceStop();
+      await channel.heartbeat(claim.lastHeartbeat, AbortSignal.any([signal, AbortSignal.timeout(10_000)]));
+      await channel.forceStop(signal);
       return 'stopped';
     } catch (e) {
       if (isStatus(e, 412) || isStatus(e, 409)) return 'left';
@@ -214,10 +254,10 @@ class AnthropicItem implements ItemLifecycle {
   }
 
   /** Force-stop the item when it ends, however it ended — unless the lease moved on, when it is not ours to stop. */
-  async finish(_outcome: ItemOutcome): Promise<void> {
+  async finish(_outcome: ItemOutcome, signal: AbortSignal): Promise<void> {
     await this.#lease.release();
     try {
-      if (!this.#lease.lost) await this.channel.forceStop();
+      if (!this.#lease.lost) await this.channel.forceStop(signal);
     } catch (e) {
       this.logger.error('could not stop the work item', { work_id: this.work.id, error: describeApiError(e) });
     } finally {
