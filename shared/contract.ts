@@ -42,6 +42,8 @@ export const environmentProfileSchema = z.object({
   cpus: z.number().min(0.01, 'at least 0.01 CPUs').max(256, 'at most 256 CPUs').default(2),
   memoryMb: z.number().int().min(6, 'at least 6 MiB').max(1_048_576, 'at most 1048576 MiB (1 TiB)').default(4096),
   pids: z.number().int().min(16, 'at least 16 processes').max(4_194_304, 'at most 4194304 processes').default(1024),
+  /** A session's log stops here, with a line saying so (issue 14 §4: a flooding session filled the disk). */
+  logLimitMb: z.number().int().min(1, 'at least 1 MiB').max(1_048_576, 'at most 1048576 MiB (1 TiB)').default(100),
   maxSessions: z.number().int().min(1).max(64).default(2),
   drainSeconds: z.number().int().min(0).max(3600).default(30),
   graceSeconds: z.number().int().min(0).max(600).default(10),

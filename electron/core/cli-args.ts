@@ -19,6 +19,7 @@ export const workerArgs = z.object({
   cpus: z.coerce.number().positive().default(2),
   memory: positiveInt.default(4096),
   pids: positiveInt.default(1024),
+  'log-limit-mb': positiveInt.default(100),
   'grace-seconds': z.coerce.number().int().nonnegative().default(10),
   'drain-seconds': z.coerce.number().int().nonnegative().default(30),
   'data-dir': z.string().min(1).default(defaultDataDir()),
@@ -38,6 +39,7 @@ const FLAG_OF: Record<string, string> = {
   cpus: 'cpus',
   memoryMb: 'memory',
   pids: 'pids',
+  logLimitMb: 'log-limit-mb',
   maxSessions: 'max-sessions',
   drainSeconds: 'drain-seconds',
   graceSeconds: 'grace-seconds',
@@ -56,6 +58,7 @@ export function profileFromArgs(args: WorkerArgs & { 'base-url': string; 'enviro
     cpus: args.cpus,
     memoryMb: args.memory,
     pids: args.pids,
+    logLimitMb: args['log-limit-mb'],
     maxSessions: args['max-sessions'],
     drainSeconds: args['drain-seconds'],
     graceSeconds: args['grace-seconds'],
@@ -108,6 +111,7 @@ Options:
   --cpus N                CPU limit per session (default 2)
   --memory MB             memory limit per session in MiB (default 4096)
   --pids N                process limit per session (default 1024)
+  --log-limit-mb N        a session's log stops at this many MiB, with a line saying so (default 100)
   --grace-seconds N       SIGTERM → SIGKILL grace when a session is stopped (default 10)
   --drain-seconds N       on SIGINT/SIGTERM, wait this long for sessions to finish (default 30)
   --allow-root            let sessions run as root in their containers (default: never; an image that needs

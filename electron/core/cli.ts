@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { createWriteStream } from 'node:fs';
+import { RotatingFile } from './logs/rotating-file.js';
 import { join } from 'node:path';
 import type { EnvironmentProfile, KeyRef } from '../../shared/contract.js';
 import { bridgeCommand, imageCommand } from './cli-commands.js';
@@ -110,7 +110,7 @@ function takeEnv(name: string): Secret | undefined {
 
 /** One log for a headless Outpost: each line to stdout and to the data folder's outpost.log (the window's app log). */
 function headlessLog(file: string, format: WorkerArgs['log-format']): { logger: Logger; close: () => Promise<void> } {
-  const stream = createWriteStream(file, { flags: 'a', mode: 0o600 });
+  const stream = new RotatingFile(file, { maxBytes: 10 * 2 ** 20, keep: 3, mode: 0o600 });
   // A full disk or a removed folder costs the log file, not the worker.
   stream.on('error', (e) => terminal.err(`outpost: cannot write ${file}: ${e.message}\n`));
   const logger = createLogger({

@@ -295,7 +295,7 @@ export class Outpost implements ServiceCore {
       session: {
         image: profile.image,
         networkMode: profile.networkMode,
-        limits: { cpus: profile.cpus, memoryMb: profile.memoryMb, pids: profile.pids },
+        limits: { cpus: profile.cpus, memoryMb: profile.memoryMb, pids: profile.pids, logMb: profile.logLimitMb },
         graceSeconds: profile.graceSeconds,
         allowRoot: profile.allowRoot,
       },

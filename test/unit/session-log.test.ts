@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { RedactingLines } from '../../electron/core/runtime/session-log.js';
+import { CappedSink, RedactingLines } from '../../electron/core/runtime/session-log.js';
 import { Secret } from '../../electron/core/secret.js';
 
 function writer() {
@@ -34,5 +34,39 @@ describe('the session log’s redaction', () => {
     assert.ok(text().length >= 100_000, `most of the flood is written before any newline (${text().length})`);
     lines.flush();
     assert.equal(text().length, 40 * 4096);
+  });
+});
+
+describe('the session log’s cap', () => {
+  const capped = (limit: number) => {
+    const out: Buffer[] = [];
+    const sink = new CappedSink({ write: (d: string | Buffer) => (out.push(Buffer.from(d)), true) }, limit);
+    return { sink, text: () => Buffer.concat(out).toString('utf8') };
+  };
+  const NOTE = '[outpost] log truncated at 0 MiB: the session printed more; the rest is not kept\n';
+
+  it('keeps whole lines up to the cap, then writes one truncation line and nothing more', () => {
+    const { sink, text } = capped(10);
+    sink.write('abc\n');
+    sink.write('défg\nhij\n'); // 'défg\n' is 6 bytes: 4 + 6 = 10 fits; 'hij\n' does not
+    sink.write('more\n');
+    sink.write('x'.repeat(1000));
+    assert.equal(text(), `abc\ndéfg\n${NOTE}`);
+    assert.equal(sink.full, true);
+  });
+
+  it('ends a partial line before the truncation line', () => {
+    const { sink, text } = capped(8);
+    sink.write('abc');
+    sink.write('defghijkl\n');
+    assert.equal(text(), `abc\n${NOTE}`);
+  });
+
+  it('writes everything under the cap as it came', () => {
+    const { sink, text } = capped(1024);
+    sink.write('one\n');
+    sink.write('two');
+    assert.equal(text(), 'one\ntwo');
+    assert.equal(sink.full, false);
   });
 });

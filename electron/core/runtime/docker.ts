@@ -3,7 +3,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { PRIVATE_FILE_MODE } from '../paths.js';
 import { LABEL } from './labels.js';
-import { RedactingLines } from './session-log.js';
+import { CappedSink, DEFAULT_SESSION_LOG_LIMIT_BYTES, RedactingLines } from './session-log.js';
 import { prepareWorkspace, type SessionUser } from './workspace.js';
 
 export interface ContainerLimits {
@@ -11,6 +11,8 @@ export interface ContainerLimits {
   cpus?: number;
   memoryMb?: number;
   pids?: number;
+  /** The session log's cap in MiB (CappedSink); DEFAULT_SESSION_LOG_LIMIT_BYTES unless set. */
+  logMb?: number;
 }
 
 export interface ContainerSpec {
@@ -115,6 +117,10 @@ export class DockerRuntime {
       AttachStderr: true,
       HostConfig: {
         Init: true,
+        // Outpost reads the output by attach and keeps it in the session log: Docker's own json-file
+        // copy would be a second one with no cap. Attach still delivers with the driver none
+        // (test/integration/session-log-cap.test.ts).
+        LogConfig: { Type: 'none', Config: {} },
         Binds: [`${spec.workspaceDir}:/workspace`],
         NetworkMode: spec.networkMode,
         SecurityOpt: ['no-new-privileges'],
@@ -134,9 +140,14 @@ export class DockerRuntime {
       const stdout = new PassThrough();
       const stderr = new PassThrough();
       this.docker.modem.demuxStream(stream, stdout, stderr);
-      const lines = { stdout: new RedactingLines(log), stderr: new RedactingLines(log) };
-      stdout.on('data', (chunk: Buffer) => (lines.stdout.write(chunk), capture.add('stdout', chunk)));
-      stderr.on('data', (chunk: Buffer) => (lines.stderr.write(chunk), capture.add('stderr', chunk)));
+      const capped = new CappedSink(log, spec.limits.logMb ? spec.limits.logMb * 2 ** 20 : DEFAULT_SESSION_LOG_LIMIT_BYTES);
+      const lines = { stdout: new RedactingLines(capped), stderr: new RedactingLines(capped) };
+      // A session can print faster than the disk takes it: wait for the log to drain rather than
+      // hold the difference in memory (Docker then holds the container's writes).
+      const written = () => log.writableNeedDrain && !stream.isPaused() && (stream.pause(), log.once('drain', () => stream.resume()));
+      // Past the cap the output is still read (the Bridge capture has its own cap), not filtered.
+      stdout.on('data', (chunk: Buffer) => (capped.full || lines.stdout.write(chunk), capture.add('stdout', chunk), written()));
+      stderr.on('data', (chunk: Buffer) => (capped.full || lines.stderr.write(chunk), capture.add('stderr', chunk), written()));
       // The log ends after the last byte of both streams has been written.
       let open = 2;
       const ended = () => --open === 0 && (lines.stdout.flush(), lines.stderr.flush(), log.end());

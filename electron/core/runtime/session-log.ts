@@ -12,7 +12,7 @@ const MAX_PENDING_BYTES = 64 * 1024;
 export class RedactingLines {
   #pending: Buffer = Buffer.alloc(0);
 
-  constructor(private readonly sink: Pick<Writable, 'write'>) {}
+  constructor(private readonly sink: { write(text: string): unknown }) {}
 
   write(chunk: Buffer): void {
     const data = this.#pending.length ? Buffer.concat([this.#pending, chunk]) : chunk;
@@ -27,5 +27,48 @@ export class RedactingLines {
   flush(): void {
     if (this.#pending.length) this.sink.write(redact(this.#pending.toString('utf8')));
     this.#pending = Buffer.alloc(0);
+  }
+}
+
+/** A session log's cap unless the profile sets one (logLimitMb). */
+export const DEFAULT_SESSION_LOG_LIMIT_BYTES = 100 * 2 ** 20;
+
+/**
+ * The session log's size cap (issue 14 §4): whole lines are written until the next would pass
+ * `limitBytes`; then one line says so and the rest of the session's output is dropped, so a
+ * session that floods costs neither the disk nor the worker's memory past the cap.
+ */
+export class CappedSink {
+  #written = 0;
+  #atLineStart = true;
+  #full = false;
+
+  constructor(
+    private readonly sink: Pick<Writable, 'write'>,
+    private readonly limitBytes: number,
+  ) {}
+
+  get full(): boolean {
+    return this.#full;
+  }
+
+  write(text: string): void {
+    if (this.#full) return;
+    let data = Buffer.from(text, 'utf8');
+    const room = this.limitBytes - this.#written;
+    if (data.length > room) {
+      // Keep whole lines of what fits; a line cut in two would end in half a UTF-8 character.
+      data = data.subarray(0, data.lastIndexOf(0x0a, room - 1) + 1);
+      this.#full = true;
+    }
+    if (data.length) {
+      this.sink.write(data);
+      this.#written += data.length;
+      this.#atLineStart = data[data.length - 1] === 0x0a;
+    }
+    if (this.#full) {
+      const mib = Number((this.limitBytes / 2 ** 20).toFixed(2));
+      this.sink.write(`${this.#atLineStart ? '' : '\n'}[outpost] log truncated at ${mib} MiB: the session printed more; the rest is not kept\n`);
+    }
   }
 }
