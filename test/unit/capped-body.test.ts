@@ -4,6 +4,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { cappedFetch, readCapped, ResponseTooLargeError } from '../../electron/core/capped-body.js';
+import { silentLogger } from '../../electron/core/log.js';
+import { AnthropicProvider } from '../../electron/core/providers/anthropic/provider.js';
+import { Secret } from '../../electron/core/secret.js';
 
 const MiB = 2 ** 20;
 
@@ -67,5 +70,14 @@ describe('a control plane’s answer is read up to a cap (issue 14 §4: a 50 MB 
     const client = new Anthropic({ baseURL: base, apiKey: 'k', maxRetries: 0, fetch: cappedFetch(MiB) });
     assert.deepEqual(await client.get('/small'), { id: 'work_1' });
     await assert.rejects(client.get('/json'), /more than 1 MiB/);
+  });
+
+  it('the Anthropic worker’s poll refuses a 50 MiB answer with the cap’s words, holding none of it', async () => {
+    const provider = new AnthropicProvider({ baseURL: `${base}/json`, environmentId: 'env_1', environmentKey: new Secret('sk-ant-env-test-0123456789'), workerId: 'w', logger: silentLogger });
+    const before = process.memoryUsage().rss;
+    const error = await provider.poll(AbortSignal.timeout(10_000)).then(() => null, (e: unknown) => e);
+    assert.ok(error, 'the poll failed');
+    assert.match(provider.describe(error), /more than 1 MiB; the rest was not read/);
+    assert.ok(process.memoryUsage().rss - before < 30 * MiB, 'the body was not held');
   });
 });

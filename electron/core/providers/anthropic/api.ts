@@ -5,6 +5,7 @@ import { controlPlaneId } from '../../../../shared/ids.js';
 import type { Logger } from '../../log.js';
 import { sleep } from '../../timing.js';
 import type { WorkItem } from '../control-plane.js';
+import { readCapped } from '../../capped-body.js';
 
 /**
  * A bounded wait per request, headers and body (see boundedFetch): a control plane that never
@@ -31,10 +32,12 @@ export function retryAfterCapMs(): number {
  * whole body inside the fetch puts it under the same timer, and under the caller's signal.
  * The work endpoints answer small JSON documents; nothing on this client streams.
  */
+const MAX_BODY_BYTES = 1 << 20;
 export const boundedFetch: typeof fetch = async (input, init) => {
   const res = await fetch(input, init);
-  const body = await res.arrayBuffer();
-  return new Response(res.status === 204 || res.status === 304 ? null : body, { status: res.status, statusText: res.statusText, headers: res.headers });
+  // …and up to a size: a 50 MB poll body grew the worker to 287 MB (issue 14 §4).
+  const body = await readCapped(res, MAX_BODY_BYTES);
+  return new Response(res.status === 204 || res.status === 304 ? null : new Uint8Array(body), { status: res.status, statusText: res.statusText, headers: res.headers });
 };
 
 /** What a retry may wait for: a connection that failed or timed out, 408, 429 and 5xx (as the SDK's own rule, 409 aside). */

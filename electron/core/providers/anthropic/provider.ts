@@ -1,5 +1,6 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { isFatal4xx, isStatus, POLL_BLOCK_MS } from '@anthropic-ai/sdk/lib/environments/index';
+import { deadline } from '../../timing.js';
 import { sessionsTokenFromSecret } from '@anthropic-ai/sdk/lib/environments/worker';
 import { z } from 'zod';
 import { quoteId } from '../../../../shared/ids.js';
@@ -175,7 +176,7 @@ export class AnthropicProvider implements ControlPlane {
     if (claim.provider !== this.provider || claim.environmentId !== this.environmentId || !claim.lastHeartbeat) return 'left';
     const channel = new ItemChannel(this.#client, { id: claim.workId, environmentId: claim.environmentId }, this.#logger);
     try {
-      await channel.heartbeat(claim.lastHeartbeat, AbortSignal.any([signal, AbortSignal.timeout(10_000)]));
+      await channel.heartbeat(claim.lastHeartbeat, deadline(10_000, signal));
       await channel.forceStop(signal);
       return 'stopped';
     } catch (e) {
