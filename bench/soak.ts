@@ -6,8 +6,8 @@
  *
  *   npm run soak -- --sessions 200 [--seed 1] [--fault-rate 0.1] [--kills 1] [--docker-restarts 0] [--minutes 10]
  *
- * --docker-restarts restarts the machine's dockerd (as the test command starts it); leave it 0
- * on a machine whose Docker you do not own.
+ * --docker-restarts restarts only the dockerd that scripts/test.sh started, by the pid it recorded
+ * (scripts/lib/system.sh start_dockerd); without that record it refuses to run.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -34,9 +34,20 @@ const faultRate = Number(values['fault-rate']);
 const kills = Number(values.kills);
 const dockerRestarts = Number(values['docker-restarts']);
 const deadline = Date.now() + Number(values.minutes) * 60_000;
+const root = fileURLToPath(new URL('..', import.meta.url));
+// The engine scripts/test.sh started: on a laptop the engine that answers may be the user's own, never ours to restart.
+const dockerdPidFile = process.env['OUTPOST_DOCKERD_PIDFILE'] || '/run/outpost-dockerd.pid';
+if (dockerRestarts > 0) {
+  const engine = recordedDockerd();
+  if (typeof engine === 'string') {
+    process.stderr.write(
+      `outpost soak: --docker-restarts restarts only a Docker engine that scripts/test.sh started (${engine}); run the soak after scripts/test.sh started the engine, or leave --docker-restarts 0\n`,
+    );
+    process.exit(64);
+  }
+}
 const random = mulberry32(Number(values.seed));
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
-const root = fileURLToPath(new URL('..', import.meta.url));
 const docker = new Docker();
 const log = (line: string) => process.stderr.write(`[soak ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
@@ -221,9 +232,32 @@ const failed = lost.length + doubled.length + orphans.length + leftClaims.length
 if (failed > 0) log('FAILED: something was lost, doubled, orphaned or leaked');
 process.exit(failed > 0 ? 1 : 0);
 
+/** The pid of the dockerd scripts/test.sh started, or why there is none. */
+function recordedDockerd(): number | string {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(dockerdPidFile, 'utf8').trim());
+  } catch {
+    return 'none recorded';
+  }
+  if (!Number.isInteger(pid) || pid <= 1) return `${dockerdPidFile} holds no pid`;
+  // A pid outlives its process in the record: restart it only while it is still a dockerd.
+  let comm = '';
+  try {
+    comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    // gone: comm stays empty
+  }
+  return comm === 'dockerd' ? pid : `the recorded pid ${pid} is not a dockerd`;
+}
+
+/** Stop the recorded engine by its pid and start it again as scripts/test.sh does, recording the new pid. */
 async function restartDocker(): Promise<void> {
-  execFileSync('sh', ['-c', 'pkill -x dockerd; for i in $(seq 1 100); do pgrep -x dockerd >/dev/null || break; sleep 0.1; done']);
-  execFileSync('sh', ['-c', 'nohup dockerd --bridge=none --iptables=false >/var/log/outpost-dockerd.log 2>&1 &']);
+  const pid = recordedDockerd();
+  if (typeof pid === 'string') throw new Error(`cannot restart the Docker engine: ${pid}`);
+  process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 200 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 100));
+  execFileSync('bash', ['-c', '. scripts/lib/system.sh && start_dockerd'], { cwd: root, env: { ...process.env, OUTPOST_DOCKERD_PIDFILE: dockerdPidFile } });
   for (let i = 0; i < 100; i++) {
     if (await docker.ping().then(() => true, () => false)) return;
     await new Promise((r) => setTimeout(r, 200));

@@ -45,6 +45,8 @@ export interface BridgeWork {
   environmentId: string;
   state: 'pending' | 'in_flight' | 'acknowledged' | 'stopped';
   deliveries: number;
+  /** Successful acks and stops: a result delivered twice shows here. */
+  reports: number;
   result?: Record<string, unknown>;
   stopReason?: string;
 }
@@ -63,12 +65,19 @@ export interface BridgePlaygroundOptions {
   pollIntervalMs?: number;
   /** next_heartbeat_ms: the inactivity window after which an environment is marked disconnected. */
   heartbeatMs?: number;
+  /** Hostile: hand out an item again until it is acked or stopped (seed 000: the poll "returns the first pending item"). */
+  redeliverUnacked?: boolean;
+  /** Hostile: a disconnected environment answers heartbeats 200 `status: "disconnected"` and polls 200 with no work, never 409. */
+  quietDisconnect?: boolean;
 }
 
 export class BridgePlayground {
   readonly token: string;
   readonly pollIntervalMs: number;
   readonly heartbeatMs: number;
+  /** See BridgePlaygroundOptions; a test may switch them for a while. */
+  redeliverUnacked: boolean;
+  quietDisconnect: boolean;
   readonly environments = new Map<string, BridgeEnvironment>();
   readonly work = new Map<string, BridgeWork>();
   readonly requests: Partial<Record<BridgeRoute, number>> = {};
@@ -81,6 +90,8 @@ export class BridgePlayground {
     this.token = opts.token ?? `ainative-${randomBytes(16).toString('hex')}`;
     this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
     this.heartbeatMs = opts.heartbeatMs ?? 30_000;
+    this.redeliverUnacked = opts.redeliverUnacked ?? false;
+    this.quietDisconnect = opts.quietDisconnect ?? false;
     this.#server = createServer((req, res) => void this.#handle(req, res));
   }
 
@@ -122,6 +133,7 @@ export class BridgePlayground {
       environmentId,
       state: 'pending',
       deliveries: 0,
+      reports: 0,
     };
     this.work.set(work.work_id, work);
     return work;
@@ -192,9 +204,11 @@ export class BridgePlayground {
   }
 
   #poll(id: string): [number, unknown] {
-    const env = this.#env(id, { mustBeConnected: true });
+    const env = this.#env(id, { mustBeConnected: !this.quietDisconnect });
     env.polls++;
-    const next = [...this.work.values()].find((w) => w.environmentId === env.environment_id && w.state === 'pending');
+    if (env.status === 'disconnected') return [200, { environment_id: env.environment_id, work: null, poll_interval_ms: this.pollIntervalMs }];
+    const handable = (w: BridgeWork) => w.state === 'pending' || (this.redeliverUnacked && w.state === 'in_flight');
+    const next = [...this.work.values()].find((w) => w.environmentId === env.environment_id && handable(w));
     if (next) {
       next.state = 'in_flight';
       next.deliveries++;
@@ -208,13 +222,15 @@ export class BridgePlayground {
     const work = this.work.get(String(body['work_id'] ?? ''));
     if (!work || work.environmentId !== env.environment_id) throw new HttpError(404, 'Work item not found');
     work.state = state;
+    work.reports++;
     if (state === 'acknowledged') work.result = (body['result'] as Record<string, unknown> | undefined) ?? {};
     else work.stopReason = String(body['reason'] ?? '');
     return [200, { environment_id: env.environment_id, work_id: work.work_id, status: state }];
   }
 
   #heartbeat(id: string): [number, unknown] {
-    const env = this.#env(id, { mustBeConnected: true });
+    const env = this.#env(id, { mustBeConnected: !this.quietDisconnect });
+    if (env.status === 'disconnected') return [200, { environment_id: env.environment_id, status: 'disconnected', next_heartbeat_ms: this.heartbeatMs }];
     env.lastHeartbeatAt = Date.now();
     return [200, { environment_id: env.environment_id, status: 'alive', next_heartbeat_ms: this.heartbeatMs }];
   }

@@ -5,6 +5,7 @@ import { Emitter } from './emitter.js';
 import { keyFor } from './key-origins.js';
 import { HistoryStore, historyEntryOf } from './history.js';
 import type { Logger } from './log.js';
+import { join } from 'node:path';
 import { DataPaths, InstanceRecord } from './paths.js';
 import { AnthropicProvider } from './providers/anthropic/provider.js';
 import { BridgeProvider } from './providers/bridge.js';
@@ -274,6 +275,7 @@ export class Outpost implements ServiceCore {
           logger,
           interpreter: profile.interpreter,
           timeoutMs: profile.timeoutSeconds * 1000,
+          resultsDir: join(paths.root, 'bridge-results'),
         })
       : new AnthropicProvider({
           baseURL: profile.baseUrl,

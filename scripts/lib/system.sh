@@ -57,13 +57,22 @@ ensure_docker() {
   if [ -n "${DOCKER_HOST:-}" ]; then echo "Docker at $DOCKER_HOST does not answer" >&2; return 1; fi
   command -v dockerd >/dev/null || ensure_packages docker.io
   echo "Starting the Docker engine (dockerd --bridge=none --iptables=false) …"
-  as_root sh -c 'nohup dockerd --bridge=none --iptables=false >/var/log/outpost-dockerd.log 2>&1 &'
+  start_dockerd
   for _ in $(seq 1 60); do
     docker info >/dev/null 2>&1 && return 0
     sleep 0.5
   done
   echo "The Docker engine did not start; see /var/log/outpost-dockerd.log" >&2
   return 1
+}
+
+# Where start_dockerd records the pid of the engine it started: the soak's --docker-restarts restarts
+# that engine and no other (on a laptop, the one that answers may be the user's own).
+OUTPOST_DOCKERD_PIDFILE=${OUTPOST_DOCKERD_PIDFILE:-/run/outpost-dockerd.pid}
+
+# start_dockerd — start the test engine in the background and record its pid (nohup execs dockerd: $! is its pid).
+start_dockerd() {
+  as_root sh -c 'nohup dockerd --bridge=none --iptables=false >/var/log/outpost-dockerd.log 2>&1 & echo $! >"$1"' sh "$OUTPOST_DOCKERD_PIDFILE"
 }
 
 # ensure_node_modules — npm ci when node_modules is missing or older than the lockfile.

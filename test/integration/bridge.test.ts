@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
@@ -151,6 +151,152 @@ describe('AINative Bridge environments', () => {
     assert.ok(polls >= 5 && polls <= 12, `${polls} polls in 3 s`);
     w.signal('SIGTERM');
     await w.exited;
+  });
+
+  it('an ack that meets 502 twice is retried with backoff and delivered once', async () => {
+    const env = bridge.createEnvironment();
+    const work = bridge.enqueue(env.environment_id, 'code_execution', { script: 'echo delivered\n' });
+    bridge.addFault({ route: 'work.ack', status: 502, count: 2 });
+    const w = serve(env.environment_id);
+    try {
+      await settled(work.work_id);
+      const done = bridge.work.get(work.work_id)!;
+      assert.equal(done.state, 'acknowledged');
+      assert.equal(done.result!['stdout'], 'delivered\n');
+      assert.equal(done.reports, 1, 'the result is recorded once');
+      assert.ok((bridge.requests['work.ack'] ?? 0) >= 3);
+      assert.match(w.output(), /could not report the work item’s end; retrying/);
+      await waitFor('the pending result removed', () => !existsSync(join(w.dataDir, 'bridge-results', `${work.work_id}.json`)), 5_000);
+    } finally {
+      bridge.clearFaults();
+      w.signal('SIGTERM');
+      await w.exited;
+    }
+  });
+
+  it('a result still pending when the worker is killed -9 is delivered after a restart', async () => {
+    const env = bridge.createEnvironment();
+    const work = bridge.enqueue(env.environment_id, 'code_execution', { script: 'echo survived\nexit 4\n' });
+    bridge.addFault({ route: 'work.ack', status: 502, count: 1_000 });
+    const first = serve(env.environment_id);
+    const pending = join(first.dataDir, 'bridge-results', `${work.work_id}.json`);
+    try {
+      await waitFor('the result to wait on disk', () => existsSync(pending), 30_000);
+      assert.equal(statSync(pending).mode & 0o777, 0o600);
+      first.signal('SIGKILL');
+      await first.exited;
+    } finally {
+      bridge.clearFaults();
+    }
+    assert.equal(bridge.work.get(work.work_id)!.state, 'in_flight', 'not delivered before the kill');
+    const second = startWorker({
+      baseUrl: url,
+      environmentId: env.environment_id,
+      environmentKey: bridge.token,
+      dataDir: first.dataDir,
+      args: ['--provider', 'ainative', '--image', 'outpost-test-base', '--interpreter', 'sh', '--grace-seconds', '1'],
+    });
+    workers.push(second);
+    await settled(work.work_id);
+    const done = bridge.work.get(work.work_id)!;
+    assert.equal(done.state, 'acknowledged');
+    assert.equal(done.result!['exit_code'], 4);
+    assert.equal(done.result!['stdout'], 'survived\n');
+    assert.equal(done.reports, 1);
+    await waitFor('the pending result removed', () => !existsSync(pending), 5_000);
+    second.signal('SIGTERM');
+    await second.exited;
+  });
+
+  it('an item handed out again while it runs here is neither restarted nor killed', async () => {
+    const env = bridge.createEnvironment();
+    const created: string[] = [];
+    const events = await docker.getEvents({ filters: { type: ['container'], event: ['start'] } });
+    events.on('data', (d: Buffer) => created.push(d.toString()));
+    bridge.redeliverUnacked = true;
+    const w = serve(env.environment_id);
+    try {
+      const work = bridge.enqueue(env.environment_id, 'code_execution', { script: 'sleep 2\necho once\n' });
+      await waitFor(`work ${work.work_id} to be acked`, () => bridge.work.get(work.work_id)!.state === 'acknowledged', 15_000);
+      const done = bridge.work.get(work.work_id)!;
+      assert.ok(done.deliveries > 2, `handed out ${done.deliveries}×`);
+      assert.equal(done.result!['stdout'], 'once\n');
+      assert.equal(done.result!['exit_code'], 0);
+      assert.equal(done.reports, 1, 'acked once');
+      assert.equal(created.filter((c) => c.includes(w.installId())).length, 1, 'one container start');
+      assert.match(w.output(), /handed out again an item this worker still runs/);
+    } finally {
+      bridge.redeliverUnacked = false;
+      (events as unknown as { destroy(): void }).destroy();
+      w.signal('SIGTERM');
+      await w.exited;
+    }
+  });
+
+  it('a heartbeat answered 200 with status "disconnected" leads to a reconnect', async () => {
+    const env = bridge.createEnvironment();
+    bridge.quietDisconnect = true;
+    const w = serve(env.environment_id);
+    try {
+      await w.waitForOutput(/worker online/);
+      env.status = 'disconnected';
+      await waitFor('a reconnect', () => env.reconnects > 0, 10_000);
+      assert.equal(env.status, 'active');
+      assert.match(w.output(), /the environment was marked disconnected; reconnecting/);
+      const work = bridge.enqueue(env.environment_id, 'code_execution', { script: 'echo back\n' });
+      await settled(work.work_id);
+      assert.equal(bridge.work.get(work.work_id)!.result!['stdout'], 'back\n');
+    } finally {
+      bridge.quietDisconnect = false;
+      w.signal('SIGTERM');
+      await w.exited;
+    }
+  });
+
+  it('a 401 on the heartbeat names the heartbeat, not the hand-out of work', async () => {
+    const env = bridge.createEnvironment();
+    const w = serve(env.environment_id);
+    await w.waitForOutput(/worker online/);
+    bridge.addFault({ route: 'work.heartbeat', status: 401, count: 1_000 });
+    try {
+      assert.equal(await w.exited, 2);
+    } finally {
+      bridge.clearFaults();
+    }
+    assert.match(w.output(), new RegExp(`outpost: environment ${env.environment_id}: .*the environment heartbeat answered 401`));
+    assert.doesNotMatch(w.output(), /refused to hand out work/);
+  });
+
+  it('a Bridge request that is never answered is cut off within its bound', async () => {
+    const env = bridge.createEnvironment();
+    const provider = new BridgeProvider({ baseURL: url, environmentId: env.environment_id, token: new Secret(bridge.token), logger: silentLogger, requestTimeoutMs: 500 });
+    bridge.addFault({ route: 'work.poll', hang: true, count: 1 });
+    const started = Date.now();
+    await assert.rejects(provider.poll(new AbortController().signal), /the poll .*did not answer within 0\.5 s/);
+    assert.ok(Date.now() - started < 2_000, `cut off after ${Date.now() - started} ms`);
+  });
+
+  it('a second SIGTERM ends the worker within seconds while an ack hangs, leaving no container and the result on disk', async () => {
+    const env = bridge.createEnvironment();
+    const running = bridge.enqueue(env.environment_id, 'code_execution', { script: 'sleep 600\n' });
+    const hung = bridge.enqueue(env.environment_id, 'code_execution', { script: 'echo hung\n' });
+    bridge.addFault({ route: 'work.ack', hang: true, count: 1_000 });
+    const w = serve(env.environment_id, ['--drain-seconds', '60']);
+    try {
+      await waitFor('the hung ack', () => (bridge.requests['work.ack'] ?? 0) > 0 && bridge.work.get(running.work_id)!.state === 'in_flight', 30_000);
+      await waitFor('the long script’s container', async () => (await outpostContainers(w.installId())).length === 1, 30_000);
+      w.signal('SIGTERM');
+      await w.waitForOutput(/a second signal stops them now/);
+      const second = Date.now();
+      w.signal('SIGTERM');
+      await w.exited;
+      assert.ok(Date.now() - second < 6_000, `exited ${Date.now() - second} ms after the second SIGTERM`);
+      assert.equal((await outpostContainers(w.installId())).length, 0, 'no container left');
+      assert.ok(existsSync(join(w.dataDir, 'bridge-results', `${hung.work_id}.json`)), 'the hung ack’s result waits on disk');
+    } finally {
+      bridge.clearFaults();
+      if (w.proc.exitCode === null) w.signal('SIGKILL');
+    }
   });
 
   it('lists providers, creates a byoc environment and deletes it', async () => {

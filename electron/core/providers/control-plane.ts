@@ -18,6 +18,8 @@ export interface ControlPlane {
   checkReachable(signal: AbortSignal): Promise<void>;
   /** Environment-level upkeep for as long as the worker runs (Bridge: heartbeat, reconnect). Throws a fatal error. */
   keepAlive?(signal: AbortSignal): Promise<void>;
+  /** A second stop request (stop-now): end every request under way at once; what it carried must survive (Bridge: on disk). */
+  abortInFlight?(): void;
   /** Startup recovery of an item whose container outlived its Outpost: stop it if it is still ours. */
   recover(claim: ClaimRecord, signal: AbortSignal): Promise<'stopped' | 'left'>;
   /** Refused for good (a wrong key, an unknown environment): stop instead of retrying. */

@@ -113,8 +113,10 @@ export class Worker {
   #fail(e: unknown, during: string): void {
     const { provider, logger } = this.#opts;
     if (this.#fatal) return;
+    // Name what failed: a refused heartbeat is not a refusal to hand out work.
+    const what = during === 'polling' ? 'the control plane refused to hand out work' : `${during} failed for good`;
     this.#fatal = new WorkerFatalError(
-      `environment ${provider.environmentId}: the control plane refused to hand out work (${provider.describe(e)}). ` +
+      `environment ${provider.environmentId}: ${what} (${provider.describe(e)}). ` +
         'Check the environment id and the environment key.',
     );
     logger.error(`worker stopped: ${during} failed for good`, { environment_id: provider.environmentId, error: provider.describe(e) });
@@ -177,6 +179,7 @@ export class Worker {
   stopNow(): Promise<void> {
     this.#skipDrain.abort();
     this.#stopNowCtrl.abort();
+    this.#opts.provider.abortInFlight?.();
     return this.shutdown(0);
   }
 
