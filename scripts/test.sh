@@ -5,7 +5,8 @@ cd "$(dirname "$0")/.."
 source scripts/lib/system.sh
 
 # chromium: the window's end-to-end tests drive Debian's Chromium through playwright-core (DESIGN §3).
-ensure_packages docker.io busybox-static ripgrep unzip gnome-keyring dbus-x11 chromium "${NPM_CI_PACKAGES[@]}"
+# tini: the worker image's init (tini-static), copied in by `outpost image build --worker`.
+ensure_packages docker.io busybox-static ripgrep unzip tini gnome-keyring dbus-x11 chromium "${NPM_CI_PACKAGES[@]}"
 ensure_docker
 ensure_node_modules
 
@@ -15,6 +16,8 @@ npm run --silent build
 bash test/images/build.sh
 # Outpost's session image, built with no registry (DESIGN §3).
 node dist/electron/core/cli.js image build --offline >/dev/null
+# The headless worker's image (outpost-worker), the same way: the worker-image test and the fleet soak run it.
+node dist/electron/core/cli.js image build --worker --offline >/dev/null
 # The chaos soak, CI-sized: fails on any item lost, served twice, orphaned or leaked.
 npm run --silent soak -- --sessions 200
 # A real keychain: a private D-Bus session with gnome-keyring's Secret Service, unlocked (DESIGN §3).

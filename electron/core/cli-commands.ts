@@ -3,11 +3,12 @@ import { parseArgs } from 'node:util';
 import { EXIT_FATAL, EXIT_USAGE } from './cli-args.js';
 import { createLogger } from './log.js';
 import { BridgeProvider } from './providers/bridge.js';
-import { buildSessionImage, packageVersion } from './runtime/session-image.js';
+import { buildSessionImage, packageVersion, SESSION_IMAGE } from './runtime/session-image.js';
+import { buildWorkerImage, WORKER_IMAGE } from './runtime/worker-image.js';
 import { MIN_SECRET_LENGTH, Secret } from './secret.js';
 import { terminal } from './terminal.js';
 
-/** `outpost bridge …` and `outpost image build`: one-shot commands beside the worker. */
+/** `outpost bridge …` and `outpost image build [--worker]`: one-shot commands beside the worker. */
 
 export async function bridgeCommand(args: string[]): Promise<number> {
   const [sub, ...flags] = args;
@@ -49,18 +50,19 @@ export async function bridgeCommand(args: string[]): Promise<number> {
 
 export async function imageCommand(args: string[]): Promise<number> {
   const [sub, ...flags] = args;
-  if (sub !== 'build' || flags.some((f) => f !== '--offline')) {
-    terminal.err(`outpost: usage: outpost image build [--offline]\n`);
+  if (sub !== 'build' || flags.some((f) => f !== '--offline' && f !== '--worker')) {
+    terminal.err(`outpost: usage: outpost image build [--worker] [--offline]\n`);
     return EXIT_USAGE;
   }
   const offline = flags.includes('--offline');
+  const [build, name] = flags.includes('--worker') ? [buildWorkerImage, WORKER_IMAGE] : [buildSessionImage, SESSION_IMAGE];
   const logger = createLogger({ format: 'text', sink: process.stdout });
   try {
-    await buildSessionImage({ docker: new Docker(), offline, version: packageVersion(), onProgress: (line) => logger.info(line) });
+    await build({ docker: new Docker(), offline, version: packageVersion(), onProgress: (line) => logger.info(line) });
   } catch (e) {
     terminal.err(`outpost: ${(e as Error).message}\n`);
     return 1;
   }
-  logger.info(`built outpost-session:latest and outpost-session:${packageVersion()}${offline ? ' (offline)' : ''}`);
+  logger.info(`built ${name}:latest and ${name}:${packageVersion()}${offline ? ' (offline)' : ''}`);
   return 0;
 }

@@ -10,6 +10,7 @@ import { survivePipeClosed, terminal } from './terminal.js';
 import { Outpost } from './outpost.js';
 import { MIN_SECRET_LENGTH, Secret } from './secret.js';
 import { originOf } from './key-origins.js';
+import { readKeyFile } from './key-file.js';
 import { KeytarSecretStore } from './secrets/keytar-store.js';
 import { OverlaySecretStore } from './secrets/overlay-store.js';
 import type { StoredKey } from './secrets/secret-store.js';
@@ -38,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
 
 /** `outpost worker [--dashboard]`: open an Outpost on the data folder, serve the flags' environment, stop on signals. */
 async function workerCommand(args: WorkerArgs, served: EnvironmentProfile | undefined): Promise<number> {
-  // Keys come in environment variables: held in memory, and out of anything this process spawns or prints.
+  // Keys come in environment variables (or a file): held in memory, and out of anything this process spawns or prints.
   // One too short to redact safely is refused rather than held (redaction skips short values: they match ordinary words).
   const short = KEY_VARIABLES.find((name) => (process.env[name] ?? '').length > 0 && process.env[name]!.length < MIN_SECRET_LENGTH);
   if (short) {
@@ -46,10 +47,22 @@ async function workerCommand(args: WorkerArgs, served: EnvironmentProfile | unde
     terminal.err(`outpost: ${short} is too short to be a key (fewer than ${MIN_SECRET_LENGTH} characters)\n`);
     return EXIT_USAGE;
   }
-  const environmentKey = takeEnv('OUTPOST_ENVIRONMENT_KEY');
+  const keyFile = args['environment-key-file'];
+  if (keyFile && process.env['OUTPOST_ENVIRONMENT_KEY']) {
+    for (const name of KEY_VARIABLES) delete process.env[name];
+    terminal.err('outpost: the environment key came twice (OUTPOST_ENVIRONMENT_KEY and --environment-key-file): give it one way\n');
+    return EXIT_USAGE;
+  }
+  const fromFile = keyFile ? readKeyFile(keyFile, '--environment-key-file') : undefined;
+  if (fromFile && 'problem' in fromFile) {
+    for (const name of KEY_VARIABLES) delete process.env[name];
+    terminal.err(`outpost: ${fromFile.problem}\n`);
+    return EXIT_USAGE;
+  }
+  const environmentKey = fromFile ?? takeEnv('OUTPOST_ENVIRONMENT_KEY');
   const apiKey = takeEnv('OUTPOST_API_KEY');
   if (served && !environmentKey) {
-    terminal.err('outpost: set OUTPOST_ENVIRONMENT_KEY to the environment key of the environment to serve\n');
+    terminal.err('outpost: set OUTPOST_ENVIRONMENT_KEY, or --environment-key-file, to the environment key of the environment to serve\n');
     return EXIT_USAGE;
   }
   // Each bound to the origin the flags name: the user gave both at once.

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { chmodSync, lstatSync, mkdirSync, readFileSync, writeFileSync, rmSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, readlinkSync, writeFileSync, rmSync, readdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { CONTROL_PLANE_ID, quoteId } from '../../shared/ids.js';
@@ -105,6 +105,75 @@ export function defaultDataDir(): string {
 }
 
 /**
+ * Who a process is, beyond its pid: a pid is reused, and a worker in a container gets the same pid after
+ * every `docker restart` (tini is 1, node the same small number), so a pid alone would call the dead
+ * instance alive and never sweep its containers. Linux gives the boot, the pid namespace, the process's
+ * start time (clock ticks since boot, /proc/PID/stat field 22) and, in Docker, the container id (the
+ * engine's bind mounts of /etc/hostname and friends name it in /proc/self/mountinfo). Elsewhere (macOS)
+ * only the pid.
+ */
+export interface ProcessIdentity {
+  pid: number;
+  boot?: string;
+  pidNamespace?: string;
+  startTicks?: string;
+  container?: string;
+}
+
+export function currentProcess(): ProcessIdentity {
+  const read = (path: string) => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch {
+      return undefined;
+    }
+  };
+  let pidNamespace: string | undefined;
+  try {
+    pidNamespace = readlinkSync('/proc/self/ns/pid');
+  } catch {
+    // not Linux
+  }
+  return {
+    pid: process.pid,
+    boot: read('/proc/sys/kernel/random/boot_id')?.trim(),
+    pidNamespace,
+    startTicks: startTicksOf(process.pid),
+    container: /\/containers\/([0-9a-f]{64})\//.exec(read('/proc/self/mountinfo') ?? '')?.[1],
+  };
+}
+
+function startTicksOf(pid: number): string | undefined {
+  try {
+    // The command name (field 2) may hold spaces and parentheses: count from after its last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Is the process `recorded` still running, seen from `self`? Another boot: no. Another pid namespace
+ * (a container, or the host seen from one) cannot be looked into: alive — its containers are never
+ * swept on a guess — unless it is this very container's earlier life (`docker restart` gives a
+ * container a new pid namespace, the same id). In this namespace: its pid runs and started when it did.
+ */
+export function isRunning(recorded: ProcessIdentity, self: ProcessIdentity = currentProcess()): boolean {
+  if (recorded.boot && self.boot && recorded.boot !== self.boot) return false;
+  if (recorded.pidNamespace && self.pidNamespace && recorded.pidNamespace !== self.pidNamespace) {
+    return !(recorded.container && recorded.container === self.container);
+  }
+  try {
+    process.kill(recorded.pid, 0);
+  } catch (e) {
+    // EPERM: it runs, as another user.
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  return !recorded.startTicks || recorded.startTicks === startTicksOf(recorded.pid);
+}
+
+/**
  * Marks this process alive in the data folder, so a later Outpost can tell
  * a container of a live sibling (leave it) from one of a process that died (sweep it).
  */
@@ -114,7 +183,7 @@ export class InstanceRecord {
 
   constructor(private readonly paths: DataPaths) {
     this.#file = within(paths.instances, `${this.id}.json`);
-    writeFileSync(this.#file, JSON.stringify({ pid: process.pid, startedAt: new Date().toISOString() }), { mode: PRIVATE_FILE_MODE });
+    writeFileSync(this.#file, JSON.stringify({ ...currentProcess(), startedAt: new Date().toISOString() }), { mode: PRIVATE_FILE_MODE });
   }
 
   dispose(): void {
@@ -122,14 +191,14 @@ export class InstanceRecord {
   }
 
   /** Is the Outpost process that wrote `instanceId` still running? */
-  static isAlive(paths: DataPaths, instanceId: string): boolean {
+  static isAlive(paths: DataPaths, instanceId: string, self?: ProcessIdentity): boolean {
+    let recorded: ProcessIdentity;
     try {
-      const { pid } = JSON.parse(readFileSync(within(paths.instances, `${checkedName(instanceId)}.json`), 'utf8')) as { pid: number };
-      process.kill(pid, 0);
-      return true;
+      recorded = JSON.parse(readFileSync(within(paths.instances, `${checkedName(instanceId)}.json`), 'utf8')) as ProcessIdentity;
     } catch {
       return false;
     }
+    return typeof recorded.pid === 'number' && isRunning(recorded, self);
   }
 
   /** Drop the records of processes that are gone. */

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -27,6 +29,17 @@ describe('the built `outpost` command (npx outpost, after npm run build)', { ski
     const badNumber = await run(['worker', '--base-url', 'http://127.0.0.1:9', '--environment-id', 'env_x', '--max-sessions', 'many'], { OUTPOST_ENVIRONMENT_KEY: 'k' });
     assert.equal(badNumber.code, 64);
     assert.match(badNumber.out, /--max-sessions/);
+    // The key one way only, and a bad key file named without a word of its content (issue 18).
+    const base = ['worker', '--base-url', 'http://127.0.0.1:9', '--environment-id', 'env_x', '--data-dir', mkdtempSync(join(tmpdir(), 'outpost-cli-'))];
+    const keyFile = join(mkdtempSync(join(tmpdir(), 'outpost-cli-key-')), 'key');
+    writeFileSync(keyFile, 'sk-ant-key-in-a-file-0123456789\nsk-ant-second-line-0123456789\n');
+    const twice = await run([...base, '--environment-key-file', keyFile], { OUTPOST_ENVIRONMENT_KEY: 'sk-ant-env-0123456789' });
+    assert.equal(twice.code, 64);
+    assert.match(twice.out, /the environment key came twice/);
+    const twoLines = await run([...base, '--environment-key-file', keyFile], { OUTPOST_ENVIRONMENT_KEY: '' });
+    assert.equal(twoLines.code, 64);
+    assert.match(twoLines.out, /--environment-key-file .*: the key holds a space or a line break/);
+    assert.doesNotMatch(twoLines.out, /sk-ant-key-in-a-file/);
     const unknown = await run(['worker', '--frobnicate']);
     assert.equal(unknown.code, 64);
     assert.match(unknown.out, /frobnicate/);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { HistoryStore } from '../../electron/core/history.js';
-import { DataPaths, InstanceRecord, within } from '../../electron/core/paths.js';
+import { currentProcess, DataPaths, InstanceRecord, isRunning, within } from '../../electron/core/paths.js';
 import { SettingsStore } from '../../electron/core/settings.js';
 
 describe('the data folder', () => {
@@ -67,5 +67,48 @@ describe('the data folder', () => {
     assert.equal(statSync(join(root, 'history.jsonl')).mode & 0o777, 0o600);
     assert.equal(statSync(join(root, 'settings.json')).mode & 0o777, 0o600);
     record.dispose();
+  });
+});
+
+/** Issue 18: a worker in a container has the same pid after every `docker restart`; its dead instance must still read as dead. */
+describe('an instance record: is its process alive', () => {
+  const record = (paths: DataPaths, identity: object) => {
+    const id = `i-${Math.random().toString(36).slice(2)}`;
+    writeFileSync(join(paths.instances, `${id}.json`), JSON.stringify(identity));
+    return id;
+  };
+
+  it('this process is alive; a record of its pid with another start time (a reused pid) is not', () => {
+    const paths = new DataPaths(mkdtempSync(join(tmpdir(), 'outpost-paths-')));
+    const self = currentProcess();
+    assert.ok(self.startTicks && self.boot && self.pidNamespace, 'Linux gives the start time, the boot and the pid namespace');
+    assert.equal(InstanceRecord.isAlive(paths, record(paths, self)), true);
+    assert.equal(InstanceRecord.isAlive(paths, record(paths, { ...self, startTicks: String(Number(self.startTicks) - 1) })), false);
+    assert.equal(InstanceRecord.isAlive(paths, record(paths, { ...self, boot: 'another-boot' })), false);
+    // An older Outpost's record, a pid alone: judged by the pid as before.
+    assert.equal(InstanceRecord.isAlive(paths, record(paths, { pid: process.pid })), true);
+    assert.equal(InstanceRecord.isAlive(paths, record(paths, { pid: 'x' })), false);
+  });
+
+  it('a container restarted (new pid namespace, same container id) sees its earlier life as dead; another container as alive', () => {
+    const paths = new DataPaths(mkdtempSync(join(tmpdir(), 'outpost-paths-')));
+    const container = 'a'.repeat(64);
+    const before = { pid: 7, boot: 'b', pidNamespace: 'pid:[1]', startTicks: '100', container };
+    const now = { pid: 7, boot: 'b', pidNamespace: 'pid:[2]', startTicks: '900', container };
+    assert.equal(isRunning(before, now), false, 'the same pid, 7, after docker restart');
+    assert.equal(isRunning({ ...before, container: 'c'.repeat(64) }, now), true, 'a sibling container cannot be looked into: never swept on a guess');
+    assert.equal(isRunning({ ...before, container: undefined }, now), true, 'the host seen from a container');
+    const id = record(paths, before);
+    assert.equal(InstanceRecord.isAlive(paths, id, now), false);
+  });
+
+  it('prune drops the records of dead processes and keeps the living', () => {
+    const paths = new DataPaths(mkdtempSync(join(tmpdir(), 'outpost-paths-')));
+    const self = currentProcess();
+    const living = record(paths, self);
+    const dead = record(paths, { ...self, startTicks: '1' });
+    InstanceRecord.prune(paths);
+    assert.equal(existsSync(join(paths.instances, `${living}.json`)), true);
+    assert.equal(existsSync(join(paths.instances, `${dead}.json`)), false);
   });
 });

