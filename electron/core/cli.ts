@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { EnvironmentProfile, KeyRef } from '../../shared/contract.js';
 import { bridgeCommand, imageCommand } from './cli-commands.js';
 import { EXIT_FATAL, EXIT_USAGE, parseWorkerArgs, USAGE, type WorkerArgs } from './cli-args.js';
+import { serviceCommand } from './cli-service.js';
 import { attachDashboard } from './dashboard/headless.js';
 import { createLogger, type Logger } from './log.js';
 import { survivePipeClosed, terminal } from './terminal.js';
@@ -23,6 +24,7 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'image') return imageCommand(rest);
   if (command === 'bridge') return bridgeCommand(rest);
+  if (command === 'service') return serviceCommand(rest);
   if (command !== 'worker') {
     const help = command === undefined || command === '--help' || command === 'help';
     terminal.err(help ? USAGE : `outpost: unknown command '${command}'\n\n${USAGE}`);
