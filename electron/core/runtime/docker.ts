@@ -4,44 +4,10 @@ import { PassThrough } from 'node:stream';
 import { PRIVATE_FILE_MODE } from '../paths.js';
 import { LABEL } from './labels.js';
 import { CappedSink, DEFAULT_SESSION_LOG_LIMIT_BYTES, RedactingLines } from './session-log.js';
-import { prepareWorkspace, type SessionUser } from './workspace.js';
+import type { ContainerSpec, OutpostContainer, RunningSession, SessionRuntime } from './session-runtime.js';
+import { prepareWorkspace } from './workspace.js';
 
-export interface ContainerLimits {
-  /** CPU cores, fractional allowed. */
-  cpus?: number;
-  memoryMb?: number;
-  pids?: number;
-  /** The session log's cap in MiB (CappedSink); DEFAULT_SESSION_LOG_LIMIT_BYTES unless set. */
-  logMb?: number;
-}
-
-export interface ContainerSpec {
-  image: string;
-  name: string;
-  labels: Record<string, string>;
-  /** Exactly what the container's environment holds; the caller decides, nothing is inherited. */
-  env: Record<string, string>;
-  workspaceDir: string;
-  /** Who the session runs as (workspace.ts sessionUser): never uid 0 unless the profile allows it. */
-  user: SessionUser;
-  logFile: string;
-  networkMode: string;
-  limits: ContainerLimits;
-  /** Replaces the image's command; the image's entrypoint stays. */
-  cmd?: string[];
-  /** Also keep stdout and stderr apart in memory, up to this many bytes each. */
-  captureBytes?: number;
-  /** Written into the workspace, by name, before the container starts (e.g. the script it runs). */
-  files?: Record<string, string>;
-  /** The log file could not be written (a full disk): the session runs on, its output is lost. */
-  onLogError?: (error: Error) => void;
-}
-
-export interface OutpostContainer {
-  id: string;
-  labels: Record<string, string>;
-  running: boolean;
-}
+export type { ContainerLimits, ContainerSpec, OutpostContainer } from './session-runtime.js';
 
 /** Docker's reply when the engine is up, and the words for why it is not. */
 export class DockerUnavailableError extends Error {
@@ -62,7 +28,7 @@ const ROOT_SESSION_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETGID', 
  * the session's log file as they come. The session is hostile (DESIGN §4): it runs as
  * spec.user with every capability dropped and no-new-privileges.
  */
-export class DockerRuntime {
+export class DockerRuntime implements SessionRuntime {
   readonly docker: Docker;
 
   constructor(docker: Docker = new Docker()) {
@@ -199,7 +165,7 @@ export class DockerRuntime {
 }
 
 /** One started container: wait for it, stop it (SIGTERM, grace, kill), kill it, remove it. */
-export class SessionContainer {
+export class SessionContainer implements RunningSession {
   readonly id: string;
   readonly #container: Docker.Container;
   readonly #log: WriteStream;

@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import type { DataPaths } from '../paths.js';
 import { checkedName } from '../paths.js';
 import type { ControlPlane, ItemLifecycle, ItemOutcome, WorkItem } from '../providers/control-plane.js';
-import type { ContainerLimits, DockerRuntime, SessionContainer } from '../runtime/docker.js';
+import type { ContainerLimits, RunningSession, SessionRuntime } from '../runtime/session-runtime.js';
 import { LABEL } from '../runtime/labels.js';
 import { defuseWorkspace, sessionUser } from '../runtime/workspace.js';
 import { aborted } from '../timing.js';
@@ -23,7 +23,7 @@ export interface SessionSettings {
 /** What the worker, each item run and startup recovery share: the world they act on, and who they are. */
 export interface WorkerContext {
   provider: ControlPlane;
-  runtime: DockerRuntime;
+  runtime: SessionRuntime;
   paths: DataPaths;
   logger: Logger;
   /** Labels this install's containers (one per data folder). */
@@ -183,7 +183,7 @@ export class ItemRun {
   }
 
   async #superviseContainer(
-    container: SessionContainer,
+    container: RunningSession,
     life: ItemLifecycle,
     interrupted: AbortSignal,
     timeout: AbortSignal | undefined,

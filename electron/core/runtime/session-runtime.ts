@@ -1,0 +1,73 @@
+import type { SessionUser } from './workspace.js';
+
+/**
+ * What the worker asks of whatever runs its sessions: one isolated, labelled, limited sandbox per
+ * work item, its output streamed to the session log, and a way to find and remove what an earlier
+ * process left. DockerRuntime (docker.ts) is the one there is; a Kubernetes runtime (each session a
+ * Pod, deploy/kubernetes/README.md) would be a second, chosen in the composition root (outpost.ts)
+ * without a change to worker/.
+ */
+export interface SessionRuntime {
+  /** Throws (with the engine's words) when the runtime does not answer: nothing is claimed then. */
+  ping(): Promise<void>;
+  /** The image is here, or fetched; throws in words when it cannot be. */
+  ensureImage(image: string, signal?: AbortSignal): Promise<void>;
+  /** Create and start the session's sandbox; its output goes to spec.logFile from the first byte. */
+  start(spec: ContainerSpec): Promise<RunningSession>;
+  /** Every sandbox carrying this install's labels, running or not (startup recovery). */
+  listOutpostContainers(installId: string): Promise<OutpostContainer[]>;
+  /** Remove it, whatever its state; gone already is fine. */
+  removeContainer(id: string): Promise<void>;
+  /** CPU (percent of one core) and memory in use, or null once it is gone. */
+  usage(id: string): Promise<{ cpuPercent: number; memoryBytes: number } | null>;
+}
+
+/** One started session sandbox. */
+export interface RunningSession {
+  readonly id: string;
+  /** Its exit code; -1 when the runtime went away under it. */
+  readonly exited: Promise<number>;
+  output(): { stdout: string; stderr: string; truncated: boolean };
+  /** SIGTERM, then SIGKILL after graceSeconds. */
+  stop(graceSeconds: number): Promise<void>;
+  kill(): Promise<void>;
+  /** Remove it and wait for its log to be flushed. */
+  remove(): Promise<void>;
+}
+
+export interface ContainerLimits {
+  /** CPU cores, fractional allowed. */
+  cpus?: number;
+  memoryMb?: number;
+  pids?: number;
+  /** The session log's cap in MiB (CappedSink); DEFAULT_SESSION_LOG_LIMIT_BYTES unless set. */
+  logMb?: number;
+}
+
+export interface ContainerSpec {
+  image: string;
+  name: string;
+  labels: Record<string, string>;
+  /** Exactly what the container's environment holds; the caller decides, nothing is inherited. */
+  env: Record<string, string>;
+  workspaceDir: string;
+  /** Who the session runs as (workspace.ts sessionUser): never uid 0 unless the profile allows it. */
+  user: SessionUser;
+  logFile: string;
+  networkMode: string;
+  limits: ContainerLimits;
+  /** Replaces the image's command; the image's entrypoint stays. */
+  cmd?: string[];
+  /** Also keep stdout and stderr apart in memory, up to this many bytes each. */
+  captureBytes?: number;
+  /** Written into the workspace, by name, before the container starts (e.g. the script it runs). */
+  files?: Record<string, string>;
+  /** The log file could not be written (a full disk): the session runs on, its output is lost. */
+  onLogError?: (error: Error) => void;
+}
+
+export interface OutpostContainer {
+  id: string;
+  labels: Record<string, string>;
+  running: boolean;
+}
