@@ -5,6 +5,7 @@
  * run fails on any item lost, served twice, left orphaned, or any secret leaked.
  *
  *   npm run soak -- --sessions 200 [--seed 1] [--fault-rate 0.1] [--kills 1] [--docker-restarts 0] [--minutes 10]
+ *   npm run soak -- --workers 3 --sessions 300   (the fleet soak: bench/fleet-soak.ts)
  *
  * --docker-restarts restarts only the dockerd that scripts/test.sh started, by the pid it recorded
  * (scripts/lib/system.sh start_dockerd); without that record it refuses to run.
@@ -16,8 +17,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import Docker from 'dockerode';
-import { AnthropicPlayground, type RouteName } from '../playground/anthropic.js';
-import type { ToolCall } from '../playground/sessions.js';
+import { AnthropicPlayground } from '../playground/anthropic.js';
+import { ContainerWatch, kinds, mulberry32, queueSessions, startFaults } from './soak-kit.js';
 
 const { values } = parseArgs({
   options: {
@@ -27,8 +28,13 @@ const { values } = parseArgs({
     kills: { type: 'string', default: '1' },
     'docker-restarts': { type: 'string', default: '0' },
     minutes: { type: 'string', default: '10' },
+    // More than one: bench/fleet-soak.ts, a fleet of outpost-worker containers.
+    workers: { type: 'string', default: '1' },
+    'max-sessions': { type: 'string' },
+    baseline: { type: 'string' },
   },
 });
+if (Number(values.workers) > 1) process.exit(await (await import('./fleet-soak.js')).fleetSoak(values));
 const total = Number(values.sessions);
 const faultRate = Number(values['fault-rate']);
 const kills = Number(values.kills);
@@ -47,61 +53,19 @@ if (dockerRestarts > 0) {
   }
 }
 const random = mulberry32(Number(values.seed));
-const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
 const docker = new Docker();
 const log = (line: string) => process.stderr.write(`[soak ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
-// ---- the sessions: ordinary ones, and some that saturate a core or flood stdout ----
-const kinds: Record<string, ToolCall[]> = {
-  ordinary: [
-    { name: 'bash', input: { command: 'echo "$((6 * 7))"' } },
-    { name: 'write', input: { file_path: '/workspace/a.txt', content: 'soak\n' } },
-    { name: 'read', input: { file_path: '/workspace/a.txt' } },
-  ],
-  cpu: [{ name: 'bash', input: { command: "timeout 2 bash -c 'while :; do :; done'; echo burned" } }],
-  // Into the runner's own stdout: the container's log, as fast as it can.
-  flood: [{ name: 'bash', input: { command: 'yes outpost-soak-flood | head -c 20000000 > /proc/$PPID/fd/1; echo flooded' } }],
-  slow: [{ name: 'bash', input: { command: 'sleep 2; echo slept' } }],
-};
 const playground = new AnthropicPlayground({ leaseTtlSeconds: 6 });
 const url = await playground.start();
 const { environment, environmentKey } = playground.createEnvironment('soak');
-const sessions = Array.from({ length: total }, () => {
-  const r = random();
-  const kind = r < 0.7 ? 'ordinary' : r < 0.8 ? 'cpu' : r < 0.9 ? 'flood' : 'slow';
-  return { kind, ...playground.createSession(environment.id, { calls: kinds[kind]! }) };
-});
+const sessions = queueSessions(playground, environment.id, total, random);
 const workIds = new Set(sessions.map((s) => s.work.id));
 
 // ---- Docker's own record: every container's life, and what its environment held ----
-const lives = new Map<string, { workId: string; start: number; die?: number }>();
-const envLeaks: string[] = [];
 const secretsFor = (workId: string) => [environmentKey, playground.apiKey, ...[...playground.work.values()].filter((r) => r.item.id !== workId).map((r) => r.sessionsToken)];
-async function watchDocker(): Promise<() => void> {
-  const stream = (await docker.getEvents({ filters: { type: ['container'], event: ['start', 'die'], label: [`outpost.environment_id=${environment.id}`] } })) as NodeJS.ReadableStream & { destroy(): void };
-  stream.on('data', (chunk: Buffer) => {
-    for (const line of chunk.toString().split('\n').filter(Boolean)) {
-      const e = JSON.parse(line) as { id: string; status: string; timeNano: number; Actor: { Attributes: Record<string, string> } };
-      const workId = e.Actor.Attributes['outpost.work_id'] ?? '';
-      const at = e.timeNano / 1e6;
-      if (e.status === 'start') {
-        lives.set(e.id, { workId, start: at });
-        void docker.getContainer(e.id).inspect().then(
-          (info) => {
-            const env = info.Config.Env.join('\n');
-            for (const secret of secretsFor(workId)) if (env.includes(secret)) envLeaks.push(`container ${e.id.slice(0, 12)} (${workId}) holds a secret that is not its own`);
-          },
-          () => {},
-        );
-      } else {
-        const life = lives.get(e.id);
-        if (life) life.die = at;
-      }
-    }
-  });
-  return () => stream.destroy();
-}
-let stopWatching = await watchDocker();
+const watch = new ContainerWatch(docker, environment.id, secretsFor);
+await watch.start();
 
 // ---- the worker, as a user runs it ----
 const dataDir = mkdtempSync(join(tmpdir(), 'outpost-soak-'));
@@ -120,29 +84,9 @@ function startWorker(): void {
 startWorker();
 
 // ---- faults, on a seeded schedule ----
-const counts: Record<string, number> = {};
-const count = (what: string) => (counts[what] = (counts[what] ?? 0) + 1);
 const activeItems = () => [...playground.work.values()].filter((r) => workIds.has(r.item.id) && (r.item.state === 'active' || r.item.state === 'starting'));
-// Hangs only on the work endpoints: a session's own stream is the runner's to reconnect, not the lease's.
-const hangRoutes: RouteName[] = ['work.poll', 'work.ack', 'work.heartbeat', 'work.stop'];
-const errorRoutes: RouteName[] = [...hangRoutes, 'sessions.retrieve', 'sessions.events.list', 'sessions.events.send'];
-const faults = setInterval(() => {
-  if (random() >= faultRate) return;
-  const fault = pick(['burst', 'burst', 'hang', 'malformed', 'steal', 'stop'] as const);
-  // Each fault is a short outage: it lapses after a few seconds whether or not a request met it.
-  const ttlMs = 3_000;
-  if (fault === 'burst') playground.addFault({ route: pick(errorRoutes), status: pick([429, 500, 503]), count: 1 + Math.floor(random() * 3), ttlMs });
-  else if (fault === 'hang') playground.addFault({ route: pick(hangRoutes), hang: true, count: 1, ttlMs });
-  else if (fault === 'malformed') playground.addFault({ route: 'work.poll', malformed: pick(['json', 'shape'] as const), count: 1, ttlMs });
-  else {
-    const target = activeItems();
-    if (target.length === 0) return;
-    const item = pick(target).item.id;
-    if (fault === 'steal') playground.stealLease(item);
-    else playground.requestStop(item);
-  }
-  count(fault);
-}, 250);
+const faults = startFaults(playground, { random, faultRate, activeItems });
+const { counts, count } = faults;
 
 // ---- worker health over time ----
 const samples: Array<{ t: number; rssMb: number; fds: number }> = [];
@@ -175,29 +119,26 @@ while (done() < total && Date.now() < deadline) {
       startWorker();
     } else {
       log(`restarting the Docker engine at ${done()}/${total}`);
-      stopWatching();
+      watch.stop();
       await restartDocker();
-      stopWatching = await watchDocker();
+      await watch.start();
     }
     count(next.what === 'kill' ? 'kill -9' : 'docker restart');
   }
   await new Promise((r) => setTimeout(r, 200));
 }
-clearInterval(faults);
-playground.clearFaults();
+faults.stop();
 worker.kill('SIGTERM');
 await new Promise((r) => (worker.exitCode !== null ? r(null) : worker.once('exit', r)));
 clearInterval(sampler);
 await new Promise((r) => setTimeout(r, 1_000));
-stopWatching();
+watch.stop();
 
 // ---- the ledger ----
 const finished = done();
 const lost = sessions.filter((s) => playground.record(s.work.id).item.state !== 'stopped').map((s) => s.work.id);
 const completed = sessions.filter((s) => playground.sessions.results(s.sessionId).length === kinds[s.kind]!.length).length;
-const byItem = new Map<string, Array<{ start: number; die: number }>>();
-for (const life of lives.values()) byItem.set(life.workId, [...(byItem.get(life.workId) ?? []), { start: life.start, die: life.die ?? Infinity }]);
-const doubled = [...byItem].filter(([, ls]) => ls.some((a, i) => ls.some((b, j) => i < j && a.start < b.die && b.start < a.die))).map(([id]) => id);
+const doubled = watch.servedTwice();
 const orphans = (await docker.listContainers({ all: true, filters: { label: [`outpost.environment_id=${environment.id}`] } })).map((c) => c.Id.slice(0, 12));
 const leftClaims = existsSync(join(dataDir, 'leases')) ? readdirSync(join(dataDir, 'leases')) : [];
 const allSecrets = [environmentKey, playground.apiKey, ...[...playground.work.values()].map((r) => r.sessionsToken)];
@@ -206,7 +147,7 @@ const logFiles = readdirSync(join(dataDir, 'logs', 'sessions')).map((f) => join(
 const logLeaks =
   allSecrets.filter((secret) => stdout.includes(secret)).length +
   logFiles.filter((f) => readFileSync(f).includes('sk-ant-')).length;
-const leaks = logLeaks + envLeaks.length;
+const leaks = logLeaks + watch.envLeaks.length;
 const first = samples[Math.min(2, samples.length - 1)];
 const last = samples.at(-1);
 const peak = samples.reduce((m, s) => ({ rssMb: Math.max(m.rssMb, s.rssMb), fds: Math.max(m.fds, s.fds) }), { rssMb: 0, fds: 0 });
@@ -218,9 +159,9 @@ Soak ledger (seed ${values.seed}, fault rate ${faultRate}; from the playground's
   lost                         ${lost.length}${lost.slice(0, 5).map((id) => `\n    ${id} ${playground.record(id).history.join(' → ')}, delivered ${playground.record(id).deliveries.length}×`).join('')}
   served twice (containers)    ${doubled.length}${doubled.length ? `   ${doubled.slice(0, 5).join(' ')}` : ''}
   orphan containers            ${orphans.length}   claim records left: ${leftClaims.length}
-  secrets leaked               ${leaks}   (logs and stdout: ${logLeaks}; container environments: ${envLeaks.length})
+  secrets leaked               ${leaks}   (logs and stdout: ${logLeaks}; container environments: ${watch.envLeaks.length})
   deliveries                   ${[...playground.work.values()].filter((r) => workIds.has(r.item.id)).reduce((n, r) => n + r.deliveries.length, 0)} for ${total} items
-  containers started           ${lives.size}
+  containers started           ${watch.lives.size}
   faults injected              ${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}
   worker RSS                   ${first?.rssMb.toFixed(0)} MiB early → ${last?.rssMb.toFixed(0)} MiB at the end (peak ${peak.rssMb.toFixed(0)})
   worker open descriptors      ${first?.fds} early → ${last?.fds} at the end (peak ${peak.fds})
@@ -263,15 +204,4 @@ async function restartDocker(): Promise<void> {
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error('the Docker engine did not come back');
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

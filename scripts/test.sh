@@ -20,6 +20,9 @@ node dist/electron/core/cli.js image build --offline >/dev/null
 node dist/electron/core/cli.js image build --worker --offline >/dev/null
 # The chaos soak, CI-sized: fails on any item lost, served twice, orphaned or leaked.
 npm run --silent soak -- --sessions 200
+# The fleet soak, CI-sized (about a minute): three outpost-worker containers on one environment, one killed
+# with SIGKILL and one docker-restarted mid-run; fails on anything lost, doubled, orphaned, leaked or unfair.
+node --import tsx bench/soak.ts --workers 3 --sessions 60 --baseline 20
 # A real keychain: a private D-Bus session with gnome-keyring's Secret Service, unlocked (DESIGN §3).
 # Its keyring lives in a throwaway folder: the tests never touch the developer's own keychain.
 keyring_home=$(mktemp -d)
