@@ -78,7 +78,8 @@ const deployment: V1Deployment = {
               '--base-url', '$(OUTPOST_BASE_URL)',
               '--environment-id', '$(OUTPOST_ENVIRONMENT_ID)',
               '--environment-key-file', `${KEY_DIR}/environment-key`,
-              '--data-dir', WORKER_DATA_DIR,
+              // A folder the worker makes (and owns, 0700) inside the emptyDir, which is root's.
+              '--data-dir', `${WORKER_DATA_DIR}/data`,
               '--max-sessions', String(MAX_SESSIONS),
               '--drain-seconds', String(DRAIN_SECONDS),
               '--grace-seconds', String(GRACE_SECONDS),

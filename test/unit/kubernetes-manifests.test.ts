@@ -36,8 +36,9 @@ describe('the Kubernetes manifests', () => {
     const engine = pod.initContainers!.find((c) => c.name === 'docker')!;
     assert.equal(engine.restartPolicy, 'Always', 'a native sidecar: it outlives the worker\'s drain');
     const dataPath = (c: typeof worker) => c.volumeMounts!.find((m) => m.name === 'data')!.mountPath;
-    assert.equal(dataPath(worker), flag('--data-dir'));
-    assert.equal(dataPath(engine), flag('--data-dir'));
+    assert.equal(dataPath(engine), dataPath(worker));
+    // Inside the mount: the worker makes its data folder 0700, which it cannot do to the emptyDir itself (root's).
+    assert.ok(flag('--data-dir')!.startsWith(`${dataPath(worker)}/`), flag('--data-dir'));
     for (const c of [worker, engine]) assert.ok(c.resources?.requests?.['cpu'] && c.resources.requests['memory'], `${c.name} requests CPU and memory`);
     assert.equal(worker.securityContext!.runAsNonRoot, true);
     assert.equal(worker.securityContext!.allowPrivilegeEscalation, false);
