@@ -81,7 +81,11 @@ export function prepareDataDir(dir: string): string | null {
   for (let at = target; !existsSync(at); at = dirname(at)) missing.unshift(at);
   try {
     for (const folder of missing) mkdirSync(folder, { mode: 0o700 });
-    if (!statSync(target).isDirectory()) return `--data-dir ${dir}: not a folder`;
+    const stat = statSync(target);
+    if (!stat.isDirectory()) return `--data-dir ${dir}: not a folder`;
+    // Outpost makes its data folder 0700 (paths.ts): only its owner (or root) can. A worker image's uid given a root's folder, say so.
+    const uid = process.getuid?.();
+    if (uid !== undefined && uid !== 0 && stat.uid !== uid) return `--data-dir ${dir}: belongs to uid ${stat.uid}, not to this worker's uid ${uid} (chown it to ${uid}, or name a folder inside it)`;
     // Outpost makes folders inside it: prove it can, without recursion.
     const probe = join(target, `.outpost-probe-${process.pid}`);
     mkdirSync(probe);

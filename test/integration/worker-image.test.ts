@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { AnthropicPlayground } from '../../playground/anthropic.js';
 import { packageVersion } from '../../electron/core/runtime/session-image.js';
@@ -42,6 +46,18 @@ describe('the worker image', () => {
     const probe = await dockerCli('run', '--rm', '--network', 'none', '--entrypoint', 'node', `${WORKER_IMAGE}:latest`, '-e',
       "const fs=require('fs');console.log(process.version.split('.')[0], ['keytar','typescript','electron','dockerode','zod'].map(m=>fs.existsSync('/opt/outpost/node_modules/'+m)).join(','))");
     assert.equal(probe.trim(), 'v22 false,false,false,true,true');
+  });
+
+  it('refuses a data folder it does not own, in words, before anything starts', async () => {
+    const rootOwned = mkdtempSync(join(tmpdir(), 'outpost-worker-root-'));
+    chmodSync(rootOwned, 0o777);
+    const out = await promisify(execFile)('docker', ['run', '--rm', '--network', 'none', '-e', 'OUTPOST_ENVIRONMENT_KEY=sk-ant-env-0123456789', '-v', `${rootOwned}:${rootOwned}`,
+      `${WORKER_IMAGE}:latest`, '--base-url', 'http://127.0.0.1:9', '--environment-id', 'env_x', '--data-dir', rootOwned]).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => e,
+    );
+    assert.equal(out.code, 64);
+    assert.equal(out.stderr, `outpost: --data-dir ${rootOwned}: belongs to uid 0, not to this worker's uid 65532 (chown it to 65532, or name a folder inside it)\n`);
   });
 
   it('serves a session end to end from a container, with the key from a secret file in neither its argv nor its environment', async () => {
