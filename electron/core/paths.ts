@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { chmodSync, lstatSync, mkdirSync, readFileSync, readlinkSync, writeFileSync, rmSync, readdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
+import { createServer, connect, type Server } from 'node:net';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { CONTROL_PLANE_ID, quoteId } from '../../shared/ids.js';
 
@@ -173,39 +174,82 @@ export function isRunning(recorded: ProcessIdentity, self: ProcessIdentity = cur
   return !recorded.startTicks || recorded.startTicks === startTicksOf(recorded.pid);
 }
 
+/** A Unix socket's path must fit sockaddr_un (108 bytes on Linux, 104 on macOS). */
+const MAX_SOCKET_PATH = 100;
+
 /**
  * Marks this process alive in the data folder, so a later Outpost can tell
  * a container of a live sibling (leave it) from one of a process that died (sweep it).
+ * Where it can, the process listens on a Unix socket beside its record: the kernel closes it when
+ * the process dies, however it dies, so a connect answers "alive" across pid namespaces, containers
+ * and pods that share the folder, with no pid to be reused. Elsewhere (Windows, a path too long for a
+ * socket, an older Outpost's record) the process's identity decides (isRunning).
  */
 export class InstanceRecord {
   readonly id = randomUUID();
   readonly #file: string;
+  readonly #socket: string | undefined;
+  readonly #server: Server | undefined;
 
   constructor(private readonly paths: DataPaths) {
     this.#file = within(paths.instances, `${this.id}.json`);
-    writeFileSync(this.#file, JSON.stringify({ ...currentProcess(), startedAt: new Date().toISOString() }), { mode: PRIVATE_FILE_MODE });
+    const socket = within(paths.instances, `${this.id}.sock`);
+    if (process.platform !== 'win32' && Buffer.byteLength(socket) <= MAX_SOCKET_PATH) {
+      this.#socket = socket;
+      // Every connection is only a question: answered by being accepted, then closed.
+      this.#server = createServer((connection) => connection.destroy());
+      this.#server.on('error', () => {}); // no socket: the identity in the record still answers
+      this.#server.listen(socket);
+      this.#server.unref();
+    }
+    const record = { ...currentProcess(), socket: this.#socket !== undefined, startedAt: new Date().toISOString() };
+    writeFileSync(this.#file, JSON.stringify(record), { mode: PRIVATE_FILE_MODE });
   }
 
   dispose(): void {
+    this.#server?.close();
     rmSync(this.#file, { force: true });
+    if (this.#socket) rmSync(this.#socket, { force: true });
   }
 
   /** Is the Outpost process that wrote `instanceId` still running? */
-  static isAlive(paths: DataPaths, instanceId: string, self?: ProcessIdentity): boolean {
-    let recorded: ProcessIdentity;
+  static async isAlive(paths: DataPaths, instanceId: string, self?: ProcessIdentity): Promise<boolean> {
+    let recorded: ProcessIdentity & { socket?: boolean };
     try {
       recorded = JSON.parse(readFileSync(within(paths.instances, `${checkedName(instanceId)}.json`), 'utf8')) as ProcessIdentity;
     } catch {
       return false;
     }
-    return typeof recorded.pid === 'number' && isRunning(recorded, self);
+    if (typeof recorded.pid !== 'number') return false;
+    if (recorded.socket === true && process.platform !== 'win32') {
+      const answer = await knock(within(paths.instances, `${instanceId}.sock`));
+      if (answer !== 'unknown') return answer === 'alive';
+    }
+    return isRunning(recorded, self);
   }
 
-  /** Drop the records of processes that are gone. */
-  static prune(paths: DataPaths): void {
-    for (const file of readdirSync(paths.instances)) {
-      const id = file.replace(/\.json$/, '');
-      if (!InstanceRecord.isAlive(paths, id)) rmSync(join(paths.instances, file), { force: true });
+  /** Drop the records (and sockets) of processes that are gone. */
+  static async prune(paths: DataPaths): Promise<void> {
+    for (const file of readdirSync(paths.instances).filter((f) => f.endsWith('.json'))) {
+      const id = file.slice(0, -'.json'.length);
+      if (await InstanceRecord.isAlive(paths, id)) continue;
+      rmSync(join(paths.instances, file), { force: true });
+      rmSync(join(paths.instances, `${id}.sock`), { force: true });
     }
   }
+}
+
+/** Connect to an instance's socket: accepted, alive; refused (nobody listens) or gone, dead; anything else, not known. */
+function knock(socket: string): Promise<'alive' | 'dead' | 'unknown'> {
+  return new Promise((resolve) => {
+    const connection = connect(socket);
+    const done = (answer: 'alive' | 'dead' | 'unknown') => {
+      clearTimeout(timer);
+      connection.destroy();
+      resolve(answer);
+    };
+    const timer = setTimeout(() => done('unknown'), 2_000);
+    connection.once('connect', () => done('alive'));
+    connection.once('error', (e: NodeJS.ErrnoException) => done(e.code === 'ECONNREFUSED' || e.code === 'ENOENT' ? 'dead' : 'unknown'));
+  });
 }

@@ -1,11 +1,17 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, statSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, statSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { HistoryStore } from '../../electron/core/history.js';
 import { currentProcess, DataPaths, InstanceRecord, isRunning, within } from '../../electron/core/paths.js';
 import { SettingsStore } from '../../electron/core/settings.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
 
 describe('the data folder', () => {
   it('retention removes the logs and workspaces of old sessions and keeps recent ones', () => {
@@ -73,24 +79,51 @@ describe('the data folder', () => {
 /** Issue 18: a worker in a container has the same pid after every `docker restart`; its dead instance must still read as dead. */
 describe('an instance record: is its process alive', () => {
   const record = (paths: DataPaths, identity: object) => {
-    const id = `i-${Math.random().toString(36).slice(2)}`;
+    const id = randomUUID();
     writeFileSync(join(paths.instances, `${id}.json`), JSON.stringify(identity));
     return id;
   };
 
-  it('this process is alive; a record of its pid with another start time (a reused pid) is not', () => {
+  it('a process that listens on its socket is alive; killed with SIGKILL, dead, though nothing removed its record', async () => {
+    const paths = new DataPaths(mkdtempSync(join(tmpdir(), 'outpost-paths-')));
+    const child = spawn(process.execPath, ['--import', 'tsx', '-e', `
+      import { DataPaths, InstanceRecord } from ${JSON.stringify(join(root, 'electron/core/paths.ts'))};
+      console.log(new InstanceRecord(new DataPaths(${JSON.stringify(paths.root)})).id);
+      setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const id = await new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())));
+    assert.equal(await InstanceRecord.isAlive(paths, id), true);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    assert.equal(existsSync(join(paths.instances, `${id}.sock`)), true, 'the socket file outlives its process');
+    assert.equal(await InstanceRecord.isAlive(paths, id), false);
+    await InstanceRecord.prune(paths);
+    assert.deepEqual(readdirSync(paths.instances), [], 'prune drops the record and its socket');
+  });
+
+  it('the socket decides over the pid: a record of this very pid whose socket nobody listens on is dead', async () => {
+    const paths = new DataPaths(mkdtempSync(join(tmpdir(), 'outpost-paths-')));
+    const id = record(paths, { ...currentProcess(), socket: true });
+    const stale = createServer().listen(join(paths.instances, `${id}.sock`));
+    await new Promise((r) => stale.once('listening', r));
+    assert.equal(await InstanceRecord.isAlive(paths, id), true);
+    // Closing removes the file: what a dead process leaves is a file with no listener, made here by hand.
+    await new Promise((r) => stale.close(r));
+    writeFileSync(join(paths.instances, `${id}.sock`), '');
+    assert.equal(await InstanceRecord.isAlive(paths, id), false, 'the same pid, started at the same tick, but nobody answers');
+  });
+
+  it('without a socket (an older record, Windows): this process is alive; its pid with another start time (a reused pid) is not', async () => {
     const paths = new DataPaths(mkdtempSync(join(tmpdir(), 'outpost-paths-')));
     const self = currentProcess();
     assert.ok(self.startTicks && self.boot && self.pidNamespace, 'Linux gives the start time, the boot and the pid namespace');
-    assert.equal(InstanceRecord.isAlive(paths, record(paths, self)), true);
-    assert.equal(InstanceRecord.isAlive(paths, record(paths, { ...self, startTicks: String(Number(self.startTicks) - 1) })), false);
-    assert.equal(InstanceRecord.isAlive(paths, record(paths, { ...self, boot: 'another-boot' })), false);
-    // An older Outpost's record, a pid alone: judged by the pid as before.
-    assert.equal(InstanceRecord.isAlive(paths, record(paths, { pid: process.pid })), true);
-    assert.equal(InstanceRecord.isAlive(paths, record(paths, { pid: 'x' })), false);
+    assert.equal(await InstanceRecord.isAlive(paths, record(paths, self)), true);
+    assert.equal(await InstanceRecord.isAlive(paths, record(paths, { ...self, startTicks: String(Number(self.startTicks) - 1) })), false);
+    assert.equal(await InstanceRecord.isAlive(paths, record(paths, { ...self, boot: 'another-boot' })), false);
+    assert.equal(await InstanceRecord.isAlive(paths, record(paths, { pid: process.pid })), true, 'an older Outpost\'s record, a pid alone');
+    assert.equal(await InstanceRecord.isAlive(paths, record(paths, { pid: 'x' })), false);
   });
 
-  it('a container restarted (new pid namespace, same container id) sees its earlier life as dead; another container as alive', () => {
+  it('without a socket, a container restarted (new pid namespace, same container id) sees its earlier life as dead; another container as alive', async () => {
     const paths = new DataPaths(mkdtempSync(join(tmpdir(), 'outpost-paths-')));
     const container = 'a'.repeat(64);
     const before = { pid: 7, boot: 'b', pidNamespace: 'pid:[1]', startTicks: '100', container };
@@ -98,17 +131,6 @@ describe('an instance record: is its process alive', () => {
     assert.equal(isRunning(before, now), false, 'the same pid, 7, after docker restart');
     assert.equal(isRunning({ ...before, container: 'c'.repeat(64) }, now), true, 'a sibling container cannot be looked into: never swept on a guess');
     assert.equal(isRunning({ ...before, container: undefined }, now), true, 'the host seen from a container');
-    const id = record(paths, before);
-    assert.equal(InstanceRecord.isAlive(paths, id, now), false);
-  });
-
-  it('prune drops the records of dead processes and keeps the living', () => {
-    const paths = new DataPaths(mkdtempSync(join(tmpdir(), 'outpost-paths-')));
-    const self = currentProcess();
-    const living = record(paths, self);
-    const dead = record(paths, { ...self, startTicks: '1' });
-    InstanceRecord.prune(paths);
-    assert.equal(existsSync(join(paths.instances, `${living}.json`)), true);
-    assert.equal(existsSync(join(paths.instances, `${dead}.json`)), false);
+    assert.equal(await InstanceRecord.isAlive(paths, record(paths, before), now), false);
   });
 });

@@ -23,11 +23,11 @@ export interface SweepResult {
 export async function sweepOrphans(deps: WorkerContext, claims: ClaimStore, signal: AbortSignal): Promise<SweepResult> {
   const { runtime, provider, paths, logger } = deps;
   const result: SweepResult = { removed: [], stopped: [] };
-  InstanceRecord.prune(paths);
-  const orphaned = (owner: string | undefined) => owner === undefined || (owner !== deps.instanceId && !InstanceRecord.isAlive(paths, owner));
+  await InstanceRecord.prune(paths);
+  const orphaned = async (owner: string | undefined) => owner === undefined || (owner !== deps.instanceId && !(await InstanceRecord.isAlive(paths, owner)));
   for (const container of await runtime.listOutpostContainers(deps.installId)) {
     // Whatever its environment: a worker of that environment may never run on this machine again.
-    if (!orphaned(container.labels[LABEL.instance] ?? '')) continue;
+    if (!(await orphaned(container.labels[LABEL.instance] ?? ''))) continue;
     await runtime.removeContainer(container.id);
     result.removed.push(container.id);
     // Its process died before it could defuse what the session left (supervisor.ts does it after a session).
@@ -42,7 +42,7 @@ export async function sweepOrphans(deps: WorkerContext, claims: ClaimStore, sign
   // Every claim a dead process left, whether its container was just removed or was already gone.
   for (const claim of claims.list()) {
     if (signal.aborted) break;
-    if (!orphaned(claim.instanceId)) continue;
+    if (!(await orphaned(claim.instanceId))) continue;
     if (claim.environmentId === provider.environmentId) await recoverClaim(deps, claims, claim, result, signal);
     else {
       logger.info(`left the claim on work ${claim.workId} for a worker of environment ${claim.environmentId}: only its key can stop the item`, {
