@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { AnthropicPlayground } from '../playground/anthropic.js';
+import { WORKER_IMAGE } from '../electron/core/runtime/worker-image.js';
 import { containerLogs, runWorkerContainer, type WorkerContainer } from '../test/helpers/worker-container.js';
 import { ContainerWatch, kinds, mulberry32, queueSessions, startFaults } from './soak-kit.js';
 
@@ -56,6 +57,12 @@ export async function fleetSoak(values: Record<string, string | boolean | undefi
   if (Number(values['docker-restarts'] ?? 0) > 0) {
     process.stderr.write('outpost soak: --docker-restarts is not for the fleet soak (its workers are containers of that engine)\n');
     return 64;
+  }
+  for (const image of [`${WORKER_IMAGE}:latest`, 'outpost-session:latest']) {
+    if (!(await docker.getImage(image).inspect().then(() => true, () => false))) {
+      process.stderr.write(`outpost soak: the fleet soak needs ${image} on this engine (outpost image build${image.startsWith(WORKER_IMAGE) ? ' --worker' : ''} --offline)\n`);
+      return 64;
+    }
   }
   const playground = new AnthropicPlayground({ leaseTtlSeconds: 6 });
   const url = await playground.start();

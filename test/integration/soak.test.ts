@@ -34,4 +34,13 @@ describe('the chaos soak', () => {
     assert.equal(code, 64);
     assert.match(stderr, new RegExp(`^outpost soak: --docker-restarts .*\\(the recorded pid ${process.pid} is not a dockerd\\)`));
   });
+
+  it('the fleet soak (--workers N) refuses --docker-restarts: its workers are containers of that engine', async () => {
+    const result = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'bench/soak.ts', '--workers', '3', '--sessions', '0', '--docker-restarts', '1'], { cwd: root }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => e,
+    );
+    assert.equal(result.code, 64);
+    assert.match(result.stderr, /^outpost soak: --docker-restarts is not for the fleet soak/);
+  });
 });
