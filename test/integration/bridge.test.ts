@@ -241,7 +241,8 @@ describe('AINative Bridge environments', () => {
       await w.waitForOutput(/worker online/);
       env.status = 'disconnected';
       await waitFor('a reconnect', () => env.reconnects > 0, 10_000);
-      assert.equal(env.status, 'active');
+      // Not env.status: on a loaded machine a late heartbeat can mark it inactive again before the
+      // assertion runs. The served item below proves it: a disconnected environment hands out no work.
       assert.match(w.output(), /the environment was marked disconnected; reconnecting/);
       const work = bridge.enqueue(env.environment_id, 'code_execution', { script: 'echo back\n' });
       await settled(work.work_id);
