@@ -9,6 +9,12 @@ import { sweepOrphans } from './recovery.js';
 import { ItemRun, type SessionSettings, type WorkerContext } from './supervisor.js';
 
 const DOCKER_RETRY_MS = 2_000;
+/**
+ * A shutdown may take the drain and the sessions' grace, and this much more for the last reports; past that, what is
+ * still in flight is cut off as by a second stop request, so the process is gone within drain + grace + 5 s whatever
+ * a control plane does (issue 14; the hostile soak found a hung stop holding a SIGTERM for 12.4 s).
+ */
+const LAST_CALLS_MS = 3_000;
 
 export interface WorkerOptions extends WorkerContext {
   maxSessions: number;
@@ -184,6 +190,20 @@ export class Worker {
   }
 
   async #runShutdown(drainMs: number): Promise<void> {
+    const { logger } = this.#opts;
+    const budgetMs = drainMs + this.#opts.session.graceSeconds * 1000 + LAST_CALLS_MS;
+    const budget = setTimeout(() => {
+      logger.warn('shutdown is taking longer than the drain and grace periods; cutting off the control-plane calls still in flight', { after_seconds: budgetMs / 1000 });
+      void this.stopNow();
+    }, budgetMs);
+    try {
+      await this.#stopInOrder(drainMs);
+    } finally {
+      clearTimeout(budget);
+    }
+  }
+
+  async #stopInOrder(drainMs: number): Promise<void> {
     const { logger } = this.#opts;
     this.#loopCtrl.abort();
     this.#wake();
