@@ -17,6 +17,10 @@ bash test/images/build.sh
 node dist/electron/core/cli.js image build --offline >/dev/null
 # The chaos soak, CI-sized: fails on any item lost, served twice, orphaned or leaked.
 npm run --silent soak -- --sessions 200
+# …and hostile (about 2 minutes): Retry-After storms, slow-loris and 50 MiB answers, work for another environment, of an
+# unknown type or with an id like `..`, a Bridge server that hands out running work again and fails acks, SIGTERM at the
+# worst moment (each answered within drain + grace + 5 s).
+npm run --silent soak -- --hostile --sessions 60
 # A real keychain: a private D-Bus session with gnome-keyring's Secret Service, unlocked (DESIGN §3).
 # Its keyring lives in a throwaway folder: the tests never touch the developer's own keychain.
 keyring_home=$(mktemp -d)
