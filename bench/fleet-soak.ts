@@ -18,7 +18,7 @@ import Docker from 'dockerode';
 import { AnthropicPlayground } from '../playground/anthropic.js';
 import { WORKER_IMAGE } from '../electron/core/runtime/worker-image.js';
 import { containerLogs, runWorkerContainer, type WorkerContainer } from '../test/helpers/worker-container.js';
-import { ContainerWatch, kinds, mulberry32, queueSessions, startFaults } from './soak-kit.js';
+import { applyFault, ContainerWatch, kinds, mulberry32, ORDINARY_FAULTS } from './soak-parts.js';
 
 const run = promisify(execFile);
 const docker = new Docker();
@@ -110,7 +110,12 @@ async function runPhase(opts: {
 }): Promise<PhaseResult> {
   const { playground, url, total, random } = opts;
   const { environment, environmentKey } = playground.createEnvironment(`fleet-${opts.workers}`);
-  const sessions = queueSessions(playground, environment.id, total, random);
+  // The chaos soak's mix: 70 % ordinary, 10 % each CPU burner, stdout flood and slow.
+  const sessions = Array.from({ length: total }, () => {
+    const r = random();
+    const kind = r < 0.7 ? 'ordinary' : r < 0.8 ? 'cpu' : r < 0.9 ? 'flood' : 'slow';
+    return { kind, ...playground.createSession(environment.id, { calls: kinds[kind]! }) };
+  });
   const workIds = new Set(sessions.map((s) => s.work.id));
   const secretsFor = (workId: string) => [environmentKey, playground.apiKey, ...[...playground.work.values()].filter((r) => r.item.id !== workId).map((r) => r.sessionsToken)];
   const watch = new ContainerWatch(docker, environment.id, secretsFor);
@@ -128,7 +133,13 @@ async function runPhase(opts: {
   }
   log(`${opts.name}: ${opts.workers} worker container(s) serving ${total} sessions`);
   const activeItems = () => [...playground.work.values()].filter((r) => workIds.has(r.item.id) && (r.item.state === 'active' || r.item.state === 'starting'));
-  const faults = startFaults(playground, { random, faultRate: opts.faultRate, activeItems });
+  const counts: Record<string, number> = {};
+  const count = (what: string) => (counts[what] = (counts[what] ?? 0) + 1);
+  const faults = setInterval(() => {
+    if (random() >= opts.faultRate) return;
+    const fault = ORDINARY_FAULTS[Math.floor(random() * ORDINARY_FAULTS.length)]!;
+    if (applyFault(playground, fault, { random, ttlMs: 3_000, activeItems })) count(fault);
+  }, 250);
   const memoryPeak = fleet.map(() => 0);
   const sampler = setInterval(() => {
     fleet.forEach((w, i) => {
@@ -158,12 +169,13 @@ async function runPhase(opts: {
       } else {
         await run('docker', ['restart', '--time', '20', next.worker.name]);
       }
-      faults.count(next.what);
+      count(next.what);
     }
     await new Promise((r) => setTimeout(r, 200));
   }
   const seconds = (Date.now() - started) / 1000;
-  faults.stop();
+  clearInterval(faults);
+  playground.clearFaults();
   clearInterval(sampler);
   // docker stop: SIGTERM through tini, the worker drains and removes what it started.
   await Promise.all(fleet.map((w) => run('docker', ['stop', '--time', '30', w.name])));
@@ -174,7 +186,7 @@ async function runPhase(opts: {
   const finished = done();
   const lost = sessions.filter((s) => playground.record(s.work.id).item.state !== 'stopped').map((s) => s.work.id);
   const completed = sessions.filter((s) => playground.sessions.results(s.sessionId).length === kinds[s.kind]!.length).length;
-  const orphans = (await docker.listContainers({ all: true, filters: { label: [`outpost.environment_id=${environment.id}`] } })).length;
+  const orphans = (await watch.orphans()).length;
   const claimsLeft = fleet.reduce((n, w) => n + (existsSync(join(w.dataDir, 'leases')) ? readdirSync(join(w.dataDir, 'leases')).length : 0), 0);
   const allSecrets = [environmentKey, playground.apiKey, ...[...playground.work.values()].map((r) => r.sessionsToken)];
   let logLeaks = 0;
@@ -199,14 +211,14 @@ async function runPhase(opts: {
     finished,
     lost,
     completed,
-    doubled: watch.servedTwice(),
+    doubled: watch.doubled(),
     orphans,
     claimsLeft,
     leaks: { logs: logLeaks, env: watch.envLeaks.length, workerConfig },
     shares: itemsBy.map((s) => (served ? s.size / served : 0)),
     deliveries: [...playground.work.values()].filter((r) => workIds.has(r.item.id)).reduce((n, r) => n + r.deliveries.length, 0),
     containers: watch.lives.size,
-    faults: faults.counts,
+    faults: counts,
     seconds,
     perMinute: finished / (seconds / 60),
     memoryPeakMb: memoryPeak,

@@ -6,8 +6,7 @@ import { app, BrowserWindow, dialog, ipcMain, Menu, nativeImage, Notification, p
 import electronLog from 'electron-log/main';
 import { join } from 'node:path';
 import { IPC_EVENT_CHANNEL } from '../shared/channels.js';
-import type { Channel } from '../shared/contract.js';
-import type { WorkerState } from '../shared/states.js';
+import type { Channel, OpenView, ServiceEvent } from '../shared/contract.js';
 import { Outpost } from './core/outpost.js';
 import { packageRoot } from './core/runtime/session-image.js';
 import { KeytarSecretStore } from './core/secrets/keytar-store.js';
@@ -16,7 +15,7 @@ import { APP_INDEX_URL, APP_SCHEME, APP_SCHEME_PRIVILEGES, appFileHandler } from
 import { askAboutRunningSessions } from './app/dialogs.js';
 import { registerIpc, trustedSenderCheck } from './app/ipc.js';
 import { appLogFile, configureAppLog } from './app/log.js';
-import { notificationFor } from './app/notifications.js';
+import { NotificationPolicy, showNotice } from './app/notifications.js';
 import { hardenContents, hardenSession } from './app/security.js';
 import { renderTray } from './app/tray.js';
 import type { TrayAction } from './app/tray-model.js';
@@ -98,15 +97,19 @@ async function start(): Promise<void> {
   const trayDeps = { tray, buildMenu: (t: Electron.MenuItemConstructorOptions[]) => Menu.buildFromTemplate(t), image: (p: string) => nativeImage.createFromPath(p), iconsFolder, onAction: onTrayAction };
   renderTray(trayDeps, outpost.workerState);
 
-  let previous: WorkerState | undefined;
+  // A clicked notification opens its view: at once in a loaded window, or once a new one has loaded.
+  const openView = (view: OpenView) => {
+    openWindow();
+    const send = () => window?.webContents.send(IPC_EVENT_CHANNEL, { name: 'open-view', payload: view } satisfies ServiceEvent);
+    if (window?.webContents.isLoading()) window.webContents.once('did-finish-load', send);
+    else send();
+  };
+  const notifications = new NotificationPolicy();
   outpost.events.on((event) => {
     window?.webContents.send(IPC_EVENT_CHANNEL, event);
-    const notice = notificationFor(event, previous);
-    if (notice) new Notification(notice).show();
-    if (event.name === 'worker-state') {
-      previous = event.payload;
-      renderTray(trayDeps, event.payload);
-    }
+    const notice = notifications.decide(event, outpost.settings.desktopNotifications);
+    if (notice) showNotice(Notification, notice, openView);
+    if (event.name === 'worker-state') renderTray(trayDeps, event.payload);
   });
   for (const message of outpost.startupNotices) new Notification({ title: 'Outpost', body: message }).show();
 

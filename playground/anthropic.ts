@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { ApiError, badRequest, credentialOf, notFound, page, readJson, sendError, sendJson, unauthorized } from './http.js';
 import { SessionStore, type SessionScript } from './sessions.js';
-import { Faults, type FaultRule as GenericFaultRule } from './faults.js';
+import { answerHuge, answerSlowly, Faults, type FaultRule as GenericFaultRule } from './faults.js';
 
 /**
  * A local stand-in for Anthropic's environments and work API (seed 001), faithful
@@ -58,6 +58,8 @@ export interface WorkRecord {
   heartbeats: number;
   stops: Array<{ force: boolean; at: number }>;
   history: WorkState[];
+  /** Hostile: every poll answer for this item says it belongs to this environment instead. */
+  answersAs?: string;
 }
 
 export type RouteName =
@@ -160,8 +162,11 @@ export class AnthropicPlayground {
     return key;
   }
 
-  /** Queue a work item, as creating a session does; `workId` chooses its id (a test of a hostile control plane may choose `..`). */
-  enqueue(environmentId: string, opts: { sessionId?: string; type?: string; workId?: string } = {}): WorkItem {
+  /**
+   * Queue a work item, as creating a session does; `workId` chooses its id (a test of a hostile control plane may
+   * choose `..`), `answersAs` makes every poll answer for it claim another environment.
+   */
+  enqueue(environmentId: string, opts: { sessionId?: string; type?: string; workId?: string; answersAs?: string } = {}): WorkItem {
     if (!this.environments.has(environmentId)) throw new Error(`no environment ${environmentId}`);
     const type = opts.type ?? 'session';
     const item: WorkItem = {
@@ -190,6 +195,7 @@ export class AnthropicPlayground {
       heartbeats: 0,
       stops: [],
       history: ['queued'],
+      ...(opts.answersAs ? { answersAs: opts.answersAs } : {}),
     });
     this.#notify();
     return item;
@@ -239,7 +245,8 @@ export class AnthropicPlayground {
       this.requests[route.name] = (this.requests[route.name] ?? 0) + 1;
       const fault = this.#faults.take(route.name);
       if (fault?.hang) return; // the socket stays open until the client aborts
-      if (fault?.trickle) return this.#trickle(res, fault.trickleMs ?? 2_000);
+      if (fault?.trickle) return answerSlowly(res, fault.trickleMs);
+      if (fault?.hugeBytes) return answerHuge(res, fault.hugeBytes);
       if (fault?.retryAfterSeconds !== undefined) res.setHeader('retry-after', String(fault.retryAfterSeconds));
       if (fault?.status) {
         const echoed = fault.status === 401 ? this.#echo(req) : '';
@@ -264,14 +271,6 @@ export class AnthropicPlayground {
       if (e instanceof ApiError) return sendError(res, e);
       sendError(res, new ApiError(500, 'api_error', (e as Error).message));
     }
-  }
-
-  /** Slow-loris: a 200 whose body never ends — one byte every `everyMs` until the client hangs up. */
-  #trickle(res: ServerResponse, everyMs: number): void {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.write('{');
-    const timer = setInterval(() => res.write(' '), everyMs);
-    res.on('close', () => clearInterval(timer));
   }
 
   #authenticate(req: IncomingMessage): Credential {
@@ -444,7 +443,7 @@ export class AnthropicPlayground {
         rec.polledBy = workerId || null;
         rec.deliveries.push(workerId);
         const secret = Buffer.from(JSON.stringify({ sessions_token: rec.sessionsToken, api_base_url: this.url })).toString('base64url');
-        return { ...rec.item, secret };
+        return { ...rec.item, environment_id: rec.answersAs ?? rec.item.environment_id, secret };
       }
       const left = deadline - Date.now();
       if (left <= 0 || c.req.destroyed) return null;

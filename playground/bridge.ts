@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readJson, sendJson } from './http.js';
-import { Faults, type FaultRule as GenericFaultRule } from './faults.js';
+import { answerHuge, answerSlowly, Faults, type FaultRule as GenericFaultRule } from './faults.js';
 
 /**
  * A local stand-in for AINative's Bridge Environments API (seed 000): bearer auth,
@@ -155,6 +155,9 @@ export class BridgePlayground {
       this.requests[route.name] = (this.requests[route.name] ?? 0) + 1;
       const fault = this.#faults.take(route.name);
       if (fault?.hang) return;
+      if (fault?.trickle) return answerSlowly(res, fault.trickleMs);
+      if (fault?.hugeBytes) return answerHuge(res, fault.hugeBytes);
+      if (fault?.retryAfterSeconds !== undefined) res.setHeader('retry-after', String(fault.retryAfterSeconds));
       if (fault?.status) throw new HttpError(fault.status, `injected fault (${fault.status})`);
       if (req.headers['authorization'] !== `Bearer ${this.token}`) throw new HttpError(401, 'Missing or invalid bearer token');
       const body = req.method === 'POST' ? await readJson(req, 8 << 20).catch(() => ({})) : {};

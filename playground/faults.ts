@@ -1,3 +1,5 @@
+import type { ServerResponse } from 'node:http';
+
 /** One injected fault: the next `count` matching requests get it. */
 export interface FaultRule<Route extends string = string> {
   route: Route | '*';
@@ -17,6 +19,34 @@ export interface FaultRule<Route extends string = string> {
   /** Slow-loris: send the headers, then one byte every `trickleMs` (2 s by default) for as long as the client listens. */
   trickle?: boolean;
   trickleMs?: number;
+  /** A 200 whose JSON body is this many bytes (a control plane that answers a poll with 50 MB). */
+  hugeBytes?: number;
+}
+
+/** Slow-loris: a 200 whose body never ends — one byte every `everyMs` until the client hangs up. */
+export function answerSlowly(res: ServerResponse, everyMs = 2_000): void {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.write('{');
+  const timer = setInterval(() => res.write(' '), everyMs);
+  res.on('close', () => clearInterval(timer));
+}
+
+/** A 200 with a JSON body of `bytes` bytes, written in 1 MiB chunks as the client reads them. */
+export function answerHuge(res: ServerResponse, bytes: number): void {
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(bytes) });
+  const chunk = Buffer.alloc(1 << 20, ' ');
+  let left = bytes - 2;
+  res.write('{');
+  const more = (): void => {
+    while (left > 0) {
+      const n = Math.min(left, chunk.length);
+      left -= n;
+      if (!res.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void res.once('drain', more);
+    }
+    res.end('}');
+  };
+  res.on('error', () => {});
+  more();
 }
 
 /** The fault knobs both playgrounds share: bursts of errors, slow or hung answers, malformed bodies. */

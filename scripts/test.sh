@@ -20,7 +20,11 @@ node dist/electron/core/cli.js image build --offline >/dev/null
 node dist/electron/core/cli.js image build --worker --offline >/dev/null
 # The chaos soak, CI-sized: fails on any item lost, served twice, orphaned or leaked.
 npm run --silent soak -- --sessions 200
-# The fleet soak, CI-sized (about a minute): three outpost-worker containers on one environment, one killed
+# …and hostile (about 2 minutes): Retry-After storms, slow-loris and 50 MiB answers, work for another environment, of an
+# unknown type or with an id like `..`, a Bridge server that hands out running work again and fails acks, SIGTERM at the
+# worst moment (each answered within drain + grace + 5 s).
+npm run --silent soak -- --hostile --sessions 60
+# The fleet soak, CI-sized (about a minute and a half): three outpost-worker containers on one environment, one killed
 # with SIGKILL and one docker-restarted mid-run; fails on anything lost, doubled, orphaned, leaked or unfair.
 node --import tsx bench/soak.ts --workers 3 --sessions 60 --baseline 20
 # A real keychain: a private D-Bus session with gnome-keyring's Secret Service, unlocked (DESIGN §3).

@@ -61,6 +61,8 @@ export const settingsSchema = z.object({
   servedEnvironmentId: environmentId.nullable().default(null),
   environments: z.array(environmentProfileSchema).default([]),
   startAtLogin: z.boolean().default(false),
+  /** Desktop notifications for what needs the user (a session failed or lost, the worker stopped, a key refused). */
+  desktopNotifications: z.boolean().default(true),
   logRetentionDays: z.number().int().min(1).max(365).default(14),
   /** Where the API key manages environments (the desktop's "Anthropic API" URL). */
   apiBaseUrl: keySafeUrl.default('https://api.anthropic.com'),
@@ -171,11 +173,21 @@ export type ParsedRequest<C extends Channel> = z.output<(typeof calls)[C]['reque
 /** …and what it must answer. */
 export type Response<C extends Channel> = z.infer<(typeof calls)[C]['response']>;
 
+/** A view the window is asked to show: the desktop app sends it when one of its notifications is clicked. */
+export const openViewSchema = z.discriminatedUnion('view', [
+  z.object({ view: z.literal('work') }),
+  z.object({ view: z.literal('log'), workId, title: z.string() }),
+  /** First-run setup: the API key, the environment, its key. */
+  z.object({ view: z.literal('setup') }),
+]);
+export type OpenView = z.infer<typeof openViewSchema>;
+
 export const events = {
   'worker-state': workerStateSchema,
   'item-state': itemStateSchema,
   /** Something the user should read: a wrong key, Docker gone, a corrupt settings file. */
   notice: z.object({ level: z.enum(['info', 'warning', 'error']), message: z.string() }),
+  'open-view': openViewSchema,
 } as const;
 export type EventName = keyof typeof events;
 export type EventPayload<E extends EventName> = z.infer<(typeof events)[E]>;

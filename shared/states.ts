@@ -21,7 +21,8 @@ export const workerStateSchema = z.discriminatedUnion('status', [
   z.object({ status: z.literal('paused'), active: count }),
   z.object({ status: z.literal('draining'), active: count, deadline: z.number() }),
   z.object({ status: z.literal('stopping'), active: count }),
-  z.object({ status: z.literal('error'), message: z.string() }),
+  /** Stopped on an error the user must fix; `keyRefused` when the control plane refused the key (401, 403). */
+  z.object({ status: z.literal('error'), message: z.string(), keyRefused: z.boolean().optional() }),
 ]);
 export type WorkerState = z.infer<typeof workerStateSchema>;
 

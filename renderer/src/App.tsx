@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from 'react';
-import type { Settings } from '../../shared/contract.js';
+import type { OpenView, Settings } from '../../shared/contract.js';
 import { isTerminal, type ItemState, type WorkerState } from '../../shared/states.js';
 import { call, useServiceEvents } from './api.js';
 import { rememberedRoute, rememberRoute } from './remember.js';
@@ -36,6 +36,7 @@ export function App() {
   useServiceEvents((event) => {
     if (event.name === 'worker-state') setWorker(event.payload);
     else if (event.name === 'notice') notify(event.payload.level, event.payload.message);
+    else if (event.name === 'open-view') setRoute(routeFor(event.payload));
     else {
       const item = event.payload;
       setItems((list) => [...list.filter((i) => i.workId !== item.workId), item]);
@@ -46,6 +47,10 @@ export function App() {
   // Nothing loaded yet: what went wrong, if something did (a dashboard page opened without its token).
   if (!settings) return <main className="loading">{notices.findLast((n) => n.level === 'error')?.message ?? 'Connecting to Outpost…'}</main>;
   if (!settings.servedEnvironmentId) return <Setup settings={settings} onDone={() => void refresh()} />;
+  if (route.view === 'setup') {
+    const back = () => setRoute({ view: 'work' });
+    return <Setup settings={settings} onDone={() => void refresh().then(back)} onCancel={back} />;
+  }
 
   const nav = (to: Route['view'], label: string) => (
     <button className={route.view === to ? 'nav active' : 'nav'} aria-current={route.view === to ? 'page' : undefined} onClick={() => setRoute(to === 'work' || to === 'environments' ? { view: to } : { view: 'work' })}>
@@ -89,4 +94,10 @@ export function App() {
       </main>
     </div>
   );
+}
+
+/** The route a desktop notification asks for. */
+function routeFor(view: OpenView): Route {
+  if (view.view === 'log') return { view: 'log', source: { kind: 'session', workId: view.workId }, title: view.title };
+  return view;
 }

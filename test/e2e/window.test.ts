@@ -179,6 +179,14 @@ describe('the window', { timeout: 240_000 }, () => {
     await scratch.waitFor({ state: 'detached' });
     await page.getByLabel('Show archived').check();
     await scratch.getByText('archived').waitFor();
+    // Desktop notifications: on by default; off from the keyboard, and kept in the settings.
+    const notifications = page.getByLabel(/Desktop notifications/);
+    assert.equal(await notifications.isChecked(), true);
+    await tabTo(page, notifications);
+    await keys.press('Space');
+    const notifying = () => (JSON.parse(readFileSync(join(dashboard.dataDir, 'settings.json'), 'utf8')) as { desktopNotifications?: boolean }).desktopNotifications;
+    await waitFor('the setting saved off', () => notifying() === false, 10_000);
+    await waitFor('the box unticked', async () => !(await notifications.isChecked()), 5_000);
 
     await page.getByRole('button', { name: 'App log' }).click();
     await page.getByTestId('log-scroller').getByText('worker online', { exact: false }).first().waitFor();

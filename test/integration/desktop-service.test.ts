@@ -12,6 +12,7 @@ import { Outpost } from '../../electron/core/outpost.js';
 import { KeytarSecretStore } from '../../electron/core/secrets/keytar-store.js';
 import type { ServiceEvent } from '../../shared/contract.js';
 import { ShutdownPolicy, type StopAnswer } from '../../electron/core/shutdown.js';
+import { NotificationPolicy } from '../../electron/app/notifications.js';
 import { buildScriptImage, outpostContainers } from '../helpers/docker.js';
 import { waitFor } from '../helpers/worker.js';
 
@@ -112,6 +113,27 @@ describe('the desktop service: contract calls, keychain, quit with sessions runn
     const notice = events.find((e) => e.name === 'notice')!.payload as { level: string; message: string };
     assert.equal(notice.level, 'error');
     assert.match(notice.message, new RegExp(`environment ${environment.id}: the control plane refused .*401`));
+    // What the desktop shows of it: one notification, that the key was refused, opening setup.
+    const policy = new NotificationPolicy();
+    const told = events.map((e) => policy.decide(e)).filter((n) => n !== null);
+    assert.deepEqual(
+      told.map((n) => [n.title, n.open]),
+      [['Outpost’s key was refused', { view: 'setup' }]],
+    );
+  });
+
+  it('desktop notifications are on by default, and a settings patch turns them off, kept across a restart', async () => {
+    const { call, service, folder } = await serving('outpost-test-echo');
+    const get = async () => ((await call('settings.get')) as { result: { desktopNotifications: boolean } }).result.desktopNotifications;
+    assert.equal(await get(), true);
+    const off = (await call('settings.update', { desktopNotifications: false })) as { result: { desktopNotifications: boolean; servedEnvironmentId: string } };
+    assert.equal(off.result.desktopNotifications, false);
+    assert.ok(off.result.servedEnvironmentId, 'the patch changed nothing else');
+    assert.equal(service.settings.desktopNotifications, false, 'what the desktop head reads before each notification');
+    const reopened = Outpost.open({ dataDir: folder, secrets, logger });
+    services.push(reopened);
+    assert.equal(reopened.settings.desktopNotifications, false);
+    assert.equal(((await call('settings.update', { desktopNotifications: 'no' })) as { error?: { code: string } }).error?.code, 'invalid-request');
   });
 
   it('asleep it claims nothing; awake it checks every lease before claiming again', async () => {

@@ -376,6 +376,23 @@ describe('the work loop against the playground and a real Docker engine', () => 
     }
   });
 
+  it('one SIGTERM while the control plane hangs the last stop: exits within drain + grace + 5 s, saying it cut the call off', async () => {
+    const { environment, environmentKey } = playground.createEnvironment('hung-last-stop');
+    playground.enqueue(environment.id);
+    const w = worker({ environmentId: environment.id, environmentKey, args: ['--image', 'outpost-test-sleep', '--drain-seconds', '1', '--grace-seconds', '1'] });
+    await w.waitForOutput(/session running/);
+    // Every stop attempt (the first and its retries) hangs: 15 s each, unbounded by the drain before the fix.
+    playground.addFault({ route: 'work.stop', hang: true, count: 5 });
+    const signalled = Date.now();
+    w.signal('SIGTERM');
+    assert.equal(await w.exited, 0);
+    const took = Date.now() - signalled;
+    playground.clearFaults();
+    assert.ok(took < 7_000, `exited ${took} ms after one SIGTERM (drain 1 + grace 1 + 5 s)`);
+    assert.match(w.output(), /cutting off the control-plane calls still in flight/);
+    assert.equal((await outpostContainers(w.installId())).length, 0, 'no container left');
+  });
+
   /** A worker killed with -9 while its session runs, against a playground whose lease (30 s) is still ours when a new worker comes. */
   async function crashMidRun(name: string) {
     const patient = new AnthropicPlayground({ leaseTtlSeconds: 30 });

@@ -61,6 +61,7 @@ const samples = {
     'worker-state': { status: 'draining', active: 2, deadline: 123 },
     'item-state': { workId: 'w', environmentId: 'e', kind: 'healthcheck', subjectId: 'h', status: 'finished', claimedAt: 1, updatedAt: 2, reason: 'ok' },
     notice: { level: 'error', message: 'Docker is not reachable' },
+    'open-view': { view: 'log', workId: 'work_1', title: 'sesn_1' },
   },
 } as const;
 
@@ -102,6 +103,9 @@ describe('the contract', () => {
     ];
     for (const [channel, message] of bad) assert.equal(calls[channel].request.safeParse(message).success, false, `${channel} ${JSON.stringify(message)}`);
     assert.equal(events['worker-state'].safeParse({ status: 'online' }).success, false);
+    // A view to open names a log by its work id, checked like any other: never a path.
+    assert.equal(events['open-view'].safeParse({ view: 'log', workId: '../../etc', title: 'x' }).success, false);
+    assert.equal(events['open-view'].safeParse({ view: 'file', path: '/etc/passwd' }).success, false);
   });
 
   it('a settings patch fills in no default: it changes only what it names', () => {

@@ -10,7 +10,8 @@ import { renderTray } from '../../electron/app/tray.js';
 import { trayIcon, trayMenu } from '../../electron/app/tray-model.js';
 import { keepInTrayOnClose, mainWindowOptions } from '../../electron/app/window.js';
 import { askAboutRunningSessions } from '../../electron/app/dialogs.js';
-import { notificationFor } from '../../electron/app/notifications.js';
+import { NotificationPolicy, showNotice, type DesktopNotice } from '../../electron/app/notifications.js';
+import type { OpenView, ServiceEvent } from '../../shared/contract.js';
 
 /** Stand-ins for Electron's objects (its binary cannot run here): they record what the adapters do. */
 function fakeIpcMain() {
@@ -190,15 +191,92 @@ describe('window and dialogs', () => {
       assert.match(asked.message ?? '', /2 sessions are still running/);
     }
   });
+});
 
-  it('notifies only what needs the user', () => {
-    const item = { workId: 'w', environmentId: 'e', kind: 'session' as const, subjectId: 'sesn_1', claimedAt: 0, updatedAt: 0 };
-    assert.equal(notificationFor({ name: 'item-state', payload: { ...item, status: 'finished' } }), null);
-    assert.equal(notificationFor({ name: 'item-state', payload: { ...item, status: 'running' } }), null);
-    assert.match(notificationFor({ name: 'item-state', payload: { ...item, status: 'failed', reason: 'exited 1' } })!.body, /sesn_1: exited 1/);
-    assert.ok(notificationFor({ name: 'notice', payload: { level: 'error', message: 'wrong key' } }));
+describe('desktop notifications', () => {
+  const item = { workId: 'work_1', environmentId: 'env_1', kind: 'session' as const, subjectId: 'sesn_1', claimedAt: 0, updatedAt: 0, logFile: '/data/logs/sessions/work_1.log' };
+  const ended = (status: 'finished' | 'failed' | 'lost', reason: string, extra = {}): ServiceEvent => ({ name: 'item-state', payload: { ...item, ...extra, status, reason } });
+  const workerIs = (payload: Extract<ServiceEvent, { name: 'worker-state' }>['payload']): ServiceEvent => ({ name: 'worker-state', payload });
+  const refused = 'environment env_1: the control plane refused to hand out work (401 authentication_error: invalid x-api-key). Check the environment id and the environment key.';
+
+  it('a session that failed or was lost: once each, opening its log; nothing for success or a stop by the user', () => {
+    const policy = new NotificationPolicy();
+    assert.equal(policy.decide(ended('finished', 'exited 0')), null);
+    assert.equal(policy.decide(ended('finished', 'stopped: by the user')), null, 'a user stop is not a failure');
+    assert.equal(policy.decide({ name: 'item-state', payload: { ...item, status: 'running' } }), null);
+    const failed = policy.decide(ended('failed', 'exited 1'));
+    assert.deepEqual(failed, { title: 'A session failed', body: 'sesn_1: exited 1', open: { view: 'log', workId: 'work_1', title: 'sesn_1' } });
+    assert.equal(policy.decide(ended('failed', 'exited 1')), null, 'the same item is not told twice');
+    const lost = policy.decide(ended('lost', 'lease lost: another worker holds it', { workId: 'work_2', subjectId: 'sesn_2' }));
+    assert.equal(lost?.title, 'A session was lost');
+    assert.deepEqual(lost?.open, { view: 'log', workId: 'work_2', title: 'sesn_2' });
+    // A healthcheck has no log: its notice opens the Work view.
+    const healthcheck = policy.decide(ended('failed', 'Docker is not reachable', { workId: 'work_3', kind: 'healthcheck', subjectId: 'hc_1', logFile: undefined }));
+    assert.deepEqual([healthcheck?.title, healthcheck?.open], ['A healthcheck failed', { view: 'work' }]);
+  });
+
+  it('the worker stopping on a refused key: told once (its state, the notice that repeats it, the final state), opening setup', () => {
+    const policy = new NotificationPolicy();
+    assert.equal(policy.decide(workerIs({ status: 'starting' })), null);
+    assert.equal(policy.decide(workerIs({ status: 'online', active: 0 })), null);
+    const told = policy.decide(workerIs({ status: 'error', message: refused, keyRefused: true }));
+    assert.deepEqual(told, { title: 'Outpost’s key was refused', body: refused, open: { view: 'setup' } });
+    assert.equal(policy.decide({ name: 'notice', payload: { level: 'error', message: refused } }), null, 'the notice repeats the state');
+    assert.equal(policy.decide(workerIs({ status: 'error', message: refused, keyRefused: true })), null, 'not again while it stays stopped');
+    // Started again by the user and refused again: a new attempt, told again.
+    policy.decide(workerIs({ status: 'starting' }));
+    assert.ok(policy.decide(workerIs({ status: 'error', message: refused, keyRefused: true })));
+    const unknown = policy.decide(workerIs({ status: 'error', message: 'environment env_9: the control plane refused to hand out work (404 not_found_error)' }));
+    assert.equal(unknown?.title, 'Outpost stopped on an error');
+    assert.deepEqual(unknown?.open, { view: 'setup' });
+  });
+
+  it('Docker gone: once until it is back; warnings and routine states tell nothing', () => {
+    const policy = new NotificationPolicy();
     const gone = { status: 'online', active: 0, blockedBy: 'docker-unavailable' } as const;
-    assert.ok(notificationFor({ name: 'worker-state', payload: gone }, { status: 'online', active: 0 }));
-    assert.equal(notificationFor({ name: 'worker-state', payload: gone }, gone), null, 'not again while Docker stays away');
+    policy.decide(workerIs({ status: 'online', active: 0 }));
+    assert.equal(policy.decide(workerIs(gone))?.title, 'Docker is not running');
+    assert.equal(policy.decide(workerIs(gone)), null, 'not again while Docker stays away');
+    policy.decide(workerIs({ status: 'online', active: 0 }));
+    assert.ok(policy.decide(workerIs(gone)), 'gone again after it came back');
+    for (const state of [{ status: 'paused', active: 0 }, { status: 'draining', active: 1, deadline: 1 }, { status: 'stopping', active: 0 }, { status: 'off' }] as const) {
+      assert.equal(policy.decide(workerIs(state)), null, state.status);
+    }
+    assert.equal(policy.decide({ name: 'notice', payload: { level: 'warning', message: 'sessions run as root' } }), null);
+    assert.equal(policy.decide({ name: 'open-view', payload: { view: 'work' } }), null);
+  });
+
+  it('turned off, nothing is shown, and turning them on later tells nothing stale', () => {
+    const policy = new NotificationPolicy();
+    assert.equal(policy.decide(ended('failed', 'exited 1'), false), null);
+    assert.equal(policy.decide(workerIs({ status: 'error', message: refused, keyRefused: true }), false), null);
+    assert.equal(policy.decide(ended('failed', 'exited 1'), true), null, 'already happened while off');
+    assert.equal(policy.decide({ name: 'notice', payload: { level: 'error', message: refused } }, true), null);
+    assert.ok(policy.decide(ended('failed', 'exited 2', { workId: 'work_9' }), true));
+  });
+
+  it('the adapter shows it through Electron’s Notification, and a click opens its view', () => {
+    const shown: Array<{ options: { title: string; body: string }; click?: () => void }> = [];
+    class FakeNotification {
+      readonly record: (typeof shown)[number];
+      constructor(options: { title: string; body: string }) {
+        this.record = { options };
+      }
+      on(_event: 'click', listener: () => void) {
+        this.record.click = listener;
+        return this;
+      }
+      show() {
+        shown.push(this.record);
+      }
+    }
+    const opened: OpenView[] = [];
+    const notice: DesktopNotice = { title: 'A session failed', body: 'sesn_1: exited 1', open: { view: 'log', workId: 'work_1', title: 'sesn_1' } };
+    showNotice(FakeNotification, notice, (view) => opened.push(view));
+    assert.equal(shown.length, 1);
+    assert.deepEqual(shown[0]!.options, { title: 'A session failed', body: 'sesn_1: exited 1' });
+    assert.deepEqual(opened, []);
+    shown[0]!.click!();
+    assert.deepEqual(opened, [{ view: 'log', workId: 'work_1', title: 'sesn_1' }]);
   });
 });

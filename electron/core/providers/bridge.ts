@@ -94,6 +94,11 @@ export class BridgeProvider implements ControlPlane {
    */
   readonly #running = new Set<string>();
   readonly #redelivered = new Set<string>();
+  /**
+   * When each item stopped running here. A poll sent before then may still hand it out: the server answered it before
+   * our ack or stop landed. Served again, it would run twice and be reported twice (found by the hostile soak).
+   */
+  readonly #endedAt = new Map<string, number>();
   readonly #pending = new Map<string, PendingReport>();
   readonly #store: BridgeResultStore | undefined;
   /** Aborted by abortInFlight (a second stop request): every request under way ends now. */
@@ -119,6 +124,7 @@ export class BridgeProvider implements ControlPlane {
 
   async poll(signal: AbortSignal): Promise<{ work: WorkItem | null; idleMs?: number }> {
     let raw: unknown;
+    const sentAt = Date.now();
     try {
       raw = await this.#request('poll', 'GET', `/v1/environments/${enc(this.environmentId)}/work/poll`, undefined, signal);
     } catch (e) {
@@ -133,6 +139,10 @@ export class BridgeProvider implements ControlPlane {
     }
     const { work, poll_interval_ms } = parsed.data;
     if (!work) return { work: null, idleMs: poll_interval_ms };
+    if ((this.#endedAt.get(work.work_id) ?? -Infinity) >= sentAt) {
+      this.#opts.logger.debug('a poll sent before the item ended here handed it out; ignored', { environment_id: this.environmentId, work_id: work.work_id });
+      return { work: null, idleMs: 0 };
+    }
     if (this.#running.has(work.work_id)) {
       // Handed out again while it runs here (or its result is on its way): not ours to restart. Wait as for an empty queue.
       const fields = { environment_id: this.environmentId, work_id: work.work_id };
@@ -337,6 +347,10 @@ export class BridgeProvider implements ControlPlane {
   #forget(workId: string): void {
     this.#running.delete(workId);
     this.#redelivered.delete(workId);
+    // No poll outlives its timeout: an end older than that can no longer race one.
+    const now = Date.now();
+    for (const [id, at] of this.#endedAt) if (now - at > (this.#opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS) + 1_000) this.#endedAt.delete(id);
+    this.#endedAt.set(workId, now);
   }
 
   async listProviders(signal?: AbortSignal) {

@@ -9,6 +9,12 @@ import { sweepOrphans } from './recovery.js';
 import { ItemRun, type SessionSettings, type WorkerContext } from './supervisor.js';
 
 const DOCKER_RETRY_MS = 2_000;
+/**
+ * A shutdown may take the drain and the sessions' grace, and this much more for the last reports; past that, what is
+ * still in flight is cut off as by a second stop request, so the process is gone within drain + grace + 5 s whatever
+ * a control plane does (issue 14; the hostile soak found a hung stop holding a SIGTERM for 12.4 s).
+ */
+const LAST_CALLS_MS = 3_000;
 
 export interface WorkerOptions extends WorkerContext {
   maxSessions: number;
@@ -20,6 +26,13 @@ export interface WorkerOptions extends WorkerContext {
 /** The worker ended itself: the control plane refused it for good (401, 403, 404). */
 export class WorkerFatalError extends Error {
   override name = 'WorkerFatalError';
+  constructor(
+    message: string,
+    /** 401 or 403: the key itself was refused (the window then asks for it again). */
+    readonly keyRefused: boolean,
+  ) {
+    super(message);
+  }
 }
 
 /**
@@ -115,12 +128,15 @@ export class Worker {
     if (this.#fatal) return;
     // Name what failed: a refused heartbeat is not a refusal to hand out work.
     const what = during === 'polling' ? 'the control plane refused to hand out work' : `${during} failed for good`;
+    // Both providers' errors carry the HTTP status (the SDK's APIError, BridgeApiError).
+    const status = (e as { status?: unknown } | null)?.status;
     this.#fatal = new WorkerFatalError(
       `environment ${provider.environmentId}: ${what} (${provider.describe(e)}). ` +
         'Check the environment id and the environment key.',
+      status === 401 || status === 403,
     );
     logger.error(`worker stopped: ${during} failed for good`, { environment_id: provider.environmentId, error: provider.describe(e) });
-    this.#setState({ status: 'error', message: this.#fatal.message });
+    this.#setState(this.#errorState());
     this.#loopCtrl.abort();
     this.#wake();
   }
@@ -185,6 +201,20 @@ export class Worker {
 
   async #runShutdown(drainMs: number): Promise<void> {
     const { logger } = this.#opts;
+    const budgetMs = drainMs + this.#opts.session.graceSeconds * 1000 + LAST_CALLS_MS;
+    const budget = setTimeout(() => {
+      logger.warn('shutdown is taking longer than the drain and grace periods; cutting off the control-plane calls still in flight', { after_seconds: budgetMs / 1000 });
+      void this.stopNow();
+    }, budgetMs);
+    try {
+      await this.#stopInOrder(drainMs);
+    } finally {
+      clearTimeout(budget);
+    }
+  }
+
+  async #stopInOrder(drainMs: number): Promise<void> {
+    const { logger } = this.#opts;
     this.#loopCtrl.abort();
     this.#wake();
     await this.#loop;
@@ -197,7 +227,7 @@ export class Worker {
     if (this.active > 0) logger.info('stopping running sessions', { sessions: this.active });
     for (const run of this.#runs.values()) run.stop('Outpost is shutting down');
     await this.#allDone();
-    this.#setState(this.#fatal ? { status: 'error', message: this.#fatal.message } : { status: 'off' });
+    this.#setState(this.#fatal ? this.#errorState() : { status: 'off' });
     logger.info('worker stopped');
   }
 
@@ -341,6 +371,11 @@ export class Worker {
       this.#refreshActive();
       this.#wake();
     });
+  }
+
+  #errorState(): WorkerState {
+    const fatal = this.#fatal!;
+    return { status: 'error', message: fatal.message, ...(fatal.keyRefused ? { keyRefused: true } : {}) };
   }
 
   #refreshActive(): void {

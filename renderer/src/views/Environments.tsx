@@ -26,6 +26,8 @@ export function Environments({ settings, onSettings, onError }: { settings: Sett
       setEditing(undefined);
     }, (e: Error) => onError(e.message));
 
+  const setNotifications = (desktopNotifications: boolean) => call('settings.update', { desktopNotifications }).then(onSettings, (e: Error) => onError(e.message));
+
   return (
     <section>
       <div className="section-head">
@@ -81,6 +83,13 @@ export function Environments({ settings, onSettings, onError }: { settings: Sett
         </label>
         <button disabled={!name.trim()}>Create</button>
       </form>
+      <div className="card">
+        <h2>This machine</h2>
+        <label className="toggle">
+          <input type="checkbox" checked={settings.desktopNotifications} onChange={(e) => void setNotifications(e.target.checked)} /> Desktop notifications when a session fails or is lost,
+          or the worker stops on an error such as a refused key (desktop app)
+        </label>
+      </div>
       {archiving && (
         <Confirm
           title={`Archive ${archiving.name}?`}

@@ -5,8 +5,11 @@ import { call } from '../api.js';
 
 type Step = 'key' | 'environment' | 'environment-key';
 
-/** First run: the API key, an environment (picked or created), its environment key, then the worker starts. */
-export function Setup({ settings, onDone }: { settings: Settings; onDone: () => void }) {
+/**
+ * First run: the API key, an environment (picked or created), its environment key, then the worker starts.
+ * Opened again (a notification of a refused key), it can be left with `onCancel`.
+ */
+export function Setup({ settings, onDone, onCancel }: { settings: Settings; onDone: () => void; onCancel?: () => void }) {
   const [step, setStep] = useState<Step>();
   const [environment, setEnvironment] = useState<EnvironmentSummary>();
   useEffect(() => {
@@ -19,6 +22,11 @@ export function Setup({ settings, onDone }: { settings: Settings; onDone: () => 
     <main className="setup">
       <h1>Set up Outpost</h1>
       <p className="lead">Outpost runs your agent sessions on this machine, each in its own Docker container.</p>
+      {onCancel && (
+        <button type="button" onClick={onCancel}>
+          Back to work
+        </button>
+      )}
       <ol className="steps">
         <li className={step === 'key' ? 'current' : ''}>API key</li>
         <li className={step === 'environment' ? 'current' : ''}>Environment</li>
@@ -33,7 +41,15 @@ export function Setup({ settings, onDone }: { settings: Settings; onDone: () => 
           }}
         />
       )}
-      {step === 'environment-key' && environment && <StartStep environment={environment} back={() => setStep('environment')} onDone={onDone} />}
+      {step === 'environment-key' && environment && (
+        <StartStep
+          environment={environment}
+          // Keying an environment again keeps its network; a new one starts from Docker's default.
+          networkMode={settings.environments.find((p) => p.environmentId === environment.id)?.networkMode ?? 'bridge'}
+          back={() => setStep('environment')}
+          onDone={onDone}
+        />
+      )}
     </main>
   );
 }
@@ -123,9 +139,9 @@ function EnvironmentStep({ onPick }: { onPick: (environment: EnvironmentSummary)
   );
 }
 
-function StartStep({ environment, back, onDone }: { environment: EnvironmentSummary; back: () => void; onDone: () => void }) {
+function StartStep({ environment, networkMode, back, onDone }: { environment: EnvironmentSummary; networkMode: string; back: () => void; onDone: () => void }) {
   const [key, setKey] = useState('');
-  const [network, setNetwork] = useState('bridge');
+  const [network, setNetwork] = useState(networkMode);
   const { error, busy, submit } = useSubmit(async () => {
     // Fresh: connecting the key may have changed them since this view loaded.
     const current = await call('settings.get');
