@@ -144,7 +144,8 @@ async function runPhase(opts: {
   const sampler = setInterval(() => {
     fleet.forEach((w, i) => {
       void docker.getContainer(w.name).stats({ stream: false }).then(
-        (s) => (memoryPeak[i] = Math.max(memoryPeak[i]!, (s.memory_stats.usage ?? 0) / 2 ** 20)),
+        // Less the page cache of what it wrote (session logs), as `docker stats` and the window count it.
+        (s) => (memoryPeak[i] = Math.max(memoryPeak[i]!, ((s.memory_stats.usage ?? 0) - ((s.memory_stats.stats as Record<string, number> | undefined)?.['inactive_file'] ?? 0)) / 2 ** 20)),
         () => {},
       );
     });
