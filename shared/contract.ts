@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { itemStateSchema, workerStateSchema } from './states.js';
 import { CHANNEL_NAMES, type ChannelName } from './channels.js';
 import { controlPlaneId } from './ids.js';
+import { ALLOW_ENTRY_RULE, DEFAULT_ALLOWLIST, EGRESS_POLICIES, isAllowEntry } from './egress.js';
 
 const count = z.number().int().nonnegative();
 
@@ -29,15 +30,22 @@ const keySafeUrl = z.string().url().refine(isKeySafeUrl, KEY_SAFE_URL_RULE);
 
 const environmentId = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'an environment id such as env_…');
 
+const allowEntry = z.string().trim().toLowerCase().max(300).refine(isAllowEntry, ALLOW_ENTRY_RULE);
+
 /** What one environment's containers get, and how this machine serves it (DESIGN §1.3). */
-export const environmentProfileSchema = z.object({
+const profileFields = z.object({
   environmentId,
   /** anthropic: self-hosted environments; ainative: Bridge environments (its key is the bearer token). */
   provider: z.enum(['anthropic', 'ainative']).default('anthropic'),
   name: z.string().max(200).default(''),
   baseUrl: keySafeUrl.default('https://api.anthropic.com'),
   image: z.string().min(1).default('outpost-session:latest'),
+  /** The Docker network mode of an `open` environment's sessions; every other policy gives them loopback only. */
   networkMode: z.string().min(1).default('bridge'),
+  /** What sessions may reach (issue 16): nothing, the API only, the API and `allowHosts`, or whatever networkMode reaches. */
+  egress: z.enum(EGRESS_POLICIES).default('allowlist'),
+  /** `allowlist`: the hosts besides the API (names, `*.domain`, addresses or ranges; only an address lets a private one through). */
+  allowHosts: z.array(allowEntry).max(500).default([...DEFAULT_ALLOWLIST]),
   // Docker's own bounds: at least 0.01 CPUs and 6 MiB; beyond these no machine has them, and every item would fail.
   cpus: z.number().min(0.01, 'at least 0.01 CPUs').max(256, 'at most 256 CPUs').default(2),
   memoryMb: z.number().int().min(6, 'at least 6 MiB').max(1_048_576, 'at most 1048576 MiB (1 TiB)').default(4096),
@@ -53,6 +61,15 @@ export const environmentProfileSchema = z.object({
   /** Let sessions run as uid 0 in their containers (DESIGN §4: never, unless asked for here); warned at every start. */
   allowRoot: z.boolean().default(false),
 });
+/**
+ * A profile without an egress policy that names its network mode comes from before policies existed
+ * (every stored profile wrote its networkMode), or from a caller that chose a Docker network: it keeps
+ * today's behaviour, `open`. A profile that names neither is new: `allowlist`.
+ */
+export const environmentProfileSchema = z.preprocess(
+  (raw) => (raw && typeof raw === 'object' && !('egress' in raw) && 'networkMode' in raw ? { ...raw, egress: 'open' } : raw),
+  profileFields,
+);
 export type EnvironmentProfile = z.infer<typeof environmentProfileSchema>;
 
 export const settingsSchema = z.object({
@@ -82,7 +99,7 @@ function patchOf<S extends z.ZodRawShape>(schema: z.ZodObject<S>) {
  * neither overwrites the other's edits.
  */
 export const settingsPatchSchema = patchOf(settingsSchema.omit({ version: true, environments: true })).extend({
-  environment: patchOf(environmentProfileSchema).extend({ environmentId }).optional(),
+  environment: patchOf(profileFields).extend({ environmentId }).optional(),
 });
 export type SettingsPatch = z.input<typeof settingsPatchSchema>;
 
@@ -120,6 +137,28 @@ export const logSourceSchema = z.discriminatedUnion('kind', [z.object({ kind: z.
 export type LogSource = z.infer<typeof logSourceSchema>;
 
 export const workspaceEntrySchema = z.object({ path: z.string(), size: count, directory: z.boolean() });
+
+/** One connection a session opened through its egress proxy, decided and measured (issue 16 §3). */
+export const egressConnectionSchema = z.object({
+  workId,
+  /** When it was asked for (ms since the epoch). */
+  at: z.number(),
+  /** CONNECT: a tunnel (TLS, or whatever the client speaks); HTTP: a plain request forwarded. */
+  method: z.enum(['CONNECT', 'HTTP']),
+  host: z.string(),
+  port: count,
+  allowed: z.boolean(),
+  /** The rule that decided: `api`, the allowlist entry that matched, or why it was refused. */
+  rule: z.string(),
+  /** The address connected to (allowed connections). */
+  address: z.string().optional(),
+  bytesUp: count,
+  bytesDown: count,
+  durationMs: count,
+  /** Allowed, but the far end could not be reached (ECONNREFUSED, a timeout…). */
+  error: z.string().optional(),
+});
+export type EgressConnection = z.infer<typeof egressConnectionSchema>;
 
 export const calls = {
   'worker.state': { request: empty, response: workerStateSchema },
@@ -176,6 +215,8 @@ export const events = {
   'item-state': itemStateSchema,
   /** Something the user should read: a wrong key, Docker gone, a corrupt settings file. */
   notice: z.object({ level: z.enum(['info', 'warning', 'error']), message: z.string() }),
+  /** A session's connection through its egress proxy, once it is decided (refused) or closed (allowed). */
+  egress: egressConnectionSchema,
 } as const;
 export type EventName = keyof typeof events;
 export type EventPayload<E extends EventName> = z.infer<(typeof events)[E]>;

@@ -10,7 +10,9 @@ import { DataPaths, InstanceRecord } from './paths.js';
 import { AnthropicProvider } from './providers/anthropic/provider.js';
 import { BridgeProvider } from './providers/bridge.js';
 import type { ControlPlane } from './providers/control-plane.js';
+import type { Resolver } from './egress/proxy.js';
 import { DockerRuntime } from './runtime/docker.js';
+import { FORWARDER_IMAGE } from './runtime/egress-sidecar.js';
 import { ensureSessionImage, packageVersion } from './runtime/session-image.js';
 import { redactDeep, type Secret } from './secret.js';
 import type { SecretStore } from './secrets/secret-store.js';
@@ -35,6 +37,8 @@ export interface OutpostOptions {
   retentionCheckMs?: number;
   /** Readies an environment's image before the first claim. Default: build Outpost's session image when it is missing. */
   prepare?: (image: string) => Promise<void>;
+  /** Name lookups of the sessions' egress proxies (tests point them at 127.0.0.x servers). Default: the system's. */
+  egressResolver?: Resolver;
 }
 
 /**
@@ -153,7 +157,7 @@ export class Outpost implements ServiceCore {
     // Only to the origin the key was set for (key-origins.ts): a changed URL needs the key again.
     const key = await keyFor(this.secrets, { kind: 'environment-key', environmentId: profile.environmentId }, profile.baseUrl);
     if (!key) throw new UserError(`Set the environment key for ${profile.environmentId} first.`);
-    await this.#checkNetwork(profile.networkMode);
+    if (profile.egress === 'open') await this.#checkNetwork(profile.networkMode);
     this.#detachWorker();
     const worker = this.#createWorker(profile, key);
     this.#worker = worker;
@@ -297,11 +301,17 @@ export class Outpost implements ServiceCore {
       session: {
         image: profile.image,
         networkMode: profile.networkMode,
+        egress: { policy: profile.egress, allowHosts: profile.allowHosts, ...(this.#opts.egressResolver ? { resolve: this.#opts.egressResolver } : {}) },
         limits: { cpus: profile.cpus, memoryMb: profile.memoryMb, pids: profile.pids, logMb: profile.logLimitMb },
         graceSeconds: profile.graceSeconds,
         allowRoot: profile.allowRoot,
       },
-      prepare: () => prepare(profile.image),
+      onEgress: (connection) => this.events.fire({ name: 'egress', payload: connection }),
+      prepare: async () => {
+        await prepare(profile.image);
+        // api and allowlist: each session's forwarder sidecar runs in the session image.
+        if (profile.egress === 'api' || profile.egress === 'allowlist') await prepare(FORWARDER_IMAGE);
+      },
     });
   }
 }

@@ -17,7 +17,7 @@ export const PRIVATE_FILE_MODE = 0o600;
  */
 export class DataPaths {
   constructor(readonly root: string) {
-    for (const dir of [this.root, join(this.root, 'logs'), this.sessionLogs, this.workspaces, this.leases, this.instances]) {
+    for (const dir of [this.root, join(this.root, 'logs'), this.sessionLogs, this.workspaces, this.leases, this.instances, this.egress]) {
       mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
       chmodSync(dir, PRIVATE_DIR_MODE);
     }
@@ -40,6 +40,10 @@ export class DataPaths {
   }
   get instances(): string {
     return join(this.root, 'instances');
+  }
+  /** Each running session's egress proxy socket, in a folder of its own (egress/session-egress.ts owns them). */
+  get egress(): string {
+    return join(this.root, 'egress');
   }
 
   /** Throws on an id that is not a control-plane id (DESIGN §4). */

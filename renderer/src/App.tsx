@@ -36,7 +36,7 @@ export function App() {
   useServiceEvents((event) => {
     if (event.name === 'worker-state') setWorker(event.payload);
     else if (event.name === 'notice') notify(event.payload.level, event.payload.message);
-    else {
+    else if (event.name === 'item-state') {
       const item = event.payload;
       setItems((list) => [...list.filter((i) => i.workId !== item.workId), item]);
       if (isTerminal(item.status)) setHistoryVersion((v) => v + 1);

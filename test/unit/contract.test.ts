@@ -61,6 +61,7 @@ const samples = {
     'worker-state': { status: 'draining', active: 2, deadline: 123 },
     'item-state': { workId: 'w', environmentId: 'e', kind: 'healthcheck', subjectId: 'h', status: 'finished', claimedAt: 1, updatedAt: 2, reason: 'ok' },
     notice: { level: 'error', message: 'Docker is not reachable' },
+    egress: { workId: 'w', at: 1, method: 'CONNECT', host: 'pypi.org', port: 443, allowed: true, rule: 'allowlist: pypi.org', address: '151.101.0.223', bytesUp: 10, bytesDown: 20, durationMs: 30 },
   },
 } as const;
 

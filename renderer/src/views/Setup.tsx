@@ -125,12 +125,14 @@ function EnvironmentStep({ onPick }: { onPick: (environment: EnvironmentSummary)
 
 function StartStep({ environment, back, onDone }: { environment: EnvironmentSummary; back: () => void; onDone: () => void }) {
   const [key, setKey] = useState('');
-  const [network, setNetwork] = useState('bridge');
+  const [network, setNetwork] = useState('allowlist');
   const { error, busy, submit } = useSubmit(async () => {
     // Fresh: connecting the key may have changed them since this view loaded.
     const current = await call('settings.get');
     // The profile first: the key is kept for its URL only (and sent nowhere else).
-    await call('settings.update', { environment: { environmentId: environment.id, name: environment.name, baseUrl: current.apiBaseUrl, networkMode: network } });
+    // host and bridge are Docker networks (egress open); the others give sessions loopback and Outpost's proxy.
+    const egress = network === 'host' || network === 'bridge' ? { egress: 'open' as const, networkMode: network } : { egress: network as 'allowlist' | 'api' | 'none' };
+    await call('settings.update', { environment: { environmentId: environment.id, name: environment.name, baseUrl: current.apiBaseUrl, ...egress } });
     await call('keys.set', { kind: 'environment-key', environmentId: environment.id, value: key });
     await call('settings.update', { servedEnvironmentId: environment.id });
     await call('worker.start');
@@ -151,9 +153,11 @@ function StartStep({ environment, back, onDone }: { environment: EnvironmentSumm
       <label>
         Container network
         <select value={network} onChange={(e) => setNetwork(e.target.value)}>
-          <option value="bridge">bridge (Docker’s default)</option>
-          <option value="host">host</option>
-          <option value="none">none (no network)</option>
+          <option value="allowlist">allowlist: the API and package hosts (npm, PyPI, GitHub)</option>
+          <option value="api">the API only</option>
+          <option value="none">none (for scripts: sessions cannot reach the API)</option>
+          <option value="bridge">open: Docker’s bridge (reaches everything)</option>
+          <option value="host">open: host network</option>
         </select>
       </label>
       <ErrorLine message={error} />

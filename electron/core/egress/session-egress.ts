@@ -1,0 +1,162 @@
+import type Docker from 'dockerode';
+import { randomBytes } from 'node:crypto';
+import { chownSync, createWriteStream, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { EgressConnection } from '../../../shared/contract.js';
+import type { EgressPolicy } from '../../../shared/egress.js';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, within } from '../paths.js';
+import { EGRESS_PORT, startEgressSidecar } from '../runtime/egress-sidecar.js';
+import { LABEL } from '../runtime/labels.js';
+import type { SessionUser } from '../runtime/workspace.js';
+import { redact } from '../secret.js';
+import { EgressPolicyRules, normalHost } from './policy.js';
+import { EgressProxy, type ConnectionRecord, type Resolver } from './proxy.js';
+
+/** An environment's egress settings, as its sessions are started with them. */
+export interface EgressSettings {
+  policy: EgressPolicy;
+  allowHosts: readonly string[];
+  /** Name lookups of the proxy (tests point it at 127.0.0.x servers). */
+  resolve?: Resolver;
+}
+
+export interface SessionEgressOptions {
+  settings: EgressSettings;
+  /** `open`: the profile's Docker network mode. */
+  openNetworkMode: string;
+  /** The control plane the session runner calls (its host and port pass under `api` and `allowlist`). */
+  apiBaseUrl?: string;
+  docker: Docker;
+  /** The data folder's egress/ folder: the proxy's socket folder is made in it. */
+  egressRoot: string;
+  /** The sidecar's name and labels (the session's own, so recovery sweeps both). */
+  name: string;
+  labels: Record<string, string>;
+  /** Who the sidecar runs as: it must reach the socket (Outpost run as root chowns the folder to it). */
+  user: SessionUser;
+  workId: string;
+  /** The session's log: one line per connection. */
+  logFile: string;
+  onConnection?: (connection: EgressConnection) => void;
+}
+
+/** What the session container gets: its network mode and the environment that points its tools at the proxy. */
+export interface SessionEgress {
+  networkMode: string;
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+/** A session that opens more connections than this has the rest counted, not each logged (the log has a cap of its own). */
+const LOGGED_CONNECTIONS = 10_000;
+const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '::1'];
+
+/**
+ * A session's egress, by its environment's policy (issue 16): `open` is the profile's Docker network;
+ * `none` is loopback only; `api` and `allowlist` are loopback plus a forwarder sidecar to a proxy in
+ * this process, which decides each connection and logs it. The session cannot reconfigure any of it.
+ */
+export async function openSessionEgress(opts: SessionEgressOptions): Promise<SessionEgress> {
+  const { policy } = opts.settings;
+  if (policy === 'open') return { networkMode: opts.openNetworkMode, env: {}, close: async () => {} };
+  if (policy === 'none') return { networkMode: 'none', env: {}, close: async () => {} };
+
+  const api = apiOrigin(opts.apiBaseUrl);
+  const rules = new EgressPolicyRules({ policy, allowHosts: opts.settings.allowHosts, ...(api ? { api } : {}) });
+  // Short and random: a unix socket's path has room for about 107 bytes; a work id may be 128.
+  const dirName = randomBytes(6).toString('hex');
+  const dir = within(opts.egressRoot, dirName);
+  const socketPath = join(dir, 'proxy.sock');
+  if (Buffer.byteLength(socketPath) > 103) throw new Error(`the data folder's path is too long for the egress proxy's socket (${socketPath}); choose a shorter --data-dir`);
+  mkdirSync(dir, { mode: PRIVATE_DIR_MODE });
+  const log = new ConnectionLog(opts.logFile, opts.workId, opts.onConnection);
+  let proxy: EgressProxy | undefined;
+  try {
+    proxy = await EgressProxy.listen({ rules, socketPath, onConnection: (record) => log.add(record), ...(opts.settings.resolve ? { resolve: opts.settings.resolve } : {}) });
+    if (process.getuid?.() === 0) {
+      chownSync(dir, opts.user.uid, opts.user.gid);
+      chownSync(socketPath, opts.user.uid, opts.user.gid);
+    }
+    const sidecar = await startEgressSidecar(opts.docker, { name: opts.name, labels: { ...opts.labels, [LABEL.egressDir]: dirName }, socketDir: dir, user: opts.user });
+    const proxyUrl = `http://127.0.0.1:${EGRESS_PORT}`;
+    const local = LOOPBACK_NAMES.filter((name) => name !== (api && normalHost(api.host)));
+    const open = proxy;
+    return {
+      networkMode: `container:${sidecar.id}`,
+      // Both spellings: curl reads only the lower-case http_proxy; NODE_USE_ENV_PROXY makes Node 22's own fetch use them.
+      env: {
+        HTTP_PROXY: proxyUrl,
+        HTTPS_PROXY: proxyUrl,
+        http_proxy: proxyUrl,
+        https_proxy: proxyUrl,
+        NO_PROXY: local.join(','),
+        no_proxy: local.join(','),
+        NODE_USE_ENV_PROXY: '1',
+      },
+      close: async () => {
+        await sidecar.remove({ force: true }).catch((e: { statusCode?: number }) => {
+          if (e.statusCode !== 404) throw e;
+        });
+        await open.close();
+        rmSync(dir, { recursive: true, force: true });
+        await log.close();
+      },
+    };
+  } catch (e) {
+    await proxy?.close();
+    rmSync(dir, { recursive: true, force: true });
+    await log.close();
+    throw e;
+  }
+}
+
+/** The API's host and port, from its base URL (scheme default when none is written). */
+function apiOrigin(baseUrl: string | undefined): { host: string; port: number } | undefined {
+  if (!baseUrl) return undefined;
+  const url = new URL(baseUrl);
+  return { host: url.hostname, port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)) };
+}
+
+/** Each connection as a plain line in the session's log (redacted: a host name can carry a token) and as an event. */
+class ConnectionLog {
+  readonly #stream;
+  #count = 0;
+
+  constructor(
+    file: string,
+    private readonly workId: string,
+    private readonly onConnection?: (connection: EgressConnection) => void,
+  ) {
+    this.#stream = createWriteStream(file, { flags: 'a', mode: PRIVATE_FILE_MODE });
+    this.#stream.on('error', () => {}); // A full disk loses these lines, as it does the session's own.
+  }
+
+  add(record: ConnectionRecord): void {
+    if (++this.#count > LOGGED_CONNECTIONS) {
+      if (this.#count === LOGGED_CONNECTIONS + 1) this.#stream.write(`${new Date().toISOString()} [egress] more than ${LOGGED_CONNECTIONS} connections: the rest are not logged\n`);
+      return;
+    }
+    this.#stream.write(redact(`${new Date(record.at).toISOString()} ${describeConnection(record)}\n`));
+    this.onConnection?.({ workId: this.workId, ...record });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.#stream.end(resolve));
+  }
+}
+
+/** `[egress] allowed CONNECT pypi.org:443 (allowlist: pypi.org) 151.101.0.223 up 1.2 KB down 3.4 MB 812 ms` */
+export function describeConnection(c: ConnectionRecord): string {
+  const verdict = c.allowed ? 'allowed' : 'refused';
+  const where = c.address ? ` ${c.address}` : '';
+  const traffic = c.allowed ? ` up ${bytes(c.bytesUp)} down ${bytes(c.bytesDown)} ${c.durationMs} ms` : '';
+  const failed = c.error ? ` failed: ${c.error}` : '';
+  return `[egress] ${verdict} ${c.method} ${c.host}:${c.port} (${c.rule})${where}${traffic}${failed}`;
+}
+
+function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GB`;
+}
