@@ -301,7 +301,7 @@ export class Outpost implements ServiceCore {
       session: {
         image: profile.image,
         networkMode: profile.networkMode,
-        egress: { policy: profile.egress, allowHosts: profile.allowHosts, ...(this.#opts.egressResolver ? { resolve: this.#opts.egressResolver } : {}) },
+        egress: { policy: profile.egress, allowHosts: profile.allowHosts, environmentUrl: profile.baseUrl, ...(this.#opts.egressResolver ? { resolve: this.#opts.egressResolver } : {}) },
         limits: { cpus: profile.cpus, memoryMb: profile.memoryMb, pids: profile.pids, logMb: profile.logLimitMb },
         graceSeconds: profile.graceSeconds,
         allowRoot: profile.allowRoot,

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,8 @@ import { createLogger } from '../../electron/core/log.js';
 import { originOf } from '../../electron/core/key-origins.js';
 import { Outpost } from '../../electron/core/outpost.js';
 import type { Resolver } from '../../electron/core/egress/proxy.js';
+import { startEgressSidecar } from '../../electron/core/runtime/egress-sidecar.js';
+import { sessionUser } from '../../electron/core/runtime/workspace.js';
 import { buildScriptImage, docker, inspectAll, outpostContainers } from '../helpers/docker.js';
 import { memorySecrets } from '../helpers/secrets.js';
 import { waitFor } from '../helpers/worker.js';
@@ -52,9 +55,8 @@ describe('egress control: a session reaches what its environment allows, and not
     await playground.close();
   });
 
-  async function serve(profile: Record<string, unknown>) {
+  async function serve(profile: Record<string, unknown>, dataDir = mkdtempSync(join(tmpdir(), 'outpost-egress-'))) {
     const { environment, environmentKey } = playground.createEnvironment('egress');
-    const dataDir = mkdtempSync(join(tmpdir(), 'outpost-egress-'));
     const logger = createLogger({ format: 'text', sink: { write: () => {} } });
     const secrets = memorySecrets();
     const outpost = Outpost.open({ dataDir, secrets, logger, egressResolver: resolver });
@@ -129,6 +131,24 @@ describe('egress control: a session reaches what its environment allows, and not
     await served.outpost.stopWorker('now');
   });
 
+  it('startup recovery sweeps the sidecar of an Outpost that died, and its socket folder', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'outpost-egress-'));
+    const installId = randomUUID();
+    writeFileSync(join(dataDir, 'install-id'), installId);
+    mkdirSync(join(dataDir, 'egress', 'aaaaaaaaaaaa'), { recursive: true });
+    // An instance with no record: its process is gone.
+    const labels = { 'outpost.work_id': 'work_dead', 'outpost.environment_id': 'env_dead', 'outpost.instance': randomUUID(), 'outpost.install': installId, 'outpost.egress_dir': 'aaaaaaaaaaaa' };
+    const sidecar = await startEgressSidecar(docker, { name: `outpost-test-dead-${installId.slice(0, 8)}-egress`, labels, socketDir: join(dataDir, 'egress', 'aaaaaaaaaaaa'), user: sessionUser(false) });
+    try {
+      const served = await serve({ egress: 'allowlist' }, dataDir);
+      await waitFor('the dead one’s sidecar swept', async () => (await outpostContainers(installId)).length === 0, 30_000);
+      assert.deepEqual(readdirSync(join(dataDir, 'egress')), []);
+      await served.outpost.stopWorker('now');
+    } finally {
+      await sidecar.remove({ force: true }).catch(() => {});
+    }
+  });
+
   it('api: the session runner serves its session through the proxy; any other host is refused and logged', async () => {
     const served = await serve({ egress: 'api' });
     const { sessionId, work } = playground.createSession(served.environmentId, {
@@ -146,14 +166,15 @@ describe('egress control: a session reaches what its environment allows, and not
   });
 
   it('none: loopback only and no proxy: neither a script nor the session runner reaches anything', async () => {
-    const image = await buildScriptImage('outpost-test-egress-none', `wget -q -T 3 -O- http://127.0.0.2:${port['127.0.0.2']}/ && echo reached || echo unreachable; env | grep -ci proxy`);
+    const image = await buildScriptImage('outpost-test-egress-none', `echo | nc -w 3 127.0.0.2 ${port['127.0.0.2']} && echo reached || echo unreachable; env | grep -ci proxy`);
     const served = await serve({ egress: 'none', image });
     const item = playground.enqueue(served.environmentId);
     const info = (await waitFor('the container', async () => (await inspectAll(served.installId)).find((c) => c.Config.Labels['outpost.work_id'] === item.id), 30_000, 50))!;
     assert.equal(info.HostConfig.NetworkMode, 'none');
     await ended(served.outpost, item.id);
     const log = readFileSync(join(served.dataDir, 'logs', 'sessions', `${item.id}.log`), 'utf8');
-    assert.match(log, /unreachable\n0\n/);
+    assert.match(log, /^unreachable$/m);
+    assert.match(log, /^0$/m, 'no proxy variables');
 
     const runner = await serve({ egress: 'none' });
     const { work } = playground.createSession(runner.environmentId, { calls: [{ name: 'bash', input: { command: 'echo never' } }] });

@@ -8,15 +8,21 @@ import { after, before, describe, it } from 'node:test';
 import { EgressPolicyRules } from '../../electron/core/egress/policy.js';
 import { EgressProxy, type ConnectionRecord, type Resolver } from '../../electron/core/egress/proxy.js';
 
-const rules = (allowHosts: string[], policy: 'api' | 'allowlist' | 'none' = 'allowlist') => new EgressPolicyRules({ policy, api: { host: '127.0.0.1', port: 8443 }, allowHosts });
+const rules = (allowHosts: string[], policy: 'api' | 'allowlist' | 'none' = 'allowlist') => new EgressPolicyRules({ policy, api: { host: '127.0.0.1', port: 8443, internal: true }, allowHosts });
 
 describe('egress rules: what a session may reach, decided by name and by address', () => {
   it('none refuses everything, the API included; api allows only the API host and port', () => {
     assert.equal(rules([], 'none').decide('127.0.0.1', 8443).allowed, false);
     const api = rules(['pypi.org'], 'api');
-    assert.deepEqual(api.decide('127.0.0.1', 8443), { allowed: true, rule: 'api', api: true });
+    assert.deepEqual(api.decide('127.0.0.1', 8443), { allowed: true, rule: 'api', anyAddress: true });
     assert.equal(api.decide('127.0.0.1', 8444).allowed, false, 'another port of the API host');
     assert.equal(api.decide('pypi.org', 443).allowed, false, 'the list counts for allowlist only');
+  });
+
+  it('an API an item’s secret names (not the environment’s own URL) is reached by name, but never at an internal address', () => {
+    const named = new EgressPolicyRules({ policy: 'api', api: { host: 'metadata.evil', port: 80, internal: false }, allowHosts: [] });
+    assert.deepEqual(named.decide('metadata.evil', 80), { allowed: true, rule: 'api', anyAddress: false });
+    assert.equal(named.addressAllowed('169.254.169.254'), false);
   });
 
   it('allowlist: exact names, *.domain for names under it (not the domain itself), case and a trailing dot ignored', () => {

@@ -31,13 +31,17 @@ export function isInternalAddress(address: string): boolean {
 
 export interface EgressRules {
   policy: Exclude<EgressPolicy, 'open'>;
-  /** The control plane the session runner talks to: its host and port are always reachable (but under `none`). */
-  api?: { host: string; port: number };
+  /**
+   * The control plane the session runner talks to: its host and port are always reachable (but under
+   * `none`). `internal`: it may be an internal address (the environment's own URL, e.g. a control plane
+   * on this machine); an item's secret that names another API gets no such pass.
+   */
+  api?: { host: string; port: number; internal: boolean };
   allowHosts: readonly string[];
 }
 
 /** What the proxy decided about a host, before looking it up: refused (and why), or allowed by a rule. */
-export type Verdict = { allowed: false; rule: string } | { allowed: true; rule: string; api: boolean };
+export type Verdict = { allowed: false; rule: string } | { allowed: true; rule: string; anyAddress: boolean };
 
 /**
  * One environment's rules, compiled: names (exact or `*.domain`) and address ranges. A name allows a
@@ -70,16 +74,16 @@ export class EgressPolicyRules {
     const host = normalHost(rawHost);
     const { policy, api } = this.#rules;
     if (policy === 'none') return { allowed: false, rule: 'egress none: no network' };
-    if (api && host === normalHost(api.host) && port === api.port) return { allowed: true, rule: 'api', api: true };
+    if (api && host === normalHost(api.host) && port === api.port) return { allowed: true, rule: 'api', anyAddress: api.internal };
     if (policy === 'api') return { allowed: false, rule: 'egress api: only the API host' };
     if (isIP(plainAddress(host))) {
       const range = this.#rangeFor(host);
-      if (range) return { allowed: true, rule: `allowlist: ${range}`, api: false };
+      if (range) return { allowed: true, rule: `allowlist: ${range}`, anyAddress: false };
       return isInternalAddress(host) ? { allowed: false, rule: `internal address: add ${host} to the allowlist` } : { allowed: false, rule: `not on the allowlist: add ${host}` };
     }
-    if (this.#names.has(host)) return { allowed: true, rule: `allowlist: ${host}`, api: false };
+    if (this.#names.has(host)) return { allowed: true, rule: `allowlist: ${host}`, anyAddress: false };
     const suffix = this.#suffixes.find((s) => host.endsWith(s) && host.length > s.length);
-    if (suffix) return { allowed: true, rule: `allowlist: *${suffix}`, api: false };
+    if (suffix) return { allowed: true, rule: `allowlist: *${suffix}`, anyAddress: false };
     return { allowed: false, rule: `not on the allowlist: add ${host}` };
   }
 

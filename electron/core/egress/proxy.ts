@@ -169,8 +169,8 @@ export class EgressProxy {
       return { rule: verdict.rule, error: (e as NodeJS.ErrnoException).code ?? (e as Error).message };
     }
     if (addresses.length === 0) return { rule: verdict.rule, error: 'ENOTFOUND' };
-    // The API's origin is the user's own setting (a control plane on this machine in tests and the demo).
-    const internal = verdict.api ? undefined : addresses.find((a) => !rules.addressAllowed(a));
+    // The environment's own API origin is the user's setting (a control plane on this machine in tests and the demo).
+    const internal = verdict.anyAddress ? undefined : addresses.find((a) => !rules.addressAllowed(a));
     if (internal) return { refused: `${host} resolves to the internal address ${plainAddress(internal)}: add ${plainAddress(internal)} to the allowlist to allow it` };
     const address = plainAddress(addresses[0]!);
     return new Promise<Opened>((resolve) => {

@@ -16,6 +16,8 @@ import { EgressProxy, type ConnectionRecord, type Resolver } from './proxy.js';
 export interface EgressSettings {
   policy: EgressPolicy;
   allowHosts: readonly string[];
+  /** The environment's own API URL: the only API origin allowed to be an internal address. */
+  environmentUrl?: string;
   /** Name lookups of the proxy (tests point it at 127.0.0.x servers). */
   resolve?: Resolver;
 }
@@ -61,7 +63,7 @@ export async function openSessionEgress(opts: SessionEgressOptions): Promise<Ses
   if (policy === 'open') return { networkMode: opts.openNetworkMode, env: {}, close: async () => {} };
   if (policy === 'none') return { networkMode: 'none', env: {}, close: async () => {} };
 
-  const api = apiOrigin(opts.apiBaseUrl);
+  const api = apiOrigin(opts.apiBaseUrl, opts.settings.environmentUrl);
   const rules = new EgressPolicyRules({ policy, allowHosts: opts.settings.allowHosts, ...(api ? { api } : {}) });
   // Short and random: a unix socket's path has room for about 107 bytes; a work id may be 128.
   const dirName = randomBytes(6).toString('hex');
@@ -110,11 +112,15 @@ export async function openSessionEgress(opts: SessionEgressOptions): Promise<Ses
   }
 }
 
-/** The API's host and port, from its base URL (scheme default when none is written). */
-function apiOrigin(baseUrl: string | undefined): { host: string; port: number } | undefined {
+/**
+ * The API's host and port, from its base URL (the scheme's port when none is written). Internal
+ * addresses pass only for the environment's own URL: an item's secret may name another API, and a
+ * control plane must not open 169.254.169.254 to its session that way.
+ */
+function apiOrigin(baseUrl: string | undefined, environmentUrl: string | undefined): { host: string; port: number; internal: boolean } | undefined {
   if (!baseUrl) return undefined;
   const url = new URL(baseUrl);
-  return { host: url.hostname, port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)) };
+  return { host: url.hostname, port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)), internal: !!environmentUrl && new URL(environmentUrl).origin === url.origin };
 }
 
 /** Each connection as a plain line in the session's log (redacted: a host name can carry a token) and as an event. */
