@@ -155,6 +155,7 @@ async function main(): Promise<void> {
       user: sessionUser(false),
       workId: 'bench',
       logFile: join(dir, 'session.log'),
+      recordFile: join(dir, 'session.egress.jsonl'),
     });
     try {
       const sessionDirect = await inContainer(docker, 'host', ['direct', JSON.stringify({ host: '127.0.0.2', port }), target]);

@@ -157,6 +157,8 @@ export const egressConnectionSchema = z.object({
   durationMs: count,
   /** Allowed, but the far end could not be reached (ECONNREFUSED, a timeout…). */
   error: z.string().optional(),
+  /** Refused: the allowlist entry that would let it through (the host, or the internal address it resolved to). */
+  suggest: z.string().optional(),
 });
 export type EgressConnection = z.infer<typeof egressConnectionSchema>;
 
@@ -200,6 +202,10 @@ export const calls = {
   'workspace.list': { request: z.object({ workId }).strict(), response: z.array(workspaceEntrySchema) },
   /** One file of a finished session's workspace, base64 (at most 32 MiB). */
   'workspace.read': { request: z.object({ workId, path: z.string().min(1).max(4096) }).strict(), response: z.object({ base64: z.string(), size: count }) },
+  /** A session's connections through its egress proxy, oldest first (live while it runs, kept with its log). */
+  'egress.list': { request: z.object({ workId }).strict(), response: z.array(egressConnectionSchema) },
+  /** Add one entry to an environment's allowlist (the window's one-click allow); its next sessions get it. */
+  'egress.allow': { request: z.object({ environmentId, entry: allowEntry }).strict(), response: settingsSchema },
 } as const satisfies Record<ChannelName, { request: z.ZodType; response: z.ZodType }>;
 
 export type Channel = ChannelName;

@@ -11,6 +11,7 @@ import { AnthropicProvider } from './providers/anthropic/provider.js';
 import { BridgeProvider } from './providers/bridge.js';
 import type { ControlPlane } from './providers/control-plane.js';
 import type { Resolver } from './egress/proxy.js';
+import type { EgressSettings } from './egress/session-egress.js';
 import { DockerRuntime } from './runtime/docker.js';
 import { FORWARDER_IMAGE } from './runtime/egress-sidecar.js';
 import { ensureSessionImage, packageVersion } from './runtime/session-image.js';
@@ -266,6 +267,22 @@ export class Outpost implements ServiceCore {
     }
   }
 
+  /**
+   * A profile's egress for each session as it starts: the policy the worker started with, and the
+   * allowlist as it is now — the window's one-click allow reaches the very next session.
+   */
+  #egressOf(profile: EnvironmentProfile): EgressSettings {
+    const current = () => this.#settings.environments.find((e) => e.environmentId === profile.environmentId) ?? profile;
+    return {
+      policy: profile.egress,
+      get allowHosts() {
+        return current().allowHosts;
+      },
+      environmentUrl: profile.baseUrl,
+      ...(this.#opts.egressResolver ? { resolve: this.#opts.egressResolver } : {}),
+    };
+  }
+
   /** The worker that serves one environment profile: its control plane, limits and image. */
   #createWorker(profile: EnvironmentProfile, key: Secret): Worker {
     const { logger, runtime, paths } = this;
@@ -301,7 +318,7 @@ export class Outpost implements ServiceCore {
       session: {
         image: profile.image,
         networkMode: profile.networkMode,
-        egress: { policy: profile.egress, allowHosts: profile.allowHosts, environmentUrl: profile.baseUrl, ...(this.#opts.egressResolver ? { resolve: this.#opts.egressResolver } : {}) },
+        egress: this.#egressOf(profile),
         limits: { cpus: profile.cpus, memoryMb: profile.memoryMb, pids: profile.pids, logMb: profile.logLimitMb },
         graceSeconds: profile.graceSeconds,
         allowRoot: profile.allowRoot,

@@ -4,6 +4,8 @@ import { homedir } from 'node:os';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { CONTROL_PLANE_ID, quoteId } from '../../shared/ids.js';
 
+const EGRESS_SUFFIX = '.egress.jsonl';
+
 /** Folders of the data folder: the owner's alone (DESIGN §4). */
 export const PRIVATE_DIR_MODE = 0o700;
 /** Files of the data folder: the owner's alone. */
@@ -50,6 +52,10 @@ export class DataPaths {
   sessionLog(workId: string): string {
     return within(this.sessionLogs, `${checkedName(workId)}.log`);
   }
+  /** A session's egress connections, one JSON line each (egress/session-egress.ts). Throws on an id that is not a control-plane id. */
+  sessionEgress(workId: string): string {
+    return within(this.sessionLogs, `${checkedName(workId)}${EGRESS_SUFFIX}`);
+  }
   /** Throws on an id that is not a control-plane id (DESIGN §4). */
   workspace(workId: string): string {
     return within(this.workspaces, checkedName(workId));
@@ -62,7 +68,7 @@ export class DataPaths {
     for (const [folder, suffix] of [[this.sessionLogs, '.log'], [this.workspaces, '']] as const) {
       for (const name of readdirSync(folder)) {
         const path = join(folder, name);
-        const id = name.slice(0, name.length - suffix.length);
+        const id = name.endsWith(EGRESS_SUFFIX) ? name.slice(0, -EGRESS_SUFFIX.length) : name.slice(0, name.length - suffix.length);
         if (keep.has(id) || statSync(path).mtimeMs >= cutoff) continue;
         rmSync(path, { recursive: true, force: true });
         removed.add(id);

@@ -20,6 +20,7 @@ import { Secret } from './secret.js';
 import { KeychainUnavailableError, type SecretStore } from './secrets/secret-store.js';
 import { UserError } from './user-error.js';
 import { listWorkspace, readWorkspaceFile } from './workspace-files.js';
+import { readConnections } from './egress/session-egress.js';
 
 /** What the contract's handlers act on: a running Outpost (outpost.ts). */
 export interface ServiceCore {
@@ -106,6 +107,13 @@ export class OutpostService {
       'workspace.read': ({ workId, path }) => {
         const bytes = readWorkspaceFile(paths.workspace(workId), path);
         return { base64: bytes.toString('base64'), size: bytes.length };
+      },
+      'egress.list': ({ workId }) => readConnections(paths.sessionEgress(workId)),
+      'egress.allow': ({ environmentId, entry }) => {
+        const profile = core.settings.environments.find((e) => e.environmentId === environmentId);
+        if (!profile) throw new UserError(`This machine has no settings for ${environmentId}.`);
+        if (profile.allowHosts.includes(entry)) return core.settings;
+        return core.updateSettings({ environment: { environmentId, allowHosts: [...profile.allowHosts, entry] } });
       },
     };
   }

@@ -1,4 +1,5 @@
 import type { LogSource } from '../../shared/contract.js';
 
 /** What the window shows: App owns the current route, views ask to change it through `open`. */
-export type Route = { view: 'work' } | { view: 'environments' } | { view: 'log'; source: LogSource; title: string } | { view: 'workspace'; workId: string };
+export type Route = { view: 'work' } | { view: 'environments' } | { view: 'log'; source: LogSource; title: string } | { view: 'workspace'; workId: string }
+  | { view: 'network'; workId: string; environmentId: string };

@@ -30,6 +30,8 @@ const samples = {
     'logs.search': { source: { kind: 'session', workId: 'work_1' }, query: 'error', limit: 10 },
     'workspace.list': { workId: 'work_1' },
     'workspace.read': { workId: 'work_1', path: 'src/a.txt' },
+    'egress.list': { workId: 'work_1' },
+    'egress.allow': { environmentId: 'env_1', entry: 'pypi.org' },
   },
   responses: {
     'worker.state': { status: 'online', active: 1 },
@@ -56,6 +58,8 @@ const samples = {
     'logs.search': { matches: [3], total: 1 },
     'workspace.list': [{ path: 'src', size: 0, directory: true }],
     'workspace.read': { base64: 'aGk=', size: 2 },
+    'egress.allow': settingsSchema.parse({}),
+    'egress.list': [{ workId: 'w', at: 1, method: 'CONNECT', host: 'evil.test', port: 443, allowed: false, rule: 'not on the allowlist: add evil.test', bytesUp: 0, bytesDown: 0, durationMs: 0, suggest: 'evil.test' }],
   },
   events: {
     'worker-state': { status: 'draining', active: 2, deadline: 123 },

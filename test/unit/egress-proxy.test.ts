@@ -139,7 +139,7 @@ describe('the egress proxy: decides each connection, connects to the address it 
     const refused = await tunnel('evil.test:443');
     assert.match(refused, /^HTTP\/1.1 403 Forbidden[\s\S]*Outpost refused evil\.test:443: not on the allowlist: add evil\.test/);
     await settle();
-    assert.deepEqual({ ...last('evil.test'), at: 0, durationMs: 0 }, { at: 0, durationMs: 0, method: 'CONNECT', host: 'evil.test', port: 443, allowed: false, rule: 'not on the allowlist: add evil.test', bytesUp: 0, bytesDown: 0 });
+    assert.deepEqual({ ...last('evil.test'), at: 0, durationMs: 0 }, { at: 0, durationMs: 0, method: 'CONNECT', host: 'evil.test', port: 443, allowed: false, rule: 'not on the allowlist: add evil.test', bytesUp: 0, bytesDown: 0, suggest: 'evil.test' });
   });
 
   it('a listed name that resolves to an unlisted internal address is refused (DNS rebinding included); the address must be listed', async () => {

@@ -41,7 +41,7 @@ export interface EgressRules {
 }
 
 /** What the proxy decided about a host, before looking it up: refused (and why), or allowed by a rule. */
-export type Verdict = { allowed: false; rule: string } | { allowed: true; rule: string; anyAddress: boolean };
+export type Verdict = { allowed: false; rule: string; suggest?: string } | { allowed: true; rule: string; anyAddress: boolean };
 
 /**
  * One environment's rules, compiled: names (exact or `*.domain`) and address ranges. A name allows a
@@ -75,16 +75,16 @@ export class EgressPolicyRules {
     const { policy, api } = this.#rules;
     if (policy === 'none') return { allowed: false, rule: 'egress none: no network' };
     if (api && host === normalHost(api.host) && port === api.port) return { allowed: true, rule: 'api', anyAddress: api.internal };
-    if (policy === 'api') return { allowed: false, rule: 'egress api: only the API host' };
+    if (policy === 'api') return { allowed: false, rule: 'egress api: only the API host', suggest: host };
     if (isIP(plainAddress(host))) {
       const range = this.#rangeFor(host);
       if (range) return { allowed: true, rule: `allowlist: ${range}`, anyAddress: false };
-      return isInternalAddress(host) ? { allowed: false, rule: `internal address: add ${host} to the allowlist` } : { allowed: false, rule: `not on the allowlist: add ${host}` };
+      return isInternalAddress(host) ? { allowed: false, rule: `internal address: add ${host} to the allowlist`, suggest: host } : { allowed: false, rule: `not on the allowlist: add ${host}`, suggest: host };
     }
     if (this.#names.has(host)) return { allowed: true, rule: `allowlist: ${host}`, anyAddress: false };
     const suffix = this.#suffixes.find((s) => host.endsWith(s) && host.length > s.length);
     if (suffix) return { allowed: true, rule: `allowlist: *${suffix}`, anyAddress: false };
-    return { allowed: false, rule: `not on the allowlist: add ${host}` };
+    return { allowed: false, rule: `not on the allowlist: add ${host}`, suggest: host };
   }
 
   /** An address a name allowed by `decide` resolved to: internal ones only when a listed range holds them. */

@@ -29,7 +29,7 @@ const HOP_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connection', 'pr
 /** A session may hold this many connections through its proxy at once; more are refused by the kernel's backlog. */
 const MAX_CONNECTIONS = 512;
 
-type Opened = { socket: Socket; address: string; rule: string } | { refused: string } | { rule: string; error: string };
+type Opened = { socket: Socket; address: string; rule: string } | { refused: string; suggest?: string } | { rule: string; error: string };
 
 /**
  * One session's way out (issue 16 §2): an HTTP proxy on a unix socket that decides each connection by
@@ -160,7 +160,7 @@ export class EgressProxy {
   async #connect(host: string, port: number): Promise<Opened> {
     const { rules } = this.#opts;
     const verdict = rules.decide(host, port);
-    if (!verdict.allowed) return { refused: verdict.rule };
+    if (!verdict.allowed) return { refused: verdict.rule, ...(verdict.suggest ? { suggest: verdict.suggest } : {}) };
     const timeoutMs = this.#opts.connectTimeoutMs ?? 10_000;
     let addresses: string[];
     try {
@@ -171,7 +171,7 @@ export class EgressProxy {
     if (addresses.length === 0) return { rule: verdict.rule, error: 'ENOTFOUND' };
     // The environment's own API origin is the user's setting (a control plane on this machine in tests and the demo).
     const internal = verdict.anyAddress ? undefined : addresses.find((a) => !rules.addressAllowed(a));
-    if (internal) return { refused: `${host} resolves to the internal address ${plainAddress(internal)}: add ${plainAddress(internal)} to the allowlist to allow it` };
+    if (internal) return { refused: `${host} resolves to the internal address ${plainAddress(internal)}: add ${plainAddress(internal)} to the allowlist to allow it`, suggest: plainAddress(internal) };
     const address = plainAddress(addresses[0]!);
     return new Promise<Opened>((resolve) => {
       const socket = connect({ host: address, port, noDelay: true });
@@ -186,8 +186,9 @@ export class EgressProxy {
   }
 }
 
-function outcome(opened: { refused: string } | { rule: string; error: string }): Pick<ConnectionRecord, 'allowed' | 'rule' | 'error'> {
-  return 'refused' in opened ? { allowed: false, rule: opened.refused } : { allowed: true, rule: opened.rule, error: opened.error };
+function outcome(opened: { refused: string; suggest?: string } | { rule: string; error: string }): Pick<ConnectionRecord, 'allowed' | 'rule' | 'error' | 'suggest'> {
+  if ('refused' in opened) return { allowed: false, rule: opened.refused, ...(opened.suggest ? { suggest: opened.suggest } : {}) };
+  return { allowed: true, rule: opened.rule, error: opened.error };
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, code: string): Promise<T> {

@@ -1,14 +1,14 @@
 import type Docker from 'dockerode';
 import { randomBytes } from 'node:crypto';
-import { chownSync, createWriteStream, mkdirSync, rmSync } from 'node:fs';
+import { chownSync, createWriteStream, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { EgressConnection } from '../../../shared/contract.js';
+import { egressConnectionSchema, type EgressConnection } from '../../../shared/contract.js';
 import type { EgressPolicy } from '../../../shared/egress.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, within } from '../paths.js';
 import { EGRESS_PORT, startEgressSidecar } from '../runtime/egress-sidecar.js';
 import { LABEL } from '../runtime/labels.js';
 import type { SessionUser } from '../runtime/workspace.js';
-import { redact } from '../secret.js';
+import { redact, redactDeep } from '../secret.js';
 import { EgressPolicyRules, normalHost } from './policy.js';
 import { EgressProxy, type ConnectionRecord, type Resolver } from './proxy.js';
 
@@ -39,6 +39,8 @@ export interface SessionEgressOptions {
   workId: string;
   /** The session's log: one line per connection. */
   logFile: string;
+  /** The session's connections as JSON lines, for the window's Network view after the session. */
+  recordFile: string;
   onConnection?: (connection: EgressConnection) => void;
 }
 
@@ -71,7 +73,7 @@ export async function openSessionEgress(opts: SessionEgressOptions): Promise<Ses
   const socketPath = join(dir, 'proxy.sock');
   if (Buffer.byteLength(socketPath) > 103) throw new Error(`the data folder's path is too long for the egress proxy's socket (${socketPath}); choose a shorter --data-dir`);
   mkdirSync(dir, { mode: PRIVATE_DIR_MODE });
-  const log = new ConnectionLog(opts.logFile, opts.workId, opts.onConnection);
+  const log = new ConnectionLog(opts, opts.onConnection);
   let proxy: EgressProxy | undefined;
   try {
     proxy = await EgressProxy.listen({ rules, socketPath, onConnection: (record) => log.add(record), ...(opts.settings.resolve ? { resolve: opts.settings.resolve } : {}) });
@@ -123,32 +125,61 @@ function apiOrigin(baseUrl: string | undefined, environmentUrl: string | undefin
   return { host: url.hostname, port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)), internal: !!environmentUrl && new URL(environmentUrl).origin === url.origin };
 }
 
-/** Each connection as a plain line in the session's log (redacted: a host name can carry a token) and as an event. */
+/**
+ * Each connection as a plain line in the session's log, as a JSON line beside it (the Network view's
+ * history), and as an event: all redacted, since a host name can carry a token.
+ */
 class ConnectionLog {
-  readonly #stream;
+  readonly #lines;
+  readonly #records;
+  readonly #workId: string;
   #count = 0;
 
   constructor(
-    file: string,
-    private readonly workId: string,
+    files: { logFile: string; recordFile: string; workId: string },
     private readonly onConnection?: (connection: EgressConnection) => void,
   ) {
-    this.#stream = createWriteStream(file, { flags: 'a', mode: PRIVATE_FILE_MODE });
-    this.#stream.on('error', () => {}); // A full disk loses these lines, as it does the session's own.
+    this.#workId = files.workId;
+    this.#lines = createWriteStream(files.logFile, { flags: 'a', mode: PRIVATE_FILE_MODE });
+    this.#records = createWriteStream(files.recordFile, { flags: 'a', mode: PRIVATE_FILE_MODE });
+    // A full disk loses these lines, as it does the session's own.
+    this.#lines.on('error', () => {});
+    this.#records.on('error', () => {});
   }
 
   add(record: ConnectionRecord): void {
     if (++this.#count > LOGGED_CONNECTIONS) {
-      if (this.#count === LOGGED_CONNECTIONS + 1) this.#stream.write(`${new Date().toISOString()} [egress] more than ${LOGGED_CONNECTIONS} connections: the rest are not logged\n`);
+      if (this.#count === LOGGED_CONNECTIONS + 1) this.#lines.write(`${new Date().toISOString()} [egress] more than ${LOGGED_CONNECTIONS} connections: the rest are not logged\n`);
       return;
     }
-    this.#stream.write(redact(`${new Date(record.at).toISOString()} ${describeConnection(record)}\n`));
-    this.onConnection?.({ workId: this.workId, ...record });
+    const connection = redactDeep({ workId: this.#workId, ...record });
+    this.#lines.write(`${new Date(record.at).toISOString()} ${redact(describeConnection(record))}\n`);
+    this.#records.write(`${JSON.stringify(connection)}\n`);
+    this.onConnection?.(connection);
   }
 
-  close(): Promise<void> {
-    return new Promise((resolve) => this.#stream.end(resolve));
+  async close(): Promise<void> {
+    await Promise.all([this.#lines, this.#records].map((s) => new Promise((resolve) => s.end(resolve))));
   }
+}
+
+/** A session's connections, as its JSON lines keep them: what does not parse (a line cut by a full disk) is left out. */
+export function readConnections(recordFile: string): EgressConnection[] {
+  let text: string;
+  try {
+    text = readFileSync(recordFile, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+  return text.split('\n').flatMap((line) => {
+    try {
+      const parsed = egressConnectionSchema.safeParse(JSON.parse(line));
+      return parsed.success ? [parsed.data] : [];
+    } catch {
+      return [];
+    }
+  });
 }
 
 /** `[egress] allowed CONNECT pypi.org:443 (allowlist: pypi.org) 151.101.0.223 up 1.2 KB down 3.4 MB 812 ms` */

@@ -181,6 +181,7 @@ export class ItemRun {
       user: sessionUser(false),
       workId: work.id,
       logFile: paths.sessionLog(work.id),
+      recordFile: paths.sessionEgress(work.id),
       ...(this.#deps.onEgress ? { onConnection: this.#deps.onEgress } : {}),
     });
     let container: SessionContainer;
