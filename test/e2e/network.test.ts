@@ -45,7 +45,7 @@ describe('the window’s Network view', { timeout: 240_000 }, () => {
 
   it('shows a running session’s allowed and refused connections; one click allows a host, and the next session reaches it', async () => {
     const { environment, environmentKey } = playground.createEnvironment('e2e-egress');
-    dashboard = await startDashboard({ baseUrl: playground.url, environmentId: environment.id, environmentKey, args: ['--egress', 'allowlist', '--grace-seconds', '2'] });
+    dashboard = await startDashboard({ baseUrl: playground.url, environmentId: environment.id, environmentKey, args: ['--egress', 'allowlist', '--grace-seconds', '2'], env: { OUTPOST_API_KEY: playground.apiKey } });
     const page: Page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     page.on('pageerror', (e) => assert.fail(`the page threw: ${e.message}`));
     const errors = consoleErrors(page);
@@ -85,6 +85,24 @@ describe('the window’s Network view', { timeout: 240_000 }, () => {
     const history = page.getByRole('table', { name: 'History' }).locator(`tr[data-work-id="${first.work.id}"]`);
     await history.getByRole('button', { name: 'Network' }).click({ timeout: 30_000 });
     await connections.locator('tr[data-host="127.0.0.2"]').first().waitFor();
+
+    // The environment's settings: the policy and its list, edited in words; a bad entry is refused in words.
+    await page.getByRole('button', { name: 'Environments' }).click();
+    await page.getByRole('row').filter({ hasText: environment.id }).getByRole('button', { name: 'Settings' }).click();
+    const form = page.getByRole('form', { name: `Settings for ${environment.id}` });
+    assert.equal(await form.getByLabel('Egress').inputValue(), 'allowlist');
+    const list = form.getByLabel(/^Allowlist/);
+    assert.match(await list.inputValue(), /^registry\.npmjs\.org\n[\s\S]*\n127\.0\.0\.2$/);
+    await screenshots(page, 'environment-egress');
+    await list.fill(`${await list.inputValue()}\nhttp://evil`);
+    await form.getByRole('button', { name: 'Save' }).click();
+    await form.getByRole('alert').filter({ hasText: 'allowHosts' }).waitFor();
+    await list.fill('*.Example.test\n10.0.0.0/8');
+    await form.getByLabel('Egress').selectOption('api');
+    await form.getByRole('button', { name: 'Save' }).click();
+    await form.waitFor({ state: 'detached' });
+    const saved = JSON.parse(readFileSync(join(dashboard.dataDir, 'settings.json'), 'utf8')) as { environments: Array<{ egress: string; allowHosts: string[] }> };
+    assert.deepEqual([saved.environments[0]!.egress, saved.environments[0]!.allowHosts], ['api', ['*.example.test', '10.0.0.0/8']]);
     assert.deepEqual(errors, [], 'console errors');
     await page.close();
   });

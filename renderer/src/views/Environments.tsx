@@ -1,5 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import { environmentProfileSchema, type EnvironmentProfile, type EnvironmentSummary, type Settings } from '../../../shared/contract.js';
+import type { EgressPolicy } from '../../../shared/egress.js';
 import { ErrorLine } from './ErrorLine.js';
 import { call, usePolled } from '../api.js';
 import { Confirm } from './Confirm.js';
@@ -111,12 +112,14 @@ function QueueStats({ environmentId }: { environmentId: string }) {
   );
 }
 
-type ProfileChanges = Pick<EnvironmentProfile, 'environmentId' | 'image' | 'networkMode' | 'cpus' | 'memoryMb' | 'maxSessions'>;
+type ProfileChanges = Pick<EnvironmentProfile, 'environmentId' | 'image' | 'networkMode' | 'egress' | 'allowHosts' | 'cpus' | 'memoryMb' | 'maxSessions'>;
 
 function ProfileForm({ profile, onSave, onCancel }: { profile: EnvironmentProfile; onSave: (p: ProfileChanges) => void; onCancel: () => void }) {
   const [draft, setDraft] = useState({
     image: profile.image,
     networkMode: profile.networkMode,
+    egress: profile.egress,
+    allowHosts: profile.allowHosts.join('\n'),
     cpus: String(profile.cpus),
     memoryMb: String(profile.memoryMb),
     maxSessions: String(profile.maxSessions),
@@ -134,15 +137,17 @@ function ProfileForm({ profile, onSave, onCancel }: { profile: EnvironmentProfil
       ...profile,
       image: draft.image,
       networkMode: draft.networkMode,
+      egress: draft.egress,
+      allowHosts: draft.allowHosts.split(/[\s,]+/).filter(Boolean),
       cpus: Number(draft.cpus),
       memoryMb: Number(draft.memoryMb),
       maxSessions: Number(draft.maxSessions),
     });
     if (parsed.success) {
-      const { environmentId, image, networkMode, cpus, memoryMb, maxSessions } = parsed.data;
-      onSave({ environmentId, image, networkMode, cpus, memoryMb, maxSessions });
+      const { environmentId, image, networkMode, egress, allowHosts, cpus, memoryMb, maxSessions } = parsed.data;
+      onSave({ environmentId, image, networkMode, egress, allowHosts, cpus, memoryMb, maxSessions });
     }
-    else setError(parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`).join('; '));
+    else setError(parsed.error.issues.map((i) => `${i.path.join(' ')}: ${i.message}`).join('; '));
   };
   return (
     <form className="card profile" onSubmit={submit} aria-label={`Settings for ${profile.environmentId}`}>
@@ -151,13 +156,26 @@ function ProfileForm({ profile, onSave, onCancel }: { profile: EnvironmentProfil
       </h2>
       <div className="fields">
         {field('image', 'Image')}
-        {field('networkMode', 'Network')}
+        <label>
+          Egress
+          <select value={draft.egress} onChange={(e) => setDraft({ ...draft, egress: e.target.value as EgressPolicy })}>
+            <option value="allowlist">allowlist</option>
+            <option value="api">the API only</option>
+            <option value="none">none (scripts)</option>
+            <option value="open">open (Docker network)</option>
+          </select>
+        </label>
+        {field('networkMode', 'Network (open)')}
+        <label className="wide">
+          Allowlist (one per line: host, *.domain, address or range)
+          <textarea rows={5} value={draft.allowHosts} onChange={(e) => setDraft({ ...draft, allowHosts: e.target.value })} />
+        </label>
         {field('cpus', 'CPUs per session', 'number')}
         {field('memoryMb', 'Memory per session (MiB)', 'number')}
         {field('maxSessions', 'Sessions at once', 'number')}
       </div>
       <ErrorLine message={error} />
-      <p className="muted">Changes apply when the worker next starts.</p>
+      <p className="muted">Changes apply when the worker next starts; the allowlist, at the next session. Allowlist: the API and the hosts listed; none: not even the API (for scripts); open: the Docker network named.</p>
       <div className="row">
         <button type="button" onClick={onCancel}>
           Cancel
