@@ -141,6 +141,10 @@ export const workspaceEntrySchema = z.object({ path: z.string(), size: count, di
 /** One connection a session opened through its egress proxy, decided and measured (issue 16 §3). */
 export const egressConnectionSchema = z.object({
   workId,
+  /** Its number in the session: an open connection is reported again, under the same id, when it closes. */
+  id: count,
+  /** Allowed and still open: bytes and duration so far are not yet known. */
+  open: z.boolean().optional(),
   /** When it was asked for (ms since the epoch). */
   at: z.number(),
   /** CONNECT: a tunnel (TLS, or whatever the client speaks); HTTP: a plain request forwarded. */

@@ -125,6 +125,13 @@ describe('egress control: a session reaches what its environment allows, and not
     const refused = served.connections().filter((c) => !c.allowed).map((c) => c.host);
     assert.ok(refused.includes('unlisted.test') && refused.includes('intranet.test'), JSON.stringify(refused));
     assert.ok(served.connections().every((c) => c.workId === work.id));
+    // Kept beside the log: each connection once, in its last state (an open one was reported again when it closed).
+    const kept = await served.outpost.handle('egress.list', { workId: work.id });
+    assert.ok('result' in kept);
+    const list = kept.result as EgressConnection[];
+    assert.equal(new Set(list.map((c) => c.id)).size, list.length);
+    assert.ok(list.length >= 6 && list.every((c) => !c.open), JSON.stringify(list.filter((c) => c.open)));
+    assert.ok(served.connections().some((c) => c.open && c.host === '127.0.0.1'), 'the runner’s stream was shown while open');
 
     await waitFor('no container left: the sidecar went with its session', async () => (await outpostContainers(served.installId)).length === 0);
     assert.deepEqual(readdirSync(join(served.dataDir, 'egress')), [], 'its socket folder too');

@@ -59,13 +59,13 @@ const samples = {
     'workspace.list': [{ path: 'src', size: 0, directory: true }],
     'workspace.read': { base64: 'aGk=', size: 2 },
     'egress.allow': settingsSchema.parse({}),
-    'egress.list': [{ workId: 'w', at: 1, method: 'CONNECT', host: 'evil.test', port: 443, allowed: false, rule: 'not on the allowlist: add evil.test', bytesUp: 0, bytesDown: 0, durationMs: 0, suggest: 'evil.test' }],
+    'egress.list': [{ workId: 'w', id: 2, at: 1, method: 'CONNECT', host: 'evil.test', port: 443, allowed: false, rule: 'not on the allowlist: add evil.test', bytesUp: 0, bytesDown: 0, durationMs: 0, suggest: 'evil.test' }],
   },
   events: {
     'worker-state': { status: 'draining', active: 2, deadline: 123 },
     'item-state': { workId: 'w', environmentId: 'e', kind: 'healthcheck', subjectId: 'h', status: 'finished', claimedAt: 1, updatedAt: 2, reason: 'ok' },
     notice: { level: 'error', message: 'Docker is not reachable' },
-    egress: { workId: 'w', at: 1, method: 'CONNECT', host: 'pypi.org', port: 443, allowed: true, rule: 'allowlist: pypi.org', address: '151.101.0.223', bytesUp: 10, bytesDown: 20, durationMs: 30 },
+    egress: { workId: 'w', id: 1, open: true, at: 1, method: 'CONNECT', host: 'pypi.org', port: 443, allowed: true, rule: 'allowlist: pypi.org', address: '151.101.0.223', bytesUp: 10, bytesDown: 20, durationMs: 30 },
   },
 } as const;
 

@@ -132,6 +132,8 @@ describe('the egress proxy: decides each connection, connects to the address it 
     assert.equal(record.address, '127.0.0.2');
     assert.equal(record.method, 'CONNECT');
     assert.ok(record.bytesUp > 30 && record.bytesDown > 100, JSON.stringify(record));
+    const opened = records.filter((r) => r.id === record.id);
+    assert.deepEqual(opened.map((r) => r.open ?? false), [true, false], 'reported when it opens, and again, under its id, when it closes');
   });
 
   it('*.domain reaches a name under it; an unlisted name is refused with 403 and how to allow it, with no lookup', async () => {
@@ -139,7 +141,7 @@ describe('the egress proxy: decides each connection, connects to the address it 
     const refused = await tunnel('evil.test:443');
     assert.match(refused, /^HTTP\/1.1 403 Forbidden[\s\S]*Outpost refused evil\.test:443: not on the allowlist: add evil\.test/);
     await settle();
-    assert.deepEqual({ ...last('evil.test'), at: 0, durationMs: 0 }, { at: 0, durationMs: 0, method: 'CONNECT', host: 'evil.test', port: 443, allowed: false, rule: 'not on the allowlist: add evil.test', bytesUp: 0, bytesDown: 0, suggest: 'evil.test' });
+    assert.deepEqual({ ...last('evil.test'), id: 0, at: 0, durationMs: 0 }, { id: 0, at: 0, durationMs: 0, method: 'CONNECT', host: 'evil.test', port: 443, allowed: false, rule: 'not on the allowlist: add evil.test', bytesUp: 0, bytesDown: 0, suggest: 'evil.test' });
   });
 
   it('a listed name that resolves to an unlisted internal address is refused (DNS rebinding included); the address must be listed', async () => {

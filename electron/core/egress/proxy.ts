@@ -41,6 +41,7 @@ export class EgressProxy {
   readonly #opts: EgressProxyOptions;
   readonly #server: Server;
   readonly #open = new Set<Duplex>();
+  #count = 0;
 
   private constructor(opts: EgressProxyOptions) {
     this.#opts = opts;
@@ -76,6 +77,7 @@ export class EgressProxy {
 
   async #tunnel(req: IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
     const at = Date.now();
+    const id = ++this.#count;
     client.on('error', () => client.destroy());
     const target = AUTHORITY.exec(req.url ?? '');
     const port = Number(target?.[2] ?? 0);
@@ -89,11 +91,12 @@ export class EgressProxy {
       const status = 'refused' in opened ? '403 Forbidden' : '502 Bad Gateway';
       const body = 'refused' in opened ? `Outpost refused ${host}:${port}: ${opened.refused}\n` : `Outpost could not reach ${host}:${port}: ${opened.error}\n`;
       client.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-      this.#report({ at, method: 'CONNECT', host, port, ...outcome(opened) });
+      this.#report({ id, at, method: 'CONNECT', host, port, ...outcome(opened) });
       return;
     }
     const { socket: upstream, address, rule } = opened;
     this.#track(upstream);
+    this.#report({ id, at, method: 'CONNECT', host, port, allowed: true, rule, address, open: true });
     client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
     if (head.length) upstream.write(head);
     client.pipe(upstream).pipe(client);
@@ -102,13 +105,14 @@ export class EgressProxy {
     client.on('close', () => upstream.destroy());
     upstream.once('close', () => {
       client.destroy();
-      this.#report({ at, method: 'CONNECT', host, port, allowed: true, rule, address, bytesUp: upstream.bytesWritten, bytesDown: upstream.bytesRead, ...(error ? { error } : {}) });
+      this.#report({ id, at, method: 'CONNECT', host, port, allowed: true, rule, address, bytesUp: upstream.bytesWritten, bytesDown: upstream.bytesRead, ...(error ? { error } : {}) });
     });
   }
 
   /** A plain HTTP request in absolute form (`GET http://host/path`): decided, then sent on one connection of its own. */
   async #forward(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const at = Date.now();
+    const id = ++this.#count;
     let url: URL | undefined;
     try {
       url = new URL(req.url ?? '');
@@ -127,11 +131,12 @@ export class EgressProxy {
       res
         .writeHead(refused ? 403 : 502, { 'content-type': 'text/plain', connection: 'close' })
         .end(refused ? `Outpost refused ${host}:${port}: ${opened.refused}\n` : `Outpost could not reach ${host}:${port}: ${opened.error}\n`);
-      this.#report({ at, method: 'HTTP', host, port, ...outcome(opened) });
+      this.#report({ id, at, method: 'HTTP', host, port, ...outcome(opened) });
       return;
     }
     const { socket, address, rule } = opened;
     this.#track(socket);
+    this.#report({ id, at, method: 'HTTP', host, port, allowed: true, rule, address, open: true });
     const headers: string[] = [];
     for (let i = 0; i < req.rawHeaders.length; i += 2) {
       if (!HOP_HEADERS.has(req.rawHeaders[i]!.toLowerCase())) headers.push(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
@@ -153,7 +158,7 @@ export class EgressProxy {
     });
     res.on('close', () => socket.destroy());
     req.pipe(upstream);
-    socket.once('close', () => this.#report({ at, method: 'HTTP', host, port, allowed: true, rule, address, bytesUp: socket.bytesWritten, bytesDown: socket.bytesRead, ...(error ? { error } : {}) }));
+    socket.once('close', () => this.#report({ id, at, method: 'HTTP', host, port, allowed: true, rule, address, bytesUp: socket.bytesWritten, bytesDown: socket.bytesRead, ...(error ? { error } : {}) }));
   }
 
   /** Decide, look the name up, judge every address, connect to the first: the address judged is the one used. */

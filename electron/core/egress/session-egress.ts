@@ -148,12 +148,21 @@ class ConnectionLog {
   }
 
   add(record: ConnectionRecord): void {
+    if (record.open) {
+      // Said at once, so a long download or stream shows while it runs; its line in the log waits for its end.
+      if (this.#count < LOGGED_CONNECTIONS) this.#record(record);
+      return;
+    }
     if (++this.#count > LOGGED_CONNECTIONS) {
       if (this.#count === LOGGED_CONNECTIONS + 1) this.#lines.write(`${new Date().toISOString()} [egress] more than ${LOGGED_CONNECTIONS} connections: the rest are not logged\n`);
       return;
     }
-    const connection = redactDeep({ workId: this.#workId, ...record });
     this.#lines.write(`${new Date(record.at).toISOString()} ${redact(describeConnection(record))}\n`);
+    this.#record(record);
+  }
+
+  #record(record: ConnectionRecord): void {
+    const connection = redactDeep({ workId: this.#workId, ...record });
     this.#records.write(`${JSON.stringify(connection)}\n`);
     this.onConnection?.(connection);
   }
@@ -163,7 +172,10 @@ class ConnectionLog {
   }
 }
 
-/** A session's connections, as its JSON lines keep them: what does not parse (a line cut by a full disk) is left out. */
+/**
+ * A session's connections, as its JSON lines keep them (an open one's last report wins): what does
+ * not parse (a line cut by a full disk) is left out.
+ */
 export function readConnections(recordFile: string): EgressConnection[] {
   let text: string;
   try {
@@ -172,14 +184,16 @@ export function readConnections(recordFile: string): EgressConnection[] {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;
   }
-  return text.split('\n').flatMap((line) => {
+  const byId = new Map<number, EgressConnection>();
+  for (const line of text.split('\n')) {
     try {
       const parsed = egressConnectionSchema.safeParse(JSON.parse(line));
-      return parsed.success ? [parsed.data] : [];
+      if (parsed.success) byId.set(parsed.data.id, parsed.data);
     } catch {
-      return [];
+      // Not JSON: a line cut short.
     }
-  });
+  }
+  return [...byId.values()];
 }
 
 /** `[egress] allowed CONNECT pypi.org:443 (allowlist: pypi.org) 151.101.0.223 up 1.2 KB down 3.4 MB 812 ms` */

@@ -16,13 +16,13 @@ export function Network({ workId, environmentId, settings, onSettings, back }: {
   useEffect(() => {
     let live = true;
     call('egress.list', { workId }).then(
-      (list) => live && setConnections((seen) => [...list, ...seen.filter((c) => !list.some((l) => l.at === c.at && l.host === c.host && l.port === c.port))]),
+      (list) => live && setConnections((seen) => seen.reduce(upsert, list)),
       (e: Error) => live && setError(e.message),
     );
     return () => void (live = false);
   }, [workId]);
   useServiceEvents((event) => {
-    if (event.name === 'egress' && event.payload.workId === workId) setConnections((list) => [...list, event.payload]);
+    if (event.name === 'egress' && event.payload.workId === workId) setConnections((list) => upsert(list, event.payload));
   });
 
   const profile = settings.environments.find((e) => e.environmentId === environmentId);
@@ -66,10 +66,10 @@ export function Network({ workId, environmentId, settings, onSettings, back }: {
             </tr>
           </thead>
           <tbody>
-            {[...connections].reverse().map((c, i) => {
+            {[...connections].reverse().map((c) => {
               const listed = !!c.suggest && !!profile?.allowHosts.includes(c.suggest);
               return (
-                <tr key={`${c.at}-${c.host}-${c.port}-${i}`} data-host={c.host} data-allowed={c.allowed}>
+                <tr key={c.id} data-host={c.host} data-allowed={c.allowed} data-open={c.open ?? false}>
                   <td>{clock(c.at)}</td>
                   <td>
                     <code>
@@ -77,14 +77,14 @@ export function Network({ workId, environmentId, settings, onSettings, back }: {
                     </code>
                   </td>
                   <td>
-                    <span className={c.allowed ? (c.error ? 'state end-failed' : 'state running') : 'state end-failed'}>{c.allowed ? (c.error ? `failed: ${c.error}` : 'allowed') : 'refused'}</span>
+                    <span className={c.allowed && !c.error ? 'state running' : 'state end-failed'}>{verdict(c)}</span>
                   </td>
                   <td className="reason" title={c.rule}>
                     {c.rule}
                   </td>
-                  <td>{c.allowed ? bytes(c.bytesUp) : ''}</td>
-                  <td>{c.allowed ? bytes(c.bytesDown) : ''}</td>
-                  <td>{c.allowed ? `${c.durationMs} ms` : ''}</td>
+                  <td>{c.allowed && !c.open ? bytes(c.bytesUp) : ''}</td>
+                  <td>{c.allowed && !c.open ? bytes(c.bytesDown) : ''}</td>
+                  <td>{c.allowed && !c.open ? `${c.durationMs} ms` : ''}</td>
                   <td className="actions">
                     {!c.allowed && c.suggest && profile?.egress === 'allowlist' && !listed && (
                       <button onClick={() => void allow(c.suggest!)} title={`Add ${c.suggest} to the allowlist of ${environmentId}`}>
@@ -101,6 +101,18 @@ export function Network({ workId, environmentId, settings, onSettings, back }: {
       }
     </section>
   );
+}
+
+/** A connection reported again (an open one, closed) replaces its first report, in place. */
+function upsert(list: EgressConnection[], c: EgressConnection): EgressConnection[] {
+  const at = list.findIndex((x) => x.id === c.id);
+  return at === -1 ? [...list, c] : list.map((x, i) => (i === at ? c : x));
+}
+
+function verdict(c: EgressConnection): string {
+  if (!c.allowed) return 'refused';
+  if (c.error) return `failed: ${c.error}`;
+  return c.open ? 'allowed, open' : 'allowed';
 }
 
 function policyWords(policy: Settings['environments'][number]['egress']): string {
