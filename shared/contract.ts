@@ -32,6 +32,33 @@ const environmentId = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'an environment
 
 const allowEntry = z.string().trim().toLowerCase().max(300).refine(isAllowEntry, ALLOW_ENTRY_RULE);
 
+/** A variable a session gets: a name of the shell's kind; ANTHROPIC_* and OUTPOST_* are Outpost's own (the runner's ids and token). */
+const envVarName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'a variable name: letters, digits and _, not starting with a digit')
+  .refine((name) => !/^(ANTHROPIC|OUTPOST)_/i.test(name), 'ANTHROPIC_* and OUTPOST_* are Outpost’s own');
+const envVarSchema = z
+  .object({
+    name: envVarName,
+    /** The value of a plain variable (a secret one's is in the keychain). */
+    text: z.string().max(32_768).default(''),
+    /** A secret: its value lives in the keychain (keys.set `env-var`), never here, and is redacted in every log. */
+    inKeychain: z.boolean().default(false),
+  })
+  .strict()
+  .refine((v) => !v.inKeychain || v.text === '', 'a secret variable’s value lives in the keychain, not in the settings');
+/** A host folder a session reads: mounted read-only at `target` (default /mnt/<its name>); runtime/mounts.ts refuses the dangerous ones. */
+const mountSchema = z
+  .object({
+    source: z.string().min(1).max(4096).refine((p) => p.startsWith('/'), 'an absolute host path'),
+    target: z
+      .string()
+      .max(4096)
+      .refine((p) => /^\/[^\0]*$/.test(p) && !p.split('/').includes('..'), 'an absolute path in the container, without ..')
+      .optional(),
+  })
+  .strict();
+
 /** What one environment's containers get, and how this machine serves it (DESIGN §1.3). */
 const profileFields = z.object({
   environmentId,
@@ -60,6 +87,14 @@ const profileFields = z.object({
   timeoutSeconds: z.number().int().positive().max(86_400).default(600),
   /** Let sessions run as uid 0 in their containers (DESIGN §4: never, unless asked for here); warned at every start. */
   allowRoot: z.boolean().default(false),
+  /** Variables every session of this environment gets (issue 16 §6; seed 002's envVars). */
+  envVars: z
+    .array(envVarSchema)
+    .max(200)
+    .default([])
+    .refine((vars) => new Set(vars.map((v) => v.name)).size === vars.length, 'each variable once'),
+  /** Host folders every session reads, read-only. */
+  mounts: z.array(mountSchema).max(50).default([]),
 });
 /**
  * A profile without an egress policy that names its network mode comes from before policies existed
@@ -107,6 +142,8 @@ export type SettingsPatch = z.input<typeof settingsPatchSchema>;
 export const keyRefSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('api-key') }),
   z.object({ kind: z.literal('environment-key'), environmentId }),
+  /** A secret variable of an environment's sessions: its value, which reaches only their containers. */
+  z.object({ kind: z.literal('env-var'), environmentId, name: envVarName }),
 ]);
 export type KeyRef = z.infer<typeof keyRefSchema>;
 

@@ -20,6 +20,12 @@ export const workerArgs = z.object({
   egress: z.enum(EGRESS_POLICIES, { error: '--egress must be none, api, allowlist or open' }).optional(),
   /** Repeated: each one host, *.domain, address or range; replaces the default list. */
   allow: z.array(z.string()).optional(),
+  /** Repeated NAME=VALUE: a variable every session gets. */
+  env: z.array(z.string().regex(/^[^=]+=/, '--env takes NAME=VALUE')).default([]),
+  /** Repeated NAME: a secret variable, its value from this process's own variable NAME (held in memory, redacted). */
+  'secret-env': z.array(z.string()).default([]),
+  /** Repeated HOST_PATH[:CONTAINER_PATH]: a folder every session reads, read-only. */
+  mount: z.array(z.string().min(1)).default([]),
   cpus: z.coerce.number().positive().default(2),
   memory: positiveInt.default(4096),
   pids: positiveInt.default(1024),
@@ -42,6 +48,8 @@ const FLAG_OF: Record<string, string> = {
   networkMode: 'network',
   egress: 'egress',
   allowHosts: 'allow',
+  envVars: 'env',
+  mounts: 'mount',
   cpus: 'cpus',
   memoryMb: 'memory',
   pids: 'pids',
@@ -74,6 +82,14 @@ export function profileFromArgs(args: WorkerArgs & { 'base-url': string; 'enviro
     interpreter: args.interpreter.split(/\s+/),
     timeoutSeconds: args['timeout-seconds'],
     allowRoot: args['allow-root'],
+    envVars: [
+      ...args.env.map((pair) => ({ name: pair.slice(0, pair.indexOf('=')), text: pair.slice(pair.indexOf('=') + 1) })),
+      ...args['secret-env'].map((name) => ({ name, inKeychain: true })),
+    ],
+    mounts: args.mount.map((spec) => {
+      const [, source, target] = /^(.+?)(?::(\/.*))?$/.exec(spec)!;
+      return { source: source!, ...(target ? { target } : {}) };
+    }),
   });
   if (parsed.success && args.network && parsed.data.egress !== 'open') return { problem: `--network ${args.network}: only --egress open uses a Docker network; ${parsed.data.egress} gives sessions loopback only` };
   if (parsed.success) return { profile: parsed.data };
@@ -132,6 +148,11 @@ Options:
   --log-limit-mb N        a session's log stops at this many MiB, with a line saying so (default 100)
   --grace-seconds N       SIGTERM → SIGKILL grace when a session is stopped (default 10)
   --drain-seconds N       on SIGINT/SIGTERM, wait this long for sessions to finish (default 30)
+  --env NAME=VALUE        a variable every session gets (repeat it; ANTHROPIC_* and OUTPOST_* are Outpost's own)
+  --secret-env NAME       a secret variable every session gets, its value read from this command's own variable
+                          NAME (held in memory, never written down, redacted in every log); repeat it
+  --mount PATH[:TARGET]   a host folder every session reads, read-only, at TARGET (default /mnt/<its name>);
+                          refused: /, the data folder (or a folder holding it), a Docker socket's folder
   --allow-root            let sessions run as root in their containers (default: never; an image that needs
                           root still gets no capabilities beyond owning its own files); warned at every start
   --data-dir DIR          where logs, workspaces and state live (default ${defaultDataDir()})
@@ -155,7 +176,7 @@ The bearer token is read from OUTPOST_ENVIRONMENT_KEY.
 export const EXIT_USAGE = 64;
 export const EXIT_FATAL = 2;
 const BOOLEAN_FLAGS = new Set(['help', 'dashboard', 'allow-root']);
-const REPEATED_FLAGS = new Set(['allow']);
+const REPEATED_FLAGS = new Set(['allow', 'env', 'secret-env', 'mount']);
 
 /** `outpost worker`'s flags, or what to tell the user: usage to stdout (help) or a complaint to stderr (exit 64). */
 export function parseWorkerArgs(argv: string[]): { args: WorkerArgs; served?: EnvironmentProfile } | { exit: number; stdout?: string; stderr?: string } {

@@ -9,7 +9,7 @@ import { createLogger, type Logger } from './log.js';
 import { survivePipeClosed, terminal } from './terminal.js';
 import { Outpost } from './outpost.js';
 import { MIN_SECRET_LENGTH, Secret } from './secret.js';
-import { originOf } from './key-origins.js';
+import { originOf, SESSION_CONTAINERS } from './key-origins.js';
 import { KeytarSecretStore } from './secrets/keytar-store.js';
 import { OverlaySecretStore } from './secrets/overlay-store.js';
 import type { StoredKey } from './secrets/secret-store.js';
@@ -55,6 +55,16 @@ async function workerCommand(args: WorkerArgs, served: EnvironmentProfile | unde
   // Each bound to the origin the flags name: the user gave both at once.
   const held: Array<[KeyRef, StoredKey]> = [];
   if (served && environmentKey) held.push([{ kind: 'environment-key', environmentId: served.environmentId }, { secret: environmentKey, origin: originOf(served.baseUrl) }]);
+  // --secret-env NAME: its value from this process's own NAME, held like the keys, and out of anything it spawns.
+  for (const name of args['secret-env']) {
+    const value = process.env[name] ?? '';
+    delete process.env[name];
+    if (value.length < MIN_SECRET_LENGTH) {
+      terminal.err(`outpost: --secret-env ${name}: set ${name} to its value, at least ${MIN_SECRET_LENGTH} characters (a shorter one cannot be redacted safely)\n`);
+      return EXIT_USAGE;
+    }
+    if (served) held.push([{ kind: 'env-var', environmentId: served.environmentId, name }, { secret: new Secret(value), origin: SESSION_CONTAINERS }]);
+  }
 
   const appLogFile = join(args['data-dir'], 'logs', 'outpost.log');
   const log = headlessLog(appLogFile, args['log-format']);

@@ -14,6 +14,8 @@ import type { Resolver } from './egress/proxy.js';
 import type { EgressSettings } from './egress/session-egress.js';
 import { DockerRuntime } from './runtime/docker.js';
 import { FORWARDER_IMAGE } from './runtime/egress-sidecar.js';
+import { checkMounts, type ReadOnlyMount } from './runtime/mounts.js';
+import type { SessionSettings } from './worker/supervisor.js';
 import { ensureSessionImage, packageVersion } from './runtime/session-image.js';
 import { redactDeep, type Secret } from './secret.js';
 import type { SecretStore } from './secrets/secret-store.js';
@@ -159,8 +161,9 @@ export class Outpost implements ServiceCore {
     const key = await keyFor(this.secrets, { kind: 'environment-key', environmentId: profile.environmentId }, profile.baseUrl);
     if (!key) throw new UserError(`Set the environment key for ${profile.environmentId} first.`);
     if (profile.egress === 'open') await this.#checkNetwork(profile.networkMode);
+    const extras = await this.#sessionExtras(profile);
     this.#detachWorker();
-    const worker = this.#createWorker(profile, key);
+    const worker = this.#createWorker(profile, key, extras);
     this.#worker = worker;
     this.#detachWorker = worker.events.on((event) => {
       if (event.type === 'worker-state') this.events.fire({ name: 'worker-state', payload: event.state });
@@ -253,6 +256,31 @@ export class Outpost implements ServiceCore {
     }
   }
 
+  /**
+   * What each session of the profile gets besides its item (issue 16 §6): its variables, the secret
+   * ones from the keychain (each a Secret, so every log redacts it), and its read-only mounts,
+   * checked now: a refused one stops the worker from starting, in words, before any claim.
+   */
+  async #sessionExtras(profile: EnvironmentProfile): Promise<Pick<SessionSettings, 'env' | 'mounts'>> {
+    const env: Record<string, string | Secret> = {};
+    for (const variable of profile.envVars) {
+      if (!variable.inKeychain) {
+        env[variable.name] = variable.text;
+        continue;
+      }
+      const stored = await this.secrets.get({ kind: 'env-var', environmentId: profile.environmentId, name: variable.name });
+      if (!stored) throw new UserError(`Set the value of the secret variable ${variable.name} of ${profile.environmentId} first: it lives in the keychain.`);
+      env[variable.name] = stored.secret;
+    }
+    let mounts: ReadOnlyMount[];
+    try {
+      mounts = checkMounts(profile.mounts, this.paths.root);
+    } catch (e) {
+      throw new UserError(`${profile.environmentId}: ${(e as Error).message}`);
+    }
+    return { env, mounts };
+  }
+
   #servedProfile(): EnvironmentProfile | undefined {
     return this.#settings.environments.find((e) => e.environmentId === this.#settings.servedEnvironmentId);
   }
@@ -284,7 +312,7 @@ export class Outpost implements ServiceCore {
   }
 
   /** The worker that serves one environment profile: its control plane, limits and image. */
-  #createWorker(profile: EnvironmentProfile, key: Secret): Worker {
+  #createWorker(profile: EnvironmentProfile, key: Secret, extras: Pick<SessionSettings, 'env' | 'mounts'>): Worker {
     const { logger, runtime, paths } = this;
     const instanceId = this.#instance.id;
     const provider: ControlPlane =
@@ -322,6 +350,7 @@ export class Outpost implements ServiceCore {
         limits: { cpus: profile.cpus, memoryMb: profile.memoryMb, pids: profile.pids, logMb: profile.logLimitMb },
         graceSeconds: profile.graceSeconds,
         allowRoot: profile.allowRoot,
+        ...extras,
       },
       onEgress: (connection) => this.events.fire({ name: 'egress', payload: connection }),
       prepare: async () => {

@@ -55,3 +55,30 @@ describe('--egress, --allow and --network (issue 16 §1)', () => {
     }
   });
 });
+
+describe('--env, --secret-env and --mount (issue 16 §6)', () => {
+  const profile = (argv: string[]) => {
+    const parsed = parseWorkerArgs(['--base-url', 'https://api.anthropic.com', '--environment-id', 'env_1', '--data-dir', mkdtempSync(join(tmpdir(), 'outpost-args-')), ...argv]);
+    return 'served' in parsed ? parsed.served! : (parsed as { stderr?: string }).stderr ?? '';
+  };
+
+  it('reach the profile: a value may hold = and :, a secret has no value in the settings, a mount its target', () => {
+    const p = profile(['--env', 'NODE_ENV=production', '--env', 'URL=postgres://a:b@c/d?x=1', '--secret-env', 'DB_PASSWORD', '--mount', '/srv/data', '--mount', '/srv/models:/models']);
+    assert.ok(typeof p !== 'string', p as string);
+    assert.deepEqual(p.envVars, [
+      { name: 'NODE_ENV', text: 'production', inKeychain: false },
+      { name: 'URL', text: 'postgres://a:b@c/d?x=1', inKeychain: false },
+      { name: 'DB_PASSWORD', text: '', inKeychain: true },
+    ]);
+    assert.deepEqual(p.mounts, [{ source: '/srv/data' }, { source: '/srv/models', target: '/models' }]);
+  });
+
+  it('refuses Outpost’s own names, a name that is no name, a twice-given name, a relative mount', () => {
+    assert.match(String(profile(['--env', 'ANTHROPIC_BASE_URL=http://evil'])), /--env: ANTHROPIC_\* and OUTPOST_\* are Outpost’s own/);
+    assert.match(String(profile(['--env', '1X=y'])), /--env: a variable name/);
+    assert.match(String(profile(['--env', 'novalue'])), /--env takes NAME=VALUE/);
+    assert.match(String(profile(['--env', 'A=1', '--secret-env', 'A'])), /--env: each variable once/);
+    assert.match(String(profile(['--mount', 'data'])), /--mount: an absolute host path/);
+    assert.match(String(profile(['--mount', '/srv:/x/../etc'])), /--mount: an absolute path in the container, without \.\./);
+  });
+});

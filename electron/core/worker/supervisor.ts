@@ -11,6 +11,7 @@ import { LABEL } from '../runtime/labels.js';
 import { defuseWorkspace, sessionUser } from '../runtime/workspace.js';
 import { aborted } from '../timing.js';
 import type { ClaimStore } from './claims.js';
+import type { Secret } from '../secret.js';
 
 export interface SessionSettings {
   image: string;
@@ -18,6 +19,10 @@ export interface SessionSettings {
   networkMode: string;
   /** What sessions may reach (issue 16); none given: `open`. */
   egress?: EgressSettings;
+  /** The environment's variables for its sessions; secret ones held as Secret (redacted in every log). */
+  env?: Record<string, string | Secret>;
+  /** Host folders its sessions read (runtime/mounts.ts checked them). */
+  mounts?: ReadonlyArray<{ source: string; target: string }>;
   limits: ContainerLimits;
   /** Seconds between SIGTERM and SIGKILL when a session is stopped. */
   graceSeconds: number;
@@ -211,7 +216,9 @@ export class ItemRun {
       image: settings.image,
       name,
       labels,
-      env: { ...spec.env, ...egress.env },
+      // Outpost's own variables win: the item's ids and token, and the proxy's.
+      env: { ...revealed(settings.env ?? {}), ...spec.env, ...egress.env },
+      ...(settings.mounts?.length ? { readOnlyMounts: settings.mounts } : {}),
       ...(spec.cmd ? { cmd: spec.cmd } : {}),
       ...(spec.captureBytes ? { captureBytes: spec.captureBytes } : {}),
       workspaceDir: workspace,
@@ -277,6 +284,10 @@ export class ItemRun {
     if (timeout?.aborted && !this.#stopCtrl.signal.aborted) return stopped('timeout exceeded');
     return stopped(`stopped: ${this.#stopReason}`);
   }
+}
+
+function revealed(env: Record<string, string | Secret>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).map(([name, value]) => [name, typeof value === 'string' ? value : value.reveal()]));
 }
 
 function stopped(reason: string): Ending {
