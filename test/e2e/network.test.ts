@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -105,5 +106,58 @@ describe('the window’s Network view', { timeout: 240_000 }, () => {
     assert.deepEqual([saved.environments[0]!.egress, saved.environments[0]!.allowHosts], ['api', ['*.example.test', '10.0.0.0/8']]);
     assert.deepEqual(errors, [], 'console errors');
     await page.close();
+  });
+
+  it('an environment’s variables, a secret one and a read-only folder, set in the window, reach the next sessions; a dangerous folder is refused in words', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'outpost-e2e-folder-'));
+    writeFileSync(join(folder, 'hello.txt'), 'from the host\n');
+    // Readable by the session's uid (65532 when the tests run as root): a mount gives no more than the folder's own mode.
+    chmodSync(folder, 0o755);
+    const secret = 'correct-horse-battery-staple';
+    const { environment, environmentKey } = playground.createEnvironment('e2e-extras');
+    const extras = await startDashboard({ baseUrl: playground.url, environmentId: environment.id, environmentKey, args: ['--grace-seconds', '2'], env: { OUTPOST_API_KEY: playground.apiKey, OUTPOST_KEYCHAIN_SERVICE: `Outpost-e2e-${process.pid}` } });
+    try {
+      const page: Page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      page.on('pageerror', (e) => assert.fail(`the page threw: ${e.message}`));
+      const errors = consoleErrors(page);
+      const received: string[] = [];
+      page.on('websocket', (ws) => ws.on('framereceived', ({ payload }) => received.push(String(payload))));
+      await page.goto(extras.url);
+      await waitFor('Online', async () => (await page.getByTestId('worker-status').textContent()) === 'Online', 60_000);
+      await page.getByRole('button', { name: 'Environments' }).click();
+      await page.getByRole('row').filter({ hasText: environment.id }).getByRole('button', { name: 'Settings' }).click();
+      const form = page.getByRole('form', { name: `Settings for ${environment.id}` });
+
+      await form.getByLabel('Name', { exact: true }).fill('DB_PASSWORD');
+      await form.getByLabel('Value', { exact: true }).fill(secret);
+      await form.getByRole('button', { name: 'Add secret' }).click();
+      await form.getByRole('list', { name: 'Secret variables' }).getByText('DB_PASSWORD').waitFor();
+      await form.getByLabel(/^Variables/).fill('NODE_ENV=production');
+      await form.getByLabel(/^Read-only folders/).fill('/var/run');
+      await form.getByRole('button', { name: 'Save' }).click();
+      await page.getByText(/refused to mount \/var\/run.*holds the Docker socket/).first().waitFor();
+      await form.getByLabel(/^Read-only folders/).fill(`${folder}:/data`);
+      await screenshots(page, 'environment-variables');
+      await form.getByRole('button', { name: 'Save' }).click();
+      await form.waitFor({ state: 'detached' });
+
+      // Variables and folders apply when the worker next starts: off (it drains), on.
+      const worker = page.getByRole('switch', { name: 'Worker' });
+      await worker.click();
+      await waitFor('Off', async () => (await page.getByTestId('worker-status').textContent()) === 'Off', 60_000);
+      await worker.click();
+      await waitFor('Online', async () => (await page.getByTestId('worker-status').textContent()) === 'Online', 60_000);
+      const session = playground.createSession(environment.id, { calls: [{ name: 'bash', input: { command: 'echo "$NODE_ENV $DB_PASSWORD"; cat /data/hello.txt; touch /data/x 2>&1 | grep -c Read-only' } }] });
+      await waitFor('the session’s result', () => playground.sessions.results(session.sessionId).length === 1, 60_000);
+      assert.equal(playground.sessions.results(session.sessionId)[0]!.text.trim(), `production ${secret}\nfrom the host\n1`);
+      assert.ok(!received.some((frame) => frame.includes(secret)), 'the secret never came back to the page');
+      assert.ok(!readFileSync(join(extras.dataDir, 'settings.json'), 'utf8').includes(secret), 'nor into the settings file');
+      assert.deepEqual(errors, [], 'console errors');
+      await page.close();
+    } finally {
+      extras.signal('SIGTERM');
+      extras.signal('SIGTERM');
+      await extras.exited;
+    }
   });
 });
