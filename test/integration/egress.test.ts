@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type Docker from 'dockerode';
 import { AnthropicPlayground } from '../../playground/anthropic.js';
+import { BridgePlayground } from '../../playground/bridge.js';
 import { environmentProfileSchema, type EgressConnection, type ServiceEvent } from '../../shared/contract.js';
 import { createLogger } from '../../electron/core/log.js';
 import { originOf } from '../../electron/core/key-origins.js';
@@ -170,6 +171,39 @@ describe('egress control: a session reaches what its environment allows, and not
     assert.match(log, /\[egress\] refused CONNECT pkg\.test:\d+ \(egress api: only the API host\)/);
     assert.match(log, /\[egress\] allowed CONNECT 127\.0\.0\.1:\d+ \(api\) 127\.0\.0\.1 up \d+/);
     await served.outpost.stopWorker('now');
+  });
+
+  it('Bridge scripts get the same policies: allowlist through the proxy (what is listed, and only that), none with no way out', async () => {
+    const bridge = new BridgePlayground({ pollIntervalMs: 200, heartbeatMs: 5_000 });
+    await bridge.start();
+    try {
+      const run = async (egress: string, script: string) => {
+        const { environment_id: id } = bridge.createEnvironment('byoc');
+        const dataDir = mkdtempSync(join(tmpdir(), 'outpost-egress-'));
+        const secrets = memorySecrets();
+        const outpost = Outpost.open({ dataDir, secrets, logger: createLogger({ format: 'text', sink: { write: () => {} } }), egressResolver: resolver });
+        opened.push(outpost);
+        const profile = environmentProfileSchema.parse({ environmentId: id, provider: 'ainative', baseUrl: bridge.url, image: 'outpost-test-base', interpreter: ['sh'], egress, allowHosts: ['pkg.test', '127.0.0.2'], graceSeconds: 1 });
+        await secrets.set({ kind: 'environment-key', environmentId: id }, bridge.token, originOf(bridge.url));
+        await outpost.serve(profile);
+        const work = bridge.enqueue(id, 'code_execution', { script });
+        await waitFor('the script to be acked', () => bridge.work.get(work.work_id)!.state === 'acknowledged', 60_000);
+        await outpost.stopWorker('now');
+        const result = bridge.work.get(work.work_id)!.result!;
+        return String(result['stdout']) + String(result['stderr']);
+      };
+      // busybox nc speaks to the proxy by hand: a CONNECT, then a request on the tunnel.
+      // Its stdin stays open a moment: busybox nc stops reading the answer when its input ends.
+      const through = (target: string) => `(printf 'CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'; sleep 2) | nc -w 5 127.0.0.1 3128; echo`;
+      const allowed = await run('allowlist', `${through(`pkg.test:${port['127.0.0.2']}`)}; ${through(`other.test:${port['127.0.0.2']}`)}; echo "proxy=$HTTPS_PROXY"`);
+      assert.match(allowed, /HTTP\/1.1 200 Connection Established[\s\S]*hello from 127\.0\.0\.2/);
+      assert.match(allowed, /HTTP\/1.1 403 Forbidden[\s\S]*Outpost refused other\.test:\d+: not on the allowlist/);
+      assert.match(allowed, /proxy=http:\/\/127\.0\.0\.1:3128/);
+      const none = await run('none', `echo | nc -w 3 127.0.0.1 3128 && echo reached || echo unreachable; echo | nc -w 3 127.0.0.2 ${port['127.0.0.2']} && echo reached || echo unreachable`);
+      assert.match(none, /^unreachable\nunreachable\n/);
+    } finally {
+      await bridge.close();
+    }
   });
 
   it('none: loopback only and no proxy: neither a script nor the session runner reaches anything', async () => {
