@@ -113,6 +113,8 @@ export const settingsSchema = z.object({
   servedEnvironmentId: environmentId.nullable().default(null),
   environments: z.array(environmentProfileSchema).default([]),
   startAtLogin: z.boolean().default(false),
+  /** Claim nothing while the machine runs on battery (running sessions finish); claim again on power. */
+  pauseOnBattery: z.boolean().default(false),
   logRetentionDays: z.number().int().min(1).max(365).default(14),
   /** Where the API key manages environments (the desktop's "Anthropic API" URL). */
   apiBaseUrl: keySafeUrl.default('https://api.anthropic.com'),

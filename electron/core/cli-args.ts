@@ -37,6 +37,7 @@ export const workerArgs = z.object({
   dashboard: z.boolean().default(false),
   'dashboard-port': z.coerce.number().int().min(0).max(65_535).default(0),
   'allow-root': z.boolean().default(false),
+  'pause-on-battery': z.boolean().default(false),
 });
 export type WorkerArgs = z.infer<typeof workerArgs>;
 
@@ -155,6 +156,8 @@ Options:
                           refused: /, the data folder (or a folder holding it), a Docker socket's folder
   --allow-root            let sessions run as root in their containers (default: never; an image that needs
                           root still gets no capabilities beyond owning its own files); warned at every start
+  --pause-on-battery      claim nothing while this machine runs on battery (running sessions finish), claim again
+                          on power (Linux: the kernel's power supplies)
   --data-dir DIR          where logs, workspaces and state live (default ${defaultDataDir()})
   --log-format text|json  (default text)
   --dashboard             also serve Outpost's window on 127.0.0.1, behind a random token, and print its URL;
@@ -175,7 +178,7 @@ The bearer token is read from OUTPOST_ENVIRONMENT_KEY.
 
 export const EXIT_USAGE = 64;
 export const EXIT_FATAL = 2;
-const BOOLEAN_FLAGS = new Set(['help', 'dashboard', 'allow-root']);
+const BOOLEAN_FLAGS = new Set(['help', 'dashboard', 'allow-root', 'pause-on-battery']);
 const REPEATED_FLAGS = new Set(['allow', 'env', 'secret-env', 'mount']);
 
 /** `outpost worker`'s flags, or what to tell the user: usage to stdout (help) or a complaint to stderr (exit 64). */

@@ -8,6 +8,7 @@ import { attachDashboard } from './dashboard/headless.js';
 import { createLogger, type Logger } from './log.js';
 import { survivePipeClosed, terminal } from './terminal.js';
 import { Outpost } from './outpost.js';
+import { LinuxPowerSupply } from './power.js';
 import { MIN_SECRET_LENGTH, Secret } from './secret.js';
 import { originOf, SESSION_CONTAINERS } from './key-origins.js';
 import { KeytarSecretStore } from './secrets/keytar-store.js';
@@ -76,7 +77,9 @@ async function workerCommand(args: WorkerArgs, served: EnvironmentProfile | unde
     secrets,
     logger: log.logger,
     appLogFile,
+    power: new LinuxPowerSupply(),
   });
+  if (args['pause-on-battery']) outpost.updateSettings({ pauseOnBattery: true });
   // The dashboard's environments view uses it; the worker never does. Bound to the API URL the flags (or else the settings) name.
   if (apiKey && args.dashboard) {
     secrets.hold({ kind: 'api-key' }, { secret: apiKey, origin: originOf(served?.provider === 'anthropic' ? served.baseUrl : outpost.settings.apiBaseUrl) });

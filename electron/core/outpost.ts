@@ -11,6 +11,7 @@ import { AnthropicProvider } from './providers/anthropic/provider.js';
 import { BridgeProvider } from './providers/bridge.js';
 import type { ControlPlane } from './providers/control-plane.js';
 import type { Resolver } from './egress/proxy.js';
+import type { PowerSource } from './power.js';
 import type { EgressSettings } from './egress/session-egress.js';
 import { DockerRuntime } from './runtime/docker.js';
 import { FORWARDER_IMAGE } from './runtime/egress-sidecar.js';
@@ -42,6 +43,8 @@ export interface OutpostOptions {
   prepare?: (image: string) => Promise<void>;
   /** Name lookups of the sessions' egress proxies (tests point them at 127.0.0.x servers). Default: the system's. */
   egressResolver?: Resolver;
+  /** Whether the machine runs on battery (the settings' pauseOnBattery); none: never. */
+  power?: PowerSource;
 }
 
 /**
@@ -75,6 +78,7 @@ export class Outpost implements ServiceCore {
   #settings: Settings;
   #worker: Worker | undefined;
   #detachWorker: () => void = () => {};
+  #detachPower: () => void = () => {};
   #workerDone: Promise<WorkerFatalError | undefined> = Promise.resolve(undefined);
 
   static open(opts: OutpostOptions): Outpost {
@@ -121,7 +125,13 @@ export class Outpost implements ServiceCore {
   updateSettings(patch: SettingsPatch): Settings {
     this.#settings = this.#settingsStore.update(patch);
     this.#opts.onSettingsChanged?.(this.#settings);
+    this.#applyPower();
     return this.#settings;
+  }
+
+  /** Claim nothing on battery when the settings say so; claim again on power, or when the setting is turned off. */
+  #applyPower(): void {
+    this.#worker?.setOnBattery(this.#settings.pauseOnBattery && (this.#opts.power?.onBattery() ?? false));
   }
 
   get workerState(): WorkerState {
@@ -175,6 +185,9 @@ export class Outpost implements ServiceCore {
       }
     });
     await worker.start();
+    this.#detachPower();
+    this.#detachPower = this.#opts.power?.subscribe(() => this.#applyPower()) ?? (() => {});
+    this.#applyPower();
     if (profile.allowRoot) {
       // Once per worker start in the window; the log says it again at each session's start (supervisor.ts).
       const message = `Sessions of ${profile.environmentId} run as root in their containers: its profile allows it. Turn that off unless its image needs root.`;
@@ -238,6 +251,7 @@ export class Outpost implements ServiceCore {
   /** Stop everything now and release what this process holds. The shutdown policy drains first, when asked to. */
   async dispose(): Promise<void> {
     clearInterval(this.#retention);
+    this.#detachPower();
     await this.#worker?.stopNow();
     await this.#workerDone;
     this.#detachWorker();

@@ -33,6 +33,14 @@ export function Environments({ settings, onSettings, onError }: { settings: Sett
       <div className="section-head">
         <h1>Environments</h1>
         <label className="toggle">
+          <input
+            type="checkbox"
+            checked={settings.pauseOnBattery}
+            onChange={(e) => call('settings.update', { pauseOnBattery: e.target.checked }).then(onSettings, (err: Error) => onError(err.message))}
+          />{' '}
+          Claim nothing on battery
+        </label>
+        <label className="toggle">
           <input type="checkbox" checked={showArchived} onChange={(e) => setShowArchived(e.target.checked)} /> Show archived
         </label>
       </div>
