@@ -177,6 +177,21 @@ describe('the egress proxy: decides each connection, connects to the address it 
     assert.equal(last('nowhere.mirror.test')!.error, 'ENOTFOUND');
   });
 
+  it('a connection still open when the session ends is cut and reported, before close resolves', async () => {
+    const mine: ConnectionRecord[] = [];
+    const path = join(dir, 'ending.sock');
+    const ending = await EgressProxy.listen({ rules: rules(['pkg.test', '127.0.0.2']), socketPath: path, resolve, onConnection: (r) => void mine.push(r) });
+    const socket = connect(path);
+    socket.on('error', () => {});
+    socket.write(`CONNECT pkg.test:${ports['127.0.0.2']} HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\nHost: pkg.test\r\n\r\n`);
+    await new Promise((r) => socket.once('data', r));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(mine.map((r) => r.open ?? false), [true], 'open, and still open (keep-alive)');
+    await ending.close();
+    assert.deepEqual(mine.map((r) => r.open ?? false), [true, false]);
+    assert.ok(mine[1]!.bytesDown > 0);
+  });
+
   it('headers that never end are cut off, and many connections at once are all answered', async () => {
     const replies = await Promise.all(Array.from({ length: 100 }, () => tunnel(`pkg.test:${ports['127.0.0.2']}`)));
     assert.ok(replies.every((r) => /200 OK/.test(r)));

@@ -63,11 +63,15 @@ export class EgressProxy {
     return proxy;
   }
 
-  /** Stop listening and cut every connection still open (each is still reported). */
+  /** Stop listening and cut every connection still open; resolves once each has closed and been reported. */
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    for (const socket of this.#open) socket.destroy();
-    await closed;
+    const sockets = [...this.#open];
+    const gone = sockets.map((s) => (s.closed ? Promise.resolve() : new Promise<void>((resolve) => s.once('close', () => resolve()))));
+    for (const socket of sockets) socket.destroy();
+    await Promise.all([closed, ...gone]);
+    // A report is made in a 'close' listener of its own: let those run first.
+    await new Promise((resolve) => setImmediate(resolve));
   }
 
   #track(socket: Duplex): void {
