@@ -84,7 +84,7 @@ export async function openSessionEgress(opts: SessionEgressOptions): Promise<Ses
     const sidecar = await startEgressSidecar(opts.docker, { name: opts.name, labels: { ...opts.labels, [LABEL.egressDir]: dirName }, socketDir: dir, user: opts.user });
     const proxyUrl = `http://127.0.0.1:${EGRESS_PORT}`;
     const local = LOOPBACK_NAMES.filter((name) => name !== (api && normalHost(api.host)));
-    const open = proxy;
+    const listening = proxy;
     return {
       networkMode: `container:${sidecar.id}`,
       // Both spellings: curl reads only the lower-case http_proxy; NODE_USE_ENV_PROXY makes Node 22's own fetch use them.
@@ -101,7 +101,7 @@ export async function openSessionEgress(opts: SessionEgressOptions): Promise<Ses
         await sidecar.remove({ force: true }).catch((e: { statusCode?: number }) => {
           if (e.statusCode !== 404) throw e;
         });
-        await open.close();
+        await listening.close();
         rmSync(dir, { recursive: true, force: true });
         await log.close();
       },

@@ -5,10 +5,10 @@ import { openSessionEgress, type EgressSettings, type SessionEgress } from '../e
 import type { Logger } from '../log.js';
 import type { DataPaths } from '../paths.js';
 import { checkedName } from '../paths.js';
-import type { ControlPlane, ItemLifecycle, ItemOutcome, WorkItem } from '../providers/control-plane.js';
+import type { ContainerWork, ControlPlane, ItemLifecycle, ItemOutcome, WorkItem } from '../providers/control-plane.js';
 import type { ContainerLimits, DockerRuntime, SessionContainer } from '../runtime/docker.js';
 import { LABEL } from '../runtime/labels.js';
-import { defuseWorkspace, sessionUser } from '../runtime/workspace.js';
+import { defuseWorkspace, sessionUser, type SessionUser } from '../runtime/workspace.js';
 import { aborted } from '../timing.js';
 import type { ClaimStore } from './claims.js';
 import type { Secret } from '../secret.js';
@@ -208,7 +208,7 @@ export class ItemRun {
 
   #startSession(
     egress: SessionEgress,
-    { name, labels, workspace, user, spec }: { name: string; labels: Record<string, string>; workspace: string; user: ReturnType<typeof sessionUser>; spec: ReturnType<ItemLifecycle['container']> },
+    { name, labels, workspace, user, spec }: { name: string; labels: Record<string, string>; workspace: string; user: SessionUser; spec: ContainerWork },
   ): Promise<SessionContainer> {
     const { runtime, settings, paths, logger } = this.#deps;
     const work = this.#work;
