@@ -22,6 +22,7 @@ import { sessionUser } from '../electron/core/runtime/workspace.js';
 
 const MB = 100;
 const REQUESTS = 1_000;
+const DOWNLOADS = 5;
 
 /** The far end: 100 MiB on /big, two bytes on /small. */
 const SERVER = `
@@ -69,9 +70,16 @@ async function get(path) {
 }
 (async () => {
   for (let i = 0; i < 50; i++) await get('/small');
-  const t0 = performance.now();
-  const bytes = await get('/big');
-  const seconds = (performance.now() - t0) / 1000;
+  // The median of ${DOWNLOADS} downloads: one alone is at the mercy of whatever else the machine runs.
+  const times = [];
+  let bytes = 0;
+  for (let i = 0; i < ${DOWNLOADS}; i++) {
+    const t0 = performance.now();
+    bytes = await get('/big');
+    times.push((performance.now() - t0) / 1000);
+  }
+  times.sort((a, b) => a - b);
+  const seconds = times[Math.floor(times.length / 2)];
   const ms = [];
   for (let i = 0; i < ${REQUESTS}; i++) { const a = performance.now(); await get('/small'); ms.push(performance.now() - a); }
   ms.sort((a, b) => a - b);
@@ -110,12 +118,21 @@ async function inContainer(docker: Docker, networkMode: string, args: string[]):
   try {
     await container.start();
     const { StatusCode } = (await container.wait()) as { StatusCode: number };
-    const logs = (await container.logs({ stdout: true, stderr: true })).toString('utf8').replace(/[\x00-\x08]/g, '');
+    const logs = demux(await container.logs({ stdout: true, stderr: true }));
     if (StatusCode !== 0) throw new Error(`the bench container failed: ${logs}`);
-    return JSON.parse(logs.slice(logs.indexOf('{'))) as Figures;
+    const json = /\{"bytes".*\}/.exec(logs)?.[0];
+    if (!json) throw new Error(`the bench container printed no figures: ${logs.slice(0, 500)}`);
+    return JSON.parse(json) as Figures;
   } finally {
     await container.remove({ force: true });
   }
+}
+
+/** Docker's log of a container with no terminal: frames of an 8-byte header (stream, 0, 0, 0, length) and their bytes. */
+function demux(raw: Buffer): string {
+  const parts: Buffer[] = [];
+  for (let at = 0; at + 8 <= raw.length; at += 8 + raw.readUInt32BE(at + 4)) parts.push(raw.subarray(at + 8, at + 8 + raw.readUInt32BE(at + 4)));
+  return Buffer.concat(parts).toString('utf8');
 }
 
 function line(name: string, f: Figures): string {
@@ -136,7 +153,7 @@ async function main(): Promise<void> {
   const resolve = async () => ['127.0.0.2'];
   const proxy = await EgressProxy.listen({ rules, socketPath: join(dir, 'host.sock'), resolve, onConnection: () => {} });
   const docker = new Docker();
-  console.log(`egress bench: ${MB} MiB download, then ${REQUESTS} requests each on a new connection; loopback only`);
+  console.log(`egress bench: a ${MB} MiB download (median of ${DOWNLOADS}), then ${REQUESTS} requests each on a new connection; loopback only`);
   try {
     const hostDirect = JSON.parse(await child(CLIENT, ['direct', JSON.stringify({ host: '127.0.0.2', port }), target])) as Figures;
     const hostProxied = JSON.parse(await child(CLIENT, ['proxy', JSON.stringify({ path: join(dir, 'host.sock') }), target])) as Figures;
