@@ -157,7 +157,8 @@ class ConnectionLog {
       if (this.#count === LOGGED_CONNECTIONS + 1) this.#lines.write(`${new Date().toISOString()} [egress] more than ${LOGGED_CONNECTIONS} connections: the rest are not logged\n`);
       return;
     }
-    this.#lines.write(`${new Date(record.at).toISOString()} ${redact(describeConnection(record))}\n`);
+    // Written when it closed, like every other line: the log stays in time order (the line says how long it took).
+    this.#lines.write(`${new Date().toISOString()} ${redact(describeConnection(record))}\n`);
     this.#record(record);
   }
 
