@@ -29,6 +29,8 @@ export interface ContainerSpec {
   limits: ContainerLimits;
   /** Replaces the image's command; the image's entrypoint stays. */
   cmd?: string[];
+  /** Host folders the session reads, checked by runtime/mounts.ts (never the data folder, `/` or a Docker socket). */
+  readOnlyMounts?: ReadonlyArray<{ source: string; target: string }>;
   /** Also keep stdout and stderr apart in memory, up to this many bytes each. */
   captureBytes?: number;
   /** Written into the workspace, by name, before the container starts (e.g. the script it runs). */
@@ -122,6 +124,7 @@ export class DockerRuntime {
         // (test/integration/session-log-cap.test.ts).
         LogConfig: { Type: 'none', Config: {} },
         Binds: [`${spec.workspaceDir}:/workspace`],
+        ...(spec.readOnlyMounts?.length ? { Mounts: spec.readOnlyMounts.map((m) => ({ Type: 'bind' as const, Source: m.source, Target: m.target, ReadOnly: true })) } : {}),
         NetworkMode: spec.networkMode,
         SecurityOpt: ['no-new-privileges'],
         CapDrop: ['ALL'],
