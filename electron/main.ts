@@ -44,6 +44,17 @@ async function start(): Promise<void> {
     logger,
     appLogFile: appLogFile(app.getPath('logs')),
     onSettingsChanged: (settings) => app.setLoginItemSettings({ openAtLogin: settings.startAtLogin }),
+    // On battery, with pauseOnBattery set, claim nothing (issue 16 §4).
+    power: {
+      onBattery: () => powerMonitor.isOnBatteryPower(),
+      subscribe: (listener) => {
+        const battery = () => listener(true);
+        const mains = () => listener(false);
+        powerMonitor.on('on-battery', battery);
+        powerMonitor.on('on-ac', mains);
+        return () => (powerMonitor.off('on-battery', battery), powerMonitor.off('on-ac', mains));
+      },
+    },
   });
 
   let window: BrowserWindow | undefined;

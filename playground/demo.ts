@@ -34,6 +34,8 @@ const sessions = [
   [
     { name: 'bash', input: { command: 'for i in 1 2 3; do echo "working $i" | tee -a progress.log; sleep 1; done' } },
     { name: 'glob', input: { pattern: '**/*.log' } },
+    // The egress policy at work: refused by the proxy before any lookup, so nothing leaves this machine.
+    { name: 'bash', input: { command: `node -e 'fetch("https://example.com").then(() => console.log("reached example.com"), () => console.log("example.com: refused by the egress policy"))' 2>/dev/null` } },
   ],
 ].map((calls) => playground.createSession(environment.id, { calls }));
 const items = [...sessions.map((s) => s.work), playground.enqueue(environment.id, { type: 'healthcheck' })];
@@ -53,16 +55,18 @@ const scripts = [
 console.log(`Bridge playground:        ${bridgeUrl}  (environment ${bridgeEnv.environment_id}, ${scripts.length} scripts queued)\n`);
 
 const cli = join(root, 'dist/electron/core/cli.js');
-const common = ['--network', 'host', '--data-dir', dataDir, '--drain-seconds', '5'];
+// Loopback only (DESIGN §3): the sessions reach the playground, their API, through Outpost's egress proxy (--egress api:
+// the API and nothing else); the Bridge scripts need no network at all (--egress none).
+const common = ['--data-dir', dataDir, '--drain-seconds', '5'];
 const workers = [
   // The Anthropic worker also serves Outpost's window as a dashboard; the playground's API key lets it list environments.
-  spawn(process.execPath, [cli, 'worker', '--dashboard', '--base-url', url, '--environment-id', environment.id, '--max-sessions', '2', '--image', image, ...common], {
+  spawn(process.execPath, [cli, 'worker', '--dashboard', '--base-url', url, '--environment-id', environment.id, '--max-sessions', '2', '--image', image, '--egress', 'api', ...common], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, OUTPOST_ENVIRONMENT_KEY: environmentKey, OUTPOST_API_KEY: playground.apiKey },
   }),
   spawn(
     process.execPath,
-    [cli, 'worker', '--provider', 'ainative', '--base-url', bridgeUrl, '--environment-id', bridgeEnv.environment_id, '--image', 'outpost-test-base', '--interpreter', 'sh', ...common],
+    [cli, 'worker', '--provider', 'ainative', '--base-url', bridgeUrl, '--environment-id', bridgeEnv.environment_id, '--image', 'outpost-test-base', '--interpreter', 'sh', '--egress', 'none', ...common],
     { stdio: 'inherit', env: { ...process.env, OUTPOST_ENVIRONMENT_KEY: bridge.token } },
   ),
 ];

@@ -27,6 +27,8 @@ export const CHANNEL_NAMES = [
   'logs.search',
   'workspace.list',
   'workspace.read',
+  'egress.list',
+  'egress.allow',
 ] as const;
 
 export type ChannelName = (typeof CHANNEL_NAMES)[number];

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { itemStateSchema, workerStateSchema } from './states.js';
 import { CHANNEL_NAMES, type ChannelName } from './channels.js';
 import { controlPlaneId } from './ids.js';
+import { ALLOW_ENTRY_RULE, DEFAULT_ALLOWLIST, EGRESS_POLICIES, isAllowEntry } from './egress.js';
 
 const count = z.number().int().nonnegative();
 
@@ -29,15 +30,49 @@ const keySafeUrl = z.string().url().refine(isKeySafeUrl, KEY_SAFE_URL_RULE);
 
 const environmentId = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'an environment id such as env_…');
 
+const allowEntry = z.string().trim().toLowerCase().max(300).refine(isAllowEntry, ALLOW_ENTRY_RULE);
+
+/** A variable a session gets: a name of the shell's kind; ANTHROPIC_* and OUTPOST_* are Outpost's own (the runner's ids and token). */
+const envVarName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'a variable name: letters, digits and _, not starting with a digit')
+  .refine((name) => !/^(ANTHROPIC|OUTPOST)_/i.test(name), 'ANTHROPIC_* and OUTPOST_* are Outpost’s own');
+const envVarSchema = z
+  .object({
+    name: envVarName,
+    /** The value of a plain variable (a secret one's is in the keychain). */
+    text: z.string().max(32_768).default(''),
+    /** A secret: its value lives in the keychain (keys.set `env-var`), never here, and is redacted in every log. */
+    inKeychain: z.boolean().default(false),
+  })
+  .strict()
+  .refine((v) => !v.inKeychain || v.text === '', 'a secret variable’s value lives in the keychain, not in the settings');
+/** A host folder a session reads: mounted read-only at `target` (default /mnt/<its name>); runtime/mounts.ts refuses the dangerous ones. */
+const mountSchema = z
+  .object({
+    source: z.string().min(1).max(4096).refine((p) => p.startsWith('/'), 'an absolute host path'),
+    target: z
+      .string()
+      .max(4096)
+      .refine((p) => /^\/[^\0]*$/.test(p) && !p.split('/').includes('..'), 'an absolute path in the container, without ..')
+      .optional(),
+  })
+  .strict();
+
 /** What one environment's containers get, and how this machine serves it (DESIGN §1.3). */
-export const environmentProfileSchema = z.object({
+const profileFields = z.object({
   environmentId,
   /** anthropic: self-hosted environments; ainative: Bridge environments (its key is the bearer token). */
   provider: z.enum(['anthropic', 'ainative']).default('anthropic'),
   name: z.string().max(200).default(''),
   baseUrl: keySafeUrl.default('https://api.anthropic.com'),
   image: z.string().min(1).default('outpost-session:latest'),
+  /** The Docker network mode of an `open` environment's sessions; every other policy gives them loopback only. */
   networkMode: z.string().min(1).default('bridge'),
+  /** What sessions may reach (issue 16): nothing, the API only, the API and `allowHosts`, or whatever networkMode reaches. */
+  egress: z.enum(EGRESS_POLICIES).default('allowlist'),
+  /** `allowlist`: the hosts besides the API (names, `*.domain`, addresses or ranges; only an address lets a private one through). */
+  allowHosts: z.array(allowEntry).max(500).default([...DEFAULT_ALLOWLIST]),
   // Docker's own bounds: at least 0.01 CPUs and 6 MiB; beyond these no machine has them, and every item would fail.
   cpus: z.number().min(0.01, 'at least 0.01 CPUs').max(256, 'at most 256 CPUs').default(2),
   memoryMb: z.number().int().min(6, 'at least 6 MiB').max(1_048_576, 'at most 1048576 MiB (1 TiB)').default(4096),
@@ -52,7 +87,24 @@ export const environmentProfileSchema = z.object({
   timeoutSeconds: z.number().int().positive().max(86_400).default(600),
   /** Let sessions run as uid 0 in their containers (DESIGN §4: never, unless asked for here); warned at every start. */
   allowRoot: z.boolean().default(false),
+  /** Variables every session of this environment gets (issue 16 §6; seed 002's envVars). */
+  envVars: z
+    .array(envVarSchema)
+    .max(200)
+    .default([])
+    .refine((vars) => new Set(vars.map((v) => v.name)).size === vars.length, 'each variable once'),
+  /** Host folders every session reads, read-only. */
+  mounts: z.array(mountSchema).max(50).default([]),
 });
+/**
+ * A profile without an egress policy that names its network mode comes from before policies existed
+ * (every stored profile wrote its networkMode), or from a caller that chose a Docker network: it keeps
+ * today's behaviour, `open`. A profile that names neither is new: `allowlist`.
+ */
+export const environmentProfileSchema = z.preprocess(
+  (raw) => (raw && typeof raw === 'object' && !('egress' in raw) && 'networkMode' in raw ? { ...raw, egress: 'open' } : raw),
+  profileFields,
+);
 export type EnvironmentProfile = z.infer<typeof environmentProfileSchema>;
 
 export const settingsSchema = z.object({
@@ -63,6 +115,8 @@ export const settingsSchema = z.object({
   startAtLogin: z.boolean().default(false),
   /** Desktop notifications for what needs the user (a session failed or lost, the worker stopped, a key refused). */
   desktopNotifications: z.boolean().default(true),
+  /** Claim nothing while the machine runs on battery (running sessions finish); claim again on power. */
+  pauseOnBattery: z.boolean().default(false),
   logRetentionDays: z.number().int().min(1).max(365).default(14),
   /** Where the API key manages environments (the desktop's "Anthropic API" URL). */
   apiBaseUrl: keySafeUrl.default('https://api.anthropic.com'),
@@ -84,7 +138,7 @@ function patchOf<S extends z.ZodRawShape>(schema: z.ZodObject<S>) {
  * neither overwrites the other's edits.
  */
 export const settingsPatchSchema = patchOf(settingsSchema.omit({ version: true, environments: true })).extend({
-  environment: patchOf(environmentProfileSchema).extend({ environmentId }).optional(),
+  environment: patchOf(profileFields).extend({ environmentId }).optional(),
 });
 export type SettingsPatch = z.input<typeof settingsPatchSchema>;
 
@@ -92,6 +146,8 @@ export type SettingsPatch = z.input<typeof settingsPatchSchema>;
 export const keyRefSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('api-key') }),
   z.object({ kind: z.literal('environment-key'), environmentId }),
+  /** A secret variable of an environment's sessions: its value, which reaches only their containers. */
+  z.object({ kind: z.literal('env-var'), environmentId, name: envVarName }),
 ]);
 export type KeyRef = z.infer<typeof keyRefSchema>;
 
@@ -122,6 +178,34 @@ export const logSourceSchema = z.discriminatedUnion('kind', [z.object({ kind: z.
 export type LogSource = z.infer<typeof logSourceSchema>;
 
 export const workspaceEntrySchema = z.object({ path: z.string(), size: count, directory: z.boolean() });
+
+/** One connection a session opened through its egress proxy, decided and measured (issue 16 §3). */
+export const egressConnectionSchema = z.object({
+  workId,
+  /** Its number in the session: an open connection is reported again, under the same id, when it closes. */
+  id: count,
+  /** Allowed and still open: bytes and duration so far are not yet known. */
+  open: z.boolean().optional(),
+  /** When it was asked for (ms since the epoch). */
+  at: z.number(),
+  /** CONNECT: a tunnel (TLS, or whatever the client speaks); HTTP: a plain request forwarded. */
+  method: z.enum(['CONNECT', 'HTTP']),
+  host: z.string(),
+  port: count,
+  allowed: z.boolean(),
+  /** The rule that decided: `api`, the allowlist entry that matched, or why it was refused. */
+  rule: z.string(),
+  /** The address connected to (allowed connections). */
+  address: z.string().optional(),
+  bytesUp: count,
+  bytesDown: count,
+  durationMs: count,
+  /** Allowed, but the far end could not be reached (ECONNREFUSED, a timeout…). */
+  error: z.string().optional(),
+  /** Refused: the allowlist entry that would let it through (the host, or the internal address it resolved to). */
+  suggest: z.string().optional(),
+});
+export type EgressConnection = z.infer<typeof egressConnectionSchema>;
 
 export const calls = {
   'worker.state': { request: empty, response: workerStateSchema },
@@ -163,6 +247,10 @@ export const calls = {
   'workspace.list': { request: z.object({ workId }).strict(), response: z.array(workspaceEntrySchema) },
   /** One file of a finished session's workspace, base64 (at most 32 MiB). */
   'workspace.read': { request: z.object({ workId, path: z.string().min(1).max(4096) }).strict(), response: z.object({ base64: z.string(), size: count }) },
+  /** A session's connections through its egress proxy, oldest first (live while it runs, kept with its log). */
+  'egress.list': { request: z.object({ workId }).strict(), response: z.array(egressConnectionSchema) },
+  /** Add one entry to an environment's allowlist (the window's one-click allow); its next sessions get it. */
+  'egress.allow': { request: z.object({ environmentId, entry: allowEntry }).strict(), response: settingsSchema },
 } as const satisfies Record<ChannelName, { request: z.ZodType; response: z.ZodType }>;
 
 export type Channel = ChannelName;
@@ -188,6 +276,8 @@ export const events = {
   /** Something the user should read: a wrong key, Docker gone, a corrupt settings file. */
   notice: z.object({ level: z.enum(['info', 'warning', 'error']), message: z.string() }),
   'open-view': openViewSchema,
+  /** A session's connection through its egress proxy, once it is decided (refused) or closed (allowed). */
+  egress: egressConnectionSchema,
 } as const;
 export type EventName = keyof typeof events;
 export type EventPayload<E extends EventName> = z.infer<(typeof events)[E]>;

@@ -9,8 +9,9 @@ const count = z.number().int().nonnegative();
 /**
  * Why an online worker is not claiming right now; absent when it is claiming.
  * asleep: the machine is going to sleep or has just woken and is checking its leases.
+ * on-battery: the machine runs on battery and the settings say to claim nothing then (running sessions finish).
  */
-export const claimBlockSchema = z.enum(['full', 'docker-unavailable', 'asleep']);
+export const claimBlockSchema = z.enum(['full', 'docker-unavailable', 'asleep', 'on-battery']);
 export type ClaimBlock = z.infer<typeof claimBlockSchema>;
 
 export const workerStateSchema = z.discriminatedUnion('status', [

@@ -10,6 +10,7 @@ export function trayIcon(state: WorkerState): TrayIcon {
     case 'stopping':
       return 'off';
     case 'online':
+      if (state.blockedBy === 'on-battery') return 'paused';
       return state.blockedBy === 'docker-unavailable' ? 'error' : state.active > 0 ? 'busy' : 'idle';
     case 'paused':
     case 'draining':
@@ -46,6 +47,7 @@ export function trayMenu(state: WorkerState): TrayMenuItem[] {
         info(
           state.blockedBy === 'docker-unavailable' ? 'Waiting for Docker'
           : state.blockedBy === 'asleep' ? `Asleep · ${sessions(state.active)}`
+          : state.blockedBy === 'on-battery' ? `Paused on battery · ${sessions(state.active)}`
           : `Online · ${sessions(state.active)}`,
         ),
         item('Pause', 'pause'),

@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { environmentProfileSchema, isKeySafeUrl, KEY_SAFE_URL_RULE, type EnvironmentProfile } from '../../shared/contract.js';
+import { DEFAULT_ALLOWLIST, EGRESS_POLICIES } from '../../shared/egress.js';
 import { defaultDataDir } from './paths.js';
 
 /** `outpost worker`'s flags, parsed and checked. */
@@ -15,7 +16,16 @@ export const workerArgs = z.object({
   'timeout-seconds': positiveInt.default(600),
   'max-sessions': positiveInt.default(2),
   image: z.string().min(1).optional(),
-  network: z.string().min(1).default('bridge'),
+  network: z.string().min(1).optional(),
+  egress: z.enum(EGRESS_POLICIES, { error: '--egress must be none, api, allowlist or open' }).optional(),
+  /** Repeated: each one host, *.domain, address or range; replaces the default list. */
+  allow: z.array(z.string()).optional(),
+  /** Repeated NAME=VALUE: a variable every session gets. */
+  env: z.array(z.string().regex(/^[^=]+=/, '--env takes NAME=VALUE')).default([]),
+  /** Repeated NAME: a secret variable, its value from this process's own variable NAME (held in memory, redacted). */
+  'secret-env': z.array(z.string()).default([]),
+  /** Repeated HOST_PATH[:CONTAINER_PATH]: a folder every session reads, read-only. */
+  mount: z.array(z.string().min(1)).default([]),
   cpus: z.coerce.number().positive().default(2),
   memory: positiveInt.default(4096),
   pids: positiveInt.default(1024),
@@ -28,6 +38,7 @@ export const workerArgs = z.object({
   'dashboard-port': z.coerce.number().int().min(0).max(65_535).default(0),
   'allow-root': z.boolean().default(false),
   'environment-key-file': z.string().min(1).optional(),
+  'pause-on-battery': z.boolean().default(false),
 });
 export type WorkerArgs = z.infer<typeof workerArgs>;
 
@@ -37,6 +48,10 @@ const FLAG_OF: Record<string, string> = {
   baseUrl: 'base-url',
   image: 'image',
   networkMode: 'network',
+  egress: 'egress',
+  allowHosts: 'allow',
+  envVars: 'env',
+  mounts: 'mount',
   cpus: 'cpus',
   memoryMb: 'memory',
   pids: 'pids',
@@ -55,7 +70,10 @@ export function profileFromArgs(args: WorkerArgs & { 'base-url': string; 'enviro
     provider: args.provider,
     baseUrl: args['base-url'],
     image: args.image ?? (args.provider === 'ainative' ? 'python:3.12-slim' : 'outpost-session:latest'),
-    networkMode: args.network,
+    networkMode: args.network ?? 'bridge',
+    // --network alone keeps its meaning from before policies: the sessions get that Docker network (open).
+    egress: args.egress ?? (args.network ? 'open' : 'allowlist'),
+    allowHosts: args.allow ?? [...DEFAULT_ALLOWLIST],
     cpus: args.cpus,
     memoryMb: args.memory,
     pids: args.pids,
@@ -66,7 +84,16 @@ export function profileFromArgs(args: WorkerArgs & { 'base-url': string; 'enviro
     interpreter: args.interpreter.split(/\s+/),
     timeoutSeconds: args['timeout-seconds'],
     allowRoot: args['allow-root'],
+    envVars: [
+      ...args.env.map((pair) => ({ name: pair.slice(0, pair.indexOf('=')), text: pair.slice(pair.indexOf('=') + 1) })),
+      ...args['secret-env'].map((name) => ({ name, inKeychain: true })),
+    ],
+    mounts: args.mount.map((spec) => {
+      const [, source, target] = /^(.+?)(?::(\/.*))?$/.exec(spec)!;
+      return { source: source!, ...(target ? { target } : {}) };
+    }),
   });
+  if (parsed.success && args.network && parsed.data.egress !== 'open') return { problem: `--network ${args.network}: only --egress open uses a Docker network; ${parsed.data.egress} gives sessions loopback only` };
   if (parsed.success) return { profile: parsed.data };
   return { problem: parsed.error.issues.map((i) => `--${FLAG_OF[String(i.path[0])] ?? String(i.path[0])}: ${i.message}`).join('; ') };
 }
@@ -113,18 +140,33 @@ Options:
   --timeout-seconds N     ainative: a script running longer is killed and stopped (default 600)
   --max-sessions N        sessions at once (default 2)
   --image IMAGE           container image for sessions (default outpost-session:latest; ainative: python:3.12-slim)
-  --network MODE          container network mode: bridge (default), host, none, or a network name
+  --egress POLICY         what sessions may reach: none, api (the control plane only), allowlist (default:
+                          the control plane and the --allow hosts) or open (the Docker network of --network);
+                          all but open give the session loopback only and go out through Outpost's proxy
+  --allow HOST            allowlist: a host sessions may reach (repeat it); *.domain for every name under a
+                          domain; an address or range (10.0.0.5, 192.168.1.0/24) is needed for a private one.
+                          Without it: ${DEFAULT_ALLOWLIST.slice(0, 4).join(', ')},
+                          ${DEFAULT_ALLOWLIST.slice(4).join(', ')}
+  --network MODE          open: the container network mode: bridge (default), host, none, or a network name;
+                          given alone, it means --egress open
   --cpus N                CPU limit per session (default 2)
   --memory MB             memory limit per session in MiB (default 4096)
   --pids N                process limit per session (default 1024)
   --log-limit-mb N        a session's log stops at this many MiB, with a line saying so (default 100)
   --grace-seconds N       SIGTERM → SIGKILL grace when a session is stopped (default 10)
   --drain-seconds N       on SIGINT/SIGTERM, wait this long for sessions to finish (default 30)
+  --env NAME=VALUE        a variable every session gets (repeat it; ANTHROPIC_* and OUTPOST_* are Outpost's own)
+  --secret-env NAME       a secret variable every session gets, its value read from this command's own variable
+                          NAME (held in memory, never written down, redacted in every log); repeat it
+  --mount PATH[:TARGET]   a host folder every session reads, read-only, at TARGET (default /mnt/<its name>);
+                          refused: /, the data folder (or a folder holding it), a Docker socket's folder
   --allow-root            let sessions run as root in their containers (default: never; an image that needs
                           root still gets no capabilities beyond owning its own files); warned at every start
   --environment-key-file PATH
                           read the environment key from this file (a Docker or Kubernetes secret, systemd's
                           credentials) instead of OUTPOST_ENVIRONMENT_KEY; one key, a trailing newline allowed
+  --pause-on-battery      claim nothing while this machine runs on battery (running sessions finish), claim again
+                          on power (Linux: the kernel's power supplies)
   --data-dir DIR          where logs, workspaces and state live (default ${defaultDataDir()})
   --log-format text|json  (default text)
   --dashboard             also serve Outpost's window on 127.0.0.1, behind a random token, and print its URL;
@@ -151,14 +193,17 @@ The bearer token is read from OUTPOST_ENVIRONMENT_KEY.
 
 export const EXIT_USAGE = 64;
 export const EXIT_FATAL = 2;
-const BOOLEAN_FLAGS = new Set(['help', 'dashboard', 'allow-root']);
+const BOOLEAN_FLAGS = new Set(['help', 'dashboard', 'allow-root', 'pause-on-battery']);
+const REPEATED_FLAGS = new Set(['allow', 'env', 'secret-env', 'mount']);
 
 /** `outpost worker`'s flags, or what to tell the user: usage to stdout (help) or a complaint to stderr (exit 64). */
 export function parseWorkerArgs(argv: string[]): { args: WorkerArgs; served?: EnvironmentProfile } | { exit: number; stdout?: string; stderr?: string } {
   let raw: Record<string, unknown>;
   try {
-    const options = Object.fromEntries([...Object.keys(workerArgs.shape), 'help'].map((name) => [name, { type: BOOLEAN_FLAGS.has(name) ? 'boolean' : 'string' }]));
-    raw = parseArgs({ args: argv, options: options as Record<string, { type: 'string' | 'boolean' }>, strict: true }).values;
+    const options = Object.fromEntries(
+      [...Object.keys(workerArgs.shape), 'help'].map((name) => [name, { type: BOOLEAN_FLAGS.has(name) ? 'boolean' : 'string', multiple: REPEATED_FLAGS.has(name) }]),
+    );
+    raw = parseArgs({ args: argv, options: options as Record<string, { type: 'string' | 'boolean'; multiple: boolean }>, strict: true }).values;
   } catch (e) {
     return { exit: EXIT_USAGE, stderr: `outpost: ${(e as Error).message}\n\n${USAGE}` };
   }

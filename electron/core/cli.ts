@@ -9,8 +9,9 @@ import { attachDashboard } from './dashboard/headless.js';
 import { createLogger, type Logger } from './log.js';
 import { survivePipeClosed, terminal } from './terminal.js';
 import { Outpost } from './outpost.js';
+import { LinuxPowerSupply } from './power.js';
 import { MIN_SECRET_LENGTH, Secret } from './secret.js';
-import { originOf } from './key-origins.js';
+import { originOf, SESSION_CONTAINERS } from './key-origins.js';
 import { readKeyFile } from './key-file.js';
 import { KeytarSecretStore } from './secrets/keytar-store.js';
 import { OverlaySecretStore } from './secrets/overlay-store.js';
@@ -70,6 +71,16 @@ async function workerCommand(args: WorkerArgs, served: EnvironmentProfile | unde
   // Each bound to the origin the flags name: the user gave both at once.
   const held: Array<[KeyRef, StoredKey]> = [];
   if (served && environmentKey) held.push([{ kind: 'environment-key', environmentId: served.environmentId }, { secret: environmentKey, origin: originOf(served.baseUrl) }]);
+  // --secret-env NAME: its value from this process's own NAME, held like the keys, and out of anything it spawns.
+  for (const name of args['secret-env']) {
+    const value = process.env[name] ?? '';
+    delete process.env[name];
+    if (value.length < MIN_SECRET_LENGTH) {
+      terminal.err(`outpost: --secret-env ${name}: set ${name} to its value, at least ${MIN_SECRET_LENGTH} characters (a shorter one cannot be redacted safely)\n`);
+      return EXIT_USAGE;
+    }
+    if (served) held.push([{ kind: 'env-var', environmentId: served.environmentId, name }, { secret: new Secret(value), origin: SESSION_CONTAINERS }]);
+  }
 
   const appLogFile = join(args['data-dir'], 'logs', 'outpost.log');
   const log = headlessLog(appLogFile, args['log-format']);
@@ -81,7 +92,9 @@ async function workerCommand(args: WorkerArgs, served: EnvironmentProfile | unde
     secrets,
     logger: log.logger,
     appLogFile,
+    power: new LinuxPowerSupply(),
   });
+  if (args['pause-on-battery']) outpost.updateSettings({ pauseOnBattery: true });
   // The dashboard's environments view uses it; the worker never does. Bound to the API URL the flags (or else the settings) name.
   if (apiKey && args.dashboard) {
     secrets.hold({ kind: 'api-key' }, { secret: apiKey, origin: originOf(served?.provider === 'anthropic' ? served.baseUrl : outpost.settings.apiBaseUrl) });

@@ -20,10 +20,15 @@ export function originOf(url: string): string {
  */
 export function originForNewKey(settings: Settings, ref: KeyRef): string {
   if (ref.kind === 'api-key') return originOf(settings.apiBaseUrl);
+  // Sent to no URL: only into the containers of its environment's sessions.
+  if (ref.kind === 'env-var') return SESSION_CONTAINERS;
   const profile = settings.environments.find((e) => e.environmentId === ref.environmentId);
   if (!profile) throw new UserError(`Choose the URL environment ${ref.environmentId} is served from first: its key is kept for that URL only.`);
   return originOf(profile.baseUrl);
 }
+
+/** Where a secret variable may go: its environment's session containers, never a URL. */
+export const SESSION_CONTAINERS = 'session-containers';
 
 /** The key is bound to another origin than the one it would be sent to now. */
 export class KeyOriginError extends UserError {

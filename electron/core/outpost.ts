@@ -10,7 +10,13 @@ import { DataPaths, InstanceRecord } from './paths.js';
 import { AnthropicProvider } from './providers/anthropic/provider.js';
 import { BridgeProvider } from './providers/bridge.js';
 import type { ControlPlane } from './providers/control-plane.js';
+import type { Resolver } from './egress/proxy.js';
+import type { PowerSource } from './power.js';
+import type { EgressSettings } from './egress/session-egress.js';
 import { DockerRuntime } from './runtime/docker.js';
+import { FORWARDER_IMAGE } from './runtime/egress-sidecar.js';
+import { checkMounts, type ReadOnlyMount } from './runtime/mounts.js';
+import type { SessionSettings } from './worker/supervisor.js';
 import { ensureSessionImage, packageVersion } from './runtime/session-image.js';
 import { redactDeep, type Secret } from './secret.js';
 import type { SecretStore } from './secrets/secret-store.js';
@@ -35,6 +41,10 @@ export interface OutpostOptions {
   retentionCheckMs?: number;
   /** Readies an environment's image before the first claim. Default: build Outpost's session image when it is missing. */
   prepare?: (image: string) => Promise<void>;
+  /** Name lookups of the sessions' egress proxies (tests point them at 127.0.0.x servers). Default: the system's. */
+  egressResolver?: Resolver;
+  /** Whether the machine runs on battery (the settings' pauseOnBattery); none: never. */
+  power?: PowerSource;
 }
 
 /**
@@ -68,6 +78,7 @@ export class Outpost implements ServiceCore {
   #settings: Settings;
   #worker: Worker | undefined;
   #detachWorker: () => void = () => {};
+  #detachPower: () => void = () => {};
   #workerDone: Promise<WorkerFatalError | undefined> = Promise.resolve(undefined);
 
   static open(opts: OutpostOptions): Outpost {
@@ -114,7 +125,13 @@ export class Outpost implements ServiceCore {
   updateSettings(patch: SettingsPatch): Settings {
     this.#settings = this.#settingsStore.update(patch);
     this.#opts.onSettingsChanged?.(this.#settings);
+    this.#applyPower();
     return this.#settings;
+  }
+
+  /** Claim nothing on battery when the settings say so; claim again on power, or when the setting is turned off. */
+  #applyPower(): void {
+    this.#worker?.setOnBattery(this.#settings.pauseOnBattery && (this.#opts.power?.onBattery() ?? false));
   }
 
   get workerState(): WorkerState {
@@ -153,9 +170,10 @@ export class Outpost implements ServiceCore {
     // Only to the origin the key was set for (key-origins.ts): a changed URL needs the key again.
     const key = await keyFor(this.secrets, { kind: 'environment-key', environmentId: profile.environmentId }, profile.baseUrl);
     if (!key) throw new UserError(`Set the environment key for ${profile.environmentId} first.`);
-    await this.#checkNetwork(profile.networkMode);
+    if (profile.egress === 'open') await this.#checkNetwork(profile.networkMode);
+    const extras = await this.#sessionExtras(profile);
     this.#detachWorker();
-    const worker = this.#createWorker(profile, key);
+    const worker = this.#createWorker(profile, key, extras);
     this.#worker = worker;
     this.#detachWorker = worker.events.on((event) => {
       if (event.type === 'worker-state') this.events.fire({ name: 'worker-state', payload: event.state });
@@ -167,6 +185,9 @@ export class Outpost implements ServiceCore {
       }
     });
     await worker.start();
+    this.#detachPower();
+    this.#detachPower = this.#opts.power?.subscribe(() => this.#applyPower()) ?? (() => {});
+    this.#applyPower();
     if (profile.allowRoot) {
       // Once per worker start in the window; the log says it again at each session's start (supervisor.ts).
       const message = `Sessions of ${profile.environmentId} run as root in their containers: its profile allows it. Turn that off unless its image needs root.`;
@@ -230,6 +251,7 @@ export class Outpost implements ServiceCore {
   /** Stop everything now and release what this process holds. The shutdown policy drains first, when asked to. */
   async dispose(): Promise<void> {
     clearInterval(this.#retention);
+    this.#detachPower();
     await this.#worker?.stopNow();
     await this.#workerDone;
     this.#detachWorker();
@@ -248,6 +270,31 @@ export class Outpost implements ServiceCore {
     }
   }
 
+  /**
+   * What each session of the profile gets besides its item (issue 16 §6): its variables, the secret
+   * ones from the keychain (each a Secret, so every log redacts it), and its read-only mounts,
+   * checked now: a refused one stops the worker from starting, in words, before any claim.
+   */
+  async #sessionExtras(profile: EnvironmentProfile): Promise<Pick<SessionSettings, 'env' | 'mounts'>> {
+    const env: Record<string, string | Secret> = {};
+    for (const variable of profile.envVars) {
+      if (!variable.inKeychain) {
+        env[variable.name] = variable.text;
+        continue;
+      }
+      const stored = await this.secrets.get({ kind: 'env-var', environmentId: profile.environmentId, name: variable.name });
+      if (!stored) throw new UserError(`Set the value of the secret variable ${variable.name} of ${profile.environmentId} first: it lives in the keychain.`);
+      env[variable.name] = stored.secret;
+    }
+    let mounts: ReadOnlyMount[];
+    try {
+      mounts = checkMounts(profile.mounts, this.paths.root);
+    } catch (e) {
+      throw new UserError(`${profile.environmentId}: ${(e as Error).message}`);
+    }
+    return { env, mounts };
+  }
+
   #servedProfile(): EnvironmentProfile | undefined {
     return this.#settings.environments.find((e) => e.environmentId === this.#settings.servedEnvironmentId);
   }
@@ -262,8 +309,24 @@ export class Outpost implements ServiceCore {
     }
   }
 
+  /**
+   * A profile's egress for each session as it starts: the policy the worker started with, and the
+   * allowlist as it is now — the window's one-click allow reaches the very next session.
+   */
+  #egressOf(profile: EnvironmentProfile): EgressSettings {
+    const current = () => this.#settings.environments.find((e) => e.environmentId === profile.environmentId) ?? profile;
+    return {
+      policy: profile.egress,
+      get allowHosts() {
+        return current().allowHosts;
+      },
+      environmentUrl: profile.baseUrl,
+      ...(this.#opts.egressResolver ? { resolve: this.#opts.egressResolver } : {}),
+    };
+  }
+
   /** The worker that serves one environment profile: its control plane, limits and image. */
-  #createWorker(profile: EnvironmentProfile, key: Secret): Worker {
+  #createWorker(profile: EnvironmentProfile, key: Secret, extras: Pick<SessionSettings, 'env' | 'mounts'>): Worker {
     const { logger, runtime, paths } = this;
     const instanceId = this.#instance.id;
     const provider: ControlPlane =
@@ -297,11 +360,18 @@ export class Outpost implements ServiceCore {
       session: {
         image: profile.image,
         networkMode: profile.networkMode,
+        egress: this.#egressOf(profile),
         limits: { cpus: profile.cpus, memoryMb: profile.memoryMb, pids: profile.pids, logMb: profile.logLimitMb },
         graceSeconds: profile.graceSeconds,
         allowRoot: profile.allowRoot,
+        ...extras,
       },
-      prepare: () => prepare(profile.image),
+      onEgress: (connection) => this.events.fire({ name: 'egress', payload: connection }),
+      prepare: async () => {
+        await prepare(profile.image);
+        // api and allowlist: each session's forwarder sidecar runs in the session image.
+        if (profile.egress === 'api' || profile.egress === 'allowlist') await prepare(FORWARDER_IMAGE);
+      },
     });
   }
 }

@@ -5,6 +5,8 @@ import { createServer, connect, type Server } from 'node:net';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { CONTROL_PLANE_ID, quoteId } from '../../shared/ids.js';
 
+const EGRESS_SUFFIX = '.egress.jsonl';
+
 /** Folders of the data folder: the owner's alone (DESIGN §4). */
 export const PRIVATE_DIR_MODE = 0o700;
 /** Files of the data folder: the owner's alone. */
@@ -18,7 +20,7 @@ export const PRIVATE_FILE_MODE = 0o600;
  */
 export class DataPaths {
   constructor(readonly root: string) {
-    for (const dir of [this.root, join(this.root, 'logs'), this.sessionLogs, this.workspaces, this.leases, this.instances]) {
+    for (const dir of [this.root, join(this.root, 'logs'), this.sessionLogs, this.workspaces, this.leases, this.instances, this.egress]) {
       mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
       chmodSync(dir, PRIVATE_DIR_MODE);
     }
@@ -42,10 +44,18 @@ export class DataPaths {
   get instances(): string {
     return join(this.root, 'instances');
   }
+  /** Each running session's egress proxy socket, in a folder of its own (egress/session-egress.ts owns them). */
+  get egress(): string {
+    return join(this.root, 'egress');
+  }
 
   /** Throws on an id that is not a control-plane id (DESIGN §4). */
   sessionLog(workId: string): string {
     return within(this.sessionLogs, `${checkedName(workId)}.log`);
+  }
+  /** A session's egress connections, one JSON line each (egress/session-egress.ts). Throws on an id that is not a control-plane id. */
+  sessionEgress(workId: string): string {
+    return within(this.sessionLogs, `${checkedName(workId)}${EGRESS_SUFFIX}`);
   }
   /** Throws on an id that is not a control-plane id (DESIGN §4). */
   workspace(workId: string): string {
@@ -59,7 +69,7 @@ export class DataPaths {
     for (const [folder, suffix] of [[this.sessionLogs, '.log'], [this.workspaces, '']] as const) {
       for (const name of readdirSync(folder)) {
         const path = join(folder, name);
-        const id = name.slice(0, name.length - suffix.length);
+        const id = name.endsWith(EGRESS_SUFFIX) ? name.slice(0, -EGRESS_SUFFIX.length) : name.slice(0, name.length - suffix.length);
         if (keep.has(id) || statSync(path).mtimeMs >= cutoff) continue;
         rmSync(path, { recursive: true, force: true });
         removed.add(id);

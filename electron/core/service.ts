@@ -20,6 +20,8 @@ import { Secret } from './secret.js';
 import { KeychainUnavailableError, type SecretStore } from './secrets/secret-store.js';
 import { UserError } from './user-error.js';
 import { listWorkspace, readWorkspaceFile } from './workspace-files.js';
+import { readConnections } from './egress/session-egress.js';
+import { checkMounts } from './runtime/mounts.js';
 
 /** What the contract's handlers act on: a running Outpost (outpost.ts). */
 export interface ServiceCore {
@@ -88,7 +90,17 @@ export class OutpostService {
       'items.list': () => core.items,
       'items.stop': ({ workId }) => core.stopItem(workId),
       'settings.get': () => core.settings,
-      'settings.update': (patch) => core.updateSettings(patch),
+      'settings.update': (patch) => {
+        // A folder that would hand a session the host is refused where it is typed, not only when the worker starts.
+        if (patch.environment?.mounts) {
+          try {
+            checkMounts(patch.environment.mounts, paths.root);
+          } catch (e) {
+            throw new UserError((e as Error).message);
+          }
+        }
+        return core.updateSettings(patch);
+      },
       'keys.status': async (ref) => ({ set: (await secrets.get(ref)) !== null }),
       'keys.set': async ({ value, ...ref }) => (await secrets.set(ref, value.trim(), originForNewKey(core.settings, ref)), null),
       'keys.clear': async (ref) => (await secrets.delete(ref), null),
@@ -106,6 +118,13 @@ export class OutpostService {
       'workspace.read': ({ workId, path }) => {
         const bytes = readWorkspaceFile(paths.workspace(workId), path);
         return { base64: bytes.toString('base64'), size: bytes.length };
+      },
+      'egress.list': ({ workId }) => readConnections(paths.sessionEgress(workId)),
+      'egress.allow': ({ environmentId, entry }) => {
+        const profile = core.settings.environments.find((e) => e.environmentId === environmentId);
+        if (!profile) throw new UserError(`This machine has no settings for ${environmentId}.`);
+        if (profile.allowHosts.includes(entry)) return core.settings;
+        return core.updateSettings({ environment: { environmentId, allowHosts: [...profile.allowHosts, entry] } });
       },
     };
   }

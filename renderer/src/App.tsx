@@ -6,6 +6,7 @@ import { rememberedRoute, rememberRoute } from './remember.js';
 import type { Route } from './route.js';
 import { Environments } from './views/Environments.js';
 import { LogView } from './views/LogView.js';
+import { Network } from './views/Network.js';
 import { Setup } from './views/Setup.js';
 import { WorkerControls } from './views/WorkerControls.js';
 import { Work } from './views/Work.js';
@@ -37,7 +38,7 @@ export function App() {
     if (event.name === 'worker-state') setWorker(event.payload);
     else if (event.name === 'notice') notify(event.payload.level, event.payload.message);
     else if (event.name === 'open-view') setRoute(routeFor(event.payload));
-    else {
+    else if (event.name === 'item-state') {
       const item = event.payload;
       setItems((list) => [...list.filter((i) => i.workId !== item.workId), item]);
       if (isTerminal(item.status)) setHistoryVersion((v) => v + 1);
@@ -91,6 +92,7 @@ export function App() {
         {route.view === 'environments' && <Environments settings={settings} onSettings={setSettings} onError={(m) => notify('error', m)} />}
         {route.view === 'log' && <LogView key={JSON.stringify(route.source)} source={route.source} title={route.title} back={() => setRoute({ view: 'work' })} />}
         {route.view === 'workspace' && <Workspace workId={route.workId} back={() => setRoute({ view: 'work' })} />}
+        {route.view === 'network' && <Network workId={route.workId} environmentId={route.environmentId} settings={settings} onSettings={setSettings} back={() => setRoute({ view: 'work' })} />}
       </main>
     </div>
   );

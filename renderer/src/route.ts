@@ -6,5 +6,6 @@ export type Route =
   | { view: 'environments' }
   | { view: 'log'; source: LogSource; title: string }
   | { view: 'workspace'; workId: string }
+  | { view: 'network'; workId: string; environmentId: string }
   /** Setup again, to put a refused key right (never remembered: a restart opens Work). */
   | { view: 'setup' };

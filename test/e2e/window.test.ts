@@ -100,7 +100,8 @@ describe('the window', { timeout: 240_000 }, () => {
     await keys.type(environmentKey);
     // Loopback only in tests (DESIGN §3): the container reaches the playground on 127.0.0.1.
     await tabTo(page, page.getByLabel('Container network'));
-    await keys.press('ArrowDown');
+    assert.equal(await page.getByLabel('Container network').inputValue(), 'allowlist', 'a new environment starts on the allowlist (issue 16)');
+    for (let i = 0; i < 6 && (await page.getByLabel('Container network').inputValue()) !== 'host'; i++) await keys.press('ArrowDown');
     assert.equal(await page.getByLabel('Container network').inputValue(), 'host');
     await screenshots(page, 'setup-start');
     await tabTo(page, page.getByRole('button', { name: 'Start serving' }));
@@ -187,6 +188,12 @@ describe('the window', { timeout: 240_000 }, () => {
     const notifying = () => (JSON.parse(readFileSync(join(dashboard.dataDir, 'settings.json'), 'utf8')) as { desktopNotifications?: boolean }).desktopNotifications;
     await waitFor('the setting saved off', () => notifying() === false, 10_000);
     await waitFor('the box unticked', async () => !(await notifications.isChecked()), 5_000);
+    // Claim nothing on battery: off by default; on from the keyboard, and kept.
+    const onBattery = page.getByLabel(/Claim nothing on battery/);
+    assert.equal(await onBattery.isChecked(), false);
+    await tabTo(page, onBattery);
+    await keys.press('Space');
+    await waitFor('claim nothing on battery saved on', () => JSON.parse(readFileSync(join(dashboard.dataDir, 'settings.json'), 'utf8')).pauseOnBattery === true, 10_000);
 
     await page.getByRole('button', { name: 'App log' }).click();
     await page.getByTestId('log-scroller').getByText('worker online', { exact: false }).first().waitFor();

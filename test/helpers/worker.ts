@@ -41,8 +41,8 @@ export function startWorker(opts: {
       ...(opts.environmentId ? ['--environment-id', opts.environmentId] : []),
       '--data-dir',
       dataDir,
-      '--network',
-      'host',
+      // Loopback only in tests (DESIGN §3): open with host networking, unless the test chooses a policy.
+      ...(opts.args?.includes('--egress') ? [] : ['--network', 'host']),
       ...(opts.args ?? []),
     ],
     { cwd: root, env: { ...process.env, ...opts.env, OUTPOST_ENVIRONMENT_KEY: opts.environmentKey ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] },

@@ -30,6 +30,8 @@ const samples = {
     'logs.search': { source: { kind: 'session', workId: 'work_1' }, query: 'error', limit: 10 },
     'workspace.list': { workId: 'work_1' },
     'workspace.read': { workId: 'work_1', path: 'src/a.txt' },
+    'egress.list': { workId: 'work_1' },
+    'egress.allow': { environmentId: 'env_1', entry: 'pypi.org' },
   },
   responses: {
     'worker.state': { status: 'online', active: 1 },
@@ -56,12 +58,15 @@ const samples = {
     'logs.search': { matches: [3], total: 1 },
     'workspace.list': [{ path: 'src', size: 0, directory: true }],
     'workspace.read': { base64: 'aGk=', size: 2 },
+    'egress.allow': settingsSchema.parse({}),
+    'egress.list': [{ workId: 'w', id: 2, at: 1, method: 'CONNECT', host: 'evil.test', port: 443, allowed: false, rule: 'not on the allowlist: add evil.test', bytesUp: 0, bytesDown: 0, durationMs: 0, suggest: 'evil.test' }],
   },
   events: {
     'worker-state': { status: 'draining', active: 2, deadline: 123 },
     'item-state': { workId: 'w', environmentId: 'e', kind: 'healthcheck', subjectId: 'h', status: 'finished', claimedAt: 1, updatedAt: 2, reason: 'ok' },
     notice: { level: 'error', message: 'Docker is not reachable' },
     'open-view': { view: 'log', workId: 'work_1', title: 'sesn_1' },
+    egress: { workId: 'w', id: 1, open: true, at: 1, method: 'CONNECT', host: 'pypi.org', port: 443, allowed: true, rule: 'allowlist: pypi.org', address: '151.101.0.223', bytesUp: 10, bytesDown: 20, durationMs: 30 },
   },
 } as const;
 

@@ -122,6 +122,7 @@ describe('tray', () => {
     [{ status: 'online', active: 2 }, 'busy', 'Online · 2 sessions running'],
     [{ status: 'online', active: 0, blockedBy: 'docker-unavailable' }, 'error', 'Waiting for Docker'],
     [{ status: 'online', active: 1, blockedBy: 'asleep' }, 'busy', 'Asleep · 1 session running'],
+    [{ status: 'online', active: 1, blockedBy: 'on-battery' }, 'paused', 'Paused on battery · 1 session running'],
     [{ status: 'starting' }, 'off', 'Worker starting…'],
     [{ status: 'starting', detail: 'getting the session image ready' }, 'off', 'Starting: getting the session image ready'],
     [{ status: 'paused', active: 1 }, 'paused', 'Paused · 1 session running'],

@@ -80,3 +80,21 @@ describe('settings in the user-data folder', () => {
     assert.equal(readFileSync(store.file, 'utf8'), before);
   });
 });
+
+describe('egress policies in the settings (issue 16 §1)', () => {
+  it('a profile saved before policies existed keeps its network (open); a new one starts on the allowlist; a patch changes only what it names', () => {
+    const folder = mkdtempSync(join(tmpdir(), 'outpost-settings-'));
+    const old = { environmentId: 'env_old', networkMode: 'bridge', image: 'outpost-session:latest', cpus: 2, memoryMb: 4096, pids: 1024, maxSessions: 2 };
+    writeFileSync(join(folder, 'settings.json'), JSON.stringify({ version: 1, servedEnvironmentId: 'env_old', environments: [old] }));
+    const store = new SettingsStore(folder);
+    assert.equal(store.load().settings.environments[0]!.egress, 'open');
+    const created = store.update({ environment: { environmentId: 'env_new', name: 'laptop' } }).environments[1]!;
+    assert.equal(created.egress, 'allowlist');
+    assert.ok(created.allowHosts.includes('registry.npmjs.org') && created.allowHosts.includes('*.githubusercontent.com'));
+    const changed = store.update({ environment: { environmentId: 'env_new', allowHosts: [...created.allowHosts, 'Example.org'] } }).environments[1]!;
+    assert.deepEqual([changed.egress, changed.allowHosts.at(-1)], ['allowlist', 'example.org']);
+    assert.equal(store.update({ environment: { environmentId: 'env_new', networkMode: 'host' } }).environments[1]!.egress, 'allowlist', 'a stored policy stays');
+    assert.throws(() => store.update({ environment: { environmentId: 'env_new', allowHosts: ['http://evil'] } }));
+    assert.throws(() => store.update({ environment: { environmentId: 'env_new', egress: 'everything' as 'open' } }));
+  });
+});

@@ -56,6 +56,8 @@ export type ClaimRecorder = (update: ClaimUpdate) => void;
 /** What the item's container runs, beyond the environment's image and limits. */
 export interface ContainerWork {
   env: Record<string, string>;
+  /** The control plane the container itself calls (Anthropic: the session runner's API): its egress policy lets it through. */
+  apiBaseUrl?: string;
   /** Replaces the image's command (the entrypoint stays). */
   cmd?: string[];
   /** Files written into the workspace before start, by name. */

@@ -1,6 +1,7 @@
 import Docker from 'dockerode';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { PassThrough } from 'node:stream';
+import { openSessionEgress, type SessionEgress, type SessionEgressOptions } from '../egress/session-egress.js';
 import { PRIVATE_FILE_MODE } from '../paths.js';
 import { LABEL } from './labels.js';
 import { CappedSink, DEFAULT_SESSION_LOG_LIMIT_BYTES, RedactingLines } from './session-log.js';
@@ -88,6 +89,7 @@ export class DockerRuntime implements SessionRuntime {
         // (test/integration/session-log-cap.test.ts).
         LogConfig: { Type: 'none', Config: {} },
         Binds: [`${spec.workspaceDir}:/workspace`],
+        ...(spec.readOnlyMounts?.length ? { Mounts: spec.readOnlyMounts.map((m) => ({ Type: 'bind' as const, Source: m.source, Target: m.target, ReadOnly: true })) } : {}),
         NetworkMode: spec.networkMode,
         SecurityOpt: ['no-new-privileges'],
         CapDrop: ['ALL'],
@@ -153,6 +155,10 @@ export class DockerRuntime implements SessionRuntime {
     } catch {
       return null;
     }
+  }
+
+  openEgress(opts: Omit<SessionEgressOptions, 'docker'>): Promise<SessionEgress> {
+    return openSessionEgress({ ...opts, docker: this.docker });
   }
 
   async removeContainer(id: string): Promise<void> {

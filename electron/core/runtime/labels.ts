@@ -7,4 +7,8 @@ export const LABEL = {
   instance: 'outpost.instance',
   /** One value per data folder (an install), so two installs on one machine leave each other alone. */
   install: 'outpost.install',
+  /** `egress`: a session's forwarder sidecar (runtime/egress-sidecar.ts); sessions carry none. */
+  role: 'outpost.role',
+  /** A sidecar's socket folder in the data folder's egress/, removed with it (also by startup recovery). */
+  egressDir: 'outpost.egress_dir',
 } as const;

@@ -1,3 +1,4 @@
+import type { SessionEgress, SessionEgressOptions } from '../egress/session-egress.js';
 import type { SessionUser } from './workspace.js';
 
 /**
@@ -20,6 +21,8 @@ export interface SessionRuntime {
   removeContainer(id: string): Promise<void>;
   /** CPU (percent of one core) and memory in use, or null once it is gone. */
   usage(id: string): Promise<{ cpuPercent: number; memoryBytes: number } | null>;
+  /** The session's egress as its policy says: the network it joins and the proxy that decides each connection (Docker: a sidecar). */
+  openEgress(opts: Omit<SessionEgressOptions, 'docker'>): Promise<SessionEgress>;
 }
 
 /** One started session sandbox. */
@@ -58,6 +61,8 @@ export interface ContainerSpec {
   limits: ContainerLimits;
   /** Replaces the image's command; the image's entrypoint stays. */
   cmd?: string[];
+  /** Host folders the session reads, checked by runtime/mounts.ts (never the data folder, `/` or a Docker socket). */
+  readOnlyMounts?: ReadonlyArray<{ source: string; target: string }>;
   /** Also keep stdout and stderr apart in memory, up to this many bytes each. */
   captureBytes?: number;
   /** Written into the workspace, by name, before the container starts (e.g. the script it runs). */

@@ -26,5 +26,6 @@ export class KeychainUnavailableError extends Error {
 
 /** The keychain's account name for a key. */
 export function accountFor(ref: KeyRef): string {
+  if (ref.kind === 'env-var') return `env-var:${ref.environmentId}:${ref.name}`;
   return ref.kind === 'api-key' ? 'api-key' : `environment-key:${ref.environmentId}`;
 }

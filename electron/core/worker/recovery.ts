@@ -1,5 +1,6 @@
 import { isControlPlaneId } from '../../../shared/ids.js';
-import { InstanceRecord } from '../paths.js';
+import { rmSync } from 'node:fs';
+import { InstanceRecord, within } from '../paths.js';
 import { LABEL } from '../runtime/labels.js';
 import { defuseWorkspace } from '../runtime/workspace.js';
 import type { ClaimStore, StoredClaim } from './claims.js';
@@ -30,6 +31,9 @@ export async function sweepOrphans(deps: WorkerContext, claims: ClaimStore, sign
     if (!(await orphaned(container.labels[LABEL.instance] ?? ''))) continue;
     await runtime.removeContainer(container.id);
     result.removed.push(container.id);
+    // An egress sidecar's socket folder (egress/session-egress.ts): its proxy died with that process.
+    const egressDir = container.labels[LABEL.egressDir];
+    if (egressDir && /^[0-9a-f]{12}$/.test(egressDir)) rmSync(within(paths.egress, egressDir), { recursive: true, force: true });
     // Its process died before it could defuse what the session left (supervisor.ts does it after a session).
     const workId = container.labels[LABEL.workId];
     if (isControlPlaneId(workId)) defuseWorkspace(paths.workspace(workId));

@@ -1,18 +1,28 @@
 import { randomBytes } from 'node:crypto';
+import type { EgressConnection } from '../../../shared/contract.js';
 import type { ItemState, ItemStatus } from '../../../shared/states.js';
+import type { EgressSettings, SessionEgress } from '../egress/session-egress.js';
 import type { Logger } from '../log.js';
 import type { DataPaths } from '../paths.js';
 import { checkedName } from '../paths.js';
-import type { ControlPlane, ItemLifecycle, ItemOutcome, WorkItem } from '../providers/control-plane.js';
+import type { ContainerWork, ControlPlane, ItemLifecycle, ItemOutcome, WorkItem } from '../providers/control-plane.js';
 import type { ContainerLimits, RunningSession, SessionRuntime } from '../runtime/session-runtime.js';
 import { LABEL } from '../runtime/labels.js';
-import { defuseWorkspace, sessionUser } from '../runtime/workspace.js';
+import { defuseWorkspace, sessionUser, type SessionUser } from '../runtime/workspace.js';
 import { aborted } from '../timing.js';
 import type { ClaimStore } from './claims.js';
+import type { Secret } from '../secret.js';
 
 export interface SessionSettings {
   image: string;
+  /** The Docker network of an `open` policy (the only one without Outpost's egress proxy). */
   networkMode: string;
+  /** What sessions may reach (issue 16); none given: `open`. */
+  egress?: EgressSettings;
+  /** The environment's variables for its sessions; secret ones held as Secret (redacted in every log). */
+  env?: Record<string, string | Secret>;
+  /** Host folders its sessions read (runtime/mounts.ts checked them). */
+  mounts?: ReadonlyArray<{ source: string; target: string }>;
   limits: ContainerLimits;
   /** Seconds between SIGTERM and SIGKILL when a session is stopped. */
   graceSeconds: number;
@@ -30,6 +40,8 @@ export interface WorkerContext {
   installId: string;
   /** Labels this process's containers. */
   instanceId: string;
+  /** Each connection a session opened through its egress proxy. */
+  onEgress?: (connection: EgressConnection) => void;
 }
 
 /** How long the final report of an item may take once the worker was told to stop now. */
@@ -154,32 +166,68 @@ export class ItemRun {
     const workspace = paths.workspace(work.id);
     const user = sessionUser(settings.allowRoot ?? false);
     if (user.uid === 0) logger.warn('this session runs as root in its container: the environment profile allows it (allowRoot)', { work_id: work.id });
-    const container = await runtime.start({
+    // The id was checked where it came in (the provider's poll); checkedName checks it again.
+    const name = `outpost-${checkedName(work.id)}-${randomBytes(3).toString('hex')}`;
+    const labels = {
+      [LABEL.workId]: work.id,
+      [LABEL.environmentId]: work.environmentId,
+      [LABEL.sessionId]: work.subjectId,
+      [LABEL.instance]: this.#deps.instanceId,
+      [LABEL.install]: this.#deps.installId,
+    };
+    const egress = await runtime.openEgress({
+      settings: settings.egress ?? { policy: 'open', allowHosts: [] },
+      openNetworkMode: settings.networkMode,
+      ...(spec.apiBaseUrl ? { apiBaseUrl: spec.apiBaseUrl } : {}),
+      egressRoot: paths.egress,
+      name: `${name}-egress`,
+      labels,
+      user: sessionUser(false),
+      workId: work.id,
+      logFile: paths.sessionLog(work.id),
+      recordFile: paths.sessionEgress(work.id),
+      ...(this.#deps.onEgress ? { onConnection: this.#deps.onEgress } : {}),
+    });
+    let container: RunningSession;
+    try {
+      container = await this.#startSession(egress, { name, labels, workspace, user, spec });
+    } catch (e) {
+      await egress.close();
+      throw e;
+    }
+    const startedAt = Date.now();
+    this.#set('running', { containerId: container.id });
+    logger.info('session running', { work_id: work.id, [`${work.kind}_id`]: work.subjectId, container: container.id.slice(0, 12) });
+    try {
+      return await this.#superviseContainer(container, life, interrupted, timeout, startedAt);
+    } finally {
+      await egress.close().catch((e: Error) => logger.error('could not remove the session’s egress sidecar', { work_id: work.id, error: e.message }));
+    }
+  }
+
+  #startSession(
+    egress: SessionEgress,
+    { name, labels, workspace, user, spec }: { name: string; labels: Record<string, string>; workspace: string; user: SessionUser; spec: ContainerWork },
+  ): Promise<RunningSession> {
+    const { runtime, settings, paths, logger } = this.#deps;
+    const work = this.#work;
+    return runtime.start({
       image: settings.image,
-      // The id was checked where it came in (the provider's poll); checkedName checks it again.
-      name: `outpost-${checkedName(work.id)}-${randomBytes(3).toString('hex')}`,
-      labels: {
-        [LABEL.workId]: work.id,
-        [LABEL.environmentId]: work.environmentId,
-        [LABEL.sessionId]: work.subjectId,
-        [LABEL.instance]: this.#deps.instanceId,
-        [LABEL.install]: this.#deps.installId,
-      },
-      env: spec.env,
+      name,
+      labels,
+      // Outpost's own variables win: the item's ids and token, and the proxy's.
+      env: { ...revealed(settings.env ?? {}), ...spec.env, ...egress.env },
+      ...(settings.mounts?.length ? { readOnlyMounts: settings.mounts } : {}),
       ...(spec.cmd ? { cmd: spec.cmd } : {}),
       ...(spec.captureBytes ? { captureBytes: spec.captureBytes } : {}),
       workspaceDir: workspace,
       user,
       ...(spec.files ? { files: spec.files } : {}),
       logFile: paths.sessionLog(work.id),
-      networkMode: settings.networkMode,
+      networkMode: egress.networkMode,
       limits: settings.limits,
       onLogError: (e) => logger.error('cannot write the session log; its output is being lost', { work_id: work.id, error: e.message }),
     });
-    const startedAt = Date.now();
-    this.#set('running', { containerId: container.id });
-    logger.info('session running', { work_id: work.id, [`${work.kind}_id`]: work.subjectId, container: container.id.slice(0, 12) });
-    return this.#superviseContainer(container, life, interrupted, timeout, startedAt);
   }
 
   async #superviseContainer(
@@ -235,6 +283,10 @@ export class ItemRun {
     if (timeout?.aborted && !this.#stopCtrl.signal.aborted) return stopped('timeout exceeded');
     return stopped(`stopped: ${this.#stopReason}`);
   }
+}
+
+function revealed(env: Record<string, string | Secret>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).map(([name, value]) => [name, typeof value === 'string' ? value : value.reveal()]));
 }
 
 function stopped(reason: string): Ending {

@@ -49,6 +49,8 @@ export class Worker {
   #state: WorkerState = { status: 'off' };
   /** The machine is asleep (an outside condition, like Docker being down): claim nothing. */
   #asleep = false;
+  /** On battery, with the settings asking to claim nothing then. */
+  #onBattery = false;
   /** Aborted by pause and sleep, so a long poll already out cannot claim for a worker that stopped claiming. */
   #claimGate = new AbortController();
   #blockedBy: ClaimBlock | undefined;
@@ -175,6 +177,24 @@ export class Worker {
     this.#wake();
   }
 
+  /**
+   * On battery (and the settings say to claim nothing then): claim nothing until back on power.
+   * Running sessions are left to finish, their leases kept (issue 16 §4).
+   */
+  setOnBattery(onBattery: boolean): void {
+    if (onBattery === this.#onBattery) return;
+    this.#onBattery = onBattery;
+    const { logger, provider } = this.#opts;
+    if (onBattery) {
+      logger.info('on battery: claiming no work until on power; running sessions finish', { environment_id: provider.environmentId, sessions: this.active });
+      this.#claimGate.abort();
+      this.#block('on-battery');
+    } else {
+      logger.info('on power again: claiming work', { environment_id: provider.environmentId });
+      this.#wake();
+    }
+  }
+
   /** Stop one running item (the window's Stop button). */
   stopItem(workId: string): boolean {
     const run = this.#runs.get(workId);
@@ -240,6 +260,8 @@ export class Worker {
     let attempt = 0;
     while (!signal.aborted) {
       if (!(await this.#canClaim(signal))) continue;
+      // A pause, sleep or battery that came while #canClaim awaited (the startup sweep) found no gate to abort yet.
+      if (this.#state.status === 'paused' || this.#asleep || this.#onBattery) continue;
       let work: WorkItem | null;
       let idleMs: number | undefined;
       if (this.#claimGate.signal.aborted) this.#claimGate = new AbortController();
@@ -275,7 +297,8 @@ export class Worker {
 
   /** Waits while claiming is not possible; true when a poll may go out now. */
   async #canClaim(signal: AbortSignal): Promise<boolean> {
-    if (this.#state.status === 'paused' || this.#asleep) {
+    if (this.#state.status === 'paused' || this.#asleep || this.#onBattery) {
+      if (this.#onBattery && !this.#asleep) this.#block('on-battery');
       await this.#waitForChange(signal, 60_000);
       return false;
     }

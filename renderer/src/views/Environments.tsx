@@ -1,8 +1,10 @@
 import { useState, type FormEvent } from 'react';
 import { environmentProfileSchema, type EnvironmentProfile, type EnvironmentSummary, type Settings } from '../../../shared/contract.js';
+import type { EgressPolicy } from '../../../shared/egress.js';
 import { ErrorLine } from './ErrorLine.js';
 import { call, usePolled } from '../api.js';
 import { Confirm } from './Confirm.js';
+import { SecretVariables } from './SecretVariables.js';
 
 /** Every environment the API key can see, which one this machine serves, their queues, and this machine's settings for each. */
 export function Environments({ settings, onSettings, onError }: { settings: Settings; onSettings: (s: Settings) => void; onError: (m: string) => void }) {
@@ -26,7 +28,7 @@ export function Environments({ settings, onSettings, onError }: { settings: Sett
       setEditing(undefined);
     }, (e: Error) => onError(e.message));
 
-  const setNotifications = (desktopNotifications: boolean) => call('settings.update', { desktopNotifications }).then(onSettings, (e: Error) => onError(e.message));
+  const setMachine = (patch: { desktopNotifications?: boolean; pauseOnBattery?: boolean }) => call('settings.update', patch).then(onSettings, (e: Error) => onError(e.message));
 
   return (
     <section>
@@ -75,7 +77,7 @@ export function Environments({ settings, onSettings, onError }: { settings: Sett
         </tbody>
       </table>
       {list.value?.length === 0 && <p className="empty">No environments yet.</p>}
-      {editing && <ProfileForm key={editing} profile={settings.environments.find((p) => p.environmentId === editing)!} onSave={saveProfile} onCancel={() => setEditing(undefined)} />}
+      {editing && <ProfileForm key={editing} profile={settings.environments.find((p) => p.environmentId === editing)!} onSave={saveProfile} onSettings={onSettings} onCancel={() => setEditing(undefined)} />}
       <form className="inline card" onSubmit={create}>
         <label>
           New self-hosted environment
@@ -86,8 +88,12 @@ export function Environments({ settings, onSettings, onError }: { settings: Sett
       <div className="card">
         <h2>This machine</h2>
         <label className="toggle">
-          <input type="checkbox" checked={settings.desktopNotifications} onChange={(e) => void setNotifications(e.target.checked)} /> Desktop notifications when a session fails or is lost,
+          <input type="checkbox" checked={settings.desktopNotifications} onChange={(e) => void setMachine({ desktopNotifications: e.target.checked })} /> Desktop notifications when a session fails or is lost,
           or the worker stops on an error such as a refused key (desktop app)
+        </label>
+        <label className="toggle">
+          <input type="checkbox" checked={settings.pauseOnBattery} onChange={(e) => void setMachine({ pauseOnBattery: e.target.checked })} /> Claim nothing on battery:
+          running sessions finish, and claiming resumes when this machine is plugged in
         </label>
       </div>
       {archiving && (
@@ -120,12 +126,26 @@ function QueueStats({ environmentId }: { environmentId: string }) {
   );
 }
 
-type ProfileChanges = Pick<EnvironmentProfile, 'environmentId' | 'image' | 'networkMode' | 'cpus' | 'memoryMb' | 'maxSessions'>;
+type ProfileChanges = Pick<EnvironmentProfile, 'environmentId' | 'image' | 'networkMode' | 'egress' | 'allowHosts' | 'envVars' | 'mounts' | 'cpus' | 'memoryMb' | 'maxSessions'>;
 
-function ProfileForm({ profile, onSave, onCancel }: { profile: EnvironmentProfile; onSave: (p: ProfileChanges) => void; onCancel: () => void }) {
+function lines(text: string): string[] {
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+}
+
+function ProfileForm({ profile, onSave, onSettings, onCancel }: { profile: EnvironmentProfile; onSave: (p: ProfileChanges) => void; onSettings: (s: Settings) => void; onCancel: () => void }) {
   const [draft, setDraft] = useState({
     image: profile.image,
     networkMode: profile.networkMode,
+    egress: profile.egress,
+    allowHosts: profile.allowHosts.join('\n'),
+    envVars: profile.envVars
+      .filter((v) => !v.inKeychain)
+      .map((v) => `${v.name}=${v.text}`)
+      .join('\n'),
+    mounts: profile.mounts.map((m) => (m.target ? `${m.source}:${m.target}` : m.source)).join('\n'),
     cpus: String(profile.cpus),
     memoryMb: String(profile.memoryMb),
     maxSessions: String(profile.maxSessions),
@@ -143,15 +163,26 @@ function ProfileForm({ profile, onSave, onCancel }: { profile: EnvironmentProfil
       ...profile,
       image: draft.image,
       networkMode: draft.networkMode,
+      egress: draft.egress,
+      allowHosts: draft.allowHosts.split(/[\s,]+/).filter(Boolean),
+      // NAME=value a line (the value may hold =); the secret ones are kept as they are (their values are in the keychain).
+      envVars: [
+        ...lines(draft.envVars).map((line) => (line.includes('=') ? { name: line.slice(0, line.indexOf('=')), text: line.slice(line.indexOf('=') + 1) } : { name: line, text: '' })),
+        ...profile.envVars.filter((v) => v.inKeychain),
+      ],
+      mounts: lines(draft.mounts).map((line) => {
+        const [, source, target] = /^(.+?)(?::(\/.*))?$/.exec(line)!;
+        return { source: source!, ...(target ? { target } : {}) };
+      }),
       cpus: Number(draft.cpus),
       memoryMb: Number(draft.memoryMb),
       maxSessions: Number(draft.maxSessions),
     });
     if (parsed.success) {
-      const { environmentId, image, networkMode, cpus, memoryMb, maxSessions } = parsed.data;
-      onSave({ environmentId, image, networkMode, cpus, memoryMb, maxSessions });
+      const { environmentId, image, networkMode, egress, allowHosts, envVars, mounts, cpus, memoryMb, maxSessions } = parsed.data;
+      onSave({ environmentId, image, networkMode, egress, allowHosts, envVars, mounts, cpus, memoryMb, maxSessions });
     }
-    else setError(parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`).join('; '));
+    else setError(parsed.error.issues.map((i) => `${i.path.join(' ')}: ${i.message}`).join('; '));
   };
   return (
     <form className="card profile" onSubmit={submit} aria-label={`Settings for ${profile.environmentId}`}>
@@ -160,13 +191,35 @@ function ProfileForm({ profile, onSave, onCancel }: { profile: EnvironmentProfil
       </h2>
       <div className="fields">
         {field('image', 'Image')}
-        {field('networkMode', 'Network')}
+        <label>
+          Egress
+          <select value={draft.egress} onChange={(e) => setDraft({ ...draft, egress: e.target.value as EgressPolicy })}>
+            <option value="allowlist">allowlist</option>
+            <option value="api">the API only</option>
+            <option value="none">none (scripts)</option>
+            <option value="open">open (Docker network)</option>
+          </select>
+        </label>
+        {field('networkMode', 'Network (open)')}
+        <label className="wide">
+          Allowlist (one per line: host, *.domain, address or range)
+          <textarea rows={5} value={draft.allowHosts} onChange={(e) => setDraft({ ...draft, allowHosts: e.target.value })} />
+        </label>
+        <label className="wide">
+          Variables (one per line: NAME=value)
+          <textarea rows={3} value={draft.envVars} onChange={(e) => setDraft({ ...draft, envVars: e.target.value })} />
+        </label>
+        <label className="wide">
+          Read-only folders (one per line: a host folder, or host:/path in the session; default /mnt/its-name)
+          <textarea rows={2} value={draft.mounts} onChange={(e) => setDraft({ ...draft, mounts: e.target.value })} />
+        </label>
         {field('cpus', 'CPUs per session', 'number')}
         {field('memoryMb', 'Memory per session (MiB)', 'number')}
         {field('maxSessions', 'Sessions at once', 'number')}
       </div>
+      <SecretVariables profile={profile} onSettings={onSettings} />
       <ErrorLine message={error} />
-      <p className="muted">Changes apply when the worker next starts.</p>
+      <p className="muted">Changes apply when the worker next starts; the allowlist, at the next session. Allowlist: the API and the hosts listed; none: not even the API (for scripts); open: the Docker network named.</p>
       <div className="row">
         <button type="button" onClick={onCancel}>
           Cancel

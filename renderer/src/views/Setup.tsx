@@ -1,5 +1,5 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import type { EnvironmentSummary, Settings } from '../../../shared/contract.js';
+import type { EnvironmentProfile, EnvironmentSummary, Settings } from '../../../shared/contract.js';
 import { ErrorLine } from './ErrorLine.js';
 import { call } from '../api.js';
 
@@ -45,7 +45,7 @@ export function Setup({ settings, onDone, onCancel }: { settings: Settings; onDo
         <StartStep
           environment={environment}
           // Keying an environment again keeps its network; a new one starts from Docker's default.
-          networkMode={settings.environments.find((p) => p.environmentId === environment.id)?.networkMode ?? 'bridge'}
+          networkMode={networkChoice(settings.environments.find((p) => p.environmentId === environment.id))}
           back={() => setStep('environment')}
           onDone={onDone}
         />
@@ -146,7 +146,9 @@ function StartStep({ environment, networkMode, back, onDone }: { environment: En
     // Fresh: connecting the key may have changed them since this view loaded.
     const current = await call('settings.get');
     // The profile first: the key is kept for its URL only (and sent nowhere else).
-    await call('settings.update', { environment: { environmentId: environment.id, name: environment.name, baseUrl: current.apiBaseUrl, networkMode: network } });
+    // host and bridge are Docker networks (egress open); the others give sessions loopback and Outpost's proxy.
+    const egress = network === 'host' || network === 'bridge' ? { egress: 'open' as const, networkMode: network } : { egress: network as 'allowlist' | 'api' | 'none' };
+    await call('settings.update', { environment: { environmentId: environment.id, name: environment.name, baseUrl: current.apiBaseUrl, ...egress } });
     await call('keys.set', { kind: 'environment-key', environmentId: environment.id, value: key });
     await call('settings.update', { servedEnvironmentId: environment.id });
     await call('worker.start');
@@ -167,9 +169,11 @@ function StartStep({ environment, networkMode, back, onDone }: { environment: En
       <label>
         Container network
         <select value={network} onChange={(e) => setNetwork(e.target.value)}>
-          <option value="bridge">bridge (Docker’s default)</option>
-          <option value="host">host</option>
-          <option value="none">none (no network)</option>
+          <option value="allowlist">allowlist: the API and package hosts (npm, PyPI, GitHub)</option>
+          <option value="api">the API only</option>
+          <option value="none">none (for scripts: sessions cannot reach the API)</option>
+          <option value="bridge">open: Docker’s bridge (reaches everything)</option>
+          <option value="host">open: host network</option>
         </select>
       </label>
       <ErrorLine message={error} />
@@ -183,4 +187,10 @@ function StartStep({ environment, networkMode, back, onDone }: { environment: En
       </div>
     </form>
   );
+}
+
+/** What the network choice shows for a profile set up before: its egress policy, or for open its Docker network; new ones start on allowlist. */
+function networkChoice(profile: EnvironmentProfile | undefined): string {
+  if (!profile) return 'allowlist';
+  return profile.egress === 'open' ? profile.networkMode : profile.egress;
 }

@@ -59,6 +59,7 @@ export function Work({ items, historyVersion, open, onError }: { items: ItemStat
                     <td {...stale}>{u ? bytes(u.memoryBytes) : '—'}</td>
                     <td className="actions">
                       {item.logFile && <button onClick={() => logOf(item.workId, item.subjectId)}>Logs</button>}
+                      {item.kind !== 'healthcheck' && <button onClick={() => open({ view: 'network', workId: item.workId, environmentId: item.environmentId })}>Network</button>}
                       <button className="danger" disabled={stopping.has(item.workId) || item.status === 'stopping'} onClick={() => stop(item.workId)}>
                         Stop
                       </button>
@@ -112,6 +113,7 @@ function History({ entries, logOf, open }: { entries: HistoryEntry[]; logOf: (wo
               <td className="actions">
                 {e.hasLog && <button onClick={() => logOf(e.workId, e.subjectId)}>Logs</button>}
                 {e.kind !== 'healthcheck' && <button onClick={() => open({ view: 'workspace', workId: e.workId })}>Files</button>}
+                {e.kind !== 'healthcheck' && <button onClick={() => open({ view: 'network', workId: e.workId, environmentId: e.environmentId })}>Network</button>}
               </td>
             </tr>
           );

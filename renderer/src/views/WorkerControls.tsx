@@ -27,6 +27,7 @@ export function WorkerControls({ state, served, onError }: { state: WorkerState;
       state.blockedBy === 'full' ? `${state.active} running · full`
       : state.blockedBy === 'docker-unavailable' ? 'Docker is not reachable'
       : state.blockedBy === 'asleep' ? `${state.active} running · asleep`
+      : state.blockedBy === 'on-battery' ? `${state.active} running · paused on battery`
       : `${state.active} running`
     : state.status === 'starting' ? (state.detail ?? '')
     : state.status === 'draining' ? `waiting for ${state.active} to finish`

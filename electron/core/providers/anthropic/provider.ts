@@ -231,6 +231,7 @@ class AnthropicItem implements ItemLifecycle {
   container(): ContainerWork {
     const { work, credentials } = this;
     return {
+      apiBaseUrl: credentials.apiBaseUrl,
       env: {
         ANTHROPIC_BASE_URL: credentials.apiBaseUrl,
         ANTHROPIC_WORK_ID: work.id,

@@ -1,0 +1,105 @@
+import { BlockList, isIP } from 'node:net';
+import type { EgressPolicy } from '../../../shared/egress.js';
+
+/**
+ * Addresses a session never reaches by name alone: this machine, the local networks, link-local (cloud
+ * metadata at 169.254.169.254), carrier-grade NAT, multicast and reserved ranges (RFC 6890). Only an
+ * allowlist entry naming the address or its range opens one; the API's own origin is the exception.
+ */
+const INTERNAL = new BlockList();
+for (const [net, bits] of [
+  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
+  ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4],
+] as const) INTERNAL.addSubnet(net, bits, 'ipv4');
+for (const [net, bits] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['64:ff9b::', 96], ['2002::', 16]] as const) {
+  INTERNAL.addSubnet(net, bits, 'ipv6');
+}
+
+/** An IPv4 address written as IPv6 (::ffff:10.0.0.1) is the IPv4 address: judged as such. */
+export function plainAddress(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  return mapped ? mapped[1]! : address.toLowerCase();
+}
+
+export function isInternalAddress(address: string): boolean {
+  const plain = plainAddress(address);
+  const family = isIP(plain);
+  // Not an address at all: treat it as the worst case.
+  if (family === 0) return true;
+  return INTERNAL.check(plain, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+export interface EgressRules {
+  policy: Exclude<EgressPolicy, 'open'>;
+  /**
+   * The control plane the session runner talks to: its host and port are always reachable (but under
+   * `none`). `internal`: it may be an internal address (the environment's own URL, e.g. a control plane
+   * on this machine); an item's secret that names another API gets no such pass.
+   */
+  api?: { host: string; port: number; internal: boolean };
+  allowHosts: readonly string[];
+}
+
+/** What the proxy decided about a host, before looking it up: refused (and why), or allowed by a rule. */
+export type Verdict = { allowed: false; rule: string; suggest?: string } | { allowed: true; rule: string; anyAddress: boolean };
+
+/**
+ * One environment's rules, compiled: names (exact or `*.domain`) and address ranges. A name allows a
+ * host; the addresses it resolves to must then be public, or inside a listed range (DNS rebinding:
+ * a listed name that points at 10.0.0.1 is still refused).
+ */
+export class EgressPolicyRules {
+  readonly #rules: EgressRules;
+  readonly #names = new Set<string>();
+  readonly #suffixes: string[] = [];
+  readonly #ranges: Array<{ entry: string; list: BlockList }> = [];
+
+  constructor(rules: EgressRules) {
+    this.#rules = rules;
+    for (const raw of rules.allowHosts) {
+      const entry = raw.toLowerCase();
+      const [address, bits] = entry.split('/') as [string, string | undefined];
+      const family = isIP(plainAddress(address));
+      if (family) {
+        const list = new BlockList();
+        list.addSubnet(plainAddress(address), bits === undefined ? (family === 4 ? 32 : 128) : Number(bits), family === 4 ? 'ipv4' : 'ipv6');
+        this.#ranges.push({ entry, list });
+      } else if (entry.startsWith('*.')) this.#suffixes.push(entry.slice(1));
+      else this.#names.add(entry);
+    }
+  }
+
+  /** Decide by name and port (the first step; `addressVerdict` judges what the name resolved to). */
+  decide(rawHost: string, port: number): Verdict {
+    const host = normalHost(rawHost);
+    const { policy, api } = this.#rules;
+    if (policy === 'none') return { allowed: false, rule: 'egress none: no network' };
+    if (api && host === normalHost(api.host) && port === api.port) return { allowed: true, rule: 'api', anyAddress: api.internal };
+    if (policy === 'api') return { allowed: false, rule: 'egress api: only the API host', suggest: host };
+    if (isIP(plainAddress(host))) {
+      const range = this.#rangeFor(host);
+      if (range) return { allowed: true, rule: `allowlist: ${range}`, anyAddress: false };
+      return isInternalAddress(host) ? { allowed: false, rule: `internal address: add ${host} to the allowlist`, suggest: host } : { allowed: false, rule: `not on the allowlist: add ${host}`, suggest: host };
+    }
+    if (this.#names.has(host)) return { allowed: true, rule: `allowlist: ${host}`, anyAddress: false };
+    const suffix = this.#suffixes.find((s) => host.endsWith(s) && host.length > s.length);
+    if (suffix) return { allowed: true, rule: `allowlist: *${suffix}`, anyAddress: false };
+    return { allowed: false, rule: `not on the allowlist: add ${host}`, suggest: host };
+  }
+
+  /** An address a name allowed by `decide` resolved to: internal ones only when a listed range holds them. */
+  addressAllowed(address: string): boolean {
+    return !isInternalAddress(address) || this.#rangeFor(address) !== undefined;
+  }
+
+  #rangeFor(address: string): string | undefined {
+    const plain = plainAddress(address);
+    const type = isIP(plain) === 4 ? 'ipv4' : 'ipv6';
+    return this.#ranges.find((r) => r.list.check(plain, type))?.entry;
+  }
+}
+
+/** Lower case, no trailing dot, no IPv6 brackets: `Example.COM.` and `example.com` are one host. */
+export function normalHost(host: string): string {
+  return host.toLowerCase().replace(/\.$/, '').replace(/^\[(.*)\]$/, '$1');
+}

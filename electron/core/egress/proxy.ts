@@ -1,0 +1,207 @@
+import { lookup } from 'node:dns/promises';
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect, isIP, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { EgressConnection } from '../../../shared/contract.js';
+import type { EgressPolicyRules } from './policy.js';
+import { normalHost, plainAddress } from './policy.js';
+
+/** A host name to its addresses, on the host's side (tests point it at 127.0.0.x servers). */
+export type Resolver = (host: string) => Promise<string[]>;
+export const systemResolver: Resolver = async (host) => (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+
+export type ConnectionRecord = Omit<EgressConnection, 'workId'>;
+
+export interface EgressProxyOptions {
+  rules: EgressPolicyRules;
+  /** The unix socket it listens on: only the session's forwarder sidecar is given it. */
+  socketPath: string;
+  onConnection: (record: ConnectionRecord) => void;
+  resolve?: Resolver;
+  /** A name lookup or a connect that takes longer fails the connection. */
+  connectTimeoutMs?: number;
+}
+
+/** host:port of a CONNECT: a name, an IPv4 address or a bracketed IPv6 one, and a port. Nothing else gets a lookup. */
+const AUTHORITY = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]{1,253}):(\d{1,5})$/;
+/** Headers for this hop only (RFC 9110 §7.6.1), and the proxy's own: never forwarded. */
+const HOP_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'proxy-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+/** A session may hold this many connections through its proxy at once; more are refused by the kernel's backlog. */
+const MAX_CONNECTIONS = 512;
+
+type Opened = { socket: Socket; address: string; rule: string } | { refused: string; suggest?: string } | { rule: string; error: string };
+
+/**
+ * One session's way out (issue 16 §2): an HTTP proxy on a unix socket that decides each connection by
+ * the environment's rules — HTTP CONNECT for TLS (and anything else tunnelled), plain HTTP requests
+ * forwarded — looks names up itself and connects to the very address it judged, and reports every
+ * connection: host, port, the rule, bytes each way, duration.
+ */
+export class EgressProxy {
+  readonly #opts: EgressProxyOptions;
+  readonly #server: Server;
+  readonly #open = new Set<Duplex>();
+  #count = 0;
+
+  private constructor(opts: EgressProxyOptions) {
+    this.#opts = opts;
+    // No request timeout: an upload may take long; the headers must come within 15 s (a slow-loris session ties up nothing).
+    this.#server = createServer({ headersTimeout: 15_000, requestTimeout: 0, keepAliveTimeout: 5_000 });
+    this.#server.maxConnections = MAX_CONNECTIONS;
+    this.#server.on('connection', (socket: Socket) => this.#track(socket));
+    this.#server.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.#tunnel(req, socket, head));
+    this.#server.on('request', (req: IncomingMessage, res: ServerResponse) => void this.#forward(req, res));
+    this.#server.on('clientError', (_e, socket: Duplex) => socket.destroy());
+  }
+
+  static async listen(opts: EgressProxyOptions): Promise<EgressProxy> {
+    const proxy = new EgressProxy(opts);
+    await new Promise<void>((resolve, reject) => {
+      proxy.#server.once('error', reject);
+      proxy.#server.listen(opts.socketPath, () => (proxy.#server.off('error', reject), resolve()));
+    });
+    return proxy;
+  }
+
+  /** Stop listening and cut every connection still open; resolves once each has closed and been reported. */
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    const sockets = [...this.#open];
+    const gone = sockets.map((s) => (s.closed ? Promise.resolve() : new Promise<void>((resolve) => s.once('close', () => resolve()))));
+    for (const socket of sockets) socket.destroy();
+    await Promise.all([closed, ...gone]);
+    // A report is made in a 'close' listener of its own: let those run first.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  #track(socket: Duplex): void {
+    this.#open.add(socket);
+    socket.once('close', () => this.#open.delete(socket));
+  }
+
+  async #tunnel(req: IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
+    const at = Date.now();
+    const id = ++this.#count;
+    client.on('error', () => client.destroy());
+    const target = AUTHORITY.exec(req.url ?? '');
+    const port = Number(target?.[2] ?? 0);
+    if (!target || port < 1 || port > 65_535) {
+      client.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    const host = normalHost(target[1]!);
+    const opened = await this.#connect(host, port);
+    if (!('socket' in opened)) {
+      const status = 'refused' in opened ? '403 Forbidden' : '502 Bad Gateway';
+      const body = 'refused' in opened ? `Outpost refused ${host}:${port}: ${opened.refused}\n` : `Outpost could not reach ${host}:${port}: ${opened.error}\n`;
+      client.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      this.#report({ id, at, method: 'CONNECT', host, port, ...outcome(opened) });
+      return;
+    }
+    const { socket: upstream, address, rule } = opened;
+    this.#track(upstream);
+    this.#report({ id, at, method: 'CONNECT', host, port, allowed: true, rule, address, open: true });
+    client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    if (head.length) upstream.write(head);
+    client.pipe(upstream).pipe(client);
+    let error: string | undefined;
+    upstream.on('error', (e: NodeJS.ErrnoException) => ((error ??= e.code ?? e.message), client.destroy()));
+    client.on('close', () => upstream.destroy());
+    upstream.once('close', () => {
+      client.destroy();
+      this.#report({ id, at, method: 'CONNECT', host, port, allowed: true, rule, address, bytesUp: upstream.bytesWritten, bytesDown: upstream.bytesRead, ...(error ? { error } : {}) });
+    });
+  }
+
+  /** A plain HTTP request in absolute form (`GET http://host/path`): decided, then sent on one connection of its own. */
+  async #forward(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const at = Date.now();
+    const id = ++this.#count;
+    let url: URL | undefined;
+    try {
+      url = new URL(req.url ?? '');
+    } catch {
+      // Origin form: the client did not mean a proxy.
+    }
+    if (!url || url.protocol !== 'http:' || !url.hostname) {
+      res.writeHead(400, { 'content-type': 'text/plain', connection: 'close' }).end('Outpost’s egress proxy forwards http:// URLs and tunnels the rest with CONNECT\n');
+      return;
+    }
+    const host = normalHost(url.hostname);
+    const port = Number(url.port || 80);
+    const opened = await this.#connect(host, port);
+    if (!('socket' in opened)) {
+      const refused = 'refused' in opened;
+      res
+        .writeHead(refused ? 403 : 502, { 'content-type': 'text/plain', connection: 'close' })
+        .end(refused ? `Outpost refused ${host}:${port}: ${opened.refused}\n` : `Outpost could not reach ${host}:${port}: ${opened.error}\n`);
+      this.#report({ id, at, method: 'HTTP', host, port, ...outcome(opened) });
+      return;
+    }
+    const { socket, address, rule } = opened;
+    this.#track(socket);
+    this.#report({ id, at, method: 'HTTP', host, port, allowed: true, rule, address, open: true });
+    const headers: string[] = [];
+    for (let i = 0; i < req.rawHeaders.length; i += 2) {
+      if (!HOP_HEADERS.has(req.rawHeaders[i]!.toLowerCase())) headers.push(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+    }
+    let error: string | undefined;
+    const upstream = request({ method: req.method, path: `${url.pathname}${url.search}`, headers: [...headers, 'Connection', 'close'], createConnection: () => socket, setHost: false });
+    upstream.on('response', (answer) => {
+      const back: string[] = [];
+      for (let i = 0; i < answer.rawHeaders.length; i += 2) {
+        if (!HOP_HEADERS.has(answer.rawHeaders[i]!.toLowerCase())) back.push(answer.rawHeaders[i]!, answer.rawHeaders[i + 1]!);
+      }
+      res.writeHead(answer.statusCode ?? 502, answer.statusMessage, back);
+      answer.pipe(res);
+    });
+    upstream.on('error', (e: NodeJS.ErrnoException) => {
+      error ??= e.code ?? e.message;
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain', connection: 'close' }).end(`Outpost could not reach ${host}:${port}: ${error}\n`);
+      else res.destroy();
+    });
+    res.on('close', () => socket.destroy());
+    req.pipe(upstream);
+    socket.once('close', () => this.#report({ id, at, method: 'HTTP', host, port, allowed: true, rule, address, bytesUp: socket.bytesWritten, bytesDown: socket.bytesRead, ...(error ? { error } : {}) }));
+  }
+
+  /** Decide, look the name up, judge every address, connect to the first: the address judged is the one used. */
+  async #connect(host: string, port: number): Promise<Opened> {
+    const { rules } = this.#opts;
+    const verdict = rules.decide(host, port);
+    if (!verdict.allowed) return { refused: verdict.rule, ...(verdict.suggest ? { suggest: verdict.suggest } : {}) };
+    const timeoutMs = this.#opts.connectTimeoutMs ?? 10_000;
+    let addresses: string[];
+    try {
+      addresses = isIP(host) ? [host] : await withTimeout((this.#opts.resolve ?? systemResolver)(host), timeoutMs, 'ETIMEDOUT');
+    } catch (e) {
+      return { rule: verdict.rule, error: (e as NodeJS.ErrnoException).code ?? (e as Error).message };
+    }
+    if (addresses.length === 0) return { rule: verdict.rule, error: 'ENOTFOUND' };
+    // The environment's own API origin is the user's setting (a control plane on this machine in tests and the demo).
+    const internal = verdict.anyAddress ? undefined : addresses.find((a) => !rules.addressAllowed(a));
+    if (internal) return { refused: `${host} resolves to the internal address ${plainAddress(internal)}: add ${plainAddress(internal)} to the allowlist to allow it`, suggest: plainAddress(internal) };
+    const address = plainAddress(addresses[0]!);
+    return new Promise<Opened>((resolve) => {
+      const socket = connect({ host: address, port, noDelay: true });
+      const timer = setTimeout(() => socket.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })), timeoutMs);
+      socket.once('connect', () => (clearTimeout(timer), socket.removeAllListeners('error'), resolve({ socket, address, rule: verdict.rule })));
+      socket.once('error', (e: NodeJS.ErrnoException) => (clearTimeout(timer), resolve({ rule: verdict.rule, error: e.code ?? e.message })));
+    });
+  }
+
+  #report(record: Omit<ConnectionRecord, 'durationMs' | 'bytesUp' | 'bytesDown'> & Partial<ConnectionRecord>): void {
+    this.#opts.onConnection({ bytesUp: 0, bytesDown: 0, ...record, durationMs: Date.now() - record.at });
+  }
+}
+
+function outcome(opened: { refused: string; suggest?: string } | { rule: string; error: string }): Pick<ConnectionRecord, 'allowed' | 'rule' | 'error' | 'suggest'> {
+  if ('refused' in opened) return { allowed: false, rule: opened.refused, ...(opened.suggest ? { suggest: opened.suggest } : {}) };
+  return { allowed: true, rule: opened.rule, error: opened.error };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, code: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(Object.assign(new Error(code), { code })), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
