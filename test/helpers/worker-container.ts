@@ -33,7 +33,7 @@ export async function runWorkerContainer(opts: { name?: string; baseUrl: string;
     '-v', `${dataDir}:${dataDir}`, '-v', `${secrets}:/run/secrets:ro`,
     '--label', 'outpost.test=worker-container',
     `${WORKER_IMAGE}:latest`,
-    '--base-url', opts.baseUrl, '--environment-id', opts.environmentId, '--network', 'host',
+    '--base-url', opts.baseUrl, '--environment-id', opts.environmentId, ...(opts.args?.includes('--egress') ? [] : ['--network', 'host']),
     '--data-dir', dataDir, '--environment-key-file', '/run/secrets/environment-key', ...(opts.args ?? []),
   );
   return { name, dataDir, installId };

@@ -83,6 +83,19 @@ describe('the worker image', () => {
     assert.match(await containerLogs(w.name), /stopped|drain/i);
   });
 
+  it('serves a session under the api egress policy: its proxy in the worker container, its forwarder beside the session', async () => {
+    const { environment, environmentKey } = playground.createEnvironment('image-egress');
+    const { work, sessionId } = playground.createSession(environment.id, { calls: [{ name: 'bash', input: { command: 'echo "$HTTPS_PROXY"; echo egress-ok' } }] });
+    const w = await runWorkerContainer({ baseUrl: url, environmentId: environment.id, environmentKey, args: ['--egress', 'api', '--grace-seconds', '2', '--drain-seconds', '5'] });
+    started.push(w);
+    await waitFor('the session to be served through the proxy', () => playground.record(work.id).item.state === 'stopped', 90_000).catch(async (e: Error) => {
+      throw new Error(`${e.message}\n${await containerLogs(w.name)}`);
+    });
+    assert.match(JSON.stringify(playground.sessions.results(sessionId)), /egress-ok/);
+    await dockerCli('stop', w.name);
+    assert.deepEqual(await outpostContainers(w.installId), [], 'the session and its forwarder are gone');
+  });
+
   // Node's pid in a fresh container is 6 most times (8 at others): the same pid as its dead predecessor's, which a
   // pid-only liveness check took for alive. test/unit/paths.test.ts proves the same-pid case every time.
   it('after kill -9 and docker restart it sweeps the session container it left (same pid, new life) and stops its item', async () => {
