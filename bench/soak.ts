@@ -77,19 +77,26 @@ const workIds = new Set(sessions.map((s) => s.work.id));
 const lives = new Map<string, { workId: string; start: number; die?: number }>();
 const envLeaks: string[] = [];
 const secretsFor = (workId: string) => [environmentKey, playground.apiKey, ...[...playground.work.values()].filter((r) => r.item.id !== workId).map((r) => r.sessionsToken)];
+/** The item a container serves: its label, or for a warm container (started before its item) the name it was given at the handover. */
+const itemOfName = (name: string | undefined) => /^\/?outpost-(.+)-[0-9a-f]{6}$/.exec(name ?? '')?.[1] ?? '';
+let warmHandovers = 0;
 async function watchDocker(): Promise<() => void> {
-  const stream = (await docker.getEvents({ filters: { type: ['container'], event: ['start', 'die'], label: [`outpost.environment_id=${environment.id}`] } })) as NodeJS.ReadableStream & { destroy(): void };
+  const stream = (await docker.getEvents({ filters: { type: ['container'], event: ['start', 'die', 'rename'], label: [`outpost.environment_id=${environment.id}`] } })) as NodeJS.ReadableStream & { destroy(): void };
   stream.on('data', (chunk: Buffer) => {
     for (const line of chunk.toString().split('\n').filter(Boolean)) {
       const e = JSON.parse(line) as { id: string; status: string; timeNano: number; Actor: { Attributes: Record<string, string> } };
       const workId = e.Actor.Attributes['outpost.work_id'] ?? '';
       const at = e.timeNano / 1e6;
-      if (e.status === 'start') {
+      if (e.status === 'rename') {
+        // A warm container's life as the item's starts here: before, it served nothing and held no credential.
+        const life = lives.get(e.id);
+        if (life && !life.workId) (life.workId = itemOfName(e.Actor.Attributes['name'])), (life.start = at), warmHandovers++;
+      } else if (e.status === 'start') {
         lives.set(e.id, { workId, start: at });
         void docker.getContainer(e.id).inspect().then(
           (info) => {
             const env = info.Config.Env.join('\n');
-            for (const secret of secretsFor(workId)) if (env.includes(secret)) envLeaks.push(`container ${e.id.slice(0, 12)} (${workId}) holds a secret that is not its own`);
+            for (const secret of secretsFor(workId)) if (env.includes(secret)) envLeaks.push(`container ${e.id.slice(0, 12)} (${workId || 'warm'}) holds a secret that is not its own`);
           },
           () => {},
         );
@@ -196,7 +203,8 @@ const finished = done();
 const lost = sessions.filter((s) => playground.record(s.work.id).item.state !== 'stopped').map((s) => s.work.id);
 const completed = sessions.filter((s) => playground.sessions.results(s.sessionId).length === kinds[s.kind]!.length).length;
 const byItem = new Map<string, Array<{ start: number; die: number }>>();
-for (const life of lives.values()) byItem.set(life.workId, [...(byItem.get(life.workId) ?? []), { start: life.start, die: life.die ?? Infinity }]);
+// A warm container never handed an item served nothing.
+for (const life of [...lives.values()].filter((l) => l.workId)) byItem.set(life.workId, [...(byItem.get(life.workId) ?? []), { start: life.start, die: life.die ?? Infinity }]);
 const doubled = [...byItem].filter(([, ls]) => ls.some((a, i) => ls.some((b, j) => i < j && a.start < b.die && b.start < a.die))).map(([id]) => id);
 const orphans = (await docker.listContainers({ all: true, filters: { label: [`outpost.environment_id=${environment.id}`] } })).map((c) => c.Id.slice(0, 12));
 const leftClaims = existsSync(join(dataDir, 'leases')) ? readdirSync(join(dataDir, 'leases')) : [];
@@ -220,7 +228,7 @@ Soak ledger (seed ${values.seed}, fault rate ${faultRate}; from the playground's
   orphan containers            ${orphans.length}   claim records left: ${leftClaims.length}
   secrets leaked               ${leaks}   (logs and stdout: ${logLeaks}; container environments: ${envLeaks.length})
   deliveries                   ${[...playground.work.values()].filter((r) => workIds.has(r.item.id)).reduce((n, r) => n + r.deliveries.length, 0)} for ${total} items
-  containers started           ${lives.size}
+  containers started           ${lives.size}   (${warmHandovers} warm ones handed an item)
   faults injected              ${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}
   worker RSS                   ${first?.rssMb.toFixed(0)} MiB early → ${last?.rssMb.toFixed(0)} MiB at the end (peak ${peak.rssMb.toFixed(0)})
   worker open descriptors      ${first?.fds} early → ${last?.fds} at the end (peak ${peak.fds})

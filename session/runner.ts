@@ -2,8 +2,11 @@
  * The session runner: the entrypoint of Outpost's session image. Serves one session
  * with the official SDK — SessionToolRunner and the agent toolset — against /workspace.
  *
- * It reads the item's ids, its sessions token and the API base URL from its environment
- * (ANTHROPIC_*; the toolset strips those from the bash tool's environment). The host owns
+ * It reads the item's ids, its sessions token and the API base URL (the ANTHROPIC_* names) from
+ * its environment — or, when they are absent, from one JSON line on stdin: a warm container is
+ * started before any item is claimed, holding no credential, and is handed its item there, so
+ * the token never appears in the container's environment or `docker inspect` (issue 15). The
+ * toolset strips ANTHROPIC_* from the bash tool's environment either way. The host owns
  * the lease: this process never heartbeats (two heartbeaters race into 412s, DESIGN §1.4).
  * Its output is the session's log: one line per tool call and the events worth reading.
  */
@@ -12,8 +15,49 @@ import { betaAgentToolset20260401, setupSkills } from '@anthropic-ai/sdk/tools/a
 
 const WORKDIR = process.env['OUTPOST_WORKDIR'] ?? '/workspace';
 
-function required(name: string): string {
-  const value = process.env[name];
+type Handover = Record<string, string | undefined>;
+
+/** The names a handover may carry: the ones the environment path reads. */
+const HANDOVER_NAMES = new Set(['ANTHROPIC_BASE_URL', 'ANTHROPIC_WORK_ID', 'ANTHROPIC_ENVIRONMENT_ID', 'ANTHROPIC_SESSION_ID', 'ANTHROPIC_AUTH_TOKEN']);
+/** A handover is a few hundred bytes; a stdin that sends more without a newline is not Outpost. */
+const MAX_HANDOVER_BYTES = 64 * 1024;
+
+/** Wait (booted, SDK loaded) for the one line Outpost writes on stdin when it hands this container an item. */
+function readHandover(): Promise<Handover> {
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    const done = (error?: Error, handover?: Handover) => {
+      process.stdin.off('data', onData).off('end', onEnd).pause();
+      // The session's tools never read this process's stdin: let it go so nothing else is waited for.
+      process.stdin.unref?.();
+      if (error) reject(error);
+      else resolve(handover!);
+    };
+    const onData = (chunk: string) => {
+      buffered += chunk;
+      const end = buffered.indexOf('\n');
+      if (end < 0) return buffered.length > MAX_HANDOVER_BYTES ? done(new Error('the handover on stdin is too long')) : undefined;
+      try {
+        done(undefined, parseHandover(buffered.slice(0, end)));
+      } catch (e) {
+        done(e as Error);
+      }
+    };
+    const onEnd = () => done(new Error('stdin closed before an item was handed over (a warm container that was not used)'));
+    process.stdin.setEncoding('utf8').on('data', onData).on('end', onEnd);
+  });
+}
+
+function parseHandover(line: string): Handover {
+  const value: unknown = JSON.parse(line);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('the handover is not a JSON object');
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.some(([k, v]) => !HANDOVER_NAMES.has(k) || typeof v !== 'string')) throw new Error('the handover holds a name or value it may not');
+  return Object.fromEntries(entries) as Handover;
+}
+
+function required(from: Handover, name: string): string {
+  const value = from[name];
   if (!value) fail(`${name} is not set; this image runs as an Outpost session container`);
   return value;
 }
@@ -28,9 +72,11 @@ function log(line: string): void {
 }
 
 async function main(): Promise<void> {
-  const sessionId = required('ANTHROPIC_SESSION_ID');
-  const token = required('ANTHROPIC_AUTH_TOKEN');
-  const baseURL = required('ANTHROPIC_BASE_URL');
+  // An older Outpost (or a cold start) sets the environment; a warm container waits for its item.
+  const item = process.env['ANTHROPIC_SESSION_ID'] ? process.env : await readHandover();
+  const sessionId = required(item, 'ANTHROPIC_SESSION_ID');
+  const token = required(item, 'ANTHROPIC_AUTH_TOKEN');
+  const baseURL = required(item, 'ANTHROPIC_BASE_URL');
   // The SDK's own logging is off: its messages may quote requests; ours are the session's log.
   const client = new Anthropic({ baseURL, authToken: token, apiKey: null, logLevel: 'off' });
   const ctrl = new AbortController();

@@ -14,6 +14,7 @@ export const workerArgs = z.object({
   interpreter: z.string().min(1).default('python3'),
   'timeout-seconds': positiveInt.default(600),
   'max-sessions': positiveInt.default(2),
+  warm: z.coerce.number().int().nonnegative().default(1),
   image: z.string().min(1).optional(),
   network: z.string().min(1).default('bridge'),
   cpus: z.coerce.number().positive().default(2),
@@ -41,6 +42,7 @@ const FLAG_OF: Record<string, string> = {
   pids: 'pids',
   logLimitMb: 'log-limit-mb',
   maxSessions: 'max-sessions',
+  warm: 'warm',
   drainSeconds: 'drain-seconds',
   graceSeconds: 'grace-seconds',
   interpreter: 'interpreter',
@@ -60,6 +62,7 @@ export function profileFromArgs(args: WorkerArgs & { 'base-url': string; 'enviro
     pids: args.pids,
     logLimitMb: args['log-limit-mb'],
     maxSessions: args['max-sessions'],
+    warm: args.warm,
     drainSeconds: args['drain-seconds'],
     graceSeconds: args['grace-seconds'],
     interpreter: args.interpreter.split(/\s+/),
@@ -106,6 +109,9 @@ Options:
   --interpreter CMD       ainative: the command that runs each script (default python3)
   --timeout-seconds N     ainative: a script running longer is killed and stopped (default 600)
   --max-sessions N        sessions at once (default 2)
+  --warm N                containers kept started, holding no credential, for the next sessions (default 1;
+                          0: off); they count against --max-sessions. Only an image labelled
+                          outpost.handover=stdin (Outpost's session image is) is kept warm
   --image IMAGE           container image for sessions (default outpost-session:latest; ainative: python:3.12-slim)
   --network MODE          container network mode: bridge (default), host, none, or a network name
   --cpus N                CPU limit per session (default 2)

@@ -294,6 +294,8 @@ export class Outpost implements ServiceCore {
       installId: this.#installId,
       instanceId,
       maxSessions: profile.maxSessions,
+      // A Bridge item runs its own command: no runner waits for it.
+      warmContainers: profile.provider === 'anthropic' ? profile.warm : 0,
       session: {
         image: profile.image,
         networkMode: profile.networkMode,

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import type Docker from 'dockerode';
 import type { Logger } from '../log.js';
 import type { DockerRuntime } from './docker.js';
+import { HANDOVER_LABEL, HANDOVER_STDIN } from './labels.js';
 
 const run = promisify(execFile);
 
@@ -115,6 +116,7 @@ async function stageOfflineContext(ctx: string, onProgress?: (line: string) => v
       'USER 1000:1000',
       'WORKDIR /workspace',
       'ENTRYPOINT ["/usr/local/bin/node", "/opt/outpost/runner.mjs"]',
+      `LABEL ${HANDOVER_LABEL}=${HANDOVER_STDIN}`,
       '',
     ].join('\n'),
   );

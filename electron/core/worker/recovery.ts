@@ -4,6 +4,7 @@ import { LABEL } from '../runtime/labels.js';
 import { defuseWorkspace } from '../runtime/workspace.js';
 import type { ClaimStore, StoredClaim } from './claims.js';
 import type { WorkerContext } from './supervisor.js';
+import { removeWarmFiles } from './warm-pool.js';
 
 export interface SweepResult {
   removed: string[];
@@ -25,16 +26,20 @@ export async function sweepOrphans(deps: WorkerContext, claims: ClaimStore, sign
   const result: SweepResult = { removed: [], stopped: [] };
   InstanceRecord.prune(paths);
   const orphaned = (owner: string | undefined) => owner === undefined || (owner !== deps.instanceId && !InstanceRecord.isAlive(paths, owner));
+  // A warm container's labels carry no work id: the claim of the item it was handed names it.
+  const servedByWarm = new Map(claims.list().flatMap((c) => (c.warm ? [[c.warm, c.workId] as const] : [])));
   for (const container of await runtime.listOutpostContainers(deps.installId)) {
     // Whatever its environment: a worker of that environment may never run on this machine again.
     if (!orphaned(container.labels[LABEL.instance] ?? '')) continue;
     await runtime.removeContainer(container.id);
     result.removed.push(container.id);
+    const warm = container.labels[LABEL.warm];
+    if (isControlPlaneId(warm)) removeWarmFiles(paths, warm);
     // Its process died before it could defuse what the session left (supervisor.ts does it after a session).
-    const workId = container.labels[LABEL.workId];
+    const workId = container.labels[LABEL.workId] ?? (warm ? servedByWarm.get(warm) : undefined);
     if (isControlPlaneId(workId)) defuseWorkspace(paths.workspace(workId));
-    logger.info('removed a container left by an Outpost that stopped unexpectedly', {
-      work_id: container.labels[LABEL.workId] ?? '',
+    logger.info(`removed a ${warm && !workId ? 'warm container' : 'container'} left by an Outpost that stopped unexpectedly`, {
+      work_id: workId ?? '',
       environment_id: container.labels[LABEL.environmentId] ?? '',
       container: container.id.slice(0, 12),
     });

@@ -8,7 +8,8 @@ import type { ContainerLimits, DockerRuntime, SessionContainer } from '../runtim
 import { LABEL } from '../runtime/labels.js';
 import { defuseWorkspace, sessionUser } from '../runtime/workspace.js';
 import { aborted } from '../timing.js';
-import type { ClaimStore } from './claims.js';
+import type { Claim, ClaimStore } from './claims.js';
+import type { WarmContainer } from './warm-pool.js';
 
 export interface SessionSettings {
   image: string;
@@ -41,6 +42,8 @@ export interface ItemRunDeps extends WorkerContext {
   /** The worker's "stop now": aborts this item's control-plane calls in flight. */
   stopNow: AbortSignal;
   onChange: (item: ItemState) => void;
+  /** A warm container taken from the pool for this item (ready, or still starting); this run owns it. */
+  warm?: Promise<WarmContainer | undefined>;
 }
 
 type Ending = { status: ItemStatus; reason: string; exitCode?: number; outcome: ItemOutcome };
@@ -58,6 +61,7 @@ export class ItemRun {
   readonly #stopCtrl = new AbortController();
   #stopReason = '';
   #life: ItemLifecycle | undefined;
+  #claim: Claim | undefined;
   readonly done: Promise<ItemState>;
 
   constructor(deps: ItemRunDeps, work: WorkItem, claimedAt: number) {
@@ -107,6 +111,7 @@ export class ItemRun {
     const work = this.#work;
     // Startup recovery reads this to stop the item if this process dies holding it.
     const claim = claims.open({ workId: work.id, environmentId: work.environmentId, provider: provider.provider, instanceId });
+    this.#claim = claim;
     const life = provider.open(work, (update) => claim.update(update));
     this.#life = life;
     this.#set('starting');
@@ -120,6 +125,8 @@ export class ItemRun {
       logger.error('work item failed', { work_id: work.id, error: reason });
       ending = { status: 'failed', reason, outcome: { kind: 'failed', reason } };
     }
+    // A warm container taken and not used (a healthcheck, a failure before the handover) is gone before the item ends.
+    await this.#discardWarm();
     if (life.end === 'lost') {
       ending = { ...ending, status: 'lost', reason: life.detail };
       logger.warn('lease lost; leaving the work item to its new holder', { work_id: work.id });
@@ -140,12 +147,25 @@ export class ItemRun {
     return { status: 'finished', reason, outcome: { kind: 'exited', exitCode: 0, stdout: '', stderr: '', truncated: false, durationMs: 0 } };
   }
 
+  /** A warm container this run will not use: removed (awaited, so the machine never holds more than --max-sessions). */
+  async #discardWarm(): Promise<void> {
+    const warm = await this.#deps.warm;
+    this.#deps.warm = undefined;
+    await warm?.discard().catch((e: Error) => this.#deps.logger.warn('could not remove a warm container', { error: e.message }));
+  }
+
   async #runContainer(life: ItemLifecycle): Promise<Ending> {
     const { runtime, settings, paths, logger } = this.#deps;
     const work = this.#work;
     const spec = life.container();
     const timeout = spec.timeoutMs ? AbortSignal.timeout(spec.timeoutMs) : undefined;
     const interrupted = AbortSignal.any([life.signal, this.#stopCtrl.signal, ...(timeout ? [timeout] : [])]);
+    // Only an item that needs nothing but its environment can be handed to a runner already waiting.
+    if (this.#deps.warm && !spec.cmd && !spec.files && !spec.captureBytes) {
+      const served = await this.#runWarm(life, spec.env, interrupted, timeout);
+      if (served) return served;
+    }
+    await this.#discardWarm();
     await runtime.ensureImage(settings.image, interrupted);
     // Nothing starts on a lease not yet confirmed ours: if it lapsed meanwhile, another worker may be running the item.
     const ours = await Promise.race([life.ready(), aborted(interrupted).then(() => false)]);
@@ -179,6 +199,46 @@ export class ItemRun {
     const startedAt = Date.now();
     this.#set('running', { containerId: container.id });
     logger.info('session running', { work_id: work.id, [`${work.kind}_id`]: work.subjectId, container: container.id.slice(0, 12) });
+    return this.#superviseContainer(container, life, interrupted, timeout, startedAt);
+  }
+
+  /**
+   * Serve the item in a warm container (issue 15): beside the lease's first heartbeat, check that the
+   * image was not rebuilt since and give the container the item's name; once the lease is confirmed
+   * (as for a cold start: no session before), give it the workspace and log, and hand it the item on
+   * stdin. Undefined: it could not be used (gone, a rebuilt image, files of an earlier run): start cold.
+   */
+  async #runWarm(life: ItemLifecycle, env: Record<string, string>, interrupted: AbortSignal, timeout: AbortSignal | undefined): Promise<Ending | undefined> {
+    const { runtime, settings, logger } = this.#deps;
+    const work = this.#work;
+    const warm = await this.#deps.warm;
+    if (!warm) return undefined;
+    this.#claim?.servedBy(warm.warmName);
+    const [image, ours] = await Promise.all([
+      runtime.imageInfo(settings.image).catch(() => null),
+      warm.rename(work.id).then(
+        () => Promise.race([life.ready(), aborted(interrupted).then(() => false)]),
+        (e: Error) => (logger.warn('could not rename a warm container; starting cold', { work_id: work.id, error: e.message }), null),
+      ),
+    ]);
+    if (ours === false || interrupted.aborted) {
+      await this.#discardWarm();
+      return this.#interruptedEnding(life, timeout);
+    }
+    if (!ours || image?.id !== warm.imageId || !warm.adoptFiles(work.id)) return undefined;
+    this.#deps.warm = undefined;
+    const container = warm.container;
+    try {
+      await container.handOver(env);
+    } catch (e) {
+      // The runner is gone: nothing was served, the lease is ours; a cold start serves it.
+      logger.warn('a warm container did not take its item; starting cold', { work_id: work.id, error: (e as Error).message });
+      await container.remove();
+      return undefined;
+    }
+    const startedAt = Date.now();
+    this.#set('running', { containerId: container.id });
+    logger.info('session running', { work_id: work.id, [`${work.kind}_id`]: work.subjectId, container: container.id.slice(0, 12), warm: true });
     return this.#superviseContainer(container, life, interrupted, timeout, startedAt);
   }
 
