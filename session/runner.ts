@@ -48,6 +48,51 @@ function readHandover(): Promise<Handover> {
   });
 }
 
+/**
+ * While it waits, a warm runner rehearses: it serves a made-up session through the same SDK code —
+ * retrieve, the event stream, the history, one bash call, the result — against a fetch that answers
+ * itself, so nothing leaves the container and nothing is printed. A fresh Node pays for every first
+ * time (fetch loads on first use: 25 ms in the image; the first spawn 8 ms; the SDK's request, SSE
+ * and tool paths run unoptimised): a cold runner pays after its item arrives, a warm one here
+ * (issue 15: 69 ms → 18 ms from the poll to the runner's first request, on this machine).
+ */
+async function rehearse(signal: AbortSignal): Promise<void> {
+  const sessionId = 'sesn_warm_up';
+  const json = (body: unknown) => new Response(JSON.stringify(body), { headers: { 'content-type': 'application/json' } });
+  const toolUse = { type: 'agent.tool_use', id: 'sevt_warm_up_1', name: 'bash', input: { command: ':' }, processed_at: new Date().toISOString() };
+  let stream: ReadableStreamDefaultController<Uint8Array> | undefined;
+  const frame = (event: { type: string }) => new TextEncoder().encode(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+  const offline = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const url = new URL(input instanceof Request ? input.url : input);
+    if (url.pathname.endsWith('/events/stream')) {
+      return new Response(new ReadableStream<Uint8Array>({ start: (c) => void (stream = c) }), { headers: { 'content-type': 'text/event-stream' } });
+    }
+    if (url.pathname.endsWith('/events') && (init?.method ?? 'GET') === 'POST') {
+      // The result is in: the made-up session ends.
+      setTimeout(() => (stream?.enqueue(frame({ type: 'session.status_terminated', id: 'sevt_warm_up_2', processed_at: new Date().toISOString() } as never)), stream?.close()), 0);
+      return json({ data: [] });
+    }
+    if (url.pathname.endsWith('/events')) return json({ data: [toolUse], next_page: null });
+    return json({ id: sessionId, type: 'session', status: 'idle' });
+  };
+  await fetch('data:,').catch(() => {});
+  const client = new Anthropic({ baseURL: 'http://warm-up.invalid', apiKey: null, authToken: 'warm-up', logLevel: 'off', maxRetries: 0, fetch: offline as typeof fetch });
+  const session = await client.beta.sessions.retrieve(sessionId, {}, { signal });
+  const tools = betaAgentToolset20260401({ workdir: WORKDIR, client, session });
+  for await (const call of client.beta.sessions.events.toolRunner(sessionId, { tools, signal })) void call;
+}
+
+/** A warm container's item, once handed over; meanwhile the rehearsal runs (cut short if the item comes first). */
+async function warmThenHandover(): Promise<Handover> {
+  const ctrl = new AbortController();
+  const rehearsal = rehearse(AbortSignal.any([ctrl.signal, AbortSignal.timeout(10_000)])).catch(() => {});
+  const handover = readHandover();
+  await Promise.race([rehearsal, handover.catch(() => {})]);
+  ctrl.abort();
+  await rehearsal;
+  return handover;
+}
+
 function parseHandover(line: string): Handover {
   const value: unknown = JSON.parse(line);
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('the handover is not a JSON object');
@@ -73,7 +118,7 @@ function log(line: string): void {
 
 async function main(): Promise<void> {
   // An older Outpost (or a cold start) sets the environment; a warm container waits for its item.
-  const item = process.env['ANTHROPIC_SESSION_ID'] ? process.env : await readHandover();
+  const item = process.env['ANTHROPIC_SESSION_ID'] ? process.env : await warmThenHandover();
   const sessionId = required(item, 'ANTHROPIC_SESSION_ID');
   const token = required(item, 'ANTHROPIC_AUTH_TOKEN');
   const baseURL = required(item, 'ANTHROPIC_BASE_URL');

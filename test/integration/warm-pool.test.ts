@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -71,6 +71,8 @@ describe('warm containers', () => {
     await w.waitForOutput(new RegExp(`session running work_id=${work.id} .*container=${warm!.Id.slice(0, 12)} warm=true`));
     // The item's workspace and log are its own, under its id; the warm ones are gone.
     assert.ok(existsSync(join(w.dataDir, 'logs', 'sessions', `${work.id}.log`)));
+    assert.deepEqual(readdirSync(join(w.dataDir, 'workspaces', work.id)), [], 'the runner’s rehearsal left nothing in the workspace');
+    assert.doesNotMatch(readFileSync(join(w.dataDir, 'logs', 'sessions', `${work.id}.log`), 'utf8'), /warm.up|sesn_warm/, 'nor in the log');
     await waitFor('the pool to refill with a new container', () => warmContainers(w.installId()).then((l) => l.length === 1 && l[0]!.Id !== warm!.Id));
     w.signal('SIGTERM');
     assert.equal(await w.exited, 0);
@@ -161,17 +163,21 @@ describe('warm containers', () => {
     assert.equal(await w.exited, 0);
   });
 
-  it('an image rebuilt under the same tag: the waiting container is not used, the session starts cold on the new image', async () => {
+  it('an image rebuilt under the same tag: the container of the old one is discarded, the session runs on the new one', async () => {
     const { environment, environmentKey } = playground.createEnvironment('rebuilt');
     const tag = 'outpost-test-warm-rebuilt';
     await buildHandoverImage(tag);
     const w = worker(environment.id, environmentKey, ['--image', tag, '--max-sessions', '1']);
-    await waitFor('a warm container', () => warmContainers(w.installId()).then((l) => l.length === 1));
-    await run('sh', ['-c', `printf 'FROM ${tag}\\nLABEL rebuilt=1\\n' | docker build -q -t ${tag} -`]);
-    const { sessionId, work } = playground.createSession(environment.id, { calls: [{ name: 'bash', input: { command: 'echo fresh' } }] });
+    const [old] = (await waitFor('a warm container', () => warmContainers(w.installId()).then((l) => (l.length ? l : null))))!;
+    const build = `rebuilt-${Date.now()}`;
+    await run('sh', ['-c', `printf 'FROM ${tag}\\nUSER 0\\nRUN echo ${build} > /etc/outpost-build\\nUSER 1000:1000\\n' | docker build -q -t ${tag} -`]);
+    const rebuilt = (await docker.getImage(tag).inspect()).Id;
+    assert.notEqual(old!.ImageID, rebuilt);
+    await w.waitForOutput(/image outpost-test-warm-rebuilt changed; discarding the warm containers of the old one/);
+    const { sessionId, work } = playground.createSession(environment.id, { calls: [{ name: 'bash', input: { command: 'cat /etc/outpost-build' } }] });
     await stopped(work.id);
-    assert.equal(playground.sessions.results(sessionId)[0]?.text.trim(), 'fresh');
-    assert.doesNotMatch(w.output(), new RegExp(`session running work_id=${work.id} .*warm=true`));
+    assert.equal(playground.sessions.results(sessionId)[0]?.text.trim(), build, 'served by the new image');
+    assert.doesNotMatch(w.output(), new RegExp(`container=${old!.Id.slice(0, 12)}`), 'the old image’s container served nothing');
     w.signal('SIGTERM');
     assert.equal(await w.exited, 0);
   });

@@ -203,29 +203,26 @@ export class ItemRun {
   }
 
   /**
-   * Serve the item in a warm container (issue 15): beside the lease's first heartbeat, check that the
-   * image was not rebuilt since and give the container the item's name; once the lease is confirmed
-   * (as for a cold start: no session before), give it the workspace and log, and hand it the item on
-   * stdin. Undefined: it could not be used (gone, a rebuilt image, files of an earlier run): start cold.
+   * Serve the item in a warm container (issue 15). Nothing but the lease is waited for: the pool
+   * checked its image (pool.ts), and the new name — Docker's own record of which item runs where —
+   * is given beside the first heartbeat. Once the lease is confirmed (as for a cold start: no session
+   * before), the workspace and log become the item's and the item goes to the runner on stdin.
+   * Undefined: the container could not be used (it died, an earlier run's files): start cold.
    */
   async #runWarm(life: ItemLifecycle, env: Record<string, string>, interrupted: AbortSignal, timeout: AbortSignal | undefined): Promise<Ending | undefined> {
-    const { runtime, settings, logger } = this.#deps;
+    const { logger } = this.#deps;
     const work = this.#work;
     const warm = await this.#deps.warm;
     if (!warm) return undefined;
     this.#claim?.servedBy(warm.warmName);
-    const [image, ours] = await Promise.all([
-      runtime.imageInfo(settings.image).catch(() => null),
-      warm.rename(work.id).then(
-        () => Promise.race([life.ready(), aborted(interrupted).then(() => false)]),
-        (e: Error) => (logger.warn('could not rename a warm container; starting cold', { work_id: work.id, error: e.message }), null),
-      ),
-    ]);
-    if (ours === false || interrupted.aborted) {
+    const renamed = warm.rename(work.id).catch((e: Error) => logger.warn('could not rename a warm container for its item', { work_id: work.id, error: e.message }));
+    const ours = await Promise.race([life.ready(), aborted(interrupted).then(() => false)]);
+    if (!ours || interrupted.aborted) {
+      await renamed;
       await this.#discardWarm();
       return this.#interruptedEnding(life, timeout);
     }
-    if (!ours || image?.id !== warm.imageId || !warm.adoptFiles(work.id)) return undefined;
+    if (!warm.adoptFiles(work.id)) return undefined;
     this.#deps.warm = undefined;
     const container = warm.container;
     try {
@@ -233,12 +230,14 @@ export class ItemRun {
     } catch (e) {
       // The runner is gone: nothing was served, the lease is ours; a cold start serves it.
       logger.warn('a warm container did not take its item; starting cold', { work_id: work.id, error: (e as Error).message });
+      await renamed;
       await container.remove();
       return undefined;
     }
     const startedAt = Date.now();
     this.#set('running', { containerId: container.id });
     logger.info('session running', { work_id: work.id, [`${work.kind}_id`]: work.subjectId, container: container.id.slice(0, 12), warm: true });
+    await renamed;
     return this.#superviseContainer(container, life, interrupted, timeout, startedAt);
   }
 
