@@ -11,6 +11,8 @@
  * Its output is the session's log: one line per tool call and the events worth reading.
  */
 import Anthropic from '@anthropic-ai/sdk';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { betaAgentToolset20260401, setupSkills } from '@anthropic-ai/sdk/tools/agent-toolset/node';
 
 const WORKDIR = process.env['OUTPOST_WORKDIR'] ?? '/workspace';
@@ -49,37 +51,42 @@ function readHandover(): Promise<Handover> {
 }
 
 /**
- * While it waits, a warm runner rehearses: it serves a made-up session through the same SDK code —
- * retrieve, the event stream, the history, one bash call, the result — against a fetch that answers
- * itself, so nothing leaves the container and nothing is printed. A fresh Node pays for every first
- * time (fetch loads on first use: 25 ms in the image; the first spawn 8 ms; the SDK's request, SSE
- * and tool paths run unoptimised): a cold runner pays after its item arrives, a warm one here
- * (issue 15: 69 ms → 18 ms from the poll to the runner's first request, on this machine).
+ * While it waits, a warm runner rehearses: it serves a made-up session through the same code as a
+ * real one — Node's fetch over a real socket, the SDK's retrieve, event stream (SSE), history, one
+ * bash call and its result — against a stand-in on its own loopback (127.0.0.1, an ephemeral port,
+ * open for the rehearsal only), and prints nothing. A fresh Node pays for every first time (fetch
+ * and its HTTP parser load on first use, the first spawn, the SDK's paths run unoptimised): a cold
+ * runner pays after its item arrives, a warm one here, before any item exists (issue 15).
  */
 async function rehearse(signal: AbortSignal): Promise<void> {
   const sessionId = 'sesn_warm_up';
-  const json = (body: unknown) => new Response(JSON.stringify(body), { headers: { 'content-type': 'application/json' } });
   const toolUse = { type: 'agent.tool_use', id: 'sevt_warm_up_1', name: 'bash', input: { command: ':' }, processed_at: new Date().toISOString() };
-  let stream: ReadableStreamDefaultController<Uint8Array> | undefined;
-  const frame = (event: { type: string }) => new TextEncoder().encode(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
-  const offline = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
-    const url = new URL(input instanceof Request ? input.url : input);
-    if (url.pathname.endsWith('/events/stream')) {
-      return new Response(new ReadableStream<Uint8Array>({ start: (c) => void (stream = c) }), { headers: { 'content-type': 'text/event-stream' } });
-    }
-    if (url.pathname.endsWith('/events') && (init?.method ?? 'GET') === 'POST') {
+  const terminated = { type: 'session.status_terminated', id: 'sevt_warm_up_2', processed_at: new Date().toISOString() };
+  let stream: ServerResponse | undefined;
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://stand-in').pathname;
+    const json = (body: unknown) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    if (path.endsWith('/events/stream')) {
+      stream = res.writeHead(200, { 'content-type': 'text/event-stream' });
+      stream.write(': open\n\n');
+    } else if (path.endsWith('/events') && req.method === 'POST') {
       // The result is in: the made-up session ends.
-      setTimeout(() => (stream?.enqueue(frame({ type: 'session.status_terminated', id: 'sevt_warm_up_2', processed_at: new Date().toISOString() } as never)), stream?.close()), 0);
-      return json({ data: [] });
-    }
-    if (url.pathname.endsWith('/events')) return json({ data: [toolUse], next_page: null });
-    return json({ id: sessionId, type: 'session', status: 'idle' });
-  };
-  await fetch('data:,').catch(() => {});
-  const client = new Anthropic({ baseURL: 'http://warm-up.invalid', apiKey: null, authToken: 'warm-up', logLevel: 'off', maxRetries: 0, fetch: offline as typeof fetch });
-  const session = await client.beta.sessions.retrieve(sessionId, {}, { signal });
-  const tools = betaAgentToolset20260401({ workdir: WORKDIR, client, session });
-  for await (const call of client.beta.sessions.events.toolRunner(sessionId, { tools, signal })) void call;
+      json({ data: [] });
+      stream?.end(`event: ${terminated.type}\ndata: ${JSON.stringify(terminated)}\n\n`);
+    } else if (path.endsWith('/events')) json({ data: [toolUse], next_page: null });
+    else json({ id: sessionId, type: 'session', status: 'idle' });
+  });
+  try {
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const client = new Anthropic({ baseURL: `http://127.0.0.1:${port}`, apiKey: null, authToken: 'warm-up', logLevel: 'off', maxRetries: 0 });
+    const session = await client.beta.sessions.retrieve(sessionId, {}, { signal });
+    const tools = betaAgentToolset20260401({ workdir: WORKDIR, client, session });
+    for await (const call of client.beta.sessions.events.toolRunner(sessionId, { tools, signal })) void call;
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
 }
 
 /** A warm container's item, once handed over; meanwhile the rehearsal runs (cut short if the item comes first). */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,6 +78,28 @@ describe('warm containers', () => {
     assert.equal(await w.exited, 0);
     assert.deepEqual(await outpostContainers(w.installId()), [], 'shutdown leaves no warm container');
     assert.deepEqual(readdirSync(join(w.dataDir, 'workspaces')).filter((n) => n.startsWith('warm-')), [], 'nor its workspace');
+  });
+
+  it('the runner refuses a hostile handover on stdin in one line: names it may not take, a line that never ends, no line at all', async () => {
+    const runner = (input: string) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn('docker', ['run', '--rm', '-i', '--network', 'none', '--label', 'outpost.test=warm-handover', IMAGE], { stdio: ['pipe', 'ignore', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.on('exit', (code) => resolve({ code, stderr }));
+        child.stdin.end(input);
+      });
+    const smuggled = await runner(`${JSON.stringify({ ANTHROPIC_SESSION_ID: 'sesn_1', ANTHROPIC_AUTH_TOKEN: 'sk-ant-x', NODE_OPTIONS: '--require /tmp/evil.js' })}\n`);
+    assert.equal(smuggled.code, 1);
+    assert.equal(smuggled.stderr, 'outpost-session: the handover holds a name or value it may not\n');
+    const notAString = await runner(`${JSON.stringify({ ANTHROPIC_SESSION_ID: { toString: 'x' } })}\n`);
+    assert.equal(notAString.stderr, 'outpost-session: the handover holds a name or value it may not\n');
+    const endless = await runner('a'.repeat(200 * 1024));
+    assert.equal(endless.stderr, 'outpost-session: the handover on stdin is too long\n');
+    const nothing = await runner('');
+    assert.match(nothing.stderr, /^outpost-session: stdin closed before an item was handed over/);
+    const garbage = await runner('[1,2]\n');
+    assert.equal(garbage.stderr, 'outpost-session: the handover is not a JSON object\n');
   });
 
   it('with the pool off (--warm 0) a session is served cold, from the environment, as before', async () => {
