@@ -218,7 +218,7 @@ export class Outpost implements ServiceCore {
   pruneOldSessions(): number {
     const days = this.#settings.logRetentionDays;
     try {
-      const pruned = this.paths.pruneSessionFiles(days, Date.now(), new Set(this.items.map((i) => i.workId)));
+      const pruned = this.paths.pruneSessionFiles(days, Date.now(), new Set([...this.items.map((i) => i.workId), ...(this.#worker?.warmNames ?? [])]));
       if (pruned > 0) this.logger.info(`removed the logs and workspaces of ${pruned} session${pruned === 1 ? '' : 's'} older than ${days} days`);
       return pruned;
     } catch (e) {

@@ -60,7 +60,7 @@ export class WarmContainer {
   adoptFiles(workId: string): boolean {
     const workspace = this.paths.workspace(workId);
     const logFile = this.paths.sessionLog(workId);
-    if (existsSync(workspace) || existsSync(logFile)) return false;
+    if (existsSync(workspace) || existsSync(logFile) || !existsSync(this.#workspace) || !existsSync(this.#logFile)) return false;
     renameSync(this.#workspace, workspace);
     this.#workspace = workspace;
     renameSync(this.#logFile, logFile);
@@ -111,8 +111,9 @@ export class WarmPool {
     this.#opts = opts;
   }
 
-  get size(): number {
-    return this.#opts.size;
+  /** The warm names of the containers waiting now: retention leaves their workspaces and logs alone. */
+  get warmNames(): string[] {
+    return this.#entries.flatMap((e) => (e.container ? [e.container.warmName] : []));
   }
 
   /** How many warm containers there may be now (never more than the pool's size). Extra ones are discarded. */

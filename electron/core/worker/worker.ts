@@ -72,6 +72,11 @@ export class Worker {
     return [...this.#runs.values()].map((r) => r.state);
   }
 
+  /** The warm containers' names (their workspaces and logs are in use, however old). */
+  get warmNames(): string[] {
+    return this.#pool?.warmNames ?? [];
+  }
+
   get active(): number {
     return this.#runs.size;
   }
