@@ -22,7 +22,7 @@ const { values } = parseArgs({ options: { sessions: { type: 'string', default: '
 const count = Number(values.sessions);
 const script = { calls: [{ name: 'bash', input: { command: 'echo first' } }] };
 // This checkout's runner in Outpost's session image, labelled for warm starts (the shared tag may be older).
-const image = await buildHandoverImage('outpost-bench-session');
+const image = await buildHandoverImage('outpost-bench-warm-session');
 
 const playground = new AnthropicPlayground({ leaseTtlSeconds: 30, recordArrivals: true });
 const url = await playground.start();
