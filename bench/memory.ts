@@ -3,7 +3,7 @@
  * work items back to back (sessions in the quick busybox image, and healthchecks); its RSS
  * and open descriptors are read from /proc at every tenth of the run.
  *
- *   npx tsx bench/memory.ts [--items 2000] [--max-sessions 4]
+ *   npx tsx bench/memory.ts [--items 1000] [--max-sessions 4]
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -11,7 +11,7 @@ import { AnthropicPlayground } from '../playground/anthropic.js';
 import { buildScriptImage } from '../test/helpers/docker.js';
 import { spawnWorker, stopped } from './support.js';
 
-const { values } = parseArgs({ options: { items: { type: 'string', default: '2000' }, 'max-sessions': { type: 'string', default: '4' } } });
+const { values } = parseArgs({ options: { items: { type: 'string', default: '1000' }, 'max-sessions': { type: 'string', default: '4' } } });
 const total = Number(values.items);
 await buildScriptImage('outpost-bench-memory', 'echo working; echo on stderr >&2');
 

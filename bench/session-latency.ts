@@ -1,8 +1,12 @@
 /**
- * Claim → first tool result for a scripted session: Outpost (a container per session,
- * the runner inside) beside the SDK's own EnvironmentWorker serving the same sessions
- * in-process, in the same run. Both ends come from the playground's records.
- * Usage: tsx bench/session-latency.ts [--sessions 20]
+ * Claim → first tool result for a scripted session: Outpost cold (--warm 0: a container created
+ * and started per session), Outpost warm (--warm 1: the session handed to a runner already waiting)
+ * and the SDK's own EnvironmentWorker serving the same sessions in-process, in the same run. Every
+ * time comes from the playground's records: when the poll answered, and when each request of the
+ * item arrived (ack, first heartbeat, the runner's session retrieve, its event stream, the result).
+ * Sessions come one at a time, a second apart, so each measures the path alone (a pool refilled),
+ * after one uncounted session each.
+ * Usage: tsx bench/session-latency.ts [--sessions 20] [--raw]   (--raw: every session's steps too)
  */
 import Anthropic from '@anthropic-ai/sdk';
 import { mkdtempSync } from 'node:fs';
@@ -10,35 +14,63 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Docker from 'dockerode';
-import { AnthropicPlayground } from '../playground/anthropic.js';
+import { AnthropicPlayground, type RouteName } from '../playground/anthropic.js';
+import { buildHandoverImage } from '../test/helpers/docker.js';
 import { percentile, spawnWorker, stopped } from './support.js';
 
-const { values } = parseArgs({ options: { sessions: { type: 'string', default: '20' } } });
+const { values } = parseArgs({ options: { sessions: { type: 'string', default: '20' }, raw: { type: 'boolean', default: false } } });
 const count = Number(values.sessions);
 const script = { calls: [{ name: 'bash', input: { command: 'echo first' } }] };
+// This checkout's runner in Outpost's session image, labelled for warm starts (the shared tag may be older).
+const image = await buildHandoverImage('outpost-bench-warm-session');
 
-const playground = new AnthropicPlayground({ leaseTtlSeconds: 30 });
+const playground = new AnthropicPlayground({ leaseTtlSeconds: 30, recordArrivals: true });
 const url = await playground.start();
 
-async function served(environmentId: string): Promise<number[]> {
-  const sessions = Array.from({ length: count }, () => playground.createSession(environmentId, script));
-  const deadline = Date.now() + 120_000 + count * 5_000;
-  while (!sessions.every((s) => playground.record(s.work.id).item.state === 'stopped')) {
-    if (Date.now() > deadline) throw new Error('sessions did not finish in time');
-    await new Promise((r) => setTimeout(r, 50));
+/** Milliseconds after the poll answered: each step, and the first tool result. */
+type Steps = Record<(typeof STEPS)[number], number>;
+const STEPS = ['ack', 'first heartbeat', 'session retrieved', 'stream opened', 'first tool result'] as const;
+
+async function served(environmentId: string): Promise<Steps[]> {
+  const steps: Steps[] = [];
+  // One session first, not counted, for each of the three: a worker just started (Outpost's pool still
+  // filling, the SDK's code not yet run once) measures its start, not its sessions.
+  for (let i = -1; i < count; i++) {
+    const { sessionId, work } = playground.createSession(environmentId, script);
+    const deadline = Date.now() + 60_000;
+    while (playground.record(work.id).item.state !== 'stopped') {
+      if (Date.now() > deadline) throw new Error(`session ${sessionId} did not finish in time`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const polledAt = playground.record(work.id).polledAt!;
+    const first = playground.sessions.results(sessionId)[0];
+    if (!first) throw new Error(`session ${sessionId} got no tool result`);
+    const arrival = (route: RouteName, id: string) => (playground.arrivals.find((a) => a.route === route && a.path.includes(id) && a.at >= polledAt)?.at ?? NaN) - polledAt;
+    if (i >= 0) steps.push({
+      ack: arrival('work.ack', work.id),
+      'first heartbeat': arrival('work.heartbeat', work.id),
+      'session retrieved': arrival('sessions.retrieve', sessionId),
+      'stream opened': arrival('sessions.events.stream', sessionId),
+      'first tool result': first.at - polledAt,
+    });
+    // The next session comes a second later: time for a pool to refill, as between real sessions.
+    await new Promise((r) => setTimeout(r, 1_000));
   }
-  return sessions.map((s) => {
-    const first = playground.sessions.results(s.sessionId)[0];
-    if (!first) throw new Error(`session ${s.sessionId} got no tool result`);
-    return first.at - playground.record(s.work.id).polledAt!;
-  });
+  return steps;
 }
 
-// Outpost, one session at a time so each measures the path alone.
-const outpostEnv = playground.createEnvironment('bench-outpost');
-const worker = spawnWorker(url, outpostEnv.environment.id, outpostEnv.environmentKey, ['--max-sessions', '1']);
-const outpost = await served(outpostEnv.environment.id);
-await stopped(worker.proc);
+async function outpost(warm: number): Promise<Steps[]> {
+  const env = playground.createEnvironment(`bench-outpost-warm-${warm}`);
+  const worker = spawnWorker(url, env.environment.id, env.environmentKey, ['--max-sessions', '1', '--warm', String(warm), '--image', image]);
+  try {
+    return await served(env.environment.id);
+  } finally {
+    await stopped(worker.proc);
+  }
+}
+
+const cold = await outpost(0);
+const warm = await outpost(1);
 
 // The SDK's EnvironmentWorker, in this process (it serves one item at a time too).
 const sdkEnv = playground.createEnvironment('bench-sdk');
@@ -52,14 +84,20 @@ ctrl.abort();
 await sdkRun;
 await playground.close();
 
-const row = (label: string, v: number[]) => `${label.padEnd(40)} p50 ${percentile(v, 50).toFixed(0).padStart(5)} ms   p95 ${percentile(v, 95).toFixed(0).padStart(5)} ms`;
-console.log(`\nClaim (poll answered) → first tool result, ${count} sessions each`);
-console.log(row('outpost (container + runner)', outpost));
-console.log(row('SDK EnvironmentWorker (in-process)', sdk));
-console.log(`ratio outpost / SDK                      p50 ${(percentile(outpost, 50) / percentile(sdk, 50)).toFixed(1)}      p95 ${(percentile(outpost, 95) / percentile(sdk, 95)).toFixed(1)}`);
-const docker = new Docker();
-for (const tag of ['outpost-session:latest']) {
-  const info = await docker.getImage(tag).inspect().catch(() => undefined);
-  console.log(`image ${tag}: ${info ? `${(info.Size / 1e6).toFixed(0)} MB` : 'not built'}`);
-}
+const p = (v: number[], q: number) => percentile(v.filter(Number.isFinite), q);
+const total = (s: Steps[]) => s.map((x) => x['first tool result']);
+const row = (label: string, v: number[]) => `${label.padEnd(38)} p50 ${p(v, 50).toFixed(0).padStart(5)} ms   p95 ${p(v, 95).toFixed(0).padStart(5)} ms`;
+const ratio = (a: number[], b: number[]) => `p50 ${(p(a, 50) / p(b, 50)).toFixed(1)}×   p95 ${(p(a, 95) / p(b, 95)).toFixed(1)}×`;
+console.log(`\nClaim (poll answered) → first tool result, ${count} sessions each, one at a time`);
+console.log(row('outpost cold (--warm 0)', total(cold)));
+console.log(row('outpost warm (--warm 1)', total(warm)));
+console.log(row('SDK EnvironmentWorker (in-process)', total(sdk)));
+console.log(`ratio outpost cold / SDK                ${ratio(total(cold), total(sdk))}`);
+console.log(`ratio outpost warm / SDK                ${ratio(total(warm), total(sdk))}`);
+console.log('\nWhere the time goes (p50 ms after the poll answered, when each request arrived)');
+console.log(`${''.padEnd(22)}${['cold', 'warm', 'SDK'].map((h) => h.padStart(8)).join('')}`);
+for (const step of STEPS) console.log(`${step.padEnd(22)}${[cold, warm, sdk].map((s) => p(s.map((x) => x[step]), 50).toFixed(0).padStart(8)).join('')}`);
+if (values.raw) for (const [label, steps] of [['cold', cold], ['warm', warm], ['SDK', sdk]] as const) console.log(`${label}: ${steps.map((x) => STEPS.map((k) => x[k].toFixed(0)).join('/')).join('  ')}`);
+const info = await new Docker().getImage(image).inspect().catch(() => undefined);
+console.log(`\nimage ${image}: ${info ? `${(info.Size / 1e6).toFixed(0)} MB` : 'not built'}`);
 process.exit(0);

@@ -88,6 +88,8 @@ export interface ContainerLife {
 export class ContainerWatch {
   readonly lives = new Map<string, ContainerLife>();
   readonly envLeaks: string[] = [];
+  /** Warm containers (started before their item) that were handed one. */
+  warmHandovers = 0;
   #stop: () => void = () => {};
 
   constructor(
@@ -98,7 +100,7 @@ export class ContainerWatch {
 
   async start(): Promise<void> {
     const stream = (await this.docker.getEvents({
-      filters: { type: ['container'], event: ['start', 'die'], label: [`outpost.environment_id=${this.environmentId}`] },
+      filters: { type: ['container'], event: ['start', 'die', 'rename'], label: [`outpost.environment_id=${this.environmentId}`] },
     })) as NodeJS.ReadableStream & { destroy(): void };
     stream.on('data', (chunk: Buffer) => {
       for (const line of chunk.toString().split('\n').filter(Boolean)) this.#event(JSON.parse(line) as DockerEvent);
@@ -113,7 +115,8 @@ export class ContainerWatch {
   /** Work ids that had two containers alive at once. */
   doubled(): string[] {
     const byItem = new Map<string, Array<{ start: number; die: number }>>();
-    for (const life of this.lives.values()) byItem.set(life.workId, [...(byItem.get(life.workId) ?? []), { start: life.start, die: life.die ?? Infinity }]);
+    // A warm container never handed an item served nothing.
+    for (const life of [...this.lives.values()].filter((l) => l.workId)) byItem.set(life.workId, [...(byItem.get(life.workId) ?? []), { start: life.start, die: life.die ?? Infinity }]);
     return [...byItem].filter(([, ls]) => ls.some((a, i) => ls.some((b, j) => i < j && a.start < b.die && b.start < a.die))).map(([id]) => id);
   }
 
@@ -129,6 +132,14 @@ export class ContainerWatch {
   #event(e: DockerEvent): void {
     const workId = e.Actor.Attributes['outpost.work_id'] ?? '';
     const at = e.timeNano / 1e6;
+    if (e.status === 'rename') {
+      // A warm container's life as the item's starts at its handover, when it is renamed outpost-<work id>-…:
+      // before, it served nothing and held no credential.
+      const life = this.lives.get(e.id);
+      const handedTo = /^\/?outpost-(.+)-[0-9a-f]{6}$/.exec(e.Actor.Attributes['name'] ?? '')?.[1];
+      if (life && !life.workId && handedTo) (life.workId = handedTo), (life.start = at), this.warmHandovers++;
+      return;
+    }
     if (e.status !== 'start') {
       const life = this.lives.get(e.id);
       if (life) life.die = at;
@@ -141,7 +152,7 @@ export class ContainerWatch {
       .then(
         (info) => {
           const env = info.Config.Env.join('\n');
-          for (const secret of this.secretsFor(workId)) if (env.includes(secret)) this.envLeaks.push(`container ${e.id.slice(0, 12)} (${workId}) holds a secret that is not its own`);
+          for (const secret of this.secretsFor(workId)) if (env.includes(secret)) this.envLeaks.push(`container ${e.id.slice(0, 12)} (${workId || 'warm'}) holds a secret that is not its own`);
         },
         () => {},
       );

@@ -211,7 +211,7 @@ Soak ledger (seed ${values.seed}, fault rate ${faultRate}; from the playground's
   orphan containers            ${orphans.length}   claim records left: ${leftClaims.length}
   secrets leaked               ${leaks}   (logs and stdout: ${logLeaks}; container environments: ${containers.envLeaks.length})
   deliveries                   ${[...playground.work.values()].filter((r) => workIds.has(r.item.id)).reduce((n, r) => n + r.deliveries.length, 0)} for ${total} items
-  containers started           ${containers.lives.size}
+  containers started           ${containers.lives.size}   (${containers.warmHandovers} warm ones handed an item)
   faults injected              ${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}
   worker RSS                   ${first?.rssMb.toFixed(0)} MiB early → ${last?.rssMb.toFixed(0)} MiB at the end (peak ${peak.rssMb.toFixed(0)})
   worker open descriptors      ${first?.fds} early → ${last?.fds} at the end (peak ${peak.fds})${hostileLedger()}

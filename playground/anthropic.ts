@@ -100,6 +100,8 @@ export interface PlaygroundOptions {
    * test proves none of it is printed or shown.
    */
   echoCredentials?: boolean;
+  /** Keep every request's route, path and arrival time in `arrivals` (benchmarks: where a session's time goes). */
+  recordArrivals?: boolean;
 }
 
 const DEFAULT_RECLAIM_MS = 5_000;
@@ -115,6 +117,9 @@ export class AnthropicPlayground {
   /** Which kind of credential each request carried: proves the worker never sends the API key. */
   readonly credentialsSeen: Array<{ route: RouteName; kind: Credential['kind'] }> = [];
   readonly sessions = new SessionStore();
+  /** With recordArrivals: every request as it arrived (before faults and authentication). */
+  readonly arrivals: Array<{ route: RouteName; path: string; at: number }> = [];
+  readonly #recordArrivals: boolean;
   readonly #environmentKeys = new Map<string, string>();
   readonly #faults = new Faults<RouteName, FaultRule>();
   readonly #pollers = new Map<string, Map<string, number>>();
@@ -131,6 +136,7 @@ export class AnthropicPlayground {
     this.leaseTtlSeconds = opts.leaseTtlSeconds ?? 30;
     this.#port = opts.port ?? 0;
     this.#echoCredentials = opts.echoCredentials ?? false;
+    this.#recordArrivals = opts.recordArrivals ?? false;
     this.#server = createServer((req, res) => void this.#handle(req, res));
   }
 
@@ -243,6 +249,7 @@ export class AnthropicPlayground {
       const route = this.#route(req.method ?? 'GET', url.pathname);
       if (!route) throw notFound(`route ${req.method} ${url.pathname}`);
       this.requests[route.name] = (this.requests[route.name] ?? 0) + 1;
+      if (this.#recordArrivals) this.arrivals.push({ route: route.name, path: url.pathname, at: Date.now() });
       const fault = this.#faults.take(route.name);
       if (fault?.hang) return; // the socket stays open until the client aborts
       if (fault?.trickle) return answerSlowly(res, fault.trickleMs);

@@ -2,18 +2,114 @@
  * The session runner: the entrypoint of Outpost's session image. Serves one session
  * with the official SDK — SessionToolRunner and the agent toolset — against /workspace.
  *
- * It reads the item's ids, its sessions token and the API base URL from its environment
- * (ANTHROPIC_*; the toolset strips those from the bash tool's environment). The host owns
+ * It reads the item's ids, its sessions token and the API base URL (the ANTHROPIC_* names) from
+ * its environment — or, when they are absent, from one JSON line on stdin: a warm container is
+ * started before any item is claimed, holding no credential, and is handed its item there, so
+ * the token never appears in the container's environment or `docker inspect` (issue 15). The
+ * toolset strips ANTHROPIC_* from the bash tool's environment either way. The host owns
  * the lease: this process never heartbeats (two heartbeaters race into 412s, DESIGN §1.4).
  * Its output is the session's log: one line per tool call and the events worth reading.
  */
 import Anthropic from '@anthropic-ai/sdk';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { betaAgentToolset20260401, setupSkills } from '@anthropic-ai/sdk/tools/agent-toolset/node';
 
 const WORKDIR = process.env['OUTPOST_WORKDIR'] ?? '/workspace';
 
-function required(name: string): string {
-  const value = process.env[name];
+type Handover = Record<string, string | undefined>;
+
+/** The names a handover may carry: the ones the environment path reads. */
+const HANDOVER_NAMES = new Set(['ANTHROPIC_BASE_URL', 'ANTHROPIC_WORK_ID', 'ANTHROPIC_ENVIRONMENT_ID', 'ANTHROPIC_SESSION_ID', 'ANTHROPIC_AUTH_TOKEN']);
+/** A handover is a few hundred bytes; a stdin that sends more without a newline is not Outpost. */
+const MAX_HANDOVER_BYTES = 64 * 1024;
+
+/** Wait (booted, SDK loaded) for the one line Outpost writes on stdin when it hands this container an item. */
+function readHandover(): Promise<Handover> {
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    const done = (error?: Error, handover?: Handover) => {
+      process.stdin.off('data', onData).off('end', onEnd).pause();
+      // The session's tools never read this process's stdin: let it go so nothing else is waited for.
+      process.stdin.unref?.();
+      if (error) reject(error);
+      else resolve(handover!);
+    };
+    const onData = (chunk: string) => {
+      buffered += chunk;
+      const end = buffered.indexOf('\n');
+      if (end < 0) return buffered.length > MAX_HANDOVER_BYTES ? done(new Error('the handover on stdin is too long')) : undefined;
+      try {
+        done(undefined, parseHandover(buffered.slice(0, end)));
+      } catch (e) {
+        done(e as Error);
+      }
+    };
+    const onEnd = () => done(new Error('stdin closed before an item was handed over (a warm container that was not used)'));
+    process.stdin.setEncoding('utf8').on('data', onData).on('end', onEnd);
+  });
+}
+
+/**
+ * While it waits, a warm runner rehearses: it serves a made-up session through the same code as a
+ * real one — Node's fetch over a real socket, the SDK's retrieve, event stream (SSE), history, one
+ * bash call and its result — against a stand-in on its own loopback (127.0.0.1, an ephemeral port,
+ * open for the rehearsal only), and prints nothing. A fresh Node pays for every first time (fetch
+ * and its HTTP parser load on first use, the first spawn, the SDK's paths run unoptimised): a cold
+ * runner pays after its item arrives, a warm one here, before any item exists (issue 15).
+ */
+async function rehearse(signal: AbortSignal): Promise<void> {
+  const sessionId = 'sesn_warm_up';
+  const toolUse = { type: 'agent.tool_use', id: 'sevt_warm_up_1', name: 'bash', input: { command: ':' }, processed_at: new Date().toISOString() };
+  const terminated = { type: 'session.status_terminated', id: 'sevt_warm_up_2', processed_at: new Date().toISOString() };
+  let stream: ServerResponse | undefined;
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://stand-in').pathname;
+    const json = (body: unknown) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    if (path.endsWith('/events/stream')) {
+      stream = res.writeHead(200, { 'content-type': 'text/event-stream' });
+      stream.write(': open\n\n');
+    } else if (path.endsWith('/events') && req.method === 'POST') {
+      // The result is in: the made-up session ends.
+      json({ data: [] });
+      stream?.end(`event: ${terminated.type}\ndata: ${JSON.stringify(terminated)}\n\n`);
+    } else if (path.endsWith('/events')) json({ data: [toolUse], next_page: null });
+    else json({ id: sessionId, type: 'session', status: 'idle' });
+  });
+  try {
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const client = new Anthropic({ baseURL: `http://127.0.0.1:${port}`, apiKey: null, authToken: 'warm-up', logLevel: 'off', maxRetries: 0 });
+    const session = await client.beta.sessions.retrieve(sessionId, {}, { signal });
+    const tools = betaAgentToolset20260401({ workdir: WORKDIR, client, session });
+    for await (const call of client.beta.sessions.events.toolRunner(sessionId, { tools, signal })) void call;
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+}
+
+/** A warm container's item, once handed over; meanwhile the rehearsal runs (cut short if the item comes first). */
+async function warmThenHandover(): Promise<Handover> {
+  const ctrl = new AbortController();
+  const rehearsal = rehearse(AbortSignal.any([ctrl.signal, AbortSignal.timeout(10_000)])).catch(() => {});
+  const handover = readHandover();
+  await Promise.race([rehearsal, handover.catch(() => {})]);
+  ctrl.abort();
+  await rehearsal;
+  return handover;
+}
+
+function parseHandover(line: string): Handover {
+  const value: unknown = JSON.parse(line);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('the handover is not a JSON object');
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.some(([k, v]) => !HANDOVER_NAMES.has(k) || typeof v !== 'string')) throw new Error('the handover holds a name or value it may not');
+  return Object.fromEntries(entries) as Handover;
+}
+
+function required(from: Handover, name: string): string {
+  const value = from[name];
   if (!value) fail(`${name} is not set; this image runs as an Outpost session container`);
   return value;
 }
@@ -28,9 +124,11 @@ function log(line: string): void {
 }
 
 async function main(): Promise<void> {
-  const sessionId = required('ANTHROPIC_SESSION_ID');
-  const token = required('ANTHROPIC_AUTH_TOKEN');
-  const baseURL = required('ANTHROPIC_BASE_URL');
+  // An older Outpost (or a cold start) sets the environment; a warm container waits for its item.
+  const item = process.env['ANTHROPIC_SESSION_ID'] ? process.env : await warmThenHandover();
+  const sessionId = required(item, 'ANTHROPIC_SESSION_ID');
+  const token = required(item, 'ANTHROPIC_AUTH_TOKEN');
+  const baseURL = required(item, 'ANTHROPIC_BASE_URL');
   // The SDK's own logging is off: its messages may quote requests; ours are the session's log.
   const client = new Anthropic({ baseURL, authToken: token, apiKey: null, logLevel: 'off' });
   const ctrl = new AbortController();

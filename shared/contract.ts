@@ -80,6 +80,8 @@ const profileFields = z.object({
   /** A session's log stops here, with a line saying so (issue 14 §4: a flooding session filled the disk). */
   logLimitMb: z.number().int().min(1, 'at least 1 MiB').max(1_048_576, 'at most 1048576 MiB (1 TiB)').default(100),
   maxSessions: z.number().int().min(1).max(64).default(2),
+  /** Containers kept started and waiting for the next sessions (issue 15; 0: off). They count against maxSessions. */
+  warm: z.number().int().min(0).max(64).default(1),
   drainSeconds: z.number().int().min(0).max(3600).default(30),
   graceSeconds: z.number().int().min(0).max(600).default(10),
   /** ainative: the command that runs each script, and how long one may run. */

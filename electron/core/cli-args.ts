@@ -15,6 +15,7 @@ export const workerArgs = z.object({
   interpreter: z.string().min(1).default('python3'),
   'timeout-seconds': positiveInt.default(600),
   'max-sessions': positiveInt.default(2),
+  warm: z.coerce.number().int().nonnegative().default(1),
   image: z.string().min(1).optional(),
   network: z.string().min(1).optional(),
   egress: z.enum(EGRESS_POLICIES, { error: '--egress must be none, api, allowlist or open' }).optional(),
@@ -57,6 +58,7 @@ const FLAG_OF: Record<string, string> = {
   pids: 'pids',
   logLimitMb: 'log-limit-mb',
   maxSessions: 'max-sessions',
+  warm: 'warm',
   drainSeconds: 'drain-seconds',
   graceSeconds: 'grace-seconds',
   interpreter: 'interpreter',
@@ -79,6 +81,7 @@ export function profileFromArgs(args: WorkerArgs & { 'base-url': string; 'enviro
     pids: args.pids,
     logLimitMb: args['log-limit-mb'],
     maxSessions: args['max-sessions'],
+    warm: args.warm,
     drainSeconds: args['drain-seconds'],
     graceSeconds: args['grace-seconds'],
     interpreter: args.interpreter.split(/\s+/),
@@ -139,6 +142,9 @@ Options:
   --interpreter CMD       ainative: the command that runs each script (default python3)
   --timeout-seconds N     ainative: a script running longer is killed and stopped (default 600)
   --max-sessions N        sessions at once (default 2)
+  --warm N                containers kept started, holding no credential, for the next sessions (default 1;
+                          0: off); they count against --max-sessions. Only an image labelled
+                          outpost.handover=stdin (Outpost's session image is) is kept warm
   --image IMAGE           container image for sessions (default outpost-session:latest; ainative: python:3.12-slim)
   --egress POLICY         what sessions may reach: none, api (the control plane only), allowlist (default:
                           the control plane and the --allow hosts) or open (the Docker network of --network);

@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 import { RotatingFile } from './logs/rotating-file.js';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import type { EnvironmentProfile, KeyRef } from '../../shared/contract.js';
 import { bridgeCommand, imageCommand } from './cli-commands.js';
 import { EXIT_FATAL, EXIT_USAGE, parseWorkerArgs, USAGE, type WorkerArgs } from './cli-args.js';
 import { serviceCommand } from './cli-service.js';
-import { attachDashboard } from './dashboard/headless.js';
 import { createLogger, type Logger } from './log.js';
 import { survivePipeClosed, terminal } from './terminal.js';
 import { Outpost } from './outpost.js';
@@ -21,6 +21,9 @@ import { UserError } from './user-error.js';
 
 /** The headless `outpost` command: a head over the same Outpost as the desktop app. */
 async function main(argv: string[]): Promise<number> {
+  // A worker mostly waits: V8's memory-saving heap heuristics keep its RSS flat under a stream of items
+  // (issue 15 §4: bench/memory.ts, 1,000 items at 4 at once, RSS 129 → 175 MiB before a major GC; flat with it).
+  setFlagsFromString('--optimize-for-size');
   survivePipeClosed();
   const [command, ...rest] = argv;
   if (command === 'image') return imageCommand(rest);
@@ -100,7 +103,8 @@ async function workerCommand(args: WorkerArgs, served: EnvironmentProfile | unde
     secrets.hold({ kind: 'api-key' }, { secret: apiKey, origin: originOf(served?.provider === 'anthropic' ? served.baseUrl : outpost.settings.apiBaseUrl) });
   }
   const stopped = stopOnSignals(new ShutdownPolicy(outpost), log.logger);
-  const dashboard = args.dashboard ? await attachDashboard(outpost, { port: args['dashboard-port'], logger: log.logger }) : undefined;
+  // Loaded only when asked for: the dashboard (its HTTP and WebSocket servers) costs a worker ~7 MiB (issue 15 §4).
+  const dashboard = args.dashboard ? await (await import('./dashboard/headless.js')).attachDashboard(outpost, { port: args['dashboard-port'], logger: log.logger }) : undefined;
   if (dashboard === null) {
     await outpost.dispose();
     await log.close();

@@ -239,7 +239,7 @@ export class Outpost implements ServiceCore {
   pruneOldSessions(): number {
     const days = this.#settings.logRetentionDays;
     try {
-      const pruned = this.paths.pruneSessionFiles(days, Date.now(), new Set(this.items.map((i) => i.workId)));
+      const pruned = this.paths.pruneSessionFiles(days, Date.now(), new Set([...this.items.map((i) => i.workId), ...(this.#worker?.warmNames ?? [])]));
       if (pruned > 0) this.logger.info(`removed the logs and workspaces of ${pruned} session${pruned === 1 ? '' : 's'} older than ${days} days`);
       return pruned;
     } catch (e) {
@@ -357,6 +357,8 @@ export class Outpost implements ServiceCore {
       installId: this.#installId,
       instanceId,
       maxSessions: profile.maxSessions,
+      // A Bridge item runs its own command: no runner waits for it.
+      warmContainers: profile.provider === 'anthropic' ? profile.warm : 0,
       session: {
         image: profile.image,
         networkMode: profile.networkMode,

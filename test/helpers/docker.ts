@@ -1,9 +1,14 @@
 import { execFile, spawn } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
 
 const run = promisify(execFile);
 export const docker = new Docker();
+const root = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
  * A small image derived from outpost-test-base (busybox, built locally by test/images/build.sh)
@@ -45,4 +50,21 @@ export async function inspectAll(installId: string): Promise<Docker.ContainerIns
 
 export async function dockerCli(...args: string[]): Promise<string> {
   return (await run('docker', args)).stdout;
+}
+
+/**
+ * Outpost's session image with this checkout's runner (dist/session/runner.mjs, npm run build) and the
+ * label that lets the worker keep it warm: the shared outpost-session:latest may have been built by
+ * an older checkout whose runner takes no handover on stdin.
+ */
+export async function buildHandoverImage(tag: string): Promise<string> {
+  const context = mkdtempSync(join(tmpdir(), 'outpost-handover-image-'));
+  try {
+    copyFileSync(join(root, 'dist/session/runner.mjs'), join(context, 'runner.mjs'));
+    writeFileSync(join(context, 'Dockerfile'), 'FROM outpost-session:latest\nCOPY runner.mjs /opt/outpost/runner.mjs\nLABEL outpost.handover=stdin\n');
+    await run('docker', ['build', '-q', '-t', tag, context]);
+    return tag;
+  } finally {
+    rmSync(context, { recursive: true, force: true });
+  }
 }

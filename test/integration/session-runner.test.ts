@@ -25,7 +25,9 @@ describe('the session runner in Outpost’s session image', () => {
       baseUrl: url,
       environmentId,
       environmentKey,
-      args: ['--max-sessions', '2', '--grace-seconds', '3'],
+      // The cold path: the runner reads its item from the environment, as older Outposts and other images do.
+      // Warm containers (the item on stdin, no token in the environment) are warm-pool.test.ts's.
+      args: ['--max-sessions', '2', '--grace-seconds', '3', '--warm', '0'],
       env: { ANTHROPIC_API_KEY: playground.apiKey },
     });
   });

@@ -82,3 +82,19 @@ describe('--env, --secret-env and --mount (issue 16 §6)', () => {
     assert.match(String(profile(['--mount', '/srv:/x/../etc'])), /--mount: an absolute path in the container, without \.\./);
   });
 });
+
+describe('--warm (issue 15)', () => {
+  it('defaults to one warm container, 0 turns the pool off, and it reaches the profile', () => {
+    const byDefault = profileFromArgs(args({}));
+    assert.equal('profile' in byDefault && byDefault.profile.warm, 1);
+    const off = profileFromArgs(args({ warm: '0' }));
+    assert.equal('profile' in off && off.profile.warm, 0);
+  });
+
+  it('refuses a negative or fractional count, and one past the most sessions a profile may run', () => {
+    assert.equal(workerArgs.safeParse({ warm: '-1' }).success, false);
+    assert.equal(workerArgs.safeParse({ warm: '1.5' }).success, false);
+    const refused = profileFromArgs(args({ warm: '65' }));
+    assert.match('problem' in refused ? refused.problem : '', /^--warm: /);
+  });
+});

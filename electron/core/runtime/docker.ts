@@ -5,10 +5,10 @@ import { openSessionEgress, type SessionEgress, type SessionEgressOptions } from
 import { PRIVATE_FILE_MODE } from '../paths.js';
 import { LABEL } from './labels.js';
 import { CappedSink, DEFAULT_SESSION_LOG_LIMIT_BYTES, RedactingLines } from './session-log.js';
-import type { ContainerSpec, OutpostContainer, RunningSession, SessionRuntime } from './session-runtime.js';
+import type { ContainerSpec, OutpostContainer, RunningSession, SessionRuntime, WarmSession, WarmSpec } from './session-runtime.js';
 import { prepareWorkspace } from './workspace.js';
 
-export type { ContainerLimits, ContainerSpec, OutpostContainer } from './session-runtime.js';
+export type { ContainerLimits, ContainerSpec, OutpostContainer, WarmSpec } from './session-runtime.js';
 
 /** Docker's reply when the engine is up, and the words for why it is not. */
 export class DockerUnavailableError extends Error {
@@ -46,11 +46,16 @@ export class DockerRuntime implements SessionRuntime {
   }
 
   async hasImage(image: string): Promise<boolean> {
+    return (await this.imageInfo(image)) !== null;
+  }
+
+  /** The image's id and labels, or null when it is not on this machine. */
+  async imageInfo(image: string): Promise<{ id: string; labels: Record<string, string> } | null> {
     try {
-      await this.docker.getImage(image).inspect();
-      return true;
+      const info = await this.docker.getImage(image).inspect();
+      return { id: info.Id, labels: info.Config?.Labels ?? {} };
     } catch (e) {
-      if ((e as { statusCode?: number }).statusCode === 404) return false;
+      if ((e as { statusCode?: number }).statusCode === 404) return null;
       throw e;
     }
   }
@@ -69,7 +74,19 @@ export class DockerRuntime implements SessionRuntime {
   }
 
   /** Create and start the container; its output goes to spec.logFile from the first byte. */
-  async start(spec: ContainerSpec): Promise<SessionContainer> {
+  start(spec: ContainerSpec): Promise<SessionContainer> {
+    return this.#launch(spec, false);
+  }
+
+  /**
+   * Create and start a warm container: no item, an empty environment, and its stdin held open
+   * so that SessionContainer.handOver can give it one later, outside its environment.
+   */
+  startWarm(spec: WarmSpec): Promise<SessionContainer> {
+    return this.#launch({ ...spec, env: {} }, true);
+  }
+
+  async #launch(spec: ContainerSpec, stdin: boolean): Promise<SessionContainer> {
     prepareWorkspace(spec.workspaceDir, spec.user, spec.files);
     const root = spec.user.uid === 0;
     const container = await this.docker.createContainer({
@@ -80,6 +97,8 @@ export class DockerRuntime implements SessionRuntime {
       Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
       WorkingDir: '/workspace',
       ...(spec.cmd ? { Cmd: spec.cmd } : {}),
+      // StdinOnce: stdin closes when Outpost's attach does, so a warm runner whose Outpost died ends itself.
+      ...(stdin ? { OpenStdin: true, StdinOnce: true, AttachStdin: true } : {}),
       AttachStdout: true,
       AttachStderr: true,
       HostConfig: {
@@ -102,9 +121,11 @@ export class DockerRuntime implements SessionRuntime {
     const log = createWriteStream(spec.logFile, { flags: 'a', mode: PRIVATE_FILE_MODE });
     log.on('error', (e) => spec.onLogError?.(e));
     const capture = new OutputCapture(spec.captureBytes ?? 0);
+    let input: NodeJS.WritableStream | undefined;
     try {
-      // Attach before start so not one line printed at startup is missed.
-      const stream = await container.attach({ stream: true, stdout: true, stderr: true });
+      // Attach before start so not one line printed at startup is missed. With stdin, the connection is hijacked: it also writes.
+      const stream = await container.attach({ stream: true, stdout: true, stderr: true, ...(stdin ? { stdin: true, hijack: true } : {}) });
+      if (stdin) input = stream as NodeJS.ReadWriteStream;
       const stdout = new PassThrough();
       const stderr = new PassThrough();
       this.docker.modem.demuxStream(stream, stdout, stderr);
@@ -128,7 +149,7 @@ export class DockerRuntime implements SessionRuntime {
       await removeSurvivingRestarts(container).catch(() => {});
       throw e;
     }
-    return new SessionContainer(container, log, capture);
+    return new SessionContainer(container, log, capture, input);
   }
 
   /** Every container carrying this install's labels, running or not. */
@@ -171,23 +192,40 @@ export class DockerRuntime implements SessionRuntime {
 }
 
 /** One started container: wait for it, stop it (SIGTERM, grace, kill), kill it, remove it. */
-export class SessionContainer implements RunningSession {
+export class SessionContainer implements WarmSession {
   readonly id: string;
   readonly #container: Docker.Container;
   readonly #log: WriteStream;
   readonly #capture: OutputCapture;
+  readonly #input: NodeJS.WritableStream | undefined;
   readonly exited: Promise<number>;
 
-  constructor(container: Docker.Container, log: WriteStream, capture: OutputCapture) {
+  constructor(container: Docker.Container, log: WriteStream, capture: OutputCapture, input?: NodeJS.WritableStream) {
     this.id = container.id;
     this.#container = container;
     this.#log = log;
     this.#capture = capture;
+    this.#input = input;
     this.exited = container.wait().then(
       (r: { StatusCode: number }) => r.StatusCode,
       // The engine went away under us; the caller learns it from the exit code.
       () => -1,
     );
+  }
+
+  /**
+   * A warm container's item: one JSON line on its stdin (session/runner.ts reads it), never in its
+   * environment, so neither `docker inspect` nor its /proc/N/environ shows the token.
+   */
+  async handOver(values: Record<string, string>): Promise<void> {
+    const input = this.#input;
+    if (!input) throw new Error('this container was not started warm: it takes no handover');
+    await new Promise<void>((resolve, reject) => input.write(`${JSON.stringify(values)}\n`, (e) => (e ? reject(e) : resolve())));
+  }
+
+  /** Give the container its name for the item it serves (Docker's own record: `docker ps`, events). */
+  async rename(name: string): Promise<void> {
+    await this.#container.rename({ name });
   }
 
   /** What the container printed, kept apart (when the spec asked for it). */

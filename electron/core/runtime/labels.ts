@@ -11,4 +11,17 @@ export const LABEL = {
   role: 'outpost.role',
   /** A sidecar's socket folder in the data folder's egress/, removed with it (also by startup recovery). */
   egressDir: 'outpost.egress_dir',
+  /**
+   * A warm container (worker/warm-pool.ts): started before any item was claimed, so it carries no
+   * work id. Its value is the warm name its workspace and log were made under; once handed an item it
+   * is renamed `outpost-<work id>-…` and its claim record names it (labels cannot change).
+   */
+  warm: 'outpost.warm',
 } as const;
+
+/**
+ * On an image: its entrypoint waits, with no credential, for its item as one JSON line on stdin when
+ * the ANTHROPIC_* variables are absent (session/runner.ts). Only such images are kept warm.
+ */
+export const HANDOVER_LABEL = 'outpost.handover';
+export const HANDOVER_STDIN = 'stdin';

@@ -6,6 +6,7 @@ import type Docker from 'dockerode';
 import type { Logger } from '../log.js';
 import type { DockerRuntime } from './docker.js';
 import { buildContext, fetchNode22, placeWithLibraries, requireBinary } from './image-context.js';
+import { HANDOVER_LABEL, HANDOVER_STDIN } from './labels.js';
 
 export const SESSION_IMAGE = 'outpost-session';
 
@@ -84,6 +85,7 @@ async function stageOfflineContext(ctx: string, onProgress?: (line: string) => v
       'USER 1000:1000',
       'WORKDIR /workspace',
       'ENTRYPOINT ["/usr/local/bin/node", "/opt/outpost/runner.mjs"]',
+      `LABEL ${HANDOVER_LABEL}=${HANDOVER_STDIN}`,
       '',
     ].join('\n'),
   );

@@ -23,6 +23,17 @@ export interface SessionRuntime {
   usage(id: string): Promise<{ cpuPercent: number; memoryBytes: number } | null>;
   /** The session's egress as its policy says: the network it joins and the proxy that decides each connection (Docker: a sidecar). */
   openEgress(opts: Omit<SessionEgressOptions, 'docker'>): Promise<SessionEgress>;
+  /** The image's id and labels, or null when it is not here (the warm pool keeps only images that take a handover). */
+  imageInfo(image: string): Promise<{ id: string; labels: Record<string, string> } | null>;
+  /** Start a sandbox with no item yet, its runner waiting for one on stdin (worker/warm-pool.ts). */
+  startWarm(spec: WarmSpec): Promise<WarmSession>;
+}
+
+/** A warm sandbox: started before its item, handed the item's variables later, outside its environment. */
+export interface WarmSession extends RunningSession {
+  /** The item's variables, as one line on the runner's stdin. */
+  handOver(values: Record<string, string>): Promise<void>;
+  rename(name: string): Promise<void>;
 }
 
 /** One started session sandbox. */
@@ -70,6 +81,9 @@ export interface ContainerSpec {
   /** The log file could not be written (a full disk): the session runs on, its output is lost. */
   onLogError?: (error: Error) => void;
 }
+
+/** A warm sandbox's: no item yet, so no environment, command, files or capture (worker/warm-pool.ts). */
+export type WarmSpec = Omit<ContainerSpec, 'env' | 'cmd' | 'files' | 'captureBytes'>;
 
 export interface OutpostContainer {
   id: string;

@@ -11,6 +11,11 @@ export interface StoredClaim extends ClaimRecord {
    * Outpost before claims had owners: recovery treats those as left by a process that died.
    */
   instanceId?: string;
+  /**
+   * The warm name (label outpost.warm) of the container that serves the item, when a warm one was
+   * handed it: its labels, fixed before the item existed, carry no work id (worker/warm-pool.ts).
+   */
+  warm?: string;
 }
 
 const SUFFIX = '.json';
@@ -80,6 +85,13 @@ export class Claim {
   update(update: ClaimUpdate): void {
     if (this.#released) return;
     this.#record = { ...this.#record, ...update };
+    this.write(this.file, this.#record);
+  }
+
+  /** A warm container serves the item: recovery finds it by this name (its labels carry no work id). */
+  servedBy(warm: string): void {
+    if (this.#released) return;
+    this.#record = { ...this.#record, warm };
     this.write(this.file, this.#record);
   }
 

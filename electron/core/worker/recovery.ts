@@ -5,6 +5,7 @@ import { LABEL } from '../runtime/labels.js';
 import { defuseWorkspace } from '../runtime/workspace.js';
 import type { ClaimStore, StoredClaim } from './claims.js';
 import type { WorkerContext } from './supervisor.js';
+import { removeWarmFiles } from './warm-pool.js';
 
 export interface SweepResult {
   removed: string[];
@@ -26,6 +27,8 @@ export async function sweepOrphans(deps: WorkerContext, claims: ClaimStore, sign
   const result: SweepResult = { removed: [], stopped: [] };
   await InstanceRecord.prune(paths);
   const orphaned = async (owner: string | undefined) => owner === undefined || (owner !== deps.instanceId && !(await InstanceRecord.isAlive(paths, owner)));
+  // A warm container's labels carry no work id: the claim of the item it was handed names it.
+  const servedByWarm = new Map(claims.list().flatMap((c) => (c.warm ? [[c.warm, c.workId] as const] : [])));
   for (const container of await runtime.listOutpostContainers(deps.installId)) {
     // Whatever its environment: a worker of that environment may never run on this machine again.
     if (!(await orphaned(container.labels[LABEL.instance] ?? ''))) continue;
@@ -34,11 +37,13 @@ export async function sweepOrphans(deps: WorkerContext, claims: ClaimStore, sign
     // An egress sidecar's socket folder (egress/session-egress.ts): its proxy died with that process.
     const egressDir = container.labels[LABEL.egressDir];
     if (egressDir && /^[0-9a-f]{12}$/.test(egressDir)) rmSync(within(paths.egress, egressDir), { recursive: true, force: true });
+    const warm = container.labels[LABEL.warm];
+    if (isControlPlaneId(warm)) removeWarmFiles(paths, warm);
     // Its process died before it could defuse what the session left (supervisor.ts does it after a session).
-    const workId = container.labels[LABEL.workId];
+    const workId = container.labels[LABEL.workId] ?? (warm ? servedByWarm.get(warm) : undefined);
     if (isControlPlaneId(workId)) defuseWorkspace(paths.workspace(workId));
-    logger.info('removed a container left by an Outpost that stopped unexpectedly', {
-      work_id: container.labels[LABEL.workId] ?? '',
+    logger.info(`removed a ${warm && !workId ? 'warm container' : 'container'} left by an Outpost that stopped unexpectedly`, {
+      work_id: workId ?? '',
       environment_id: container.labels[LABEL.environmentId] ?? '',
       container: container.id.slice(0, 12),
     });

@@ -10,7 +10,8 @@ import type { ContainerLimits, RunningSession, SessionRuntime } from '../runtime
 import { LABEL } from '../runtime/labels.js';
 import { defuseWorkspace, sessionUser, type SessionUser } from '../runtime/workspace.js';
 import { aborted } from '../timing.js';
-import type { ClaimStore } from './claims.js';
+import type { Claim, ClaimStore } from './claims.js';
+import type { WarmContainer } from './warm-pool.js';
 import type { Secret } from '../secret.js';
 
 export interface SessionSettings {
@@ -53,6 +54,8 @@ export interface ItemRunDeps extends WorkerContext {
   /** The worker's "stop now": aborts this item's control-plane calls in flight. */
   stopNow: AbortSignal;
   onChange: (item: ItemState) => void;
+  /** A warm container taken from the pool for this item (ready, or still starting); this run owns it. */
+  warm?: Promise<WarmContainer | undefined>;
 }
 
 type Ending = { status: ItemStatus; reason: string; exitCode?: number; outcome: ItemOutcome };
@@ -70,6 +73,7 @@ export class ItemRun {
   readonly #stopCtrl = new AbortController();
   #stopReason = '';
   #life: ItemLifecycle | undefined;
+  #claim: Claim | undefined;
   readonly done: Promise<ItemState>;
 
   constructor(deps: ItemRunDeps, work: WorkItem, claimedAt: number) {
@@ -119,6 +123,7 @@ export class ItemRun {
     const work = this.#work;
     // Startup recovery reads this to stop the item if this process dies holding it.
     const claim = claims.open({ workId: work.id, environmentId: work.environmentId, provider: provider.provider, instanceId });
+    this.#claim = claim;
     const life = provider.open(work, (update) => claim.update(update));
     this.#life = life;
     this.#set('starting');
@@ -132,6 +137,8 @@ export class ItemRun {
       logger.error('work item failed', { work_id: work.id, error: reason });
       ending = { status: 'failed', reason, outcome: { kind: 'failed', reason } };
     }
+    // A warm container taken and not used (a healthcheck, a failure before the handover) is gone before the item ends.
+    await this.#discardWarm();
     if (life.end === 'lost') {
       ending = { ...ending, status: 'lost', reason: life.detail };
       logger.warn('lease lost; leaving the work item to its new holder', { work_id: work.id });
@@ -152,12 +159,25 @@ export class ItemRun {
     return { status: 'finished', reason, outcome: { kind: 'exited', exitCode: 0, stdout: '', stderr: '', truncated: false, durationMs: 0 } };
   }
 
+  /** A warm container this run will not use: removed (awaited, so the machine never holds more than --max-sessions). */
+  async #discardWarm(): Promise<void> {
+    const warm = await this.#deps.warm;
+    this.#deps.warm = undefined;
+    await warm?.discard().catch((e: Error) => this.#deps.logger.warn('could not remove a warm container', { error: e.message }));
+  }
+
   async #runContainer(life: ItemLifecycle): Promise<Ending> {
     const { runtime, settings, paths, logger } = this.#deps;
     const work = this.#work;
     const spec = life.container();
     const timeout = spec.timeoutMs ? AbortSignal.timeout(spec.timeoutMs) : undefined;
     const interrupted = AbortSignal.any([life.signal, this.#stopCtrl.signal, ...(timeout ? [timeout] : [])]);
+    // Only an item that needs nothing but its environment can be handed to a runner already waiting.
+    if (this.#deps.warm && !spec.cmd && !spec.files && !spec.captureBytes) {
+      const served = await this.#runWarm(life, spec.env, interrupted, timeout);
+      if (served) return served;
+    }
+    await this.#discardWarm();
     await runtime.ensureImage(settings.image, interrupted);
     // Nothing starts on a lease not yet confirmed ours: if it lapsed meanwhile, another worker may be running the item.
     const ours = await Promise.race([life.ready(), aborted(interrupted).then(() => false)]);
@@ -228,6 +248,45 @@ export class ItemRun {
       limits: settings.limits,
       onLogError: (e) => logger.error('cannot write the session log; its output is being lost', { work_id: work.id, error: e.message }),
     });
+  }
+
+  /**
+   * Serve the item in a warm container (issue 15). Nothing but the lease is waited for: the pool
+   * checked its image (pool.ts), and the new name — Docker's own record of which item runs where —
+   * is given beside the first heartbeat. Once the lease is confirmed (as for a cold start: no session
+   * before), the workspace and log become the item's and the item goes to the runner on stdin.
+   * Undefined: the container could not be used (it died, an earlier run's files): start cold.
+   */
+  async #runWarm(life: ItemLifecycle, env: Record<string, string>, interrupted: AbortSignal, timeout: AbortSignal | undefined): Promise<Ending | undefined> {
+    const { logger } = this.#deps;
+    const work = this.#work;
+    const warm = await this.#deps.warm;
+    if (!warm) return undefined;
+    this.#claim?.servedBy(warm.warmName);
+    const renamed = warm.rename(work.id).catch((e: Error) => logger.warn('could not rename a warm container for its item', { work_id: work.id, error: e.message }));
+    const ours = await Promise.race([life.ready(), aborted(interrupted).then(() => false)]);
+    if (!ours || interrupted.aborted) {
+      await renamed;
+      await this.#discardWarm();
+      return this.#interruptedEnding(life, timeout);
+    }
+    if (!warm.adoptFiles(work.id)) return undefined;
+    this.#deps.warm = undefined;
+    const container = warm.container;
+    try {
+      await container.handOver(env);
+    } catch (e) {
+      // The runner is gone: nothing was served, the lease is ours; a cold start serves it.
+      logger.warn('a warm container did not take its item; starting cold', { work_id: work.id, error: (e as Error).message });
+      await renamed;
+      await container.remove();
+      return undefined;
+    }
+    const startedAt = Date.now();
+    this.#set('running', { containerId: container.id });
+    logger.info('session running', { work_id: work.id, [`${work.kind}_id`]: work.subjectId, container: container.id.slice(0, 12), warm: true });
+    await renamed;
+    return this.#superviseContainer(container, life, interrupted, timeout, startedAt);
   }
 
   async #superviseContainer(

@@ -7,6 +7,7 @@ import { sleep } from '../timing.js';
 import { ClaimStore } from './claims.js';
 import { sweepOrphans } from './recovery.js';
 import { ItemRun, type SessionSettings, type WorkerContext } from './supervisor.js';
+import { WarmPool, warmNetworkMode } from './warm-pool.js';
 
 const DOCKER_RETRY_MS = 2_000;
 /**
@@ -19,6 +20,8 @@ const LAST_CALLS_MS = 3_000;
 export interface WorkerOptions extends WorkerContext {
   maxSessions: number;
   session: SessionSettings;
+  /** Containers kept warm for the next sessions (--warm; 0: off). They count against maxSessions. */
+  warmContainers?: number;
   /** Runs once, before the first claim, whenever Docker answers (e.g. build the session image). */
   prepare?: () => Promise<void>;
 }
@@ -68,10 +71,12 @@ export class Worker {
   #shutdown: Promise<void> | undefined;
   #fatal: WorkerFatalError | undefined;
   #swept = false;
+  readonly #pool: WarmPool | undefined;
 
   constructor(opts: WorkerOptions) {
     this.#opts = opts;
     this.#claims = new ClaimStore(opts.paths.leases);
+    this.#pool = opts.warmContainers && warmNetworkMode(opts.session) !== undefined ? new WarmPool({ ...opts, environmentId: opts.provider.environmentId, settings: opts.session, size: opts.warmContainers }) : undefined;
   }
 
   get state(): WorkerState {
@@ -80,6 +85,11 @@ export class Worker {
 
   get items(): ItemState[] {
     return [...this.#runs.values()].map((r) => r.state);
+  }
+
+  /** The warm containers' names (their workspaces and logs are in use, however old). */
+  get warmNames(): string[] {
+    return this.#pool?.warmNames ?? [];
   }
 
   get active(): number {
@@ -247,6 +257,7 @@ export class Worker {
     if (this.active > 0) logger.info('stopping running sessions', { sessions: this.active });
     for (const run of this.#runs.values()) run.stop('Outpost is shutting down');
     await this.#allDone();
+    await this.#pool?.settled();
     this.#setState(this.#fatal ? this.#errorState() : { status: 'off' });
     logger.info('worker stopped');
   }
@@ -376,6 +387,8 @@ export class Worker {
       await stale.done;
     }
     logger.info('claimed work', { work_id: work.id, type: work.kind, [`${work.kind}_id`]: work.subjectId });
+    // Taken before the item counts as active: the pool's new target then leaves room for it.
+    const warm = work.kind === 'session' ? this.#pool?.take() : undefined;
     const run = new ItemRun(
       {
         ...this.#opts,
@@ -383,6 +396,7 @@ export class Worker {
         settings: this.#opts.session,
         stopNow: this.#stopNowCtrl.signal,
         onChange: (item) => this.events.fire({ type: 'item-state', item }),
+        ...(warm ? { warm } : {}),
       },
       work,
       claimedAt,
@@ -419,7 +433,18 @@ export class Worker {
 
   #setState(state: WorkerState): void {
     this.#state = state;
+    this.#pool?.target(this.#warmRoom());
     this.events.fire({ type: 'worker-state', state });
+  }
+
+  /**
+   * How many containers may wait warm now: none unless claiming (online, awake, Docker answering);
+   * else what --max-sessions leaves beside the items in flight, so the machine never holds more.
+   */
+  #warmRoom(): number {
+    const s = this.#state;
+    if (s.status !== 'online' || this.#asleep || s.blockedBy === 'docker-unavailable') return 0;
+    return Math.max(0, this.#opts.maxSessions - this.active);
   }
 
   #waitForChange(signal: AbortSignal, timeoutMs: number): Promise<void> {

@@ -1,0 +1,265 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, renameSync, rmSync } from 'node:fs';
+import type { Logger } from '../log.js';
+import type { DataPaths } from '../paths.js';
+import { checkedName } from '../paths.js';
+import type { SessionRuntime, WarmSession } from '../runtime/session-runtime.js';
+import { HANDOVER_LABEL, HANDOVER_STDIN, LABEL } from '../runtime/labels.js';
+import { sessionUser } from '../runtime/workspace.js';
+import type { SessionSettings } from './supervisor.js';
+
+const RETRY_FIRST_MS = 2_000;
+/**
+ * How often the pool checks that its image was not rebuilt under the same tag (one inspect). Checked
+ * here rather than at the claim, where it cost 5–90 ms on a loaded machine in series with the handover.
+ */
+const IMAGE_CHECK_MS = 2_000;
+const RETRY_MAX_MS = 60_000;
+
+export interface WarmPoolOptions {
+  runtime: SessionRuntime;
+  paths: DataPaths;
+  logger: Logger;
+  installId: string;
+  instanceId: string;
+  environmentId: string;
+  settings: SessionSettings;
+  /** How many containers to keep warm at most (--warm). */
+  size: number;
+}
+
+/**
+ * A container started before its item was claimed (issue 15): created, started, its runner booted
+ * and waiting on stdin, with an empty environment and no work id. Its workspace and log are made
+ * under its warm name; `adopt` gives them, and the container's name, to the item it is handed.
+ */
+export class WarmContainer {
+  #workspace: string;
+  #logFile: string;
+
+  constructor(
+    readonly warmName: string,
+    readonly imageId: string,
+    readonly container: WarmSession,
+    private readonly paths: DataPaths,
+  ) {
+    this.#workspace = paths.workspace(warmName);
+    this.#logFile = paths.sessionLog(warmName);
+  }
+
+  /** Docker's own record names the item from here on (`docker ps`, events): one rename, ~6 ms, beside the first heartbeat. */
+  rename(workId: string): Promise<void> {
+    return this.container.rename(`outpost-${checkedName(workId)}-${randomBytes(3).toString('hex')}`);
+  }
+
+  /**
+   * The workspace and log become the item's (the container's bind mount and its log's open file
+   * follow the rename). False when the item already has either (handed out to us before): the
+   * caller starts it cold instead, so nothing of the earlier run is overwritten.
+   */
+  adoptFiles(workId: string): boolean {
+    const workspace = this.paths.workspace(workId);
+    const logFile = this.paths.sessionLog(workId);
+    if (existsSync(workspace) || existsSync(logFile) || !existsSync(this.#workspace) || !existsSync(this.#logFile)) return false;
+    renameSync(this.#workspace, workspace);
+    this.#workspace = workspace;
+    renameSync(this.#logFile, logFile);
+    this.#logFile = logFile;
+    return true;
+  }
+
+  /** Remove the container, and its workspace and log unless an item adopted them. */
+  async discard(): Promise<void> {
+    await this.container.remove();
+    removeWarmFiles(this.paths, this.warmName);
+  }
+}
+
+/** A warm container's files while no item has them (also startup recovery's, for a warm container left by a dead process). */
+export function removeWarmFiles(paths: DataPaths, warmName: string): void {
+  rmSync(paths.workspace(warmName), { recursive: true, force: true });
+  rmSync(paths.sessionLog(warmName), { force: true });
+}
+
+interface Entry {
+  ready: Promise<WarmContainer | undefined>;
+  container?: WarmContainer;
+}
+
+/**
+ * The warm pool of one served environment profile (issue 15): up to `size` warm containers, as many
+ * as the worker's `target` allows — it counts them against --max-sessions, and sets 0 on pause, sleep
+ * and shutdown, which discards them. A claim `take`s one (ready, or still starting); the worker then
+ * sets a new target and the pool refills in the background. Only an image whose label says its
+ * entrypoint takes a handover on stdin is kept warm; any other starts cold, as before.
+ */
+export class WarmPool {
+  readonly #opts: WarmPoolOptions;
+  #entries: Entry[] = [];
+  #target = 0;
+  /** Removals and starts under way: `settled` waits for them (shutdown leaves no container behind). */
+  readonly #pending = new Set<Promise<unknown>>();
+  /** Entries leave the list two ways: taken by a claim, or discarded (marked here). */
+  readonly #discarded = new WeakSet<Entry>();
+  readonly #exited = new WeakSet<WarmContainer>();
+  #retryMs = 0;
+  #retrying = false;
+  #unsupported = false;
+  #imageCheck: NodeJS.Timeout | undefined;
+
+  constructor(opts: WarmPoolOptions) {
+    this.#opts = opts;
+  }
+
+  /** The warm names of the containers waiting now: retention leaves their workspaces and logs alone. */
+  get warmNames(): string[] {
+    return this.#entries.flatMap((e) => (e.container ? [e.container.warmName] : []));
+  }
+
+  /** How many warm containers there may be now (never more than the pool's size). Extra ones are discarded. */
+  target(n: number): void {
+    this.#target = Math.min(n, this.#opts.size);
+    while (this.#entries.length > this.#target) this.#discard(this.#entries.pop()!);
+    this.#fill();
+    if (this.#target > 0 && !this.#imageCheck) (this.#imageCheck = setInterval(() => void this.#checkImage(), IMAGE_CHECK_MS)).unref();
+    if (this.#target === 0 && this.#imageCheck) {
+      clearInterval(this.#imageCheck);
+      this.#imageCheck = undefined;
+    }
+  }
+
+  /** A warm container for a claimed session, or undefined (none: start cold). The caller owns it from here. */
+  take(): Promise<WarmContainer | undefined> | undefined {
+    const entry = this.#entries.shift();
+    if (!entry) return undefined;
+    // A container that failed to start or exited on its own is no use: cold it is.
+    return entry.ready.then((warm) => (warm && !this.#exited.has(warm) ? warm : undefined));
+  }
+
+  /** Everything the pool started or removes is done (after `target(0)`: no warm container is left). */
+  async settled(): Promise<void> {
+    while (this.#pending.size) await Promise.allSettled([...this.#pending]);
+  }
+
+  #track<T>(p: Promise<T>): Promise<T> {
+    this.#pending.add(p);
+    void p.finally(() => this.#pending.delete(p)).catch(() => {});
+    return p;
+  }
+
+  /** The image was rebuilt under the same tag: containers of the old one are discarded, new ones started. */
+  async #checkImage(): Promise<void> {
+    const image = await this.#opts.runtime.imageInfo(this.#opts.settings.image).catch(() => undefined);
+    if (image === undefined) return; // Docker did not answer: the next check, or the claim's cold path, will tell
+    const stale = this.#entries.filter((e) => e.container && e.container.imageId !== image?.id);
+    if (!stale.length) return;
+    this.#opts.logger.info(`image ${this.#opts.settings.image} changed; discarding the warm containers of the old one`, { containers: stale.length });
+    for (const entry of stale) {
+      this.#drop(entry);
+      this.#discard(entry);
+    }
+    this.#fill();
+  }
+
+  #fill(): void {
+    if (this.#unsupported || this.#retrying) return;
+    while (this.#entries.length < this.#target) {
+      const entry: Entry = { ready: Promise.resolve(undefined) };
+      entry.ready = this.#track(this.#startOne(entry));
+      this.#entries.push(entry);
+    }
+  }
+
+  async #startOne(entry: Entry): Promise<WarmContainer | undefined> {
+    const { runtime, paths, logger, settings } = this.#opts;
+    const warmName = `warm-${randomBytes(6).toString('hex')}`;
+    try {
+      const image = await runtime.imageInfo(settings.image);
+      if (!image) throw new Error(`image ${settings.image} is not on this machine`);
+      if (image.labels[HANDOVER_LABEL] !== HANDOVER_STDIN) {
+        this.#unsupported = true;
+        logger.info(`image ${settings.image} takes no handover on stdin (label ${HANDOVER_LABEL}=${HANDOVER_STDIN}): its sessions start cold`);
+        this.#drop(entry);
+        return undefined;
+      }
+      const container = await runtime.startWarm({
+        image: settings.image,
+        name: `outpost-${warmName}`,
+        labels: {
+          [LABEL.warm]: warmName,
+          [LABEL.environmentId]: this.#opts.environmentId,
+          [LABEL.instance]: this.#opts.instanceId,
+          [LABEL.install]: this.#opts.installId,
+        },
+        workspaceDir: paths.workspace(warmName),
+        user: sessionUser(settings.allowRoot ?? false),
+        logFile: paths.sessionLog(warmName),
+        networkMode: warmNetworkMode(settings) ?? 'none',
+        ...(settings.mounts?.length ? { readOnlyMounts: settings.mounts } : {}),
+        limits: settings.limits,
+        onLogError: (e) => logger.error('cannot write a warm container’s log', { container: warmName, error: e.message }),
+      });
+      const warm = new WarmContainer(warmName, image.id, container, paths);
+      entry.container = warm;
+      this.#retryMs = 0;
+      void container.exited.then(() => this.#exitedOnItsOwn(entry, warm));
+      // No longer wanted while it started (a pause, a lower target): gone at once. Taken: the claim's.
+      if (this.#discarded.has(entry)) {
+        await warm.discard();
+        return undefined;
+      }
+      return warm;
+    } catch (e) {
+      removeWarmFiles(paths, warmName);
+      this.#drop(entry);
+      this.#retryMs = Math.min(RETRY_MAX_MS, this.#retryMs ? this.#retryMs * 2 : RETRY_FIRST_MS);
+      logger.warn('could not start a warm container; sessions start cold meanwhile', { error: (e as Error).message, retry_ms: this.#retryMs });
+      this.#retryLater();
+      return undefined;
+    }
+  }
+
+  #discard(entry: Entry): void {
+    this.#discarded.add(entry);
+    // Still starting: #startOne discards it once it has started.
+    if (entry.container) void this.#track(entry.container.discard()).catch((e: Error) => this.#opts.logger.warn('could not remove a warm container', { error: e.message }));
+  }
+
+  #drop(entry: Entry): void {
+    this.#discarded.add(entry);
+    this.#entries = this.#entries.filter((e) => e !== entry);
+  }
+
+  /** A warm runner that ended before any handover (it crashed, Docker restarted): replaced, after a pause. */
+  #exitedOnItsOwn(entry: Entry, warm: WarmContainer): void {
+    this.#exited.add(warm);
+    if (!this.#entries.includes(entry)) return;
+    this.#opts.logger.warn('a warm container ended on its own; replacing it', { container: warm.warmName });
+    this.#drop(entry);
+    void this.#track(warm.discard()).catch(() => {});
+    this.#retryMs = Math.min(RETRY_MAX_MS, this.#retryMs ? this.#retryMs * 2 : RETRY_FIRST_MS);
+    this.#retryLater();
+  }
+
+  #retryLater(): void {
+    if (this.#retrying) return;
+    this.#retrying = true;
+    // Unref'd: a pool waiting to retry keeps no process alive.
+    setTimeout(() => {
+      this.#retrying = false;
+      this.#fill();
+    }, this.#retryMs).unref();
+  }
+}
+
+/**
+ * The network a warm container can be started on before its item is known, or undefined when the
+ * profile's sessions need what only an item can bring: under `api` and `allowlist` a session joins
+ * its own egress sidecar, made for its item (the proxy logs each connection under the work id); the
+ * environment's variables may be secrets, and a warm container holds none. Those start cold.
+ */
+export function warmNetworkMode(settings: SessionSettings): string | undefined {
+  if (settings.env && Object.keys(settings.env).length > 0) return undefined;
+  const policy = settings.egress?.policy ?? 'open';
+  return policy === 'open' ? settings.networkMode : policy === 'none' ? 'none' : undefined;
+}
