@@ -29,8 +29,9 @@ function readHandover(): Promise<Handover> {
   return new Promise((resolve, reject) => {
     let buffered = '';
     const done = (error?: Error, handover?: Handover) => {
-      process.stdin.off('data', onData).off('end', onEnd).pause();
-      // The session's tools never read this process's stdin: let it go so nothing else is waited for.
+      process.stdin.off('data', onData).off('end', onEnd);
+      if (!error) outlivesNoHost();
+      // The session's tools never read this process's stdin: it keeps nothing waiting.
       process.stdin.unref?.();
       if (error) reject(error);
       else resolve(handover!);
@@ -47,6 +48,19 @@ function readHandover(): Promise<Handover> {
     };
     const onEnd = () => done(new Error('stdin closed before an item was handed over (a warm container that was not used)'));
     process.stdin.setEncoding('utf8').on('data', onData).on('end', onEnd);
+  });
+}
+
+/**
+ * The stdin of a container that took a handover closes when Outpost's attach does (StdinOnce): Outpost,
+ * which holds this item's lease, is gone — killed, never restarted. The lease will lapse and the item
+ * be handed to another worker: a session still answering here would be served twice (the fleet soak).
+ */
+function outlivesNoHost(): void {
+  process.stdin.resume().on('data', () => {});
+  process.stdin.once('end', () => {
+    console.error('[outpost] Outpost, which holds this session’s lease, is gone: ending the session here');
+    process.exit(70);
   });
 }
 

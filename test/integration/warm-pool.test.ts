@@ -204,6 +204,28 @@ describe('warm containers', () => {
     assert.equal(await w.exited, 0);
   });
 
+  it('kill -9 mid-session and never restarted: the session it handed over ends itself, so the item is not served twice once its lease lapses', async () => {
+    const { environment, environmentKey } = playground.createEnvironment('orphan');
+    const w = worker(environment.id, environmentKey, ['--max-sessions', '1', '--warm', '1']);
+    await waitFor('a warm container', () => warmContainers(w.installId()).then((l) => (l.length ? l : null)));
+    const { work } = playground.createSession(environment.id, { calls: [{ name: 'bash', input: { command: 'sleep 600' } }] });
+    const [serving] = (await waitFor('the session served by the warm container', () =>
+      outpostContainers(w.installId()).then((l) => {
+        const named = l.filter((c) => c.Names.some((n) => n.startsWith(`/outpost-${work.id}-`)) && c.State === 'running');
+        return named.length ? named : null;
+      }),
+    ))!;
+    await waitFor('the tool call under way', () => playground.record(work.id).item.state === 'active');
+    w.signal('SIGKILL');
+    await w.exited;
+    const ended = await waitFor('the orphaned session to end itself', async () => {
+      const info = await docker.getContainer(serving!.Id).inspect();
+      return info.State.Running ? null : info;
+    }, 15_000);
+    assert.equal(ended!.State.ExitCode, 70, 'the runner saw its Outpost go');
+    await docker.getContainer(serving!.Id).remove({ force: true });
+  });
+
   it('kill -9, then a restart: the stale warm container and its files are removed before the first poll', async () => {
     const { environment, environmentKey } = playground.createEnvironment('stale');
     const first = worker(environment.id, environmentKey, ['--max-sessions', '1']);
