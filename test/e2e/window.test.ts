@@ -229,7 +229,10 @@ describe('the window', { timeout: 240_000 }, () => {
     const stubborn = playground.createSession(environment.id, { calls: [{ name: 'bash', input: { command: 'sleep 120' } }] });
     const row = page.getByRole('table', { name: 'Running now' }).locator(`tr[data-work-id="${stubborn.work.id}"]`);
     await row.getByText('running').waitFor({ timeout: 60_000 });
-    assert.equal((await outpostContainers(dashboard.installId())).length, 1);
+    // Its container: named for it (a warm container is renamed when handed the item), or labelled with it (a cold start).
+    const itsContainers = async () =>
+      (await outpostContainers(dashboard.installId())).filter((c) => c.Labels['outpost.work_id'] === stubborn.work.id || c.Names.some((n) => n.startsWith(`/outpost-${stubborn.work.id}-`)));
+    assert.equal((await itsContainers()).length, 1);
     // By keyboard alone: open the running session's log, search it, come back, stop it.
     const keys = page.keyboard;
     await tabTo(page, row.getByRole('button', { name: 'Logs' }));
@@ -254,7 +257,7 @@ describe('the window', { timeout: 240_000 }, () => {
     // Stopped by the user, in its own words: not "finished".
     await stoppedRow.getByText('■ stopped by you').waitFor({ timeout: 30_000 });
     assert.equal(await stoppedRow.locator('[data-end]').getAttribute('data-end'), 'stopped-by-user');
-    await waitFor('the container removed', async () => (await outpostContainers(dashboard.installId())).length === 0, 20_000);
+    await waitFor('the container removed', async () => (await itsContainers()).length === 0, 20_000);
     assert.equal(playground.record(stubborn.work.id).item.state, 'stopped');
 
     const slow = playground.createSession(environment.id, { calls: [{ name: 'bash', input: { command: 'sleep 4; echo finished in time' } }] });
