@@ -101,7 +101,8 @@ describe('the worker image', () => {
   it('after kill -9 and docker restart it sweeps the session container it left (same pid, new life) and stops its item', async () => {
     const { environment, environmentKey } = playground.createEnvironment('restart');
     const { work } = playground.createSession(environment.id, { calls: [{ name: 'bash', input: { command: 'sleep 300' } }] });
-    const w = await runWorkerContainer({ baseUrl: url, environmentId: environment.id, environmentKey, args: ['--grace-seconds', '2', '--drain-seconds', '5'] });
+    // Cold (--warm 0): a session handed to a warm container ends itself when its worker dies (warm-pool.test.ts); a cold one is what a restart must sweep.
+    const w = await runWorkerContainer({ baseUrl: url, environmentId: environment.id, environmentKey, args: ['--grace-seconds', '2', '--drain-seconds', '5', '--warm', '0'] });
     started.push(w);
     const left = (await waitFor('the session container', async () => (await outpostContainers(w.installId)).find((c) => c.State === 'running'), 60_000))!;
     await dockerCli('kill', '--signal', 'KILL', w.name);
