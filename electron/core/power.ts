@@ -47,7 +47,8 @@ export class LinuxPowerSupply implements PowerSource {
     let discharging = false;
     for (const name of names) {
       const type = read(name, 'type');
-      if ((type === 'Mains' || type === 'USB') && read(name, 'online') === '1') mains = true;
+      // USB, USB_C, USB_PD…: a laptop charging over USB-C is on power too.
+      if ((type === 'Mains' || type.startsWith('USB')) && read(name, 'online') === '1') mains = true;
       if (type === 'Battery' && read(name, 'status') === 'Discharging') discharging = true;
     }
     return discharging && !mains;
