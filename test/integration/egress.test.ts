@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -23,6 +23,11 @@ import { waitFor } from '../helpers/worker.js';
 const probe = (url: string, env = '') =>
   `${env} node -e 'fetch(process.argv[1], { signal: AbortSignal.timeout(8000) }).then((r) => r.text()).then((t) => console.log("reached", t), (e) => console.log("failed", String(e.cause?.code ?? e.cause?.message ?? e.message)))' ${url} 2>/dev/null`;
 
+/** 24 MiB that no two offsets repeat: a download that comes through short, reordered or twice shows in its hash. */
+const BIG = Buffer.alloc(24 * 2 ** 20);
+for (let i = 0; i < BIG.length; i += 4) BIG.writeUInt32BE(i, i);
+const BIG_SHA256 = createHash('sha256').update(BIG).digest('hex');
+
 /**
  * Egress policies against real Docker (issue 16): the session has loopback only; its one way out is
  * Outpost's proxy behind a forwarder sidecar. Every server is on 127.0.0.x (DESIGN §3); the proxy's
@@ -44,7 +49,7 @@ describe('egress control: a session reaches what its environment allows, and not
     await playground.start();
     // 127.0.0.1: a service of the host's own (a dev server, a database) that no session may reach.
     for (const address of ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4']) {
-      const server = createServer((_req, res) => res.end(`hello from ${address}`));
+      const server = createServer((req, res) => res.end(req.url === '/big' ? BIG : `hello from ${address}`));
       await new Promise<void>((r) => server.listen(0, address, r));
       servers.push(server);
       port[address] = (server.address() as { port: number }).port;
@@ -88,6 +93,8 @@ describe('egress control: a session reaches what its environment allows, and not
         { name: 'bash', input: { command: probe(`http://127.0.0.1:${port['127.0.0.1']}/`, 'NO_PROXY="*" no_proxy="*"') } },
         { name: 'bash', input: { command: 'env | grep -iE "proxy|sock|egress" | sort; find / -xdev -type s 2>/dev/null; ls /run/outpost-egress 2>&1; echo end' } },
         { name: 'bash', input: { command: 'sleep 2; echo slept' } },
+        // A large download through the sidecar and the proxy: every byte, in order.
+        { name: 'bash', input: { command: `node -e 'fetch(process.argv[1]).then((r) => r.arrayBuffer()).then((b) => console.log(b.byteLength, require("crypto").createHash("sha256").update(Buffer.from(b)).digest("hex")))' http://pkg.test:${port['127.0.0.2']}/big 2>/dev/null` } },
       ],
     });
     // While it runs: the session joins the sidecar's namespace; the sidecar has no network; the socket is the sidecar's alone.
@@ -115,6 +122,7 @@ describe('egress control: a session reaches what its environment allows, and not
     const envLines = results[7]!.split('\n').filter((l) => l !== 'end' && !l.startsWith('ls: '));
     assert.ok(envLines.every((l) => /^(HTTPS?_PROXY|https?_proxy)=http:\/\/127\.0\.0\.1:3128$|^(NO_PROXY|no_proxy)=localhost,::1$|^NODE_USE_ENV_PROXY=1$/.test(l)), results[7]);
     assert.ok(results[7]!.includes('No such file or directory'), 'no socket folder in the session');
+    assert.equal(results[9], `${BIG.length} ${BIG_SHA256}`, 'a 24 MiB download arrives whole');
 
     const log = readFileSync(join(served.dataDir, 'logs', 'sessions', `${work.id}.log`), 'utf8');
     assert.match(log, new RegExp(`\\[egress\\] allowed CONNECT pkg\\.test:${port['127.0.0.2']} \\(allowlist: pkg\\.test\\) 127\\.0\\.0\\.2 up \\d+ B down \\d+ B \\d+ ms`));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
-import { connect } from 'node:net';
+import { connect, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -190,6 +190,60 @@ describe('the egress proxy: decides each connection, connects to the address it 
     await ending.close();
     assert.deepEqual(mine.map((r) => r.open ?? false), [true, false]);
     assert.ok(mine[1]!.bytesDown > 0);
+  });
+
+  /** A raw TCP server on 127.0.0.2 (pkg.test) that writes `bytes` as soon as a connection opens, then ends it. */
+  async function rawServer(bytes: Buffer): Promise<{ port: number; close: () => void }> {
+    const server = createNetServer((socket) => socket.end(bytes));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.2', r));
+    return { port: (server.address() as { port: number }).port, close: () => server.close() };
+  }
+
+  /** Everything a tunnel's client receives after the proxy's 200, read slowly at first when `stallMs` is given. */
+  function tunnelBytes(target: string, stallMs = 0): Promise<Buffer> {
+    return new Promise((resolveBytes, reject) => {
+      const socket = connect(socketPath);
+      const chunks: Buffer[] = [];
+      socket.on('data', (d: Buffer) => {
+        chunks.push(d);
+        if (stallMs && chunks.length === 1) {
+          socket.pause();
+          setTimeout(() => socket.resume(), stallMs);
+        }
+      });
+      socket.on('end', () => {
+        const all = Buffer.concat(chunks);
+        const head = 'HTTP/1.1 200 Connection Established\r\n\r\n';
+        if (!all.subarray(0, head.length).equals(Buffer.from(head))) return reject(new Error(all.subarray(0, 200).toString()));
+        resolveBytes(all.subarray(head.length));
+      });
+      socket.on('error', reject);
+      socket.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`);
+    });
+  }
+
+  it('a server that speaks first (an SSH or SMTP banner) loses nothing before the tunnel is set up', async () => {
+    const banner = await rawServer(Buffer.from('SSH-2.0-test-banner\r\n'));
+    try {
+      assert.equal((await tunnelBytes(`pkg.test:${banner.port}`)).toString(), 'SSH-2.0-test-banner\r\n');
+    } finally {
+      banner.close();
+    }
+  });
+
+  it('a client that stops reading for a while still gets every byte of a large download, and the bytes are reported', async () => {
+    const body = Buffer.alloc(24 * 2 ** 20);
+    for (let i = 0; i < body.length; i += 4096) body.writeUInt32BE(i, i);
+    const big = await rawServer(body);
+    try {
+      const got = await tunnelBytes(`pkg.test:${big.port}`, 400);
+      assert.equal(got.length, body.length);
+      assert.ok(got.equals(body), 'the same bytes in the same order');
+      await settle();
+      assert.equal(records.findLast((r) => r.port === big.port)!.bytesDown, body.length);
+    } finally {
+      big.close();
+    }
   });
 
   it('headers that never end are cut off, and many connections at once are all answered', async () => {

@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { EgressConnection } from '../../../shared/contract.js';
 import type { EgressPolicyRules } from './policy.js';
 import { normalHost, plainAddress } from './policy.js';
+import { TunnelReads } from './tunnel-reads.js';
 
 /** A host name to its addresses, on the host's side (tests point it at 127.0.0.x servers). */
 export type Resolver = (host: string) => Promise<string[]>;
@@ -90,7 +91,8 @@ export class EgressProxy {
       return;
     }
     const host = normalHost(target[1]!);
-    const opened = await this.#connect(host, port);
+    const reads = new TunnelReads();
+    const opened = await this.#connect(host, port, reads);
     if (!('socket' in opened)) {
       const status = 'refused' in opened ? '403 Forbidden' : '502 Bad Gateway';
       const body = 'refused' in opened ? `Outpost refused ${host}:${port}: ${opened.refused}\n` : `Outpost could not reach ${host}:${port}: ${opened.error}\n`;
@@ -103,12 +105,15 @@ export class EgressProxy {
     this.#report({ id, at, method: 'CONNECT', host, port, allowed: true, rule, address, open: true });
     client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
     if (head.length) upstream.write(head);
-    client.pipe(upstream).pipe(client);
+    client.pipe(upstream);
+    reads.attach(upstream, client);
     let error: string | undefined;
     upstream.on('error', (e: NodeJS.ErrnoException) => ((error ??= e.code ?? e.message), client.destroy()));
     client.on('close', () => upstream.destroy());
-    upstream.once('close', () => {
-      client.destroy();
+    // A clean end lets the client take what is still queued for it; an error cuts it.
+    upstream.once('close', (hadError: boolean) => {
+      if (hadError || error) client.destroy();
+      else client.end();
       this.#report({ id, at, method: 'CONNECT', host, port, allowed: true, rule, address, bytesUp: upstream.bytesWritten, bytesDown: upstream.bytesRead, ...(error ? { error } : {}) });
     });
   }
@@ -165,8 +170,8 @@ export class EgressProxy {
     socket.once('close', () => this.#report({ id, at, method: 'HTTP', host, port, allowed: true, rule, address, bytesUp: socket.bytesWritten, bytesDown: socket.bytesRead, ...(error ? { error } : {}) }));
   }
 
-  /** Decide, look the name up, judge every address, connect to the first: the address judged is the one used. */
-  async #connect(host: string, port: number): Promise<Opened> {
+  /** Decide, look the name up, judge every address, connect to the first: the address judged is the one used. A tunnel's reads go to `reads`. */
+  async #connect(host: string, port: number, reads?: TunnelReads): Promise<Opened> {
     const { rules } = this.#opts;
     const verdict = rules.decide(host, port);
     if (!verdict.allowed) return { refused: verdict.rule, ...(verdict.suggest ? { suggest: verdict.suggest } : {}) };
@@ -183,7 +188,7 @@ export class EgressProxy {
     if (internal) return { refused: `${host} resolves to the internal address ${plainAddress(internal)}: add ${plainAddress(internal)} to the allowlist to allow it`, suggest: plainAddress(internal) };
     const address = plainAddress(addresses[0]!);
     return new Promise<Opened>((resolve) => {
-      const socket = connect({ host: address, port, noDelay: true });
+      const socket = connect({ host: address, port, noDelay: true, ...(reads ? { onread: reads.onread } : {}) });
       const timer = setTimeout(() => socket.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })), timeoutMs);
       socket.once('connect', () => (clearTimeout(timer), socket.removeAllListeners('error'), resolve({ socket, address, rule: verdict.rule })));
       socket.once('error', (e: NodeJS.ErrnoException) => (clearTimeout(timer), resolve({ rule: verdict.rule, error: e.code ?? e.message })));

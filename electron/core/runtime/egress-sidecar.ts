@@ -18,12 +18,20 @@ const SOCKET_MOUNT = '/run/outpost-egress';
 const FORWARDER = `
 const net = require('node:net');
 const [port, socket] = process.argv.slice(1);
+// Downloads are read 256 KiB at a time into one buffer and copied out at once (as the host proxy's TunnelReads).
+const shared = Buffer.allocUnsafe(256 * 1024);
 net.createServer((client) => {
-  const proxy = net.connect(socket);
-  const end = () => { client.destroy(); proxy.destroy(); };
-  client.on('error', end).on('close', end);
-  proxy.on('error', end).on('close', end);
-  client.pipe(proxy).pipe(client);
+  const deliver = (n, buf) => {
+    client.write(Buffer.from(buf.subarray(0, n)));
+    if (client.writableLength <= shared.length) return true;
+    client.once('drain', () => proxy.resume());
+    return false;
+  };
+  const proxy = net.connect({ path: socket, onread: { buffer: shared, callback: deliver } });
+  // A clean end of the proxy's side lets the client take what is still queued for it; an error cuts it.
+  client.on('error', () => client.destroy()).on('close', () => proxy.destroy());
+  proxy.on('error', () => proxy.destroy()).on('end', () => client.end()).on('close', (hadError) => (hadError ? client.destroy() : client.end()));
+  client.pipe(proxy);
 }).listen(Number(port), '127.0.0.1', () => console.log('outpost-egress listening'));
 `;
 
