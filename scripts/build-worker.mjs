@@ -63,6 +63,10 @@ await build({
   // Packages written as CommonJS call require(): give the ES module one.
   banner: { js: "import { createRequire as __outpostRequire } from 'node:module'; const require = __outpostRequire(import.meta.url);" },
   sourcemap: true,
+  // V8 keeps each module's source for as long as the module lives: 2.4 MB of it unminified, held as
+  // ~4.9 MiB of strings. Names are kept, so a stack trace still reads (and the source map places it).
+  minifyWhitespace: true,
+  minifySyntax: true,
   logLevel: 'warning',
 });
 chmodSync(join(OUT, 'cli.js'), 0o755);
