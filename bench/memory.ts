@@ -1,7 +1,7 @@
 /**
  * Does the worker's memory stay flat over many items? One worker process serves `--items`
  * work items back to back (sessions in the quick busybox image, and healthchecks); its RSS
- * and open descriptors are read from /proc at every tenth of the run.
+ * and open descriptors are read from /proc at every tenth of the run, and the CPU time it used by then.
  *
  *   npx tsx bench/memory.ts [--items 1000] [--max-sessions 4]
  */
@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { AnthropicPlayground } from '../playground/anthropic.js';
 import { buildScriptImage } from '../test/helpers/docker.js';
-import { spawnWorker, stopped } from './support.js';
+import { cpuSeconds, spawnWorker, stopped } from './support.js';
 
 const { values } = parseArgs({ options: { items: { type: 'string', default: '1000' }, 'max-sessions': { type: 'string', default: '4' } } });
 const total = Number(values.items);
@@ -24,6 +24,7 @@ const pid = worker.proc.pid!;
 const read = () => ({
   rssMb: Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024,
   fds: readdirSync(`/proc/${pid}/fd`).length,
+  cpu: cpuSeconds(pid),
 });
 
 const started = Date.now();
@@ -32,8 +33,8 @@ let next = 1;
 for (;;) {
   const done = items.filter((i) => playground.record(i.id).item.state === 'stopped').length;
   while (next <= 10 && done >= (total * next) / 10) {
-    const { rssMb, fds } = read();
-    rows.push(`  ${String(next * 10).padStart(3)} %  ${String(done).padStart(6)} items  RSS ${rssMb.toFixed(0).padStart(4)} MiB  descriptors ${fds}`);
+    const { rssMb, fds, cpu } = read();
+    rows.push(`  ${String(next * 10).padStart(3)} %  ${String(done).padStart(6)} items  RSS ${rssMb.toFixed(0).padStart(4)} MiB  descriptors ${fds}  CPU ${cpu.toFixed(1).padStart(5)} s`);
     next++;
   }
   if (done === total) break;

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { EXIT_FATAL, EXIT_USAGE } from './cli-args.js';
 import { createLogger } from './log.js';
 import { BridgeProvider } from './providers/bridge.js';
+import { unsupportedDockerHost } from './runtime/docker-host.js';
 import { buildSessionImage, packageVersion, SESSION_IMAGE } from './runtime/session-image.js';
 import { buildWorkerImage, WORKER_IMAGE } from './runtime/worker-image.js';
 import { MIN_SECRET_LENGTH, Secret } from './secret.js';
@@ -52,6 +53,11 @@ export async function imageCommand(args: string[]): Promise<number> {
   const [sub, ...flags] = args;
   if (sub !== 'build' || flags.some((f) => f !== '--offline' && f !== '--worker')) {
     terminal.err(`outpost: usage: outpost image build [--worker] [--offline]\n`);
+    return EXIT_USAGE;
+  }
+  const dockerHost = unsupportedDockerHost();
+  if (dockerHost) {
+    terminal.err(`outpost: ${dockerHost}\n`);
     return EXIT_USAGE;
   }
   const offline = flags.includes('--offline');

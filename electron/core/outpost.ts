@@ -14,6 +14,7 @@ import type { Resolver } from './egress/proxy.js';
 import type { PowerSource } from './power.js';
 import type { EgressSettings } from './egress/session-egress.js';
 import { DockerRuntime } from './runtime/docker.js';
+import { unsupportedDockerHost } from './runtime/docker-host.js';
 import { FORWARDER_IMAGE } from './runtime/egress-sidecar.js';
 import { checkMounts, type ReadOnlyMount } from './runtime/mounts.js';
 import type { SessionSettings } from './worker/supervisor.js';
@@ -167,6 +168,8 @@ export class Outpost implements ServiceCore {
     if (status !== 'off' && status !== 'error') return;
     const profile = this.#servedProfile();
     if (!profile) throw new UserError('Choose the environment this machine serves first.');
+    const dockerHost = unsupportedDockerHost();
+    if (dockerHost) throw new UserError(dockerHost);
     // Only to the origin the key was set for (key-origins.ts): a changed URL needs the key again.
     const key = await keyFor(this.secrets, { kind: 'environment-key', environmentId: profile.environmentId }, profile.baseUrl);
     if (!key) throw new UserError(`Set the environment key for ${profile.environmentId} first.`);

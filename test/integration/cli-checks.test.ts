@@ -14,9 +14,9 @@ const cli = fileURLToPath(new URL('../../dist/electron/core/cli.js', import.meta
 const KEY = { OUTPOST_ENVIRONMENT_KEY: 'sk-ant-env-test-key-0123456789' };
 
 /** The built command, run once to its end. */
-function run(args: string[], timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(args: string[], timeoutMs = 20_000, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { env: { ...process.env, ...KEY }, timeout: timeoutMs }, (error, stdout, stderr) =>
+    execFile(process.execPath, [cli, ...args], { env: { ...process.env, ...KEY, ...env }, timeout: timeoutMs }, (error, stdout, stderr) =>
       resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stdout, stderr }),
     );
   });
@@ -67,6 +67,27 @@ describe('start-up checks with words', { skip: !existsSync(cli) && 'not built' }
       assert.deepEqual(existsSync(instances) ? readdirSync(instances) : [], [], `${what}: no instance record left`);
     }
     assert.equal(playground.requests['work.poll'] ?? 0, 0, 'nothing was polled, let alone claimed');
+  });
+
+  it('DOCKER_HOST=ssh://… (not in the worker: its sessions\' folders are this machine\'s) is refused in words, before any claim', async () => {
+    const { environment } = playground.createEnvironment('ssh');
+    const polled = playground.requests['work.poll'] ?? 0;
+    const dataDir = mkdtempSync(join(tmpdir(), 'outpost-ssh-'));
+    const env = { DOCKER_HOST: 'ssh://someone:hunter2hunter2@docker.example.test' };
+    for (const args of [
+      ['worker', '--base-url', playground.url, '--environment-id', environment.id, '--data-dir', dataDir, '--image', 'outpost-test-quick', '--network', 'host'],
+      ['image', 'build', '--offline'],
+    ]) {
+      const { code, stdout, stderr } = await run(args, 20_000, env);
+      assert.equal(code, 64, `${args[0]}: ${stderr}`);
+      assert.deepEqual(stderr.trim().split('\n'), [
+        'outpost: DOCKER_HOST=ssh://… is not supported: Outpost runs sessions on this machine’s Docker engine (their folders are bind-mounted from here). ' +
+          'Unset DOCKER_HOST, or set it to this machine’s engine (unix:///var/run/docker.sock).',
+      ]);
+      assert.doesNotMatch(stdout + stderr, /hunter2/, 'the value (it may carry a password) is not repeated');
+      assert.doesNotMatch(stdout, /worker online/);
+    }
+    assert.equal(playground.requests['work.poll'] ?? 0, polled, 'nothing was polled, let alone claimed');
   });
 
   it('an unreachable control plane is named, with the cause', async () => {

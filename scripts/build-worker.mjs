@@ -1,0 +1,72 @@
+/**
+ * The headless worker as users run it (`outpost`, the service unit, the worker image): one esbuild
+ * bundle at dist/electron/core/cli.js, over tsc's output of the same path (the Electron app keeps
+ * importing tsc's modules). Loading ~400 modules one by one cost the worker more memory than a
+ * bundle does, and dockerode brings what Outpost never uses (issue 15 §4, bench/memory.ts):
+ *
+ * - docker-modem's ssh transport (ssh2, +13 MiB RSS on its own): DOCKER_HOST=ssh:// is refused at
+ *   start (runtime/docker-host.ts); should anything reach it anyway, the stand-in says why.
+ * - dockerode's BuildKit sessions and progress decoding (@grpc/grpc-js, @grpc/proto-loader,
+ *   protobufjs): Outpost builds its images with the classic builder and follows progress
+ *   with docker-modem's followProgress, never dockerode's.
+ *
+ * keytar (native) stays outside, loaded on first use (secrets/keytar-store.ts). The dashboard, its
+ * HTTP and WebSocket servers, is a chunk of its own, loaded only with --dashboard.
+ *
+ *   node scripts/build-worker.mjs
+ */
+import { chmodSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+
+const SSH2 = `class Client {
+  constructor() {
+    throw new Error('Outpost does not reach Docker over ssh:// (DOCKER_HOST): its sessions\\' folders are bind-mounted from this machine, so the engine must be this machine\\'s (unix:// or tcp://)');
+  }
+}
+module.exports = { Client };`;
+
+const BUILDKIT = `module.exports = new Proxy({}, {
+  get(_, name) {
+    throw new Error('Outpost\\'s worker leaves out BuildKit sessions and progress decoding (dockerode ' + String(name) + ')');
+  },
+});`;
+
+/** Packages the worker never runs, each answered by a stand-in that says so when touched. */
+const LEFT_OUT = { ssh2: SSH2, '@grpc/grpc-js': BUILDKIT, '@grpc/proto-loader': BUILDKIT, protobufjs: BUILDKIT };
+
+const leaveOut = {
+  name: 'leave-out',
+  setup(b) {
+    const filter = new RegExp(`^(${Object.keys(LEFT_OUT).map((n) => n.replace(/[/.]/g, '\\$&')).join('|')})$`);
+    b.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'left-out' }));
+    b.onLoad({ filter: /.*/, namespace: 'left-out' }, (args) => ({ contents: LEFT_OUT[args.path], loader: 'js' }));
+  },
+};
+
+const OUT = 'dist/electron/core';
+// The last build's chunks (tsc's cli-args.js and the like have no hash).
+for (const name of readdirSync(OUT)) if (/^cli-.+-[A-Z0-9]{8}\.js(\.map)?$/.test(name)) rmSync(join(OUT, name));
+
+await build({
+  // The log search's worker thread (logs/search-scan.ts) is found beside the module that starts it: here, beside cli.js.
+  entryPoints: { cli: 'electron/core/cli.ts', 'search-worker': 'electron/core/logs/search-worker.ts' },
+  outdir: OUT,
+  bundle: true,
+  splitting: true,
+  chunkNames: 'cli-[name]-[hash]',
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  external: ['keytar'],
+  plugins: [leaveOut],
+  // Packages written as CommonJS call require(): give the ES module one.
+  banner: { js: "import { createRequire as __outpostRequire } from 'node:module'; const require = __outpostRequire(import.meta.url);" },
+  sourcemap: true,
+  // V8 keeps each module's source for as long as the module lives: 2.4 MB of it unminified, held as
+  // ~4.9 MiB of strings. Names are kept, so a stack trace still reads (and the source map places it).
+  minifyWhitespace: true,
+  minifySyntax: true,
+  logLevel: 'warning',
+});
+chmodSync(join(OUT, 'cli.js'), 0o755);
