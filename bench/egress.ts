@@ -20,6 +20,7 @@ import { EgressProxy } from '../electron/core/egress/proxy.js';
 import { openSessionEgress } from '../electron/core/egress/session-egress.js';
 import { FORWARDER_IMAGE } from '../electron/core/runtime/egress-sidecar.js';
 import { sessionUser } from '../electron/core/runtime/workspace.js';
+import { useWorkerV8Flags } from '../electron/core/worker-v8.js';
 
 const MB = 100;
 const REQUESTS = 1_000;
@@ -167,6 +168,8 @@ function cost(direct: Figures, proxied: Figures): string {
 }
 
 async function main(): Promise<void> {
+  // The proxy runs in the worker's process: time it under the worker's V8 settings.
+  useWorkerV8Flags();
   const port = Number(await child(SERVER, []));
   const target = `bench.test:${port}`;
   const dir = mkdtempSync(join(tmpdir(), 'outpost-bench-egress-'));

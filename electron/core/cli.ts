@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import { RotatingFile } from './logs/rotating-file.js';
 import { join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
 import type { EnvironmentProfile, KeyRef } from '../../shared/contract.js';
 import { bridgeCommand, imageCommand } from './cli-commands.js';
 import { EXIT_FATAL, EXIT_USAGE, parseWorkerArgs, USAGE, type WorkerArgs } from './cli-args.js';
@@ -18,10 +17,11 @@ import { OverlaySecretStore } from './secrets/overlay-store.js';
 import type { StoredKey } from './secrets/secret-store.js';
 import { ShutdownPolicy, stopOnSignals } from './shutdown.js';
 import { UserError } from './user-error.js';
+import { useWorkerV8Flags } from './worker-v8.js';
 
 /** The headless `outpost` command: a head over the same Outpost as the desktop app. */
 async function main(argv: string[]): Promise<number> {
-  limitHeap();
+  useWorkerV8Flags();
   survivePipeClosed();
   const [command, ...rest] = argv;
   if (command === 'image') return imageCommand(rest);
@@ -128,21 +128,6 @@ async function workerCommand(args: WorkerArgs, served: EnvironmentProfile | unde
     return usage ? EXIT_USAGE : EXIT_FATAL;
   }
   return 0;
-}
-
-/**
- * A worker mostly waits: V8 is told to spend little memory on it (issue 15 §4, bench/memory.ts, 1,000
- * items at 4 at once). Set here, at run time, so that every way of starting the worker gets them with no
- * flag to pass (the bin, the service unit, the image's entrypoint), and the Electron app does not.
- * - --optimize-for-size: memory-saving heap heuristics (RSS 129 → 175 MiB before a major GC; flat with it).
- * - --semi-space-growth-factor=1: the young generation stays at its initial 2 × 1 MiB instead of growing to
- *   2 × 8 MiB under load (--max-semi-space-size would say the same but is read only before the heap exists).
- * - --no-opt, --no-maglev: no optimising compilers. Their code and their compilations' memory cost
- *   ~5–10 MiB of RSS; the worker's own JavaScript is glue between I/O (JSON, regular expressions and
- *   streams run natively either way), and costs ~13 % more CPU interpreted (bench/memory.ts: 3.4 s, not 3.0 s, per 200 items).
- */
-function limitHeap(): void {
-  for (const flag of ['--optimize-for-size', '--semi-space-growth-factor=1', '--no-opt', '--no-maglev']) setFlagsFromString(flag);
 }
 
 const KEY_VARIABLES = ['OUTPOST_ENVIRONMENT_KEY', 'OUTPOST_API_KEY'];
