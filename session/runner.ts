@@ -4,8 +4,9 @@
  *
  * It reads the item's ids, its sessions token and the API base URL (the ANTHROPIC_* names) from
  * its environment — or, when they are absent, from one JSON line on stdin: a warm container is
- * started before any item is claimed, holding no credential, and is handed its item there, so
- * the token never appears in the container's environment or `docker inspect` (issue 15). The
+ * started before any item is claimed, holding no credential, and is handed its item there (issue 15);
+ * a cold one gets it there too, as it starts. The token then never appears in the container's
+ * environment or `docker inspect`, and the session ends when Outpost's attach closes. The
  * toolset strips ANTHROPIC_* from the bash tool's environment either way. The host owns
  * the lease: this process never heartbeats (two heartbeaters race into 412s, DESIGN §1.4).
  * Its output is the session's log: one line per tool call and the events worth reading.
@@ -14,13 +15,13 @@ import Anthropic from '@anthropic-ai/sdk';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { betaAgentToolset20260401, setupSkills } from '@anthropic-ai/sdk/tools/agent-toolset/node';
+// One list for both ends: what Outpost hands over is what this runner accepts (bundled in by esbuild).
+import { HANDOVER_NAMES } from '../electron/core/runtime/labels.js';
 
 const WORKDIR = process.env['OUTPOST_WORKDIR'] ?? '/workspace';
 
 type Handover = Record<string, string | undefined>;
 
-/** The names a handover may carry: the ones the environment path reads. */
-const HANDOVER_NAMES = new Set(['ANTHROPIC_BASE_URL', 'ANTHROPIC_WORK_ID', 'ANTHROPIC_ENVIRONMENT_ID', 'ANTHROPIC_SESSION_ID', 'ANTHROPIC_AUTH_TOKEN']);
 /** A handover is a few hundred bytes; a stdin that sends more without a newline is not Outpost. */
 const MAX_HANDOVER_BYTES = 64 * 1024;
 
@@ -103,11 +104,19 @@ async function rehearse(signal: AbortSignal): Promise<void> {
   }
 }
 
+/**
+ * A cold start's handover is written as the container starts: it is on stdin before this runner
+ * reads it. A first look that long, and no rehearsal for it to wait out or share the CPU with.
+ */
+const FIRST_LOOK_MS = 20;
+
 /** A warm container's item, once handed over; meanwhile the rehearsal runs (cut short if the item comes first). */
 async function warmThenHandover(): Promise<Handover> {
+  const handover = readHandover();
+  const waiting = await Promise.race([handover.then(() => false, () => false), new Promise<boolean>((r) => setTimeout(r, FIRST_LOOK_MS, true).unref())]);
+  if (!waiting) return handover;
   const ctrl = new AbortController();
   const rehearsal = rehearse(AbortSignal.any([ctrl.signal, AbortSignal.timeout(10_000)])).catch(() => {});
-  const handover = readHandover();
   await Promise.race([rehearsal, handover.catch(() => {})]);
   ctrl.abort();
   await rehearsal;
@@ -138,7 +147,7 @@ function log(line: string): void {
 }
 
 async function main(): Promise<void> {
-  // An older Outpost (or a cold start) sets the environment; a warm container waits for its item.
+  // An older Outpost, or a cold start of an image without the handover label, sets the environment; else the item comes on stdin.
   const item = process.env['ANTHROPIC_SESSION_ID'] ? process.env : await warmThenHandover();
   const sessionId = required(item, 'ANTHROPIC_SESSION_ID');
   const token = required(item, 'ANTHROPIC_AUTH_TOKEN');

@@ -25,8 +25,9 @@ describe('the session runner in Outpost’s session image', () => {
       baseUrl: url,
       environmentId,
       environmentKey,
-      // The cold path: the runner reads its item from the environment, as older Outposts and other images do.
-      // Warm containers (the item on stdin, no token in the environment) are warm-pool.test.ts's.
+      // The cold path: a container created and started per item. The image takes a handover (its label),
+      // so the item comes on stdin, as to a warm container (warm-pool.test.ts); work-loop.test.ts's images
+      // without the label get it in their environment.
       args: ['--max-sessions', '2', '--grace-seconds', '3', '--warm', '0'],
       env: { ANTHROPIC_API_KEY: playground.apiKey },
     });
@@ -127,12 +128,13 @@ describe('the session runner in Outpost’s session image', () => {
     assert.match(log, /^outpost-session: the API refused: 404 .*session sesn_does_not_exist not found/m);
   });
 
-  it('the session token is in its container’s environment and nowhere else; the keys not even there; it runs unprivileged', async () => {
+  it('the session token is handed over on stdin, in neither its container’s environment nor docker inspect; the keys not either; it runs unprivileged', async () => {
     const { work } = playground.createSession(environmentId, { calls: [{ name: 'bash', input: { command: 'sleep 3; env | grep -c ANTHROPIC_ || true' } }] });
     await waitFor('the container to run', async () => (await inspectAll(worker.installId())).some((c) => c.Config.Labels['outpost.work_id'] === work.id), 30_000);
     const token = playground.record(work.id).sessionsToken;
     const info = (await inspectAll(worker.installId())).find((c) => c.Config.Labels['outpost.work_id'] === work.id)!;
-    assert.ok(info.Config.Env.includes(`ANTHROPIC_AUTH_TOKEN=${token}`), 'the container has its token');
+    assert.ok(!JSON.stringify(info).includes(token), 'the token is not in docker inspect');
+    assert.deepEqual(info.Config.Env.filter((e) => e.startsWith('ANTHROPIC_')), [], 'nor any of the item’s variables');
     // DESIGN §4: Outpost's image too runs as the computed unprivileged uid, with no capabilities.
     assert.equal(info.Config.User, process.getuid!() === 0 ? '65532:65532' : `${process.getuid!()}:${process.getgid!()}`);
     assert.deepEqual(info.HostConfig.CapDrop, ['ALL']);

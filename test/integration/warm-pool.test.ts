@@ -102,14 +102,46 @@ describe('warm containers', () => {
     assert.equal(garbage.stderr, 'outpost-session: the handover is not a JSON object\n');
   });
 
-  it('with the pool off (--warm 0) a session is served cold, from the environment, as before', async () => {
+  it('with the pool off (--warm 0) a session is served cold, its item handed over on stdin: no token in docker inspect or /proc/1/environ', async () => {
     const { environment, environmentKey } = playground.createEnvironment('cold');
     const w = worker(environment.id, environmentKey, ['--warm', '0']);
-    const { sessionId, work } = playground.createSession(environment.id, { calls: [{ name: 'bash', input: { command: 'echo cold' } }] });
+    const { sessionId, work } = playground.createSession(environment.id, {
+      calls: [{ name: 'bash', input: { command: 'sleep 2; cat /proc/1/environ /proc/self/environ | tr "\\0" "\\n"; echo cold' } }],
+    });
+    const info = (await waitFor('the cold session container', () =>
+      inspectAll(w.installId()).then((l) => l.find((c) => c.Config.Labels['outpost.work_id'] === work.id) ?? null),
+    ))!;
+    const token = playground.record(work.id).sessionsToken;
+    assert.deepEqual(info.Config.Env.filter((e) => /ANTHROPIC|sk-ant/.test(e)), [], 'no item variable in its environment');
+    assert.ok(!JSON.stringify(info).includes(token), 'the token is nowhere in docker inspect');
+    assert.equal(info.Config.OpenStdin, true);
+    assert.equal(info.Config.StdinOnce, true, 'stdin closes with Outpost’s attach');
+    const { stdout: pid1 } = await run('docker', ['exec', info.Id, 'cat', '/proc/1/environ']);
+    assert.ok(!pid1.includes(token));
+    assert.doesNotMatch(pid1, /ANTHROPIC/);
     await stopped(work.id);
-    assert.equal(playground.sessions.results(sessionId)[0]?.text.trim(), 'cold');
+    const [result] = playground.sessions.results(sessionId);
+    assert.equal(result?.isError, false, result?.text);
+    assert.match(result!.text, /cold$/, 'served end to end');
+    assert.ok(!result!.text.includes(token), 'the token is in no environment inside the container');
     assert.doesNotMatch(w.output(), /warm=true/);
     assert.deepEqual(await warmContainers(w.installId()), []);
+    w.signal('SIGTERM');
+    assert.equal(await w.exited, 0);
+    assert.deepEqual(await outpostContainers(w.installId()), []);
+  });
+
+  it('a cold container that ends before it reads its handover: the item fails in words, nothing is left running', async () => {
+    const tag = 'outpost-test-handover-gone';
+    await run('sh', ['-c', `printf 'FROM outpost-test-base:latest\\nLABEL outpost.handover=stdin\\nENTRYPOINT ["/bin/sh", "-c", "exit 3"]\\n' | docker build -q -t ${tag} -`]);
+    const { environment, environmentKey } = playground.createEnvironment('gone');
+    const w = worker(environment.id, environmentKey, ['--image', tag, '--warm', '0']);
+    const item = playground.enqueue(environment.id);
+    await stopped(item.id);
+    // Two honest outcomes of one race: the line went into the pipe before the runner ended (it exits 3
+    // without reading it), or Docker had already closed the attach (the handover fails, in words).
+    await w.waitForOutput(new RegExp(`work item ended work_id=${item.id} status=failed reason=(exited 3|the session container did not take its item on stdin.*the container was removed)`));
+    assert.deepEqual(await outpostContainers(w.installId()), [], 'no container left');
     w.signal('SIGTERM');
     assert.equal(await w.exited, 0);
   });
@@ -223,6 +255,29 @@ describe('warm containers', () => {
       return info.State.Running ? null : info;
     }, 15_000);
     assert.equal(ended!.State.ExitCode, 70, 'the runner saw its Outpost go');
+    await docker.getContainer(serving!.Id).remove({ force: true });
+  });
+
+  it('kill -9 of a cold session’s worker, never restarted: the session ends itself too (its stdin closed with the attach)', async () => {
+    const { environment, environmentKey } = playground.createEnvironment('orphan-cold');
+    const w = worker(environment.id, environmentKey, ['--max-sessions', '1', '--warm', '0']);
+    const { work } = playground.createSession(environment.id, { calls: [{ name: 'bash', input: { command: 'sleep 600' } }] });
+    const [serving] = (await waitFor('the cold session container', () =>
+      outpostContainers(w.installId()).then((l) => {
+        const running = l.filter((c) => c.Labels['outpost.work_id'] === work.id && c.State === 'running');
+        return running.length ? running : null;
+      }),
+    ))!;
+    await waitFor('the tool call under way', () => playground.record(work.id).item.state === 'active');
+    w.signal('SIGKILL');
+    await w.exited;
+    const killedAt = Date.now();
+    const ended = await waitFor('the orphaned cold session to end itself', async () => {
+      const info = await docker.getContainer(serving!.Id).inspect();
+      return info.State.Running ? null : info;
+    }, 15_000);
+    assert.equal(ended!.State.ExitCode, 70, 'the runner saw its Outpost go');
+    assert.ok(Date.now() - killedAt < 5_000, `within a few seconds (${Date.now() - killedAt} ms)`);
     await docker.getContainer(serving!.Id).remove({ force: true });
   });
 

@@ -101,8 +101,12 @@ describe('the worker image', () => {
   it('after kill -9 and docker restart it sweeps the session container it left (same pid, new life) and stops its item', async () => {
     const { environment, environmentKey } = playground.createEnvironment('restart');
     const { work } = playground.createSession(environment.id, { calls: [{ name: 'bash', input: { command: 'sleep 300' } }] });
-    // Cold (--warm 0): a session handed to a warm container ends itself when its worker dies (warm-pool.test.ts); a cold one is what a restart must sweep.
-    const w = await runWorkerContainer({ baseUrl: url, environmentId: environment.id, environmentKey, args: ['--grace-seconds', '2', '--drain-seconds', '5', '--warm', '0'] });
+    // What a restart must sweep is a session that outlives its worker: one served warm, or cold by an image that
+    // takes a handover, ends itself when its worker dies (warm-pool.test.ts). Cold (--warm 0) on Outpost's image
+    // without its handover label, the session gets its item in its environment and runs on.
+    const image = 'outpost-test-session-env-only';
+    await promisify(execFile)('sh', ['-c', `printf 'FROM outpost-session:latest\\nLABEL outpost.handover=\\n' | docker build -q -t ${image} -`]);
+    const w = await runWorkerContainer({ baseUrl: url, environmentId: environment.id, environmentKey, args: ['--grace-seconds', '2', '--drain-seconds', '5', '--warm', '0', '--image', image] });
     started.push(w);
     const left = (await waitFor('the session container', async () => (await outpostContainers(w.installId)).find((c) => c.State === 'running'), 60_000))!;
     await dockerCli('kill', '--signal', 'KILL', w.name);

@@ -5,7 +5,7 @@ import { openSessionEgress, type SessionEgress, type SessionEgressOptions } from
 import { PRIVATE_FILE_MODE } from '../paths.js';
 import { LABEL } from './labels.js';
 import { CappedSink, DEFAULT_SESSION_LOG_LIMIT_BYTES, RedactingLines } from './session-log.js';
-import type { ContainerSpec, OutpostContainer, RunningSession, SessionRuntime, WarmSession, WarmSpec } from './session-runtime.js';
+import type { ContainerSpec, ImageInfo, OutpostContainer, RunningSession, SessionRuntime, WarmSession, WarmSpec } from './session-runtime.js';
 import { prepareWorkspace } from './workspace.js';
 
 export type { ContainerLimits, ContainerSpec, OutpostContainer, WarmSpec } from './session-runtime.js';
@@ -50,7 +50,7 @@ export class DockerRuntime implements SessionRuntime {
   }
 
   /** The image's id and labels, or null when it is not on this machine. */
-  async imageInfo(image: string): Promise<{ id: string; labels: Record<string, string> } | null> {
+  async imageInfo(image: string): Promise<ImageInfo | null> {
     try {
       const info = await this.docker.getImage(image).inspect();
       return { id: info.Id, labels: info.Config?.Labels ?? {} };
@@ -60,9 +60,10 @@ export class DockerRuntime implements SessionRuntime {
     }
   }
 
-  /** Make sure `image` is here: use the local one, else pull it. */
-  async ensureImage(image: string, signal?: AbortSignal): Promise<void> {
-    if (await this.hasImage(image)) return;
+  /** Make sure `image` is here: use the local one, else pull it. Its id and labels, read by the same inspect. */
+  async ensureImage(image: string, signal?: AbortSignal): Promise<ImageInfo> {
+    const here = await this.imageInfo(image);
+    if (here) return here;
     try {
       const stream = await this.docker.pull(image, { abortSignal: signal });
       await new Promise<void>((resolve, reject) =>
@@ -71,11 +72,26 @@ export class DockerRuntime implements SessionRuntime {
     } catch (e) {
       throw new Error(`image ${image} is not on this machine and could not be pulled: ${(e as Error).message}`);
     }
+    const pulled = await this.imageInfo(image);
+    if (!pulled) throw new Error(`image ${image} was pulled but is not on this machine (removed meanwhile?)`);
+    return pulled;
   }
 
-  /** Create and start the container; its output goes to spec.logFile from the first byte. */
-  start(spec: ContainerSpec): Promise<SessionContainer> {
-    return this.#launch(spec, false);
+  /**
+   * Create and start the container; its output goes to spec.logFile from the first byte. With
+   * spec.handover, its stdin is held open and the handover written there at once: a container that
+   * did not take it is removed, and the start fails in words.
+   */
+  async start(spec: ContainerSpec): Promise<SessionContainer> {
+    const container = await this.#launch(spec, spec.handover !== undefined);
+    if (spec.handover === undefined) return container;
+    try {
+      await container.handOver(spec.handover);
+    } catch (e) {
+      await container.remove().catch(() => {});
+      throw new Error(`the session container did not take its item on stdin (its runner ended at start?): ${(e as Error).message}; the container was removed`);
+    }
+    return container;
   }
 
   /**
@@ -97,7 +113,7 @@ export class DockerRuntime implements SessionRuntime {
       Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
       WorkingDir: '/workspace',
       ...(spec.cmd ? { Cmd: spec.cmd } : {}),
-      // StdinOnce: stdin closes when Outpost's attach does, so a warm runner whose Outpost died ends itself.
+      // StdinOnce: stdin closes when Outpost's attach does, so a runner handed its item this way ends itself when its Outpost dies.
       ...(stdin ? { OpenStdin: true, StdinOnce: true, AttachStdin: true } : {}),
       AttachStdout: true,
       AttachStderr: true,
@@ -214,12 +230,15 @@ export class SessionContainer implements WarmSession {
   }
 
   /**
-   * A warm container's item: one JSON line on its stdin (session/runner.ts reads it), never in its
-   * environment, so neither `docker inspect` nor its /proc/N/environ shows the token.
+   * The item, for a container started with its stdin open (warm, or cold with a handover): one JSON
+   * line on its stdin (session/runner.ts reads it), never in its environment, so neither
+   * `docker inspect` nor its /proc/N/environ shows the token.
    */
   async handOver(values: Record<string, string>): Promise<void> {
     const input = this.#input;
-    if (!input) throw new Error('this container was not started warm: it takes no handover');
+    if (!input) throw new Error('this container was not started with its stdin open: it takes no handover');
+    // The container ended and Docker closed the attach: a write would go nowhere (or never call back).
+    if (!input.writable) throw new Error('its stdin is closed');
     await new Promise<void>((resolve, reject) => input.write(`${JSON.stringify(values)}\n`, (e) => (e ? reject(e) : resolve())));
   }
 

@@ -25,3 +25,9 @@ export const LABEL = {
  */
 export const HANDOVER_LABEL = 'outpost.handover';
 export const HANDOVER_STDIN = 'stdin';
+
+/**
+ * The names a handover may carry (the runner refuses a line with any other): the ones its environment
+ * path reads. An item whose variables are all among them is handed over on stdin, warm or cold.
+ */
+export const HANDOVER_NAMES: ReadonlySet<string> = new Set(['ANTHROPIC_BASE_URL', 'ANTHROPIC_WORK_ID', 'ANTHROPIC_ENVIRONMENT_ID', 'ANTHROPIC_SESSION_ID', 'ANTHROPIC_AUTH_TOKEN']);

@@ -11,8 +11,8 @@ import type { SessionUser } from './workspace.js';
 export interface SessionRuntime {
   /** Throws (with the engine's words) when the runtime does not answer: nothing is claimed then. */
   ping(): Promise<void>;
-  /** The image is here, or fetched; throws in words when it cannot be. */
-  ensureImage(image: string, signal?: AbortSignal): Promise<void>;
+  /** The image is here, or fetched; throws in words when it cannot be. Its id and labels (a cold start reads HANDOVER_LABEL). */
+  ensureImage(image: string, signal?: AbortSignal): Promise<ImageInfo>;
   /** Create and start the session's sandbox; its output goes to spec.logFile from the first byte. */
   start(spec: ContainerSpec): Promise<RunningSession>;
   /** Every sandbox carrying this install's labels, running or not (startup recovery). */
@@ -24,9 +24,14 @@ export interface SessionRuntime {
   /** The session's egress as its policy says: the network it joins and the proxy that decides each connection (Docker: a sidecar). */
   openEgress(opts: Omit<SessionEgressOptions, 'docker'>): Promise<SessionEgress>;
   /** The image's id and labels, or null when it is not here (the warm pool keeps only images that take a handover). */
-  imageInfo(image: string): Promise<{ id: string; labels: Record<string, string> } | null>;
+  imageInfo(image: string): Promise<ImageInfo | null>;
   /** Start a sandbox with no item yet, its runner waiting for one on stdin (worker/warm-pool.ts). */
   startWarm(spec: WarmSpec): Promise<WarmSession>;
+}
+
+export interface ImageInfo {
+  id: string;
+  labels: Record<string, string>;
 }
 
 /** A warm sandbox: started before its item, handed the item's variables later, outside its environment. */
@@ -64,6 +69,12 @@ export interface ContainerSpec {
   labels: Record<string, string>;
   /** Exactly what the container's environment holds; the caller decides, nothing is inherited. */
   env: Record<string, string>;
+  /**
+   * The item's own variables, kept out of the environment: written as one JSON line on the runner's
+   * stdin right after start (an image labelled HANDOVER_LABEL reads them there). The container's stdin
+   * stays open and closes with Outpost's attach (StdinOnce), so its runner ends when Outpost dies.
+   */
+  handover?: Record<string, string>;
   workspaceDir: string;
   /** Who the session runs as (workspace.ts sessionUser): never uid 0 unless the profile allows it. */
   user: SessionUser;
@@ -83,7 +94,7 @@ export interface ContainerSpec {
 }
 
 /** A warm sandbox's: no item yet, so no environment, command, files or capture (worker/warm-pool.ts). */
-export type WarmSpec = Omit<ContainerSpec, 'env' | 'cmd' | 'files' | 'captureBytes'>;
+export type WarmSpec = Omit<ContainerSpec, 'env' | 'handover' | 'cmd' | 'files' | 'captureBytes'>;
 
 export interface OutpostContainer {
   id: string;

@@ -6,8 +6,8 @@ import type { Logger } from '../log.js';
 import type { DataPaths } from '../paths.js';
 import { checkedName } from '../paths.js';
 import type { ContainerWork, ControlPlane, ItemLifecycle, ItemOutcome, WorkItem } from '../providers/control-plane.js';
-import type { ContainerLimits, RunningSession, SessionRuntime } from '../runtime/session-runtime.js';
-import { LABEL } from '../runtime/labels.js';
+import type { ContainerLimits, ImageInfo, RunningSession, SessionRuntime } from '../runtime/session-runtime.js';
+import { HANDOVER_LABEL, HANDOVER_NAMES, HANDOVER_STDIN, LABEL } from '../runtime/labels.js';
 import { defuseWorkspace, sessionUser, type SessionUser } from '../runtime/workspace.js';
 import { aborted } from '../timing.js';
 import type { Claim, ClaimStore } from './claims.js';
@@ -178,7 +178,7 @@ export class ItemRun {
       if (served) return served;
     }
     await this.#discardWarm();
-    await runtime.ensureImage(settings.image, interrupted);
+    const image = await runtime.ensureImage(settings.image, interrupted);
     // Nothing starts on a lease not yet confirmed ours: if it lapsed meanwhile, another worker may be running the item.
     const ours = await Promise.race([life.ready(), aborted(interrupted).then(() => false)]);
     if (!ours || interrupted.aborted) return this.#interruptedEnding(life, timeout);
@@ -210,9 +210,11 @@ export class ItemRun {
     });
     let container: RunningSession;
     try {
-      container = await this.#startSession(egress, { name, labels, workspace, user, spec });
+      container = await this.#startSession(egress, image, { name, labels, workspace, user, spec });
     } catch (e) {
       await egress.close();
+      // A container that did not take its handover ran before it was removed: what it left is defused too.
+      this.#defuseWorkspace();
       throw e;
     }
     const startedAt = Date.now();
@@ -225,18 +227,33 @@ export class ItemRun {
     }
   }
 
+  /**
+   * A cold start. When the image takes a handover (its label) and the item brings nothing but
+   * variables the runner accepts there, the item's ids and token go to the runner on stdin, as to a
+   * warm one, not into the environment (`docker inspect`, /proc/1/environ): the lease is confirmed by
+   * now. Its stdin then closes with Outpost's attach, so the session ends itself when Outpost is killed
+   * and not restarted (the fleet soak: else it answers on after the lease lapsed and another worker
+   * took the item). Bridge scripts and other images get the item's variables in the environment.
+   */
   #startSession(
     egress: SessionEgress,
+    image: ImageInfo,
     { name, labels, workspace, user, spec }: { name: string; labels: Record<string, string>; workspace: string; user: SessionUser; spec: ContainerWork },
   ): Promise<RunningSession> {
     const { runtime, settings, paths, logger } = this.#deps;
     const work = this.#work;
+    const profileEnv = revealed(settings.env ?? {});
+    const handover =
+      image.labels[HANDOVER_LABEL] === HANDOVER_STDIN && !spec.cmd && !spec.files && !spec.captureBytes && Object.keys(spec.env).every((n) => HANDOVER_NAMES.has(n));
     return runtime.start({
       image: settings.image,
       name,
       labels,
-      // Outpost's own variables win: the item's ids and token, and the proxy's.
-      env: { ...revealed(settings.env ?? {}), ...spec.env, ...egress.env },
+      // Outpost's own variables win: the item's ids and token, and the proxy's. Handed over, the item's
+      // names leave the environment altogether: a profile's ANTHROPIC_SESSION_ID would send the runner
+      // down its environment path, and there say other than the item.
+      env: handover ? { ...without(profileEnv, Object.keys(spec.env)), ...egress.env } : { ...profileEnv, ...spec.env, ...egress.env },
+      ...(handover ? { handover: spec.env } : {}),
       ...(settings.mounts?.length ? { readOnlyMounts: settings.mounts } : {}),
       ...(spec.cmd ? { cmd: spec.cmd } : {}),
       ...(spec.captureBytes ? { captureBytes: spec.captureBytes } : {}),
@@ -346,6 +363,10 @@ export class ItemRun {
 
 function revealed(env: Record<string, string | Secret>): Record<string, string> {
   return Object.fromEntries(Object.entries(env).map(([name, value]) => [name, typeof value === 'string' ? value : value.reveal()]));
+}
+
+function without(env: Record<string, string>, names: string[]): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !names.includes(name)));
 }
 
 function stopped(reason: string): Ending {
