@@ -104,7 +104,8 @@ describe('warm containers', () => {
 
   it('with the pool off (--warm 0) a session is served cold, its item handed over on stdin: no token in docker inspect or /proc/1/environ', async () => {
     const { environment, environmentKey } = playground.createEnvironment('cold');
-    const w = worker(environment.id, environmentKey, ['--warm', '0']);
+    // A profile variable (as with --env, which keeps a pool from warming) stays in the environment.
+    const w = worker(environment.id, environmentKey, ['--warm', '0', '--env', 'PROFILE_VAR=kept']);
     const { sessionId, work } = playground.createSession(environment.id, {
       calls: [{ name: 'bash', input: { command: 'sleep 2; cat /proc/1/environ /proc/self/environ | tr "\\0" "\\n"; echo cold' } }],
     });
@@ -113,6 +114,7 @@ describe('warm containers', () => {
     ))!;
     const token = playground.record(work.id).sessionsToken;
     assert.deepEqual(info.Config.Env.filter((e) => /ANTHROPIC|sk-ant/.test(e)), [], 'no item variable in its environment');
+    assert.ok(info.Config.Env.includes('PROFILE_VAR=kept'), 'the profile’s variables are');
     assert.ok(!JSON.stringify(info).includes(token), 'the token is nowhere in docker inspect');
     assert.equal(info.Config.OpenStdin, true);
     assert.equal(info.Config.StdinOnce, true, 'stdin closes with Outpost’s attach');
@@ -123,6 +125,7 @@ describe('warm containers', () => {
     const [result] = playground.sessions.results(sessionId);
     assert.equal(result?.isError, false, result?.text);
     assert.match(result!.text, /cold$/, 'served end to end');
+    assert.match(result!.text, /^PROFILE_VAR=kept$/m);
     assert.ok(!result!.text.includes(token), 'the token is in no environment inside the container');
     assert.doesNotMatch(w.output(), /warm=true/);
     assert.deepEqual(await warmContainers(w.installId()), []);

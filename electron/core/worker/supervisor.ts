@@ -250,8 +250,8 @@ export class ItemRun {
       name,
       labels,
       // Outpost's own variables win: the item's ids and token, and the proxy's. Handed over, the item's
-      // names leave the environment altogether: a profile's ANTHROPIC_SESSION_ID would send the runner
-      // down its environment path, and there say other than the item.
+      // names stay out of the environment altogether: a profile cannot name them (shared/contract.ts), but
+      // one that did would send the runner down its environment path, and there say other than the item.
       env: handover ? { ...without(profileEnv, Object.keys(spec.env)), ...egress.env } : { ...profileEnv, ...spec.env, ...egress.env },
       ...(handover ? { handover: spec.env } : {}),
       ...(settings.mounts?.length ? { readOnlyMounts: settings.mounts } : {}),
