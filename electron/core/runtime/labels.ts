@@ -21,7 +21,8 @@ export const LABEL = {
 
 /**
  * On an image: its entrypoint waits, with no credential, for its item as one JSON line on stdin when
- * the ANTHROPIC_* variables are absent (session/runner.ts). Only such images are kept warm.
+ * the ANTHROPIC_* variables are absent (session/runner.ts). Only such images are kept warm; a cold
+ * start of one gets its item there too (worker/supervisor.ts), never in its environment.
  */
 export const HANDOVER_LABEL = 'outpost.handover';
 export const HANDOVER_STDIN = 'stdin';
