@@ -10,6 +10,8 @@ import { AnthropicPlayground } from '../../playground/anthropic.js';
 import { environmentProfileSchema, type EnvironmentProfile } from '../../shared/contract.js';
 import { silentLogger } from '../../electron/core/log.js';
 import { Outpost } from '../../electron/core/outpost.js';
+import { DockerRuntime } from '../../electron/core/runtime/docker.js';
+import { sessionUser } from '../../electron/core/runtime/workspace.js';
 import { buildHandoverImage, docker, inspectAll, outpostContainers } from '../helpers/docker.js';
 import { memorySecrets } from '../helpers/secrets.js';
 import { startWorker, waitFor, type WorkerProcess } from '../helpers/worker.js';
@@ -147,6 +149,15 @@ describe('warm containers', () => {
     assert.deepEqual(await outpostContainers(w.installId()), [], 'no container left');
     w.signal('SIGTERM');
     assert.equal(await w.exited, 0);
+    // The second outcome, without the race: a handover to a container already ended fails in words, never hangs.
+    const dir = mkdtempSync(join(tmpdir(), 'outpost-handover-gone-'));
+    const ended = await new DockerRuntime().startWarm({
+      image: tag, name: `outpost-test-handover-gone-${Date.now()}`, labels: { 'outpost.test': 'handover-gone' }, workspaceDir: join(dir, 'workspace'),
+      user: sessionUser(false), logFile: join(dir, 'log'), networkMode: 'none', limits: {},
+    });
+    assert.equal(await ended.exited, 3);
+    await assert.rejects(ended.handOver({ ANTHROPIC_SESSION_ID: 'sesn_x' }), /its stdin is closed/);
+    await ended.remove();
   });
 
   it('--max-sessions 2 --warm 1 never runs more than 2 containers, and every session is served', async () => {
