@@ -215,6 +215,7 @@ export class SessionContainer implements WarmSession {
   readonly #capture: OutputCapture;
   readonly #input: NodeJS.WritableStream | undefined;
   readonly exited: Promise<number>;
+  #hasExited = false;
 
   constructor(container: Docker.Container, log: WriteStream, capture: OutputCapture, input?: NodeJS.WritableStream) {
     this.id = container.id;
@@ -227,6 +228,7 @@ export class SessionContainer implements WarmSession {
       // The engine went away under us; the caller learns it from the exit code.
       () => -1,
     );
+    void this.exited.then(() => (this.#hasExited = true));
   }
 
   /**
@@ -238,7 +240,8 @@ export class SessionContainer implements WarmSession {
     const input = this.#input;
     if (!input) throw new Error('this container was not started with its stdin open: it takes no handover');
     // The container ended and Docker closed the attach: a write would go nowhere (or never call back).
-    if (!input.writable) throw new Error('its stdin is closed');
+    // Once the container is known to have ended, Docker's closing of the attach may still be on its way.
+    if (this.#hasExited || !input.writable) throw new Error('its stdin is closed');
     await new Promise<void>((resolve, reject) => input.write(`${JSON.stringify(values)}\n`, (e) => (e ? reject(e) : resolve())));
   }
 
