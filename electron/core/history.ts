@@ -1,5 +1,6 @@
 import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { latestByKey } from './json-lines.js';
 import { PRIVATE_FILE_MODE } from './paths.js';
 import { historyEntrySchema, type HistoryEntry } from '../../shared/contract.js';
 import type { ItemState } from '../../shared/states.js';
@@ -80,16 +81,7 @@ export class HistoryStore {
 }
 
 function parseLines(text: string): HistoryEntry[] {
-  const byId = new Map<string, HistoryEntry>();
-  for (const line of text.split('\n')) {
-    try {
-      const parsed = historyEntrySchema.safeParse(JSON.parse(line));
-      if (parsed.success) byId.set(parsed.data.workId, parsed.data);
-    } catch {
-      // a torn last line
-    }
-  }
-  return [...byId.values()].reverse();
+  return latestByKey(text, historyEntrySchema, (e) => e.workId).reverse();
 }
 
 /** What the history keeps of an item that ended. */

@@ -4,6 +4,7 @@ import { chownSync, createWriteStream, mkdirSync, readFileSync, rmSync } from 'n
 import { join } from 'node:path';
 import { egressConnectionSchema, type EgressConnection } from '../../../shared/contract.js';
 import type { EgressPolicy } from '../../../shared/egress.js';
+import { latestByKey } from '../json-lines.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, within } from '../paths.js';
 import { EGRESS_PORT, startEgressSidecar } from '../runtime/egress-sidecar.js';
 import { LABEL } from '../runtime/labels.js';
@@ -185,16 +186,7 @@ export function readConnections(recordFile: string): EgressConnection[] {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;
   }
-  const byId = new Map<number, EgressConnection>();
-  for (const line of text.split('\n')) {
-    try {
-      const parsed = egressConnectionSchema.safeParse(JSON.parse(line));
-      if (parsed.success) byId.set(parsed.data.id, parsed.data);
-    } catch {
-      // Not JSON: a line cut short.
-    }
-  }
-  return [...byId.values()];
+  return latestByKey(text, egressConnectionSchema, (c) => c.id);
 }
 
 /** `[egress] allowed CONNECT pypi.org:443 (allowlist: pypi.org) 151.101.0.223 up 1.2 KB down 3.4 MB 812 ms` */
