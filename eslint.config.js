@@ -22,7 +22,7 @@ export default tseslint.config(
     // The composition root (outpost.ts) that creates providers, and the CLI's `bridge` command, may name them. The API-key account
     // is Anthropic's alone; the service uses it for the environments view.
     files: ['electron/core/**/*.ts', 'shared/**/*.ts'],
-    ignores: ['electron/core/providers/**', 'electron/core/outpost.ts', 'electron/core/cli-commands.ts'],
+    ignores: ['electron/core/providers/**', 'electron/core/outpost.ts', 'electron/core/cli/commands.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -20,7 +20,7 @@ import { EgressProxy } from '../electron/core/egress/proxy.js';
 import { openSessionEgress } from '../electron/core/egress/session-egress.js';
 import { FORWARDER_IMAGE } from '../electron/core/runtime/egress-sidecar.js';
 import { sessionUser } from '../electron/core/runtime/workspace.js';
-import { useWorkerV8Flags } from '../electron/core/worker-v8.js';
+import { useWorkerV8Flags } from '../electron/core/cli/worker-v8.js';
 
 const MB = 100;
 const REQUESTS = 1_000;

@@ -8,7 +8,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { cappedFetch } from '../electron/core/capped-body.js';
+import { cappedFetch } from '../electron/core/providers/capped-body.js';
 const MiB = 2 ** 20;
 let sent = 0;
 const server = createServer((_req, res) => {

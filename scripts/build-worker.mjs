@@ -50,7 +50,7 @@ for (const name of readdirSync(OUT)) if (/^cli-.+-[A-Z0-9]{8}\.js(\.map)?$/.test
 
 await build({
   // The log search's worker thread (logs/search-scan.ts) is found beside the module that starts it: here, beside cli.js.
-  entryPoints: { cli: 'electron/core/cli.ts', 'search-worker': 'electron/core/logs/search-worker.ts' },
+  entryPoints: { cli: 'electron/core/cli/main.ts', 'search-worker': 'electron/core/logs/search-worker.ts' },
   outdir: OUT,
   bundle: true,
   splitting: true,

@@ -6,7 +6,7 @@
  * test that the YAML is what this file renders, not by a cluster.
  */
 import type { KubernetesObject, V1ConfigMap, V1Deployment, V1Namespace, V1PodDisruptionBudget } from '@kubernetes/client-node';
-import { STOP_MARGIN_SECONDS } from '../../electron/core/service-unit.js';
+import { STOP_MARGIN_SECONDS } from '../../electron/core/cli/service-unit.js';
 import { WORKER_DATA_DIR, WORKER_IMAGE, WORKER_UID } from '../../electron/core/runtime/worker-image.js';
 
 export const NAMESPACE = 'outpost';

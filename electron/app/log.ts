@@ -1,7 +1,7 @@
 import type { NodeLogger } from 'electron-log';
 import { join } from 'node:path';
-import { createLogger, type Logger } from '../core/log.js';
-import { redact } from '../core/secret.js';
+import { createLogger, type Logger } from '../core/logs/log.js';
+import { redact } from '../core/secrets/secret.js';
 
 /** electron-log/main in the app; electron-log/node (the same file transport) in tests. */
 export type ElectronLog = NodeLogger;

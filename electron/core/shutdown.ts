@@ -1,4 +1,4 @@
-import type { Logger } from './log.js';
+import type { Logger } from './logs/log.js';
 
 /** What the user chose when stopping with sessions running. */
 export type StopAnswer = 'drain' | 'stop-now' | 'cancel';

@@ -1,4 +1,4 @@
-import { Secret } from '../../electron/core/secret.js';
+import { Secret } from '../../electron/core/secrets/secret.js';
 import { accountFor, type SecretStore, type StoredKey } from '../../electron/core/secrets/secret-store.js';
 
 /** Keys in memory, each bound to its origin as the keychain keeps them: for tests about something else than the keychain (keychain.test.ts is). */

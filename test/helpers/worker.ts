@@ -35,7 +35,7 @@ export function startWorker(opts: {
     [
       '--import',
       'tsx',
-      join(root, 'electron/core/cli.ts'),
+      join(root, 'electron/core/cli/main.ts'),
       'worker',
       ...(opts.baseUrl ? ['--base-url', opts.baseUrl] : []),
       ...(opts.environmentId ? ['--environment-id', opts.environmentId] : []),

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Account, AccountError } from '../../electron/core/providers/anthropic/account.js';
-import { Secret } from '../../electron/core/secret.js';
+import { Secret } from '../../electron/core/secrets/secret.js';
 import { AnthropicPlayground } from '../../playground/anthropic.js';
 
 describe('the account (API key) over the official SDK, against the playground', () => {

@@ -11,10 +11,10 @@ import { AnthropicPlayground } from '../../playground/anthropic.js';
 import { BridgeProvider, OUTPUT_CAP_BYTES } from '../../electron/core/providers/bridge.js';
 import { AnthropicProvider } from '../../electron/core/providers/anthropic/provider.js';
 import { Worker } from '../../electron/core/worker/worker.js';
-import { DataPaths, InstanceRecord } from '../../electron/core/paths.js';
+import { DataPaths, InstanceRecord } from '../../electron/core/store/paths.js';
 import { DockerRuntime } from '../../electron/core/runtime/docker.js';
-import { silentLogger } from '../../electron/core/log.js';
-import { Secret } from '../../electron/core/secret.js';
+import { silentLogger } from '../../electron/core/logs/log.js';
+import { Secret } from '../../electron/core/secrets/secret.js';
 import { buildScriptImage, docker, inspectAll, outpostContainers } from '../helpers/docker.js';
 import { startWorker, waitFor, type WorkerProcess } from '../helpers/worker.js';
 
@@ -340,7 +340,7 @@ describe('AINative Bridge environments', () => {
 
   it('the headless command lists providers, creates a byoc environment and deletes it', async () => {
     const run = (...args: string[]) =>
-      promisify(execFile)(process.execPath, ['--import', 'tsx', 'electron/core/cli.ts', 'bridge', ...args, '--base-url', url], {
+      promisify(execFile)(process.execPath, ['--import', 'tsx', 'electron/core/cli/main.ts', 'bridge', ...args, '--base-url', url], {
         cwd: root,
         env: { ...process.env, OUTPOST_ENVIRONMENT_KEY: bridge.token },
       });

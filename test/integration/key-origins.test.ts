@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { AnthropicPlayground } from '../../playground/anthropic.js';
-import { silentLogger } from '../../electron/core/log.js';
+import { silentLogger } from '../../electron/core/logs/log.js';
 import { Outpost } from '../../electron/core/outpost.js';
 import { memorySecrets } from '../helpers/secrets.js';
 import { startWorker } from '../helpers/worker.js';

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import { createRequire } from 'node:module';
-import { keyFor } from '../../electron/core/key-origins.js';
+import { keyFor } from '../../electron/core/secrets/key-origins.js';
 import { KeytarSecretStore } from '../../electron/core/secrets/keytar-store.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));

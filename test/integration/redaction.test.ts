@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { AnthropicPlayground } from '../../playground/anthropic.js';
 import type { ServiceEvent } from '../../shared/contract.js';
 import { environmentProfileSchema } from '../../shared/contract.js';
-import { silentLogger } from '../../electron/core/log.js';
+import { silentLogger } from '../../electron/core/logs/log.js';
 import { Outpost } from '../../electron/core/outpost.js';
 import { memorySecrets } from '../helpers/secrets.js';
 import { startWorker, waitFor } from '../helpers/worker.js';

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import type Docker from 'dockerode';
 import { AnthropicPlayground } from '../../playground/anthropic.js';
 import { environmentProfileSchema, type EnvironmentProfile } from '../../shared/contract.js';
-import { silentLogger } from '../../electron/core/log.js';
+import { silentLogger } from '../../electron/core/logs/log.js';
 import { Outpost } from '../../electron/core/outpost.js';
 import { DockerRuntime } from '../../electron/core/runtime/docker.js';
 import { sessionUser } from '../../electron/core/runtime/workspace.js';

@@ -3,7 +3,7 @@
  * channel's response schema. Each `@ts-expect-error` fails the type check if tsc ever
  * accepts the line below it.
  */
-import type { ContractHandlers } from '../../electron/core/service.js';
+import type { ContractHandlers } from '../../electron/core/handlers.js';
 
 export const wrongState: ContractHandlers['worker.state'] =
   // @ts-expect-error a worker state with a status the contract does not know

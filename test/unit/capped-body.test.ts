@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { cappedFetch, readCapped, ResponseTooLargeError } from '../../electron/core/capped-body.js';
-import { silentLogger } from '../../electron/core/log.js';
+import { cappedFetch, readCapped, ResponseTooLargeError } from '../../electron/core/providers/capped-body.js';
+import { silentLogger } from '../../electron/core/logs/log.js';
 import { AnthropicProvider } from '../../electron/core/providers/anthropic/provider.js';
-import { Secret } from '../../electron/core/secret.js';
+import { Secret } from '../../electron/core/secrets/secret.js';
 
 const MiB = 2 ** 20;
 

@@ -4,8 +4,8 @@ import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { silentLogger } from '../../electron/core/log.js';
-import { DataPaths, InstanceRecord } from '../../electron/core/paths.js';
+import { silentLogger } from '../../electron/core/logs/log.js';
+import { DataPaths, InstanceRecord } from '../../electron/core/store/paths.js';
 import type { ClaimRecord, ControlPlane } from '../../electron/core/providers/control-plane.js';
 import type { DockerRuntime } from '../../electron/core/runtime/docker.js';
 import { ClaimStore } from '../../electron/core/worker/claims.js';

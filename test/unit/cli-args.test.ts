@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseWorkerArgs, profileFromArgs, workerArgs } from '../../electron/core/cli-args.js';
+import { parseWorkerArgs, profileFromArgs, workerArgs } from '../../electron/core/cli/args.js';
 import { DEFAULT_ALLOWLIST } from '../../shared/egress.js';
 
 const args = (extra: Record<string, unknown>) => ({ ...workerArgs.parse({ ...extra }), 'base-url': 'https://api.anthropic.com', 'environment-id': 'env_1' });

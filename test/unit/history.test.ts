@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import type { HistoryEntry } from '../../shared/contract.js';
-import { HistoryStore } from '../../electron/core/history.js';
-import { listWorkspace, readWorkspaceFile } from '../../electron/core/workspace-files.js';
+import { HistoryStore } from '../../electron/core/store/history.js';
+import { listWorkspace, readWorkspaceFile } from '../../electron/core/store/workspace-files.js';
 
 const entry = (workId: string, endedAt: number): HistoryEntry => ({
   workId,

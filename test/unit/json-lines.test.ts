@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { z } from 'zod';
-import { latestByKey } from '../../electron/core/json-lines.js';
+import { latestByKey } from '../../electron/core/store/json-lines.js';
 
 const record = z.object({ id: z.number(), state: z.string() });
 

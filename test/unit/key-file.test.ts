@@ -4,8 +4,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { readKeyFile } from '../../electron/core/key-file.js';
-import { Secret } from '../../electron/core/secret.js';
+import { readKeyFile } from '../../electron/core/cli/key-file.js';
+import { Secret } from '../../electron/core/secrets/secret.js';
 
 const KEY = 'sk-ant-env-from-a-file-0123456789';
 

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import type { V1Deployment, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import { DRAIN_SECONDS, GRACE_SECONDS, manifests } from '../../deploy/kubernetes/manifests.js';
 import { render, YAML_FILE } from '../../deploy/kubernetes/render.js';
-import { STOP_MARGIN_SECONDS } from '../../electron/core/service-unit.js';
+import { STOP_MARGIN_SECONDS } from '../../electron/core/cli/service-unit.js';
 
 const deployment = manifests.find((m) => m.kind === 'Deployment') as V1Deployment;
 const pod = deployment.spec!.template.spec!;

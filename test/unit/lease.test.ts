@@ -6,9 +6,9 @@ import { ItemChannel } from '../../electron/core/providers/anthropic/api.js';
 import { LeaseKeeper } from '../../electron/core/providers/anthropic/lease.js';
 import { AnthropicProvider } from '../../electron/core/providers/anthropic/provider.js';
 import type { WorkItem } from '../../electron/core/providers/control-plane.js';
-import { silentLogger } from '../../electron/core/log.js';
-import { Secret } from '../../electron/core/secret.js';
-import { aborted } from '../../electron/core/timing.js';
+import { silentLogger } from '../../electron/core/logs/log.js';
+import { Secret } from '../../electron/core/secrets/secret.js';
+import { aborted } from '../../electron/core/base/timing.js';
 import { waitFor } from '../helpers/worker.js';
 
 describe('LeaseKeeper against the playground', () => {

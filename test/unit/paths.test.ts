@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { HistoryStore } from '../../electron/core/history.js';
-import { currentProcess, DataPaths, InstanceRecord, isRunning, within } from '../../electron/core/paths.js';
-import { SettingsStore } from '../../electron/core/settings.js';
+import { HistoryStore } from '../../electron/core/store/history.js';
+import { currentProcess, DataPaths, InstanceRecord, isRunning, within } from '../../electron/core/store/paths.js';
+import { SettingsStore } from '../../electron/core/store/settings.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -87,7 +87,7 @@ describe('an instance record: is its process alive', () => {
   it('a process that listens on its socket is alive; killed with SIGKILL, dead, though nothing removed its record', async () => {
     const paths = new DataPaths(mkdtempSync(join(tmpdir(), 'outpost-paths-')));
     const child = spawn(process.execPath, ['--import', 'tsx', '-e', `
-      import { DataPaths, InstanceRecord } from ${JSON.stringify(join(root, 'electron/core/paths.ts'))};
+      import { DataPaths, InstanceRecord } from ${JSON.stringify(join(root, 'electron/core/store/paths.ts'))};
       console.log(new InstanceRecord(new DataPaths(${JSON.stringify(paths.root)})).id);
       setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
     const id = await new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())));

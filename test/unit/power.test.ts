@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { LinuxPowerSupply } from '../../electron/core/power.js';
+import { LinuxPowerSupply } from '../../electron/core/worker/power.js';
 
 /** A /sys/class/power_supply-shaped folder; a string entry is a plain file where a supply's folder should be. */
 function sysfs(supplies: Record<string, Record<string, string> | string>): string {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { describe, it } from 'node:test';
-import { Secret, forgetForRedaction, redact, registerForRedaction } from '../../electron/core/secret.js';
-import { createLogger } from '../../electron/core/log.js';
+import { Secret, forgetForRedaction, redact, registerForRedaction } from '../../electron/core/secrets/secret.js';
+import { createLogger } from '../../electron/core/logs/log.js';
 
 describe('secrets and redaction', () => {
   it('a Secret prints as [redacted] however it is printed', () => {

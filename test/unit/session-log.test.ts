@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CappedSink, RedactingLines } from '../../electron/core/runtime/session-log.js';
-import { Secret } from '../../electron/core/secret.js';
+import { Secret } from '../../electron/core/secrets/secret.js';
 
 function writer() {
   const out: string[] = [];

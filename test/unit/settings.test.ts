@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { SettingsStore } from '../../electron/core/settings.js';
+import { SettingsStore } from '../../electron/core/store/settings.js';
 import { environmentProfileSchema } from '../../shared/contract.js';
 
 describe('settings in the user-data folder', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Secret } from '../../electron/core/secret.js';
+import { Secret } from '../../electron/core/secrets/secret.js';
 import { warmNetworkMode } from '../../electron/core/worker/warm-pool.js';
 import type { SessionSettings } from '../../electron/core/worker/supervisor.js';
 

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
-import type { Logger } from '../log.js';
+import type { Logger } from '../logs/log.js';
 import type { Outpost } from '../outpost.js';
 import { packageRoot } from '../runtime/session-image.js';
 import { DashboardServer } from './server.js';
-import { terminal } from '../terminal.js';
+import { terminal } from '../cli/terminal.js';
 
 /**
  * `outpost worker --dashboard`: Outpost's window served to a browser on 127.0.0.1, attached to

@@ -7,7 +7,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { z } from 'zod';
 import { DASHBOARD_PROTOCOL, DASHBOARD_TOKEN_PROTOCOL } from '../../../shared/channels.js';
 import type { Outpost } from '../outpost.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../logs/log.js';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

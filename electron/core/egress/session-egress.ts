@@ -4,12 +4,12 @@ import { chownSync, createWriteStream, mkdirSync, readFileSync, rmSync } from 'n
 import { join } from 'node:path';
 import { egressConnectionSchema, type EgressConnection } from '../../../shared/contract.js';
 import type { EgressPolicy } from '../../../shared/egress.js';
-import { latestByKey } from '../json-lines.js';
-import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, within } from '../paths.js';
+import { latestByKey } from '../store/json-lines.js';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, within } from '../store/paths.js';
 import { EGRESS_PORT, startEgressSidecar } from '../runtime/egress-sidecar.js';
 import { LABEL } from '../runtime/labels.js';
 import type { SessionUser } from '../runtime/workspace.js';
-import { redact, redactDeep } from '../secret.js';
+import { redact, redactDeep } from '../secrets/secret.js';
 import { EgressPolicyRules, normalHost } from './policy.js';
 import { EgressProxy, type ConnectionRecord, type Resolver } from './proxy.js';
 

@@ -1,10 +1,10 @@
 import { backoff } from '@anthropic-ai/sdk/lib/environments/index';
 import { z } from 'zod';
 import { controlPlaneId, isControlPlaneId, quoteId } from '../../../shared/ids.js';
-import { readCapped, ResponseTooLargeError } from '../capped-body.js';
-import type { Logger } from '../log.js';
-import type { Secret } from '../secret.js';
-import { deadline, sleep } from '../timing.js';
+import { readCapped, ResponseTooLargeError } from './capped-body.js';
+import type { Logger } from '../logs/log.js';
+import type { Secret } from '../secrets/secret.js';
+import { deadline, sleep } from '../base/timing.js';
 import { BridgeResultStore, type BridgeReport } from './bridge-results.js';
 import { connectionCause, MalformedWorkError, type ClaimRecord, type ContainerWork, type ControlPlane, type ItemLifecycle, type ItemOutcome, type WorkItem } from './control-plane.js';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Docker from 'dockerode';
-import type { Logger } from '../log.js';
+import type { Logger } from '../logs/log.js';
 import type { DockerRuntime } from './docker.js';
 import { buildContext, fetchNode22, placeWithLibraries, requireBinary } from './image-context.js';
 import { HANDOVER_LABEL, HANDOVER_STDIN } from './labels.js';

@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import { redact } from '../secret.js';
+import { redact } from '../secrets/secret.js';
 
 /** A line longer than this (a binary flood with no newline) is written in pieces. */
 const MAX_PENDING_BYTES = 64 * 1024;

@@ -1,6 +1,6 @@
 import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, within } from '../paths.js';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, within } from '../store/paths.js';
 
 /** The uid:gid a session's processes run as. */
 export interface SessionUser {

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { Secret } from '../secret.js';
+import { Secret } from './secret.js';
 import type { KeyRef } from '../../../shared/contract.js';
 import { accountFor, KeychainUnavailableError, type SecretStore, type StoredKey } from './secret-store.js';
 

@@ -1,5 +1,5 @@
 import type { KeyRef } from '../../../shared/contract.js';
-import type { Secret } from '../secret.js';
+import type { Secret } from './secret.js';
 
 /**
  * A key and the one origin it may be sent to: the origin it was verified with (the API key,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkedName, PRIVATE_FILE_MODE, within } from '../paths.js';
+import { checkedName, PRIVATE_FILE_MODE, within } from '../store/paths.js';
 import type { ClaimRecord, ClaimUpdate } from '../providers/control-plane.js';
 
 /** A claim as kept on disk: what the control plane needs to recover it, and which process holds it. */

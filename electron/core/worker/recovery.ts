@@ -1,6 +1,6 @@
 import { isControlPlaneId } from '../../../shared/ids.js';
 import { rmSync } from 'node:fs';
-import { InstanceRecord, within } from '../paths.js';
+import { InstanceRecord, within } from '../store/paths.js';
 import { LABEL } from '../runtime/labels.js';
 import { defuseWorkspace } from '../runtime/workspace.js';
 import type { ClaimStore, StoredClaim } from './claims.js';

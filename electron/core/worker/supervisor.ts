@@ -2,17 +2,17 @@ import { randomBytes } from 'node:crypto';
 import type { EgressConnection } from '../../../shared/contract.js';
 import type { ItemState, ItemStatus } from '../../../shared/states.js';
 import type { EgressSettings, SessionEgress } from '../egress/session-egress.js';
-import type { Logger } from '../log.js';
-import type { DataPaths } from '../paths.js';
-import { checkedName } from '../paths.js';
+import type { Logger } from '../logs/log.js';
+import type { DataPaths } from '../store/paths.js';
+import { checkedName } from '../store/paths.js';
 import type { ContainerWork, ControlPlane, ItemLifecycle, ItemOutcome, WorkItem } from '../providers/control-plane.js';
 import type { ContainerLimits, ImageInfo, RunningSession, SessionRuntime } from '../runtime/session-runtime.js';
 import { HANDOVER_LABEL, HANDOVER_NAMES, HANDOVER_STDIN, LABEL } from '../runtime/labels.js';
 import { defuseWorkspace, sessionUser, type SessionUser } from '../runtime/workspace.js';
-import { aborted } from '../timing.js';
+import { aborted } from '../base/timing.js';
 import type { Claim, ClaimStore } from './claims.js';
 import type { WarmContainer } from './warm-pool.js';
-import type { Secret } from '../secret.js';
+import type { Secret } from '../secrets/secret.js';
 
 export interface SessionSettings {
   image: string;

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, renameSync, rmSync } from 'node:fs';
-import type { Logger } from '../log.js';
-import type { DataPaths } from '../paths.js';
-import { checkedName } from '../paths.js';
+import type { Logger } from '../logs/log.js';
+import type { DataPaths } from '../store/paths.js';
+import { checkedName } from '../store/paths.js';
 import type { SessionRuntime, WarmSession } from '../runtime/session-runtime.js';
 import { HANDOVER_LABEL, HANDOVER_STDIN, LABEL } from '../runtime/labels.js';
 import { sessionUser } from '../runtime/workspace.js';

@@ -1,9 +1,9 @@
 import { backoff, jitter } from '@anthropic-ai/sdk/lib/environments/index';
 import type { ClaimBlock, ItemState, WorkerEvent, WorkerState } from '../../../shared/states.js';
 import { isTerminal } from '../../../shared/states.js';
-import { Emitter } from '../emitter.js';
+import { Emitter } from '../base/emitter.js';
 import { MalformedWorkError, type WorkItem } from '../providers/control-plane.js';
-import { sleep } from '../timing.js';
+import { sleep } from '../base/timing.js';
 import { ClaimStore } from './claims.js';
 import { sweepOrphans } from './recovery.js';
 import { ItemRun, type SessionSettings, type WorkerContext } from './supervisor.js';

@@ -1,7 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import type { BetaEnvironment } from '@anthropic-ai/sdk/resources/beta/environments/environments';
 import type { EnvironmentSummary } from '../../../../shared/contract.js';
-import type { Secret } from '../../secret.js';
+import type { Secret } from '../../secrets/secret.js';
 import { describeApiError, REQUEST_TIMEOUT_MS } from './api.js';
 
 /** A failed account call in words the user can act on: where it went and what the API said. */

@@ -2,10 +2,10 @@ import Anthropic from '@anthropic-ai/sdk';
 import { isStatus } from '@anthropic-ai/sdk/lib/environments/index';
 import { z } from 'zod';
 import { controlPlaneId } from '../../../../shared/ids.js';
-import type { Logger } from '../../log.js';
-import { sleep } from '../../timing.js';
+import type { Logger } from '../../logs/log.js';
+import { sleep } from '../../base/timing.js';
 import type { WorkItem } from '../control-plane.js';
-import { readCapped } from '../../capped-body.js';
+import { readCapped } from '../capped-body.js';
 
 /**
  * A bounded wait per request, headers and body (see boundedFetch): a control plane that never

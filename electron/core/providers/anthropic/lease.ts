@@ -1,6 +1,6 @@
 import { isFatal4xx, isStatus } from '@anthropic-ai/sdk/lib/environments/index';
-import type { Logger } from '../../log.js';
-import { deadline, sleep } from '../../timing.js';
+import type { Logger } from '../../logs/log.js';
+import { deadline, sleep } from '../../base/timing.js';
 import type { HeartbeatReply, ItemChannel } from './api.js';
 import { describeApiError } from './api.js';
 

@@ -1,11 +1,11 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { isFatal4xx, isStatus, POLL_BLOCK_MS } from '@anthropic-ai/sdk/lib/environments/index';
-import { deadline } from '../../timing.js';
+import { deadline } from '../../base/timing.js';
 import { sessionsTokenFromSecret } from '@anthropic-ai/sdk/lib/environments/worker';
 import { z } from 'zod';
 import { quoteId } from '../../../../shared/ids.js';
-import type { Logger } from '../../log.js';
-import { Secret } from '../../secret.js';
+import type { Logger } from '../../logs/log.js';
+import { Secret } from '../../secrets/secret.js';
 import type { ClaimRecord, ClaimRecorder, ContainerWork, ControlPlane, ItemLifecycle, ItemOutcome, LifecycleEnd, WorkItem } from '../control-plane.js';
 import { connectionCause, MalformedWorkError } from '../control-plane.js';
 import { MAX_RETRIES, boundedFetch, describeApiError, ItemChannel, REQUEST_TIMEOUT_MS, withRetries, workSchema } from './api.js';

@@ -1,12 +1,12 @@
 import Docker from 'dockerode';
 import { parseArgs } from 'node:util';
-import { EXIT_FATAL, EXIT_USAGE } from './cli-args.js';
-import { createLogger } from './log.js';
-import { BridgeProvider } from './providers/bridge.js';
-import { unsupportedDockerHost } from './runtime/docker-host.js';
-import { buildSessionImage, packageVersion, SESSION_IMAGE } from './runtime/session-image.js';
-import { buildWorkerImage, WORKER_IMAGE } from './runtime/worker-image.js';
-import { MIN_SECRET_LENGTH, Secret } from './secret.js';
+import { EXIT_FATAL, EXIT_USAGE } from './args.js';
+import { createLogger } from '../logs/log.js';
+import { BridgeProvider } from '../providers/bridge.js';
+import { unsupportedDockerHost } from '../runtime/docker-host.js';
+import { buildSessionImage, packageVersion, SESSION_IMAGE } from '../runtime/session-image.js';
+import { buildWorkerImage, WORKER_IMAGE } from '../runtime/worker-image.js';
+import { MIN_SECRET_LENGTH, Secret } from '../secrets/secret.js';
 import { terminal } from './terminal.js';
 
 /** `outpost bridge …` and `outpost image build [--worker]`: one-shot commands beside the worker. */

@@ -2,9 +2,9 @@ import { existsSync, mkdirSync, rmdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { environmentProfileSchema, isKeySafeUrl, KEY_SAFE_URL_RULE, type EnvironmentProfile } from '../../shared/contract.js';
-import { DEFAULT_ALLOWLIST, EGRESS_POLICIES } from '../../shared/egress.js';
-import { defaultDataDir } from './paths.js';
+import { environmentProfileSchema, isKeySafeUrl, KEY_SAFE_URL_RULE, type EnvironmentProfile } from '../../../shared/contract.js';
+import { DEFAULT_ALLOWLIST, EGRESS_POLICIES } from '../../../shared/egress.js';
+import { defaultDataDir } from '../store/paths.js';
 
 /** `outpost worker`'s flags, parsed and checked. */
 const positiveInt = z.coerce.number().int().positive();

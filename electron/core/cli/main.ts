@@ -1,22 +1,22 @@
 #!/usr/bin/env node
-import { RotatingFile } from './logs/rotating-file.js';
+import { RotatingFile } from '../logs/rotating-file.js';
 import { join } from 'node:path';
-import type { EnvironmentProfile, KeyRef } from '../../shared/contract.js';
-import { bridgeCommand, imageCommand } from './cli-commands.js';
-import { EXIT_FATAL, EXIT_USAGE, parseWorkerArgs, USAGE, type WorkerArgs } from './cli-args.js';
-import { serviceCommand } from './cli-service.js';
-import { createLogger, type Logger } from './log.js';
+import type { EnvironmentProfile, KeyRef } from '../../../shared/contract.js';
+import { bridgeCommand, imageCommand } from './commands.js';
+import { EXIT_FATAL, EXIT_USAGE, parseWorkerArgs, USAGE, type WorkerArgs } from './args.js';
+import { serviceCommand } from './service-install.js';
+import { createLogger, type Logger } from '../logs/log.js';
 import { survivePipeClosed, terminal } from './terminal.js';
-import { Outpost } from './outpost.js';
-import { LinuxPowerSupply } from './power.js';
-import { MIN_SECRET_LENGTH, Secret } from './secret.js';
-import { originOf, SESSION_CONTAINERS } from './key-origins.js';
+import { Outpost } from '../outpost.js';
+import { LinuxPowerSupply } from '../worker/power.js';
+import { MIN_SECRET_LENGTH, Secret } from '../secrets/secret.js';
+import { originOf, SESSION_CONTAINERS } from '../secrets/key-origins.js';
 import { readKeyFile } from './key-file.js';
-import { KeytarSecretStore } from './secrets/keytar-store.js';
-import { OverlaySecretStore } from './secrets/overlay-store.js';
-import type { StoredKey } from './secrets/secret-store.js';
-import { ShutdownPolicy, stopOnSignals } from './shutdown.js';
-import { UserError } from './user-error.js';
+import { KeytarSecretStore } from '../secrets/keytar-store.js';
+import { OverlaySecretStore } from '../secrets/overlay-store.js';
+import type { StoredKey } from '../secrets/secret-store.js';
+import { ShutdownPolicy, stopOnSignals } from '../shutdown.js';
+import { UserError } from '../base/user-error.js';
 import { useWorkerV8Flags } from './worker-v8.js';
 
 /** The headless `outpost` command: a head over the same Outpost as the desktop app. */
@@ -102,7 +102,7 @@ async function workerCommand(args: WorkerArgs, served: EnvironmentProfile | unde
   }
   const stopped = stopOnSignals(new ShutdownPolicy(outpost), log.logger);
   // Loaded only when asked for: the dashboard (its HTTP and WebSocket servers) costs a worker ~7 MiB (issue 15 §4).
-  const dashboard = args.dashboard ? await (await import('./dashboard/headless.js')).attachDashboard(outpost, { port: args['dashboard-port'], logger: log.logger }) : undefined;
+  const dashboard = args.dashboard ? await (await import('../dashboard/headless.js')).attachDashboard(outpost, { port: args['dashboard-port'], logger: log.logger }) : undefined;
   if (dashboard === null) {
     await outpost.dispose();
     await log.close();

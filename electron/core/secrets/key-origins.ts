@@ -1,7 +1,7 @@
-import type { KeyRef, Settings } from '../../shared/contract.js';
+import type { KeyRef, Settings } from '../../../shared/contract.js';
 import type { Secret } from './secret.js';
-import type { SecretStore } from './secrets/secret-store.js';
-import { UserError } from './user-error.js';
+import type { SecretStore } from './secret-store.js';
+import { UserError } from '../base/user-error.js';
 
 /**
  * Keys travel one way (DESIGN §4): each key is sent only to the origin kept with it in the

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { environmentProfileSchema, settingsSchema, type Settings, type SettingsPatch } from '../../shared/contract.js';
+import { environmentProfileSchema, settingsSchema, type Settings, type SettingsPatch } from '../../../shared/contract.js';
 
 export interface LoadedSettings {
   settings: Settings;

@@ -2,8 +2,8 @@ import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import { latestByKey } from './json-lines.js';
 import { PRIVATE_FILE_MODE } from './paths.js';
-import { historyEntrySchema, type HistoryEntry } from '../../shared/contract.js';
-import type { ItemState } from '../../shared/states.js';
+import { historyEntrySchema, type HistoryEntry } from '../../../shared/contract.js';
+import type { ItemState } from '../../../shared/states.js';
 
 const KEEP = 500;
 

@@ -1,4 +1,4 @@
-import { redact, redactDeep } from './secret.js';
+import { redact, redactDeep } from '../secrets/secret.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, unknown>;

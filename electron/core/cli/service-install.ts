@@ -3,11 +3,11 @@ import { chmodSync, existsSync, mkdirSync, realpathSync, rmSync, writeFileSync }
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { EXIT_USAGE, profileFromArgs, workerArgs } from './cli-args.js';
+import { EXIT_USAGE, profileFromArgs, workerArgs } from './args.js';
 import { readKeyFile } from './key-file.js';
-import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './paths.js';
-import { packageRoot } from './runtime/session-image.js';
-import { MIN_SECRET_LENGTH, Secret } from './secret.js';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../store/paths.js';
+import { packageRoot } from '../runtime/session-image.js';
+import { MIN_SECRET_LENGTH, Secret } from '../secrets/secret.js';
 import { launchdPlist, systemdUnit, type ServiceSpec } from './service-unit.js';
 import { terminal } from './terminal.js';
 

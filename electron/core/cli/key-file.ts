@@ -1,5 +1,5 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
-import { MIN_SECRET_LENGTH, Secret } from './secret.js';
+import { MIN_SECRET_LENGTH, Secret } from '../secrets/secret.js';
 
 /** Far above any key; a bigger "key file" is a mistake (a log, /dev/zero), not read. */
 const MAX_KEY_FILE_BYTES = 64 * 1024;

@@ -1,4 +1,4 @@
-import { redact } from './secret.js';
+import { redact } from '../secrets/secret.js';
 
 /**
  * What the headless command prints: every write to stdout and stderr passes the one redaction

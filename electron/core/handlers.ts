@@ -9,17 +9,17 @@ import {
   type SettingsPatch,
 } from '../../shared/contract.js';
 import type { ItemState, WorkerState } from '../../shared/states.js';
-import { keyFor, originForNewKey, originOf } from './key-origins.js';
+import { keyFor, originForNewKey, originOf } from './secrets/key-origins.js';
 import { Account, AccountError } from './providers/anthropic/account.js';
-import type { HistoryStore } from './history.js';
-import type { Logger } from './log.js';
+import type { HistoryStore } from './store/history.js';
+import type { Logger } from './logs/log.js';
 import { LogFile } from './logs/log-file.js';
-import type { DataPaths } from './paths.js';
+import type { DataPaths } from './store/paths.js';
 import type { DockerRuntime } from './runtime/docker.js';
-import { Secret } from './secret.js';
+import { Secret } from './secrets/secret.js';
 import { KeychainUnavailableError, type SecretStore } from './secrets/secret-store.js';
-import { UserError } from './user-error.js';
-import { listWorkspace, readWorkspaceFile } from './workspace-files.js';
+import { UserError } from './base/user-error.js';
+import { listWorkspace, readWorkspaceFile } from './store/workspace-files.js';
 import { readConnections } from './egress/session-egress.js';
 import { checkMounts } from './runtime/mounts.js';
 

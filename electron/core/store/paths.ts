@@ -3,7 +3,7 @@ import { chmodSync, lstatSync, mkdirSync, readFileSync, readlinkSync, writeFileS
 import { homedir } from 'node:os';
 import { createServer, connect, type Server } from 'node:net';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { CONTROL_PLANE_ID, quoteId } from '../../shared/ids.js';
+import { CONTROL_PLANE_ID, quoteId } from '../../../shared/ids.js';
 
 const EGRESS_SUFFIX = '.egress.jsonl';
 
