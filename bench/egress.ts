@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import { EgressPolicyRules } from '../electron/core/egress/policy.js';
 import { EgressProxy } from '../electron/core/egress/proxy.js';
-import { openSessionEgress } from '../electron/core/egress/session-egress.js';
+import { openSessionEgress } from '../electron/core/runtime/session-egress.js';
 import { FORWARDER_IMAGE } from '../electron/core/runtime/egress-sidecar.js';
 import { sessionUser } from '../electron/core/runtime/workspace.js';
 import { useWorkerV8Flags } from '../electron/core/cli/worker-v8.js';

@@ -12,7 +12,7 @@ import { BridgeProvider } from './providers/bridge.js';
 import type { ControlPlane } from './providers/control-plane.js';
 import type { Resolver } from './egress/proxy.js';
 import type { PowerSource } from './worker/power.js';
-import type { EgressSettings } from './egress/session-egress.js';
+import type { EgressSettings } from './runtime/session-egress.js';
 import { DockerRuntime } from './runtime/docker.js';
 import { unsupportedDockerHost } from './runtime/docker-host.js';
 import { FORWARDER_IMAGE } from './runtime/egress-sidecar.js';

@@ -1,7 +1,7 @@
 import Docker from 'dockerode';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { PassThrough } from 'node:stream';
-import { openSessionEgress, type SessionEgress, type SessionEgressOptions } from '../egress/session-egress.js';
+import { openSessionEgress, type SessionEgress, type SessionEgressOptions } from './session-egress.js';
 import { PRIVATE_FILE_MODE } from '../store/paths.js';
 import { LABEL } from './labels.js';
 import { CappedSink, DEFAULT_SESSION_LOG_LIMIT_BYTES, RedactingLines } from './session-log.js';

@@ -1,4 +1,4 @@
-import type { SessionEgress, SessionEgressOptions } from '../egress/session-egress.js';
+import type { SessionEgress, SessionEgressOptions } from './session-egress.js';
 import type { SessionUser } from './workspace.js';
 
 /**

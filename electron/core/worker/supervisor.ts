@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { EgressConnection } from '../../../shared/contract.js';
 import type { ItemState, ItemStatus } from '../../../shared/states.js';
-import type { EgressSettings, SessionEgress } from '../egress/session-egress.js';
+import type { EgressSettings, SessionEgress } from '../runtime/session-egress.js';
 import type { Logger } from '../logs/log.js';
 import type { DataPaths } from '../store/paths.js';
 import { checkedName } from '../store/paths.js';

@@ -6,12 +6,12 @@ import { egressConnectionSchema, type EgressConnection } from '../../../shared/c
 import type { EgressPolicy } from '../../../shared/egress.js';
 import { latestByKey } from '../store/json-lines.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, within } from '../store/paths.js';
-import { EGRESS_PORT, startEgressSidecar } from '../runtime/egress-sidecar.js';
-import { LABEL } from '../runtime/labels.js';
-import type { SessionUser } from '../runtime/workspace.js';
+import { EGRESS_PORT, startEgressSidecar } from './egress-sidecar.js';
+import { LABEL } from './labels.js';
+import type { SessionUser } from './workspace.js';
 import { redact, redactDeep } from '../secrets/secret.js';
-import { EgressPolicyRules, normalHost } from './policy.js';
-import { EgressProxy, type ConnectionRecord, type Resolver } from './proxy.js';
+import { EgressPolicyRules, normalHost } from '../egress/policy.js';
+import { EgressProxy, type ConnectionRecord, type Resolver } from '../egress/proxy.js';
 
 /** An environment's egress settings, as its sessions are started with them. */
 export interface EgressSettings {
