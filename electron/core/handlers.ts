@@ -20,7 +20,7 @@ import { Secret } from './secrets/secret.js';
 import { KeychainUnavailableError, type SecretStore } from './secrets/secret-store.js';
 import { UserError } from './base/user-error.js';
 import { listWorkspace, readWorkspaceFile } from './store/workspace-files.js';
-import { readConnections } from './runtime/session-egress.js';
+import { readConnections } from './egress/connection-log.js';
 import { checkMounts } from './runtime/mounts.js';
 
 /** What the contract's handlers act on: a running Outpost (outpost.ts). */

@@ -17,7 +17,7 @@ import { DockerRuntime } from './runtime/docker.js';
 import { unsupportedDockerHost } from './runtime/docker-host.js';
 import { FORWARDER_IMAGE } from './runtime/egress-sidecar.js';
 import { checkMounts, type ReadOnlyMount } from './runtime/mounts.js';
-import type { SessionSettings } from './worker/supervisor.js';
+import type { SessionSettings } from './worker/session-settings.js';
 import { ensureSessionImage, packageVersion } from './runtime/session-image.js';
 import { redactDeep, type Secret } from './secrets/secret.js';
 import type { SecretStore } from './secrets/secret-store.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Secret } from '../../electron/core/secrets/secret.js';
 import { warmNetworkMode } from '../../electron/core/worker/warm-pool.js';
-import type { SessionSettings } from '../../electron/core/worker/supervisor.js';
+import type { SessionSettings } from '../../electron/core/worker/session-settings.js';
 
 const session = (extra: Partial<SessionSettings>): SessionSettings => ({ image: 'outpost-session:latest', networkMode: 'bridge', limits: {}, graceSeconds: 1, ...extra });
 

@@ -1,7 +1,6 @@
 import type Docker from 'dockerode';
 import { PassThrough } from 'node:stream';
-import { LABEL } from './labels.js';
-import { SESSION_IMAGE } from './session-image.js';
+import { LABEL, SESSION_IMAGE } from './labels.js';
 import type { SessionUser } from './workspace.js';
 
 /** Where, inside the session's network namespace, its proxy answers (Squid's port: tools recognise it). */

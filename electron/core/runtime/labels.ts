@@ -1,3 +1,6 @@
+/** Outpost's own session image (session/Dockerfile, `outpost image build`). */
+export const SESSION_IMAGE = 'outpost-session';
+
 /** Labels on every container Outpost starts; a restarted Outpost finds its leftovers by them. */
 export const LABEL = {
   workId: 'outpost.work_id',

@@ -1,17 +1,16 @@
 import type Docker from 'dockerode';
 import { randomBytes } from 'node:crypto';
-import { chownSync, createWriteStream, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { egressConnectionSchema, type EgressConnection } from '../../../shared/contract.js';
+import type { EgressConnection } from '../../../shared/contract.js';
 import type { EgressPolicy } from '../../../shared/egress.js';
-import { latestByKey } from '../store/json-lines.js';
-import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, within } from '../store/paths.js';
+import { PRIVATE_DIR_MODE, within } from '../store/paths.js';
 import { EGRESS_PORT, startEgressSidecar } from './egress-sidecar.js';
 import { LABEL } from './labels.js';
 import type { SessionUser } from './workspace.js';
-import { redact, redactDeep } from '../secrets/secret.js';
+import { ConnectionLog } from '../egress/connection-log.js';
 import { EgressPolicyRules, normalHost } from '../egress/policy.js';
-import { EgressProxy, type ConnectionRecord, type Resolver } from '../egress/proxy.js';
+import { EgressProxy, type Resolver } from '../egress/proxy.js';
 
 /** An environment's egress settings, as its sessions are started with them. */
 export interface EgressSettings {
@@ -52,8 +51,6 @@ export interface SessionEgress {
   close(): Promise<void>;
 }
 
-/** A session that opens more connections than this has the rest counted, not each logged (the log has a cap of its own). */
-const LOGGED_CONNECTIONS = 10_000;
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '::1'];
 
 /**
@@ -124,83 +121,4 @@ function apiOrigin(baseUrl: string | undefined, environmentUrl: string | undefin
   if (!baseUrl) return undefined;
   const url = new URL(baseUrl);
   return { host: url.hostname, port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)), internal: !!environmentUrl && new URL(environmentUrl).origin === url.origin };
-}
-
-/**
- * Each connection as a plain line in the session's log, as a JSON line beside it (the Network view's
- * history), and as an event: all redacted, since a host name can carry a token.
- */
-class ConnectionLog {
-  readonly #lines;
-  readonly #records;
-  readonly #workId: string;
-  #count = 0;
-
-  constructor(
-    files: { logFile: string; recordFile: string; workId: string },
-    private readonly onConnection?: (connection: EgressConnection) => void,
-  ) {
-    this.#workId = files.workId;
-    this.#lines = createWriteStream(files.logFile, { flags: 'a', mode: PRIVATE_FILE_MODE });
-    this.#records = createWriteStream(files.recordFile, { flags: 'a', mode: PRIVATE_FILE_MODE });
-    // A full disk loses these lines, as it does the session's own.
-    this.#lines.on('error', () => {});
-    this.#records.on('error', () => {});
-  }
-
-  add(record: ConnectionRecord): void {
-    if (record.open) {
-      // Said at once, so a long download or stream shows while it runs; its line in the log waits for its end.
-      if (this.#count < LOGGED_CONNECTIONS) this.#record(record);
-      return;
-    }
-    if (++this.#count > LOGGED_CONNECTIONS) {
-      if (this.#count === LOGGED_CONNECTIONS + 1) this.#lines.write(`${new Date().toISOString()} [egress] more than ${LOGGED_CONNECTIONS} connections: the rest are not logged\n`);
-      return;
-    }
-    // Written when it closed, like every other line: the log stays in time order (the line says how long it took).
-    this.#lines.write(`${new Date().toISOString()} ${redact(describeConnection(record))}\n`);
-    this.#record(record);
-  }
-
-  #record(record: ConnectionRecord): void {
-    const connection = redactDeep({ workId: this.#workId, ...record });
-    this.#records.write(`${JSON.stringify(connection)}\n`);
-    this.onConnection?.(connection);
-  }
-
-  async close(): Promise<void> {
-    await Promise.all([this.#lines, this.#records].map((s) => new Promise((resolve) => s.end(resolve))));
-  }
-}
-
-/**
- * A session's connections, as its JSON lines keep them (an open one's last report wins): what does
- * not parse (a line cut by a full disk) is left out.
- */
-export function readConnections(recordFile: string): EgressConnection[] {
-  let text: string;
-  try {
-    text = readFileSync(recordFile, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw e;
-  }
-  return latestByKey(text, egressConnectionSchema, (c) => c.id);
-}
-
-/** `[egress] allowed CONNECT pypi.org:443 (allowlist: pypi.org) 151.101.0.223 up 1.2 KB down 3.4 MB 812 ms` */
-export function describeConnection(c: ConnectionRecord): string {
-  const verdict = c.allowed ? 'allowed' : 'refused';
-  const where = c.address ? ` ${c.address}` : '';
-  const traffic = c.allowed ? ` up ${bytes(c.bytesUp)} down ${bytes(c.bytesDown)} ${c.durationMs} ms` : '';
-  const failed = c.error ? ` failed: ${c.error}` : '';
-  return `[egress] ${verdict} ${c.method} ${c.host}:${c.port} (${c.rule})${where}${traffic}${failed}`;
-}
-
-function bytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KB`;
-  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MB`;
-  return `${(n / 1024 ** 3).toFixed(2)} GB`;
 }

@@ -6,9 +6,8 @@ import type Docker from 'dockerode';
 import type { Logger } from '../logs/log.js';
 import type { DockerRuntime } from './docker.js';
 import { buildContext, fetchNode22, placeWithLibraries, requireBinary } from './image-context.js';
-import { HANDOVER_LABEL, HANDOVER_STDIN } from './labels.js';
+import { HANDOVER_LABEL, HANDOVER_STDIN, SESSION_IMAGE } from './labels.js';
 
-export const SESSION_IMAGE = 'outpost-session';
 
 /** The package root (where package.json is), from source under tsx or from dist/. */
 export function packageRoot(): string {

@@ -1,35 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import type { EgressConnection } from '../../../shared/contract.js';
 import type { ItemState, ItemStatus } from '../../../shared/states.js';
-import type { EgressSettings, SessionEgress } from '../runtime/session-egress.js';
+import type { SessionEgress } from '../runtime/session-egress.js';
 import type { Logger } from '../logs/log.js';
 import type { DataPaths } from '../store/paths.js';
 import { checkedName } from '../store/paths.js';
 import type { ContainerWork, ControlPlane, ItemLifecycle, ItemOutcome, WorkItem } from '../providers/control-plane.js';
-import type { ContainerLimits, ImageInfo, RunningSession, SessionRuntime } from '../runtime/session-runtime.js';
+import type { ImageInfo, RunningSession, SessionRuntime } from '../runtime/session-runtime.js';
 import { HANDOVER_LABEL, HANDOVER_NAMES, HANDOVER_STDIN, LABEL } from '../runtime/labels.js';
 import { defuseWorkspace, sessionUser, type SessionUser } from '../runtime/workspace.js';
 import { aborted } from '../base/timing.js';
 import type { Claim, ClaimStore } from './claims.js';
-import type { WarmContainer } from './warm-pool.js';
 import type { Secret } from '../secrets/secret.js';
-
-export interface SessionSettings {
-  image: string;
-  /** The Docker network of an `open` policy (the only one without Outpost's egress proxy). */
-  networkMode: string;
-  /** What sessions may reach (issue 16); none given: `open`. */
-  egress?: EgressSettings;
-  /** The environment's variables for its sessions; secret ones held as Secret (redacted in every log). */
-  env?: Record<string, string | Secret>;
-  /** Host folders its sessions read (runtime/mounts.ts checked them). */
-  mounts?: ReadonlyArray<{ source: string; target: string }>;
-  limits: ContainerLimits;
-  /** Seconds between SIGTERM and SIGKILL when a session is stopped. */
-  graceSeconds: number;
-  /** The profile lets sessions run as uid 0 (DESIGN §4: never, unless asked for): warned at each start. */
-  allowRoot?: boolean;
-}
+import type { SessionSettings } from './session-settings.js';
+import type { WarmContainer } from './warm-pool.js';
 
 /** What the worker, each item run and startup recovery share: the world they act on, and who they are. */
 export interface WorkerContext {

@@ -6,7 +6,7 @@ import { checkedName } from '../store/paths.js';
 import type { SessionRuntime, WarmSession } from '../runtime/session-runtime.js';
 import { HANDOVER_LABEL, HANDOVER_STDIN, LABEL } from '../runtime/labels.js';
 import { sessionUser } from '../runtime/workspace.js';
-import type { SessionSettings } from './supervisor.js';
+import type { SessionSettings } from './session-settings.js';
 
 const RETRY_FIRST_MS = 2_000;
 /**

@@ -6,7 +6,8 @@ import { MalformedWorkError, type WorkItem } from '../providers/control-plane.js
 import { sleep } from '../base/timing.js';
 import { ClaimStore } from './claims.js';
 import { sweepOrphans } from './recovery.js';
-import { ItemRun, type SessionSettings, type WorkerContext } from './supervisor.js';
+import type { SessionSettings } from './session-settings.js';
+import { ItemRun, type WorkerContext } from './supervisor.js';
 import { WarmPool, warmNetworkMode } from './warm-pool.js';
 
 const DOCKER_RETRY_MS = 2_000;
