@@ -1,5 +1,5 @@
 /**
- * The egress proxy's cost (issue 16): a 100 MB download and 1,000 small requests, each on a new
+ * The egress proxy's cost: a 100 MB download and 1,000 small requests, each on a new
  * connection as HTTPS clients make them (CONNECT, then the request), through the proxy beside a
  * direct connection, all on loopback (DESIGN §3). Two views, one run:
  *  - host: a client process straight to the server, or through the proxy's unix socket;

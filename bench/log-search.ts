@@ -1,6 +1,6 @@
 /**
- * How long a search over a huge session log holds the core's event loop (issue 14 §4: 1.9 s over
- * 500 MB, when heartbeats, polls and the dashboard all wait). A 1 ms interval ticks throughout;
+ * How long a search over a huge session log holds the core's event loop (on the main thread,
+ * ~1.9 s over 500 MB, while heartbeats, polls and the dashboard all wait). A 1 ms interval ticks throughout;
  * the figure is the event loop's longest delay while the search runs.
  *
  *   npx tsx bench/log-search.ts [--mb 500] [--inline]

@@ -1,6 +1,6 @@
 /**
  * What a 50 MiB answer to a poll costs the worker's memory through the Anthropic SDK, with its default
- * fetch and with cappedFetch (issue 14 §4: a 50 MB poll body grew RSS to 287 MB).
+ * fetch and with cappedFetch (read whole, a 50 MB poll body grows RSS by hundreds of MiB).
  *
  *   npx tsx bench/poll-body.ts            # the SDK as it is
  *   npx tsx bench/poll-body.ts capped     # with cappedFetch(1 MiB) as its fetch

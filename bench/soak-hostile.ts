@@ -1,5 +1,5 @@
 /**
- * The soak's hostile mode (`--hostile`, issue 14): a control plane that asks for an hour's wait, answers
+ * The soak's hostile mode (`--hostile`): a control plane that asks for an hour's wait, answers
  * one byte every 2 s or 50 MiB at once, hands out work for another environment, of a type no worker runs,
  * or with an id such as `..` — and a Bridge server beside it that hands out again what is still running
  * and fails acks for a while. Work that is hostile by design is not lost when it is refused: the ledger

@@ -65,7 +65,7 @@ const random = mulberry32(Number(values.seed));
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
 const docker = new Docker();
 const log = (line: string) => process.stderr.write(`[soak ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
-// Every worker is sent SIGTERM with this much drain and grace; it must be gone 5 s after both (issue 14).
+// Every worker is sent SIGTERM with this much drain and grace; it must be gone 5 s after both.
 const DRAIN_SECONDS = 5;
 const GRACE_SECONDS = 2;
 const sigtermBoundMs = (DRAIN_SECONDS + GRACE_SECONDS + 5) * 1000;

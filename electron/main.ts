@@ -44,7 +44,7 @@ async function start(): Promise<void> {
     logger,
     appLogFile: appLogFile(app.getPath('logs')),
     onSettingsChanged: (settings) => app.setLoginItemSettings({ openAtLogin: settings.startAtLogin }),
-    // On battery, with pauseOnBattery set, claim nothing (issue 16 §4).
+    // On battery, with pauseOnBattery set, claim nothing.
     power: {
       onBattery: () => powerMonitor.isOnBatteryPower(),
       subscribe: (listener) => {

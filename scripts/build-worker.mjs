@@ -2,7 +2,7 @@
  * The headless worker as users run it (`outpost`, the service unit, the worker image): one esbuild
  * bundle at dist/electron/core/cli.js, over tsc's output of the same path (the Electron app keeps
  * importing tsc's modules). Loading ~400 modules one by one cost the worker more memory than a
- * bundle does, and dockerode brings what Outpost never uses (issue 15 §4, bench/memory.ts):
+ * bundle does, and dockerode brings what Outpost never uses (bench/memory.ts):
  *
  * - docker-modem's ssh transport (ssh2, +13 MiB RSS on its own): DOCKER_HOST=ssh:// is refused at
  *   start (runtime/docker-host.ts); should anything reach it anyway, the stand-in says why.

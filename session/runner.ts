@@ -4,7 +4,7 @@
  *
  * It reads the item's ids, its sessions token and the API base URL (the ANTHROPIC_* names) from
  * its environment — or, when they are absent, from one JSON line on stdin: a warm container is
- * started before any item is claimed, holding no credential, and is handed its item there (issue 15);
+ * started before any item is claimed, holding no credential, and is handed its item there;
  * a cold one gets it there too, as it starts. The token then never appears in the container's
  * environment or `docker inspect`, and the session ends when Outpost's attach closes. The
  * toolset strips ANTHROPIC_* from the bash tool's environment either way. The host owns
@@ -71,7 +71,7 @@ function outlivesNoHost(): void {
  * bash call and its result — against a stand-in on its own loopback (127.0.0.1, an ephemeral port,
  * open for the rehearsal only), and prints nothing. A fresh Node pays for every first time (fetch
  * and its HTTP parser load on first use, the first spawn, the SDK's paths run unoptimised): a cold
- * runner pays after its item arrives, a warm one here, before any item exists (issue 15).
+ * runner pays after its item arrives, a warm one here, before any item exists.
  */
 async function rehearse(signal: AbortSignal): Promise<void> {
   const sessionId = 'sesn_warm_up';

@@ -69,7 +69,7 @@ const profileFields = z.object({
   image: z.string().min(1).default('outpost-session:latest'),
   /** The Docker network mode of an `open` environment's sessions; every other policy gives them loopback only. */
   networkMode: z.string().min(1).default('bridge'),
-  /** What sessions may reach (issue 16): nothing, the API only, the API and `allowHosts`, or whatever networkMode reaches. */
+  /** What sessions may reach: nothing, the API only, the API and `allowHosts`, or whatever networkMode reaches. */
   egress: z.enum(EGRESS_POLICIES).default('allowlist'),
   /** `allowlist`: the hosts besides the API (names, `*.domain`, addresses or ranges; only an address lets a private one through). */
   allowHosts: z.array(allowEntry).max(500).default([...DEFAULT_ALLOWLIST]),
@@ -77,10 +77,10 @@ const profileFields = z.object({
   cpus: z.number().min(0.01, 'at least 0.01 CPUs').max(256, 'at most 256 CPUs').default(2),
   memoryMb: z.number().int().min(6, 'at least 6 MiB').max(1_048_576, 'at most 1048576 MiB (1 TiB)').default(4096),
   pids: z.number().int().min(16, 'at least 16 processes').max(4_194_304, 'at most 4194304 processes').default(1024),
-  /** A session's log stops here, with a line saying so (issue 14 §4: a flooding session filled the disk). */
+  /** A session's log stops here, with a line saying so: a flooding session would otherwise fill the disk. */
   logLimitMb: z.number().int().min(1, 'at least 1 MiB').max(1_048_576, 'at most 1048576 MiB (1 TiB)').default(100),
   maxSessions: z.number().int().min(1).max(64).default(2),
-  /** Containers kept started and waiting for the next sessions (issue 15; 0: off). They count against maxSessions. */
+  /** Containers kept started and waiting for the next sessions (0: off). They count against maxSessions. */
   warm: z.number().int().min(0).max(64).default(1),
   drainSeconds: z.number().int().min(0).max(3600).default(30),
   graceSeconds: z.number().int().min(0).max(600).default(10),
@@ -89,7 +89,7 @@ const profileFields = z.object({
   timeoutSeconds: z.number().int().positive().max(86_400).default(600),
   /** Let sessions run as uid 0 in their containers (DESIGN §4: never, unless asked for here); warned at every start. */
   allowRoot: z.boolean().default(false),
-  /** Variables every session of this environment gets (issue 16 §6; seed 002's envVars). */
+  /** Variables every session of this environment gets (seed 002's envVars). */
   envVars: z
     .array(envVarSchema)
     .max(200)
@@ -181,7 +181,7 @@ export type LogSource = z.infer<typeof logSourceSchema>;
 
 export const workspaceEntrySchema = z.object({ path: z.string(), size: count, directory: z.boolean() });
 
-/** One connection a session opened through its egress proxy, decided and measured (issue 16 §3). */
+/** One connection a session opened through its egress proxy, decided and measured. */
 export const egressConnectionSchema = z.object({
   workId,
   /** Its number in the session: an open connection is reported again, under the same id, when it closes. */

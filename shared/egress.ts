@@ -1,5 +1,5 @@
 /**
- * What an environment's sessions may reach (issue 16). Free of node: the window checks an entry
+ * What an environment's sessions may reach. Free of node: the window checks an entry
  * with the same words the core does.
  */
 export const EGRESS_POLICIES = ['none', 'api', 'allowlist', 'open'] as const;

@@ -274,7 +274,7 @@ export class Outpost implements ServiceCore {
   }
 
   /**
-   * What each session of the profile gets besides its item (issue 16 §6): its variables, the secret
+   * What each session of the profile gets besides its item: its variables, the secret
    * ones from the keychain (each a Secret, so every log redacts it), and its read-only mounts,
    * checked now: a refused one stops the worker from starting, in words, before any claim.
    */

@@ -14,7 +14,7 @@ const probe = (url: string) =>
   `node -e 'fetch(process.argv[1], { signal: AbortSignal.timeout(8000) }).then((r) => r.text()).then((t) => console.log("reached", t), (e) => console.log("failed"))' ${url} 2>/dev/null`;
 
 /**
- * The Network view (issue 16 §3), in Debian's Chromium, over the real headless dashboard: a session
+ * The Network view, in Debian's Chromium, over the real headless dashboard: a session
  * on the allowlist policy, its connections live, and the one-click allow. Loopback only: the
  * "outside" server is on 127.0.0.2, an internal address the allowlist must name to let through.
  */

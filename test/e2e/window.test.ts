@@ -100,7 +100,7 @@ describe('the window', { timeout: 240_000 }, () => {
     await keys.type(environmentKey);
     // Loopback only in tests (DESIGN §3): the container reaches the playground on 127.0.0.1.
     await tabTo(page, page.getByLabel('Container network'));
-    assert.equal(await page.getByLabel('Container network').inputValue(), 'allowlist', 'a new environment starts on the allowlist (issue 16)');
+    assert.equal(await page.getByLabel('Container network').inputValue(), 'allowlist', 'a new environment starts on the allowlist');
     for (let i = 0; i < 6 && (await page.getByLabel('Container network').inputValue()) !== 'host'; i++) await keys.press('ArrowDown');
     assert.equal(await page.getByLabel('Container network').inputValue(), 'host');
     await screenshots(page, 'setup-start');

@@ -28,7 +28,7 @@ function powerSupply(): { dir: string; set: (onBattery: boolean) => void } {
   return { dir, set };
 }
 
-describe('battery (issue 16 §4): on battery the worker claims nothing and says why; on power it claims again', () => {
+describe('battery: on battery the worker claims nothing and says why; on power it claims again', () => {
   const playground = new AnthropicPlayground({ leaseTtlSeconds: 4 });
   const opened: Outpost[] = [];
 

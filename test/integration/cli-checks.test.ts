@@ -31,7 +31,7 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-/** Issue 14 §6: every flag mistake is one clear line and exit 64, before anything is claimed or left behind. */
+/** Every flag mistake is one clear line and exit 64, before anything is claimed or left behind. */
 describe('start-up checks with words', { skip: !existsSync(cli) && 'not built' }, () => {
   const playground = new AnthropicPlayground({ leaseTtlSeconds: 5 });
 

@@ -18,7 +18,7 @@ function raw(port: number, request: string): Promise<string> {
   });
 }
 
-/** Issue 14 §5: whatever a request carries, the dashboard answers it, and the worker and its sessions go on. */
+/** Whatever a request carries, the dashboard answers it, and the worker and its sessions go on. */
 describe('the dashboard never dies from a request', () => {
   const playground = new AnthropicPlayground({ leaseTtlSeconds: 5 });
   let dashboard: Dashboard;

@@ -29,7 +29,7 @@ for (let i = 0; i < BIG.length; i += 4) BIG.writeUInt32BE(i, i);
 const BIG_SHA256 = createHash('sha256').update(BIG).digest('hex');
 
 /**
- * Egress policies against real Docker (issue 16): the session has loopback only; its one way out is
+ * Egress policies against real Docker: the session has loopback only; its one way out is
  * Outpost's proxy behind a forwarder sidecar. Every server is on 127.0.0.x (DESIGN §3); the proxy's
  * name lookups are pointed at them.
  */

@@ -42,7 +42,7 @@ async function analyze(file: string, user = false): Promise<{ skipped: string } 
   return { complaints: r.code === 0 ? r.err.split('\n').filter((l) => l.includes(file) || l.includes('outpost-worker')).join('\n') : r.err };
 }
 
-/** Issue 18 §2: a service install for bare servers, the key in a credentials file, never in the unit or the process list. */
+/** A service install for bare servers: the key in a credentials file, never in the unit or the process list. */
 describe('outpost service install', { skip: !existsSync(cli) && 'not built' }, () => {
   const playground = new AnthropicPlayground({ leaseTtlSeconds: 4 });
   let url: string;

@@ -9,7 +9,7 @@ import { buildScriptImage, docker } from '../helpers/docker.js';
 
 const MiB = 2 ** 20;
 
-describe('a session log has a size cap (issue 14 §4)', () => {
+describe('a session log has a size cap, so a flooding session cannot fill the disk', () => {
   const runtime = new DockerRuntime();
   const dir = mkdtempSync(join(tmpdir(), 'outpost-log-cap-'));
   let flood: string;

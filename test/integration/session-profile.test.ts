@@ -16,7 +16,7 @@ import { waitFor } from '../helpers/worker.js';
 const SECRET = 'hunter2-the-database-password';
 
 /**
- * The rest of an environment profile (issue 16 §6) against real Docker: its variables (a secret one
+ * The rest of an environment profile against real Docker: its variables (a secret one
  * from the keychain, redacted in every log) and its read-only mounts (the dangerous ones refused).
  */
 describe('an environment’s variables and read-only folders reach its sessions, and nothing more', () => {

@@ -25,7 +25,7 @@ async function warmContainers(installId: string): Promise<Docker.ContainerInfo[]
 }
 
 /**
- * The warm pool (issue 15): a container started and waiting, holding no credential, handed its item
+ * The warm pool: a container started and waiting, holding no credential, handed its item
  * over stdin once the lease is confirmed. Real Docker, the real session runner, the playground.
  */
 describe('warm containers', () => {

@@ -18,7 +18,7 @@ const calls = [
   { name: 'read', input: { file_path: '/workspace/a.txt' } },
 ];
 
-/** Issue 18 §1: `docker run … outpost-worker` serves the playground end to end, drains on SIGTERM, sweeps its own after kill -9. */
+/** `docker run … outpost-worker` serves the playground end to end, drains on SIGTERM, sweeps its own after kill -9. */
 describe('the worker image', () => {
   const playground = new AnthropicPlayground({ leaseTtlSeconds: 4 });
   const started: WorkerContainer[] = [];

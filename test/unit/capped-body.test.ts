@@ -10,7 +10,7 @@ import { Secret } from '../../electron/core/secrets/secret.js';
 
 const MiB = 2 ** 20;
 
-describe('a control plane’s answer is read up to a cap (issue 14 §4: a 50 MB poll body grew RSS to 287 MB)', () => {
+describe('a control plane’s answer is read up to a cap: a 50 MB poll body would otherwise grow the worker by hundreds of MiB', () => {
   let server: Server;
   let base: string;
   let sent = 0;

@@ -8,7 +8,7 @@ import { DEFAULT_ALLOWLIST } from '../../shared/egress.js';
 
 const args = (extra: Record<string, unknown>) => ({ ...workerArgs.parse({ ...extra }), 'base-url': 'https://api.anthropic.com', 'environment-id': 'env_1' });
 
-describe('--log-limit-mb (issue 14 §4)', () => {
+describe('--log-limit-mb: the session log size cap', () => {
   it('defaults to 100 MiB and reaches the profile', () => {
     const byDefault = profileFromArgs(args({}));
     assert.equal('profile' in byDefault && byDefault.profile.logLimitMb, 100);
@@ -23,7 +23,7 @@ describe('--log-limit-mb (issue 14 §4)', () => {
 });
 
 
-describe('--egress, --allow and --network (issue 16 §1)', () => {
+describe('--egress, --allow and --network', () => {
   const profile = (argv: string[]) => {
     const parsed = parseWorkerArgs(['--base-url', 'https://api.anthropic.com', '--environment-id', 'env_1', '--data-dir', mkdtempSync(join(tmpdir(), 'outpost-args-')), ...argv]);
     return 'served' in parsed ? parsed.served! : (parsed as { stderr?: string }).stderr ?? '';
@@ -56,7 +56,7 @@ describe('--egress, --allow and --network (issue 16 §1)', () => {
   });
 });
 
-describe('--env, --secret-env and --mount (issue 16 §6)', () => {
+describe('--env, --secret-env and --mount', () => {
   const profile = (argv: string[]) => {
     const parsed = parseWorkerArgs(['--base-url', 'https://api.anthropic.com', '--environment-id', 'env_1', '--data-dir', mkdtempSync(join(tmpdir(), 'outpost-args-')), ...argv]);
     return 'served' in parsed ? parsed.served! : (parsed as { stderr?: string }).stderr ?? '';
@@ -83,7 +83,7 @@ describe('--env, --secret-env and --mount (issue 16 §6)', () => {
   });
 });
 
-describe('--warm (issue 15)', () => {
+describe('--warm: containers kept ready', () => {
   it('defaults to one warm container, 0 turns the pool off, and it reaches the profile', () => {
     const byDefault = profileFromArgs(args({}));
     assert.equal('profile' in byDefault && byDefault.profile.warm, 1);

@@ -29,7 +29,7 @@ describe('the built `outpost` command (npx outpost, after npm run build)', { ski
     const badNumber = await run(['worker', '--base-url', 'http://127.0.0.1:9', '--environment-id', 'env_x', '--max-sessions', 'many'], { OUTPOST_ENVIRONMENT_KEY: 'k' });
     assert.equal(badNumber.code, 64);
     assert.match(badNumber.out, /--max-sessions/);
-    // The key one way only, and a bad key file named without a word of its content (issue 18).
+    // The key one way only, and a bad key file named without a word of its content.
     const base = ['worker', '--base-url', 'http://127.0.0.1:9', '--environment-id', 'env_x', '--data-dir', mkdtempSync(join(tmpdir(), 'outpost-cli-'))];
     const keyFile = join(mkdtempSync(join(tmpdir(), 'outpost-cli-key-')), 'key');
     writeFileSync(keyFile, 'sk-ant-key-in-a-file-0123456789\nsk-ant-second-line-0123456789\n');

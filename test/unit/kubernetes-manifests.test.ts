@@ -11,7 +11,7 @@ const pod = deployment.spec!.template.spec!;
 const worker = pod.containers.find((c) => c.name === 'worker')!;
 const flag = (name: string) => worker.args![worker.args!.indexOf(name) + 1];
 
-/** Issue 18 §3: the manifests are typed objects (tsc checks them); these check what a type cannot. */
+/** The manifests are typed objects (tsc checks them); these check what a type cannot. */
 describe('the Kubernetes manifests', () => {
   it('the checked-in YAML is what manifests.ts renders (npm run render:kubernetes)', () => {
     assert.equal(readFileSync(YAML_FILE, 'utf8'), render());

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { checkMounts } from '../../electron/core/runtime/mounts.js';
 
-describe('read-only mounts (issue 16 §6): a folder a session reads, never one that hands it the host', () => {
+describe('read-only mounts: a folder a session reads, never one that hands it the host', () => {
   const root = mkdtempSync(join(tmpdir(), 'outpost-mounts-'));
   const dataDir = join(root, 'data');
   const datasets = join(root, 'datasets');

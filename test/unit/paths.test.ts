@@ -76,7 +76,7 @@ describe('the data folder', () => {
   });
 });
 
-/** Issue 18: a worker in a container has the same pid after every `docker restart`; its dead instance must still read as dead. */
+/** A worker in a container has the same pid after every `docker restart`; its dead instance must still read as dead. */
 describe('an instance record: is its process alive', () => {
   const record = (paths: DataPaths, identity: object) => {
     const id = randomUUID();

@@ -7,7 +7,7 @@ import { RotatingFile } from '../../electron/core/logs/rotating-file.js';
 
 const end = (file: RotatingFile) => new Promise<void>((resolve) => file.end(() => resolve()));
 
-describe('outpost.log in headless mode rotates (issue 14 §4)', () => {
+describe('outpost.log in headless mode rotates, so it cannot grow without bound', () => {
   it('starts outpost.log.1 when the next line would pass the size, and keeps only `keep` old files', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'outpost-rotate-')), 'outpost.log');
     const file = new RotatingFile(path, { maxBytes: 100, keep: 2 });

@@ -81,7 +81,7 @@ describe('settings in the user-data folder', () => {
   });
 });
 
-describe('egress policies in the settings (issue 16 §1)', () => {
+describe('egress policies in the settings', () => {
   it('a profile saved before policies existed keeps its network (open); a new one starts on the allowlist; a patch changes only what it names', () => {
     const folder = mkdtempSync(join(tmpdir(), 'outpost-settings-'));
     const old = { environmentId: 'env_old', networkMode: 'bridge', image: 'outpost-session:latest', cpus: 2, memoryMb: 4096, pids: 1024, maxSessions: 2 };

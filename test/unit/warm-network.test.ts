@@ -6,7 +6,7 @@ import type { SessionSettings } from '../../electron/core/worker/session-setting
 
 const session = (extra: Partial<SessionSettings>): SessionSettings => ({ image: 'outpost-session:latest', networkMode: 'bridge', limits: {}, graceSeconds: 1, ...extra });
 
-describe('which profiles keep a warm container (issues 15 and 16)', () => {
+describe('which profiles keep a warm container', () => {
   it('open: on the profile’s Docker network; none: on no network at all', () => {
     assert.equal(warmNetworkMode(session({})), 'bridge');
     assert.equal(warmNetworkMode(session({ egress: { policy: 'open', allowHosts: [] }, networkMode: 'host' })), 'host');

@@ -24,7 +24,7 @@ export function aborted(signal: AbortSignal): Promise<void> {
  * A signal that aborts after `ms`, or as soon as any of `signals` does. Not
  * `AbortSignal.any([AbortSignal.timeout(ms), …])`: on Node 20 the combined signal holds its sources
  * weakly, so a garbage collection before the deadline takes the timeout signal with it and the
- * deadline never fires — a hung heartbeat was never cut off (found by the lease test on a busy machine).
+ * deadline never fires — a hung heartbeat would never be cut off.
  * Here the timer holds the controller until it fires.
  */
 export function deadline(ms: number, ...signals: AbortSignal[]): AbortSignal {

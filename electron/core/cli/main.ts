@@ -101,7 +101,7 @@ async function workerCommand(args: WorkerArgs, served: EnvironmentProfile | unde
     secrets.hold({ kind: 'api-key' }, { secret: apiKey, origin: originOf(served?.provider === 'anthropic' ? served.baseUrl : outpost.settings.apiBaseUrl) });
   }
   const stopped = stopOnSignals(new ShutdownPolicy(outpost), log.logger);
-  // Loaded only when asked for: the dashboard (its HTTP and WebSocket servers) costs a worker ~7 MiB (issue 15 §4).
+  // Loaded only when asked for: the dashboard (its HTTP and WebSocket servers) costs a worker ~7 MiB.
   const dashboard = args.dashboard ? await (await import('../dashboard/headless.js')).attachDashboard(outpost, { port: args['dashboard-port'], logger: log.logger }) : undefined;
   if (dashboard === null) {
     await outpost.dispose();

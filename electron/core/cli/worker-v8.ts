@@ -1,7 +1,7 @@
 import { setFlagsFromString } from 'node:v8';
 
 /**
- * A worker mostly waits: V8 is told to spend little memory on it (issue 15 §4, bench/memory.ts, 1,000
+ * A worker mostly waits: V8 is told to spend little memory on it (bench/memory.ts, 1,000
  * items at 4 at once). Set at run time, so that every way of starting the worker gets them with no
  * flag to pass (the bin, the service unit, the image's entrypoint), and the Electron app does not.
  * - --optimize-for-size: memory-saving heap heuristics (RSS 129 → 175 MiB before a major GC; flat with it).

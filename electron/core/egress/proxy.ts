@@ -33,7 +33,7 @@ const MAX_CONNECTIONS = 512;
 type Opened = { socket: Socket; address: string; rule: string } | { refused: string; suggest?: string } | { rule: string; error: string };
 
 /**
- * One session's way out (issue 16 §2): an HTTP proxy on a unix socket that decides each connection by
+ * One session's way out: an HTTP proxy on a unix socket that decides each connection by
  * the environment's rules — HTTP CONNECT for TLS (and anything else tunnelled), plain HTTP requests
  * forwarded — looks names up itself and connects to the very address it judged, and reports every
  * connection: host, port, the rule, bytes each way, duration.

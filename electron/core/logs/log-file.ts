@@ -37,8 +37,8 @@ export class LogFile {
 
   /**
    * Line numbers of the first `limit` lines holding `query`, and how many in all; ASCII letters
-   * match in either case. The scan runs in a worker thread: over a 500 MB log it held the event
-   * loop (heartbeats, polls, the dashboard) for 1.9 s when it ran here (issue 14 §4).
+   * match in either case. The scan runs in a worker thread: over a 500 MB log it would hold the event
+   * loop (heartbeats, polls, the dashboard) for ~1.9 s if it ran here.
    */
   search(query: string, limit: number): Promise<SearchResult> {
     const bytes = this.#size();

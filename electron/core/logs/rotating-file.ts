@@ -11,7 +11,7 @@ export interface RotatingFileOptions {
 
 /**
  * An append-only log file that rotates at a size: path → path.1 → … → path.keep, the oldest
- * dropped. The headless worker's outpost.log grew without bound (issue 14 §4); the desktop app's
+ * dropped, so the headless worker's outpost.log cannot grow without bound; the desktop app's
  * electron-log rotates its own. A write stream, so it drops in where fs.createWriteStream was.
  */
 export class RotatingFile extends Writable {

@@ -96,7 +96,7 @@ export class BridgeProvider implements ControlPlane {
   readonly #redelivered = new Set<string>();
   /**
    * When each item stopped running here. A poll sent before then may still hand it out: the server answered it before
-   * our ack or stop landed. Served again, it would run twice and be reported twice (found by the hostile soak).
+   * our ack or stop landed. Served again, it would run twice and be reported twice.
    */
   readonly #endedAt = new Map<string, number>();
   readonly #pending = new Map<string, PendingReport>();
@@ -488,7 +488,7 @@ async function bridgeRequest({ baseURL, token, call, method, path, body, signal,
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       signal: bound,
     });
-    // Up to a size, too: a 50 MB poll body grew the worker to 287 MB (issue 14 §4).
+    // Up to a size, too: read whole, a 50 MB poll body would grow the worker's memory by hundreds of MiB.
     text = (await readCapped(res, MAX_BODY_BYTES)).toString('utf8');
   } catch (e) {
     if (signal?.aborted) throw e;

@@ -1,6 +1,6 @@
 /**
  * What a control plane answers is read up to a cap (DESIGN §4: every outside input is bounded).
- * A 50 MB poll body grew the worker's RSS to 287 MB (issue 14 §4): fetch's text() and json() and
+ * Read whole, a 50 MB poll body would grow the worker's RSS by hundreds of MiB: fetch's text() and json() and
  * the SDK's parsing hold the whole body before anything can look at its size.
  */
 export class ResponseTooLargeError extends Error {

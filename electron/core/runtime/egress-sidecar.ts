@@ -44,7 +44,7 @@ export interface SidecarSpec {
 }
 
 /**
- * The session's network namespace, held by a forwarder with no network but loopback (issue 16 §2):
+ * The session's network namespace, held by a forwarder with no network but loopback:
  * the session joins it (`NetworkMode: container:<id>`), so 127.0.0.1:EGRESS_PORT is its one way out,
  * and the unix socket behind it is in the sidecar's file system, not the session's.
  */

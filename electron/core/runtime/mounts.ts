@@ -28,7 +28,7 @@ function within(outer: string, inner: string): boolean {
 }
 
 /**
- * An environment's read-only mounts, checked (issue 16 §6): each source resolved through its
+ * An environment's read-only mounts, checked: each source resolved through its
  * symlinks, and refused when it is `/`, holds or is inside Outpost's data folder (keys' origins,
  * other sessions' workspaces, the egress sockets), or holds a Docker socket. Each target is
  * an absolute path that is not `/`, `/workspace` or inside it. Throws an Error in words.

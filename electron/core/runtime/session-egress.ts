@@ -54,7 +54,7 @@ export interface SessionEgress {
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '::1'];
 
 /**
- * A session's egress, by its environment's policy (issue 16): `open` is the profile's Docker network;
+ * A session's egress, by its environment's policy: `open` is the profile's Docker network;
  * `none` is loopback only; `api` and `allowlist` are loopback plus a forwarder sidecar to a proxy in
  * this process, which decides each connection and logs it. The session cannot reconfigure any of it.
  */

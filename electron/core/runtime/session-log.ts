@@ -34,7 +34,7 @@ export class RedactingLines {
 export const DEFAULT_SESSION_LOG_LIMIT_BYTES = 100 * 2 ** 20;
 
 /**
- * The session log's size cap (issue 14 §4): whole lines are written until the next would pass
+ * The session log's size cap (a flooding session must not fill the disk): whole lines are written until the next would pass
  * `limitBytes`; then one line says so and the rest of the session's output is dropped, so a
  * session that floods costs neither the disk nor the worker's memory past the cap.
  */

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
- * Whether the machine runs on battery, and a word when that changes (issue 16 §4). The desktop app
+ * Whether the machine runs on battery, and a word when that changes. The desktop app
  * gives Electron's powerMonitor; a headless Linux worker reads the kernel's power supplies.
  */
 export interface PowerSource {

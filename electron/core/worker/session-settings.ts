@@ -7,7 +7,7 @@ export interface SessionSettings {
   image: string;
   /** The Docker network of an `open` policy (the only one without Outpost's egress proxy). */
   networkMode: string;
-  /** What sessions may reach (issue 16); none given: `open`. */
+  /** What sessions may reach; none given: `open`. */
   egress?: EgressSettings;
   /** The environment's variables for its sessions; secret ones held as Secret (redacted in every log). */
   env?: Record<string, string | Secret>;

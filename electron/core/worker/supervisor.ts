@@ -252,7 +252,7 @@ export class ItemRun {
   }
 
   /**
-   * Serve the item in a warm container (issue 15). Nothing but the lease is waited for: the pool
+   * Serve the item in a warm container. Nothing but the lease is waited for: the pool
    * checked its image (pool.ts), and the new name — Docker's own record of which item runs where —
    * is given beside the first heartbeat. Once the lease is confirmed (as for a cold start: no session
    * before), the workspace and log become the item's and the item goes to the runner on stdin.

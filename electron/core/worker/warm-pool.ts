@@ -29,7 +29,7 @@ export interface WarmPoolOptions {
 }
 
 /**
- * A container started before its item was claimed (issue 15): created, started, its runner booted
+ * A container started before its item was claimed: created, started, its runner booted
  * and waiting on stdin, with an empty environment and no work id. Its workspace and log are made
  * under its warm name; `adopt` gives them, and the container's name, to the item it is handed.
  */
@@ -87,7 +87,7 @@ interface Entry {
 }
 
 /**
- * The warm pool of one served environment profile (issue 15): up to `size` warm containers, as many
+ * The warm pool of one served environment profile: up to `size` warm containers, as many
  * as the worker's `target` allows — it counts them against --max-sessions, and sets 0 on pause, sleep
  * and shutdown, which discards them. A claim `take`s one (ready, or still starting); the worker then
  * sets a new target and the pool refills in the background. Only an image whose label says its

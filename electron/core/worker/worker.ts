@@ -14,7 +14,7 @@ const DOCKER_RETRY_MS = 2_000;
 /**
  * A shutdown may take the drain and the sessions' grace, and this much more for the last reports; past that, what is
  * still in flight is cut off as by a second stop request, so the process is gone within drain + grace + 5 s whatever
- * a control plane does (issue 14; the hostile soak found a hung stop holding a SIGTERM for 12.4 s).
+ * a control plane does: a hung stop request must not hold a SIGTERM.
  */
 const LAST_CALLS_MS = 3_000;
 
@@ -190,7 +190,7 @@ export class Worker {
 
   /**
    * On battery (and the settings say to claim nothing then): claim nothing until back on power.
-   * Running sessions are left to finish, their leases kept (issue 16 §4).
+   * Running sessions are left to finish, their leases kept.
    */
   setOnBattery(onBattery: boolean): void {
     if (onBattery === this.#onBattery) return;

@@ -5,7 +5,7 @@ import { bytes, clock } from '../format.js';
 import { ErrorLine } from './ErrorLine.js';
 
 /**
- * Every connection a session opened through its egress proxy (issue 16 §3): live while it runs,
+ * Every connection a session opened through its egress proxy: live while it runs,
  * kept with its log after. A refused one says how to allow it, and one click adds it to the
  * environment's allowlist (its next session gets it).
  */

@@ -4,7 +4,7 @@ import { call } from '../api.js';
 import { ErrorLine } from './ErrorLine.js';
 
 /**
- * An environment's secret variables (issue 16 §6): names here, values in the keychain. A value is
+ * An environment's secret variables: names here, values in the keychain. A value is
  * typed once and never shown again; it reaches only the environment's session containers and is
  * redacted in every log. Added and removed at once, not with the form's Save: the keychain is not a draft.
  */

@@ -35,7 +35,7 @@ export function retryAfterCapMs(): number {
 const MAX_BODY_BYTES = 1 << 20;
 export const boundedFetch: typeof fetch = async (input, init) => {
   const res = await fetch(input, init);
-  // …and up to a size: a 50 MB poll body grew the worker to 287 MB (issue 14 §4).
+  // …and up to a size: read whole, a 50 MB poll body would grow the worker's memory by hundreds of MiB.
   const body = await readCapped(res, MAX_BODY_BYTES);
   return new Response(res.status === 204 || res.status === 304 ? null : new Uint8Array(body), { status: res.status, statusText: res.statusText, headers: res.headers });
 };

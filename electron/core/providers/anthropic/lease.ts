@@ -14,8 +14,8 @@ const DEFAULT_INTERVAL_MS = 30_000;
 const FIRST_BEAT_INTERVAL_MS = 5_000;
 /**
  * …and after a beat that failed, first or not, try again this soon. At the regular interval (TTL/2)
- * the retry would land just as the lease lapses: one failed beat would cost the lease (found by the
- * lease test on a busy machine: a 500, then a 409 at exactly the TTL).
+ * the retry would land just as the lease lapses: one failed beat would cost the lease (a 500, and the
+ * retry meets a 409 at exactly the TTL).
  */
 const RETRY_MS = 1_000;
 const DEFAULT_TTL_MS = 90_000;
