@@ -185,12 +185,10 @@ async function main(): Promise<void> {
     console.log(line('host: through the proxy', hostProxied));
     console.log(cost(hostDirect, hostProxied));
 
-    mkdirSync(join(dir, 'egress'));
     const egress = await openSessionEgress({
       settings: { policy: 'allowlist', allowHosts: ['bench.test', '127.0.0.2'], resolve },
       openNetworkMode: 'none',
       docker,
-      egressRoot: join(dir, 'egress'),
       name: `outpost-bench-egress-${process.pid}`,
       labels: { 'outpost.bench': 'egress' },
       user: sessionUser(false),

@@ -45,6 +45,11 @@ export class ConnectionLog {
     this.#record(record);
   }
 
+  /** A line about the egress path itself (the forwarder's own errors), in the session's log. */
+  note(line: string): void {
+    this.#lines.write(`${new Date().toISOString()} [egress] ${redact(line)}\n`);
+  }
+
   #record(record: ConnectionRecord): void {
     const connection = redactDeep({ workId: this.#workId, ...record });
     this.#records.write(`${JSON.stringify(connection)}\n`);

@@ -15,8 +15,6 @@ export type ConnectionRecord = Omit<EgressConnection, 'workId'>;
 
 export interface EgressProxyOptions {
   rules: EgressPolicyRules;
-  /** The unix socket it listens on: only the session's forwarder sidecar is given it. */
-  socketPath: string;
   onConnection: (record: ConnectionRecord) => void;
   resolve?: Resolver;
   /** A name lookup or a connect that takes longer fails the connection. */
@@ -27,13 +25,14 @@ export interface EgressProxyOptions {
 const AUTHORITY = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]{1,253}):(\d{1,5})$/;
 /** Headers for this hop only (RFC 9110 §7.6.1), and the proxy's own: never forwarded. */
 const HOP_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'proxy-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
-/** A session may hold this many connections through its proxy at once; more are refused by the kernel's backlog. */
-const MAX_CONNECTIONS = 512;
+/** A session may hold this many connections through its proxy at once; more are refused. */
+export const MAX_CONNECTIONS = 512;
 
 type Opened = { socket: Socket; address: string; rule: string } | { refused: string; suggest?: string } | { rule: string; error: string };
 
 /**
- * One session's way out: an HTTP proxy on a unix socket that decides each connection by
+ * One session's way out: an HTTP proxy, handed each of the session's connections as a stream (the
+ * runtime carries them from the session's forwarder sidecar over the Docker API), that decides each by
  * the environment's rules — HTTP CONNECT for TLS (and anything else tunnelled), plain HTTP requests
  * forwarded — looks names up itself and connects to the very address it judged, and reports every
  * connection: host, port, the rule, bytes each way, duration.
@@ -42,6 +41,7 @@ export class EgressProxy {
   readonly #opts: EgressProxyOptions;
   readonly #server: Server;
   readonly #open = new Set<Duplex>();
+  #accepted = 0;
   #count = 0;
 
   private constructor(opts: EgressProxyOptions) {
@@ -55,13 +55,35 @@ export class EgressProxy {
     this.#server.on('clientError', (_e, socket: Duplex) => socket.destroy());
   }
 
-  static async listen(opts: EgressProxyOptions): Promise<EgressProxy> {
+  /** A proxy that takes connections from `accept`. */
+  static create(opts: EgressProxyOptions): EgressProxy {
+    return new EgressProxy(opts);
+  }
+
+  /** A proxy that also listens on a unix socket or a loopback port (the proxy's own tests and bench). */
+  static async listen(opts: EgressProxyOptions & { socketPath: string }): Promise<EgressProxy> {
     const proxy = new EgressProxy(opts);
     await new Promise<void>((resolve, reject) => {
       proxy.#server.once('error', reject);
       proxy.#server.listen(opts.socketPath, () => (proxy.#server.off('error', reject), resolve()));
     });
     return proxy;
+  }
+
+  /**
+   * One connection of the session's, from any transport: it is read as HTTP/1.1 (CONNECT, or a
+   * plain request in absolute form). Past MAX_CONNECTIONS open at once it is refused in words.
+   */
+  accept(connection: Duplex): void {
+    if (this.#accepted >= MAX_CONNECTIONS) {
+      const body = `Outpost refused a connection: this session already holds ${MAX_CONNECTIONS} through its egress proxy\n`;
+      connection.on('error', () => connection.destroy());
+      connection.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      return;
+    }
+    this.#accepted++;
+    connection.once('close', () => this.#accepted--);
+    this.#server.emit('connection', connection);
   }
 
   /** Stop listening and cut every connection still open; resolves once each has closed and been reported. */

@@ -1,5 +1,7 @@
 import type Docker from 'dockerode';
-import { PassThrough } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { Duplex, PassThrough, type Readable } from 'node:stream';
+import { openAttach } from './attach.js';
 import { LABEL, SESSION_IMAGE } from './labels.js';
 import type { SessionUser } from './workspace.js';
 
@@ -7,62 +9,124 @@ import type { SessionUser } from './workspace.js';
 export const EGRESS_PORT = 3128;
 /** The image the forwarder runs in: Outpost's session image, for its Node (built offline like it, DESIGN §3). */
 export const FORWARDER_IMAGE = `${SESSION_IMAGE}:latest`;
-/** Where the sidecar sees the host proxy's socket folder (read-only: connecting to a socket needs no write). */
-const SOCKET_MOUNT = '/run/outpost-egress';
+/** Flow control per connection: a session that never reads holds at most this much in the sidecar, per connection. */
+export const STREAM_WINDOW = 256 * 1024;
+/** …and this much in all, however many connections it opens. */
+export const SESSION_WINDOW = 8 * 1024 * 1024;
+/** How far into its stdin the forwarder looks for the marker before it gives up. */
+const MARKER_SEARCH_BYTES = 64 * 1024;
 
 /**
- * The forwarder: every connection to 127.0.0.1:PORT in the shared namespace is piped to the host
- * proxy's unix socket. It decides nothing (the host proxy does), so nothing here is worth attacking.
+ * The forwarder: each connection to 127.0.0.1:PORT in the shared namespace becomes one HTTP/2
+ * CONNECT stream to the worker, over the sidecar's own stdin and stdout — the Docker attach stream,
+ * which every engine carries, where a unix socket in a bind mount does not cross a VM's file share
+ * (docker/for-mac#483). HTTP/2 gives each connection its own flow control. The forwarder decides
+ * nothing (the worker's proxy does), so nothing here is worth attacking.
+ *
+ * Its stdin may begin with bytes that are not Outpost's (Podman delivers the attach request's body
+ * there): the frames start after a marker the worker writes first. Its own errors go to stderr, which
+ * the worker copies into the session's log.
  */
 const FORWARDER = `
 const net = require('node:net');
-const [port, socket] = process.argv.slice(1);
-// Downloads are read 256 KiB at a time into one buffer and copied out at once (as the host proxy's TunnelReads).
-const shared = Buffer.allocUnsafe(256 * 1024);
+const http2 = require('node:http2');
+const { Duplex, PassThrough } = require('node:stream');
+const [port, marker, streamWindow, sessionWindow, searchBytes] = process.argv.slice(1);
+const say = (line) => process.stderr.write(line + '\\n');
+const MARK = Buffer.from(marker);
+const frames = new PassThrough();
+let seen = Buffer.alloc(0);
+process.stdin.on('data', (chunk) => {
+  if (seen) {
+    seen = Buffer.concat([seen, chunk]);
+    const at = seen.indexOf(MARK);
+    if (at < 0) {
+      if (seen.length > Number(searchBytes)) (say('no egress stream from Outpost: its marker was not in the first ' + searchBytes + ' bytes'), process.exit(2));
+      return;
+    }
+    chunk = seen.subarray(at + MARK.length);
+    seen = undefined;
+  }
+  if (!frames.write(chunk)) (process.stdin.pause(), frames.once('drain', () => process.stdin.resume()));
+});
+process.stdin.on('end', () => (say('Outpost closed the egress stream'), process.exit(0)));
+// stdout as a socket of its own: process.stdout writes to a pipe synchronously on Linux, and would block the loop.
+const out = new net.Socket({ fd: 1, readable: false, writable: true });
+const wire = Duplex.from({ readable: frames, writable: out });
+const session = http2.connect('http://egress.outpost', { createConnection: () => wire, settings: { initialWindowSize: Number(streamWindow) } });
+session.on('connect', () => session.setLocalWindowSize(Number(sessionWindow)));
+let down = '';
+session.on('error', (e) => (down = e.message, say('the egress stream failed: ' + e.message)));
+session.on('close', () => (say('the egress stream closed' + (down ? ': ' + down : '')), process.exit(0)));
+const unreachable = (why) => {
+  const body = 'the egress proxy cannot be reached: ' + why + '\\n';
+  return 'HTTP/1.1 502 Bad Gateway\\r\\nContent-Type: text/plain\\r\\nConnection: close\\r\\nContent-Length: ' + Buffer.byteLength(body) + '\\r\\n\\r\\n' + body;
+};
 net.createServer((client) => {
-  const deliver = (n, buf) => {
-    client.write(Buffer.from(buf.subarray(0, n)));
-    if (client.writableLength <= shared.length) return true;
-    client.once('drain', () => proxy.resume());
-    return false;
-  };
-  const proxy = net.connect({ path: socket, onread: { buffer: shared, callback: deliver } });
-  // A clean end of the proxy's side lets the client take what is still queued for it; an error cuts it.
-  client.on('error', () => client.destroy()).on('close', () => proxy.destroy());
-  proxy.on('error', () => proxy.destroy()).on('end', () => client.end()).on('close', (hadError) => (hadError ? client.destroy() : client.end()));
-  client.pipe(proxy);
-}).listen(Number(port), '127.0.0.1', () => console.log('outpost-egress listening'));
+  client.setNoDelay(true);
+  client.on('error', () => client.destroy());
+  if (session.destroyed || session.closed) return client.end(unreachable(down || 'its stream to Outpost is closed'));
+  let stream;
+  try {
+    stream = session.request({ ':method': 'CONNECT', ':authority': 'proxy.outpost:' + port });
+  } catch (e) {
+    say('could not open an egress stream: ' + e.message);
+    return client.end(unreachable(e.message));
+  }
+  let answered = false;
+  stream.on('response', () => (answered = true));
+  stream.on('error', (e) => {
+    if (!answered) (say('an egress stream failed before Outpost answered: ' + e.message), client.end(unreachable(e.message)));
+    else client.destroy();
+  });
+  client.on('close', () => stream.destroyed || stream.close(http2.constants.NGHTTP2_CANCEL));
+  stream.on('close', () => (stream.rstCode ? client.destroy() : client.end()));
+  client.pipe(stream);
+  stream.pipe(client);
+}).listen(Number(port), '127.0.0.1', () => say('outpost-egress listening'));
 `;
 
 export interface SidecarSpec {
   name: string;
   /** The session's labels: startup recovery sweeps the sidecar with its session. */
   labels: Record<string, string>;
-  /** The host folder holding `proxy.sock`: mounted here only, never into the session. */
-  socketDir: string;
   user: SessionUser;
+  /** Each line the forwarder says about itself once it runs (its errors): the session's log gets them. */
+  onNote?: (line: string) => void;
+}
+
+export interface EgressSidecar {
+  container: Docker.Container;
+  /** The HTTP/2 connection to the forwarder, as the worker's end of it: serve it with an HTTP/2 server. */
+  wire: Duplex;
 }
 
 /**
- * The session's network namespace, held by a forwarder with no network but loopback:
- * the session joins it (`NetworkMode: container:<id>`), so 127.0.0.1:EGRESS_PORT is its one way out,
- * and the unix socket behind it is in the sidecar's file system, not the session's.
+ * The session's network namespace, held by a forwarder with no network but loopback: the session
+ * joins it (`NetworkMode: container:<id>`), so 127.0.0.1:EGRESS_PORT is its one way out. What carries
+ * its connections to the worker is the sidecar's attach stream: no file, socket or port is shared
+ * between this machine and the engine, so it works where the engine runs in a VM.
  */
-export async function startEgressSidecar(docker: Docker, spec: SidecarSpec): Promise<Docker.Container> {
+export async function startEgressSidecar(docker: Docker, spec: SidecarSpec): Promise<EgressSidecar> {
+  const marker = `OUTPOST-EGRESS-${randomBytes(12).toString('hex')}\n`;
   const container = await docker.createContainer({
     name: spec.name,
     Image: FORWARDER_IMAGE,
     Entrypoint: ['/usr/local/bin/node', '-e', FORWARDER],
-    Cmd: [String(EGRESS_PORT), `${SOCKET_MOUNT}/proxy.sock`],
+    Cmd: [String(EGRESS_PORT), marker, String(STREAM_WINDOW), String(SESSION_WINDOW), String(MARKER_SEARCH_BYTES)],
     User: `${spec.user.uid}:${spec.user.gid}`,
     Labels: { ...spec.labels, [LABEL.role]: 'egress' },
     Env: [],
     WorkingDir: '/',
+    AttachStdin: true,
     AttachStdout: true,
     AttachStderr: true,
+    OpenStdin: true,
+    // Its stdin closes when Outpost's attach does: the forwarder then exits, with Outpost.
+    StdinOnce: true,
     HostConfig: {
       NetworkMode: 'none',
-      Binds: [`${spec.socketDir}:${SOCKET_MOUNT}:ro`],
+      // Its output is the worker's stream: no copy of it anywhere else.
       LogConfig: { Type: 'none', Config: {} },
       ReadonlyRootfs: true,
       SecurityOpt: ['no-new-privileges'],
@@ -72,24 +136,46 @@ export async function startEgressSidecar(docker: Docker, spec: SidecarSpec): Pro
     },
   });
   try {
-    // Ready when it listens: a session that starts sooner would find no proxy and fail its first call.
-    const stream = await container.attach({ stream: true, stdout: true, stderr: true });
-    const out = new PassThrough();
-    docker.modem.demuxStream(stream, out, out);
-    let printed = '';
-    const ready = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the egress forwarder did not start within 20 s: ${printed.slice(0, 300)}`)), 20_000);
-      out.on('data', (chunk: Buffer) => {
-        printed += chunk.toString();
-        if (printed.includes('outpost-egress listening')) (clearTimeout(timer), resolve());
-      });
-      stream.on('end', () => (clearTimeout(timer), reject(new Error(`the egress forwarder exited: ${printed.slice(0, 300)}`))));
-    });
+    // Attached before start, so the forwarder's first frames and words are not missed.
+    const stream = await openAttach(docker, container.id, { stdin: true });
+    const frames = new PassThrough({ highWaterMark: STREAM_WINDOW });
+    const notes = new PassThrough();
+    docker.modem.demuxStream(stream, frames, notes);
+    stream.on('end', () => (frames.end(), notes.end()));
+    const ready = forwarderReady(notes, stream, spec.onNote);
+    stream.write(marker);
     await container.start();
     await ready;
-    return container;
+    const wire = Duplex.from({ readable: frames, writable: stream });
+    wire.on('error', () => wire.destroy());
+    return { container, wire };
   } catch (e) {
     await container.remove({ force: true }).catch(() => {});
     throw e;
   }
+}
+
+/** Resolves when the forwarder listens; rejects with what it printed if it ends or hangs first. Later lines go to `onNote`. */
+function forwarderReady(notes: Readable, stream: NodeJS.ReadableStream, onNote?: (line: string) => void): Promise<void> {
+  let printed = '';
+  let listening = false;
+  let rest = '';
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the egress forwarder did not start within 20 s: ${printed.slice(0, 300)}`)), 20_000);
+    notes.on('data', (chunk: Buffer) => {
+      if (!listening) {
+        printed += chunk.toString();
+        if (!printed.includes('outpost-egress listening')) return;
+        listening = true;
+        clearTimeout(timer);
+        resolve();
+        rest = printed.slice(printed.indexOf('outpost-egress listening') + 'outpost-egress listening'.length + 1);
+      } else rest += chunk.toString();
+      // A line at a time, each bounded: the forwarder is the session's neighbour, not to be trusted with the log's size.
+      const lines = rest.split('\n');
+      rest = lines.pop()!.slice(0, 4096);
+      for (const line of lines) if (line) onNote?.(line.slice(0, 4096));
+    });
+    stream.on('end', () => (clearTimeout(timer), reject(new Error(`the egress forwarder exited: ${printed.slice(0, 300)}`))));
+  });
 }

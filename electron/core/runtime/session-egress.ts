@@ -1,12 +1,8 @@
 import type Docker from 'dockerode';
-import { randomBytes } from 'node:crypto';
-import { chownSync, mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { createServer, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { EgressConnection } from '../../../shared/contract.js';
 import type { EgressPolicy } from '../../../shared/egress.js';
-import { PRIVATE_DIR_MODE, within } from '../store/paths.js';
-import { EGRESS_PORT, startEgressSidecar } from './egress-sidecar.js';
-import { LABEL } from './labels.js';
+import { EGRESS_PORT, SESSION_WINDOW, startEgressSidecar, STREAM_WINDOW, type EgressSidecar } from './egress-sidecar.js';
 import type { SessionUser } from './workspace.js';
 import { ConnectionLog } from '../egress/connection-log.js';
 import { EgressPolicyRules, normalHost } from '../egress/policy.js';
@@ -29,12 +25,10 @@ export interface SessionEgressOptions {
   /** The control plane the session runner calls (its host and port pass under `api` and `allowlist`). */
   apiBaseUrl?: string;
   docker: Docker;
-  /** The data folder's egress/ folder: the proxy's socket folder is made in it. */
-  egressRoot: string;
   /** The sidecar's name and labels (the session's own, so recovery sweeps both). */
   name: string;
   labels: Record<string, string>;
-  /** Who the sidecar runs as: it must reach the socket (Outpost run as root chowns the folder to it). */
+  /** Who the sidecar runs as: the session's own uid (it holds nothing of the host's). */
   user: SessionUser;
   workId: string;
   /** The session's log: one line per connection. */
@@ -55,8 +49,9 @@ const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '::1'];
 
 /**
  * A session's egress, by its environment's policy: `open` is the profile's Docker network;
- * `none` is loopback only; `api` and `allowlist` are loopback plus a forwarder sidecar to a proxy in
- * this process, which decides each connection and logs it. The session cannot reconfigure any of it.
+ * `none` is loopback only; `api` and `allowlist` are loopback plus a forwarder sidecar whose attach
+ * stream carries each connection, as an HTTP/2 stream, to a proxy in this process that decides it and
+ * logs it. The session cannot reconfigure any of it, and never sees that stream.
  */
 export async function openSessionEgress(opts: SessionEgressOptions): Promise<SessionEgress> {
   const { policy } = opts.settings;
@@ -65,26 +60,39 @@ export async function openSessionEgress(opts: SessionEgressOptions): Promise<Ses
 
   const api = apiOrigin(opts.apiBaseUrl, opts.settings.environmentUrl);
   const rules = new EgressPolicyRules({ policy, allowHosts: opts.settings.allowHosts, ...(api ? { api } : {}) });
-  // Short and random: a unix socket's path has room for about 107 bytes; a work id may be 128.
-  const dirName = randomBytes(6).toString('hex');
-  const dir = within(opts.egressRoot, dirName);
-  const socketPath = join(dir, 'proxy.sock');
-  if (Buffer.byteLength(socketPath) > 103) throw new Error(`the data folder's path is too long for the egress proxy's socket (${socketPath}); choose a shorter --data-dir`);
-  mkdirSync(dir, { mode: PRIVATE_DIR_MODE });
   const log = new ConnectionLog(opts, opts.onConnection);
-  let proxy: EgressProxy | undefined;
-  try {
-    proxy = await EgressProxy.listen({ rules, socketPath, onConnection: (record) => log.add(record), ...(opts.settings.resolve ? { resolve: opts.settings.resolve } : {}) });
-    if (process.getuid?.() === 0) {
-      chownSync(dir, opts.user.uid, opts.user.gid);
-      chownSync(socketPath, opts.user.uid, opts.user.gid);
+  const proxy = EgressProxy.create({ rules, onConnection: (record) => log.add(record), ...(opts.settings.resolve ? { resolve: opts.settings.resolve } : {}) });
+  const server = createServer({ settings: { initialWindowSize: STREAM_WINDOW } });
+  const sessions = new Set<ServerHttp2Session>();
+  server.on('session', (session: ServerHttp2Session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+    session.once('remoteSettings', () => session.setLocalWindowSize(SESSION_WINDOW));
+    // A broken stream is the forwarder's to report (it tells the session); here it only must not throw.
+    session.on('error', (e) => log.note(`the egress stream failed: ${e.message}`));
+  });
+  server.on('stream', (stream: ServerHttp2Stream, headers) => {
+    stream.on('error', () => stream.destroy());
+    if (headers[':method'] !== 'CONNECT') {
+      stream.respond({ ':status': 405 }, { endStream: true });
+      return;
     }
-    const sidecar = await startEgressSidecar(opts.docker, { name: opts.name, labels: { ...opts.labels, [LABEL.egressDir]: dirName }, socketDir: dir, user: opts.user });
+    stream.respond({ ':status': 200 });
+    // The proxy's HTTP/1.1 answers are written as latin1 strings; Node 20's HTTP/2 stream sends a short
+    // string written that way with its first bytes garbled (seen: the status line of a plain request's
+    // answer). As Buffers they arrive intact.
+    (stream as unknown as { _writableState: { decodeStrings: boolean } })._writableState.decodeStrings = true;
+    proxy.accept(stream);
+  });
+  let sidecar: EgressSidecar | undefined;
+  try {
+    sidecar = await startEgressSidecar(opts.docker, { name: opts.name, labels: opts.labels, user: opts.user, onNote: (line) => log.note(`forwarder: ${line}`) });
+    server.emit('connection', sidecar.wire);
     const proxyUrl = `http://127.0.0.1:${EGRESS_PORT}`;
     const local = LOOPBACK_NAMES.filter((name) => name !== (api && normalHost(api.host)));
-    const listening = proxy;
+    const { container, wire } = sidecar;
     return {
-      networkMode: `container:${sidecar.id}`,
+      networkMode: `container:${container.id}`,
       // Both spellings: curl reads only the lower-case http_proxy; NODE_USE_ENV_PROXY makes Node 22's own fetch use them.
       env: {
         HTTP_PROXY: proxyUrl,
@@ -96,17 +104,18 @@ export async function openSessionEgress(opts: SessionEgressOptions): Promise<Ses
         NODE_USE_ENV_PROXY: '1',
       },
       close: async () => {
-        await sidecar.remove({ force: true }).catch((e: { statusCode?: number }) => {
+        await container.remove({ force: true }).catch((e: { statusCode?: number }) => {
           if (e.statusCode !== 404) throw e;
         });
-        await listening.close();
-        rmSync(dir, { recursive: true, force: true });
+        for (const session of sessions) session.destroy();
+        wire.destroy();
+        await proxy.close();
         await log.close();
       },
     };
   } catch (e) {
-    await proxy?.close();
-    rmSync(dir, { recursive: true, force: true });
+    sidecar?.wire.destroy();
+    await proxy.close();
     await log.close();
     throw e;
   }

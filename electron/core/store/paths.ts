@@ -20,7 +20,7 @@ export const PRIVATE_FILE_MODE = 0o600;
  */
 export class DataPaths {
   constructor(readonly root: string) {
-    for (const dir of [this.root, join(this.root, 'logs'), this.sessionLogs, this.workspaces, this.leases, this.instances, this.egress]) {
+    for (const dir of [this.root, join(this.root, 'logs'), this.sessionLogs, this.workspaces, this.leases, this.instances]) {
       mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
       chmodSync(dir, PRIVATE_DIR_MODE);
     }
@@ -44,7 +44,7 @@ export class DataPaths {
   get instances(): string {
     return join(this.root, 'instances');
   }
-  /** Each running session's egress proxy socket, in a folder of its own (egress/session-egress.ts owns them). */
+  /** Where an older Outpost kept each session's egress proxy socket: startup recovery removes what it left. */
   get egress(): string {
     return join(this.root, 'egress');
   }
@@ -53,7 +53,7 @@ export class DataPaths {
   sessionLog(workId: string): string {
     return within(this.sessionLogs, `${checkedName(workId)}.log`);
   }
-  /** A session's egress connections, one JSON line each (egress/session-egress.ts). Throws on an id that is not a control-plane id. */
+  /** A session's egress connections, one JSON line each (egress/connection-log.ts). Throws on an id that is not a control-plane id. */
   sessionEgress(workId: string): string {
     return within(this.sessionLogs, `${checkedName(workId)}${EGRESS_SUFFIX}`);
   }

@@ -183,7 +183,6 @@ export class ItemRun {
       settings: settings.egress ?? { policy: 'open', allowHosts: [] },
       openNetworkMode: settings.networkMode,
       ...(spec.apiBaseUrl ? { apiBaseUrl: spec.apiBaseUrl } : {}),
-      egressRoot: paths.egress,
       name: `${name}-egress`,
       labels,
       user: sessionUser(false),
