@@ -165,7 +165,8 @@ Options:
   --secret-env NAME       a secret variable every session gets, its value read from this command's own variable
                           NAME (held in memory, never written down, redacted in every log); repeat it
   --mount PATH[:TARGET]   a host folder every session reads, read-only, at TARGET (default /mnt/<its name>);
-                          refused: /, the data folder (or a folder holding it), a Docker socket's folder
+                          refused: /, the data folder, /proc, /sys, /dev, /etc, /run, engine state, others'
+                          homes, a folder holding a socket (judged again at each session's start)
   --allow-root            let sessions run as root in their containers (default: never; an image that needs
                           root still gets no capabilities beyond owning its own files); warned at every start
   --environment-key-file PATH
