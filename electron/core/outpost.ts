@@ -286,9 +286,10 @@ export class Outpost implements ServiceCore {
         env[variable.name] = variable.text;
         continue;
       }
-      const stored = await this.secrets.get({ kind: 'env-var', environmentId: profile.environmentId, name: variable.name });
+      // Only into the sessions of the control plane it was set for (key-origins.ts), as a key.
+      const stored = await keyFor(this.secrets, { kind: 'env-var', environmentId: profile.environmentId, name: variable.name }, profile.baseUrl);
       if (!stored) throw new UserError(`Set the value of the secret variable ${variable.name} of ${profile.environmentId} first: it lives in the keychain.`);
-      env[variable.name] = stored.secret;
+      env[variable.name] = stored;
     }
     try {
       checkMounts(profile.mounts, this.paths.root);

@@ -10,7 +10,7 @@ import { survivePipeClosed, terminal } from './terminal.js';
 import { Outpost } from '../outpost.js';
 import { LinuxPowerSupply } from '../worker/power.js';
 import { MIN_SECRET_LENGTH, Secret } from '../secrets/secret.js';
-import { originOf, SESSION_CONTAINERS } from '../secrets/key-origins.js';
+import { originOf } from '../secrets/key-origins.js';
 import { readKeyFile } from './key-file.js';
 import { KeytarSecretStore } from '../secrets/keytar-store.js';
 import { OverlaySecretStore } from '../secrets/overlay-store.js';
@@ -80,7 +80,7 @@ async function workerCommand(args: WorkerArgs, served: EnvironmentProfile | unde
       terminal.err(`outpost: --secret-env ${name}: set ${name} to its value, at least ${MIN_SECRET_LENGTH} characters (a shorter one cannot be redacted safely)\n`);
       return EXIT_USAGE;
     }
-    if (served) held.push([{ kind: 'env-var', environmentId: served.environmentId, name }, { secret: new Secret(value), origin: SESSION_CONTAINERS }]);
+    if (served) held.push([{ kind: 'env-var', environmentId: served.environmentId, name }, { secret: new Secret(value), origin: originOf(served.baseUrl) }]);
   }
 
   const appLogFile = join(args['data-dir'], 'logs', 'outpost.log');
