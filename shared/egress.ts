@@ -59,7 +59,7 @@ function ipv6Groups(text: string): number[] | null {
 export function addressEntry(entry: string): AddressEntry | { problem: string } | undefined {
   const [address, bitsText, ...extra] = entry.toLowerCase().split('/') as [string, string | undefined, ...string[]];
   const looksV4 = /^[\d.]+$/.test(address);
-  if (!looksV4 && !address.includes(':')) return undefined;
+  if (!looksV4 && !(address.includes(':') && /^[0-9a-f:.]+$/.test(address))) return undefined;
   if (extra.length || (bitsText !== undefined && !/^\d{1,3}$/.test(bitsText))) return { problem: `${entry}: a range is ADDRESS/PREFIX, the prefix a number` };
   const bits = bitsText === undefined ? undefined : Number(bitsText);
   if (looksV4) {
@@ -83,8 +83,8 @@ export function addressEntry(entry: string): AddressEntry | { problem: string } 
 /** What is wrong with an allowlist entry, in words; null when it is one. */
 export function allowEntryProblem(entry: string): string | null {
   const address = addressEntry(entry);
-  if (address) return 'problem' in address ? `${address.problem}; ${ALLOW_ENTRY_RULE}` : null;
-  return NAME.test(entry) ? null : `${entry}: ${ALLOW_ENTRY_RULE}`;
+  if (address) return 'problem' in address ? `${ALLOW_ENTRY_RULE} — ${address.problem}` : null;
+  return NAME.test(entry) ? null : ALLOW_ENTRY_RULE;
 }
 
 /**
