@@ -18,6 +18,7 @@ import type { StoredKey } from '../secrets/secret-store.js';
 import { ShutdownPolicy, stopOnSignals } from '../shutdown.js';
 import { UserError } from '../base/user-error.js';
 import { useWorkerV8Flags } from './worker-v8.js';
+import { wipeFromInitialEnvironment } from './initial-environment.js';
 
 /** The headless `outpost` command: a head over the same Outpost as the desktop app. */
 async function main(argv: string[]): Promise<number> {
@@ -82,6 +83,8 @@ async function workerCommand(args: WorkerArgs, served: EnvironmentProfile | unde
     }
     if (served) held.push([{ kind: 'env-var', environmentId: served.environmentId, name }, { secret: new Secret(value), origin: originOf(served.baseUrl) }]);
   }
+  // Read and held: now out of /proc/<pid>/environ too, which deleting from process.env does not reach.
+  wipeFromInitialEnvironment([...KEY_VARIABLES, ...args['secret-env']]);
 
   const appLogFile = join(args['data-dir'], 'logs', 'outpost.log');
   const log = headlessLog(appLogFile, args['log-format']);
