@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AnthropicPlayground } from './anthropic.js';
 import { BridgePlayground } from './bridge.js';
+import { openInBrowser } from './open-in-browser.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const once = process.argv.includes('--once');
@@ -77,15 +78,10 @@ workers[0]!.stdout!.on('data', (chunk: Buffer) => {
   if (dashboard) {
     // The token is in the address's #fragment: never sent to a server; the page keeps it in memory only.
     console.log(`\nOpen Outpost's window in a browser: ${dashboard}\n(a reload loses the token, which lives only in the page: open this address again)\n`);
+    // Through a private page: the address in the opener's argv would show the token to every local user.
     if (!once) openInBrowser(dashboard);
   }
 });
-
-/** Where there is a desktop to show it on. */
-function openInBrowser(target: string): void {
-  const opener = process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'explorer' : process.env['DISPLAY'] || process.env['WAYLAND_DISPLAY'] ? 'xdg-open' : null;
-  if (opener) spawn(opener, [target], { stdio: 'ignore', detached: true }).on('error', () => {}).unref();
-}
 
 let stopping = false;
 const stop = () => {

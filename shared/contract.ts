@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { itemStateSchema, workerStateSchema } from './states.js';
 import { CHANNEL_NAMES, type ChannelName } from './channels.js';
 import { controlPlaneId } from './ids.js';
-import { ALLOW_ENTRY_RULE, DEFAULT_ALLOWLIST, EGRESS_POLICIES, isAllowEntry } from './egress.js';
+import { allowEntryProblem, DEFAULT_ALLOWLIST, EGRESS_POLICIES } from './egress.js';
 
 const count = z.number().int().nonnegative();
 
@@ -30,7 +30,15 @@ const keySafeUrl = z.string().url().refine(isKeySafeUrl, KEY_SAFE_URL_RULE);
 
 const environmentId = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'an environment id such as env_…');
 
-const allowEntry = z.string().trim().toLowerCase().max(300).refine(isAllowEntry, ALLOW_ENTRY_RULE);
+const allowEntry = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .max(300)
+  .superRefine((entry, ctx) => {
+    const problem = allowEntryProblem(entry);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 /** A variable a session gets: a name of the shell's kind; ANTHROPIC_* and OUTPOST_* are Outpost's own (the runner's ids and token). */
 const envVarName = z

@@ -17,8 +17,75 @@ export const DEFAULT_ALLOWLIST: readonly string[] = [
 ];
 
 const NAME = /^(\*\.)?(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}(\/(3[0-2]|[12]?\d))?$/;
-const IPV6 = /^[0-9a-f]*:[0-9a-f:.]*(\/(12[0-8]|1[01]\d|[1-9]?\d))?$/;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/** An address entry, as the proxy compiles it: an IPv4-mapped IPv6 one is its IPv4 range (the proxy judges such addresses as IPv4). */
+export interface AddressEntry {
+  family: 4 | 6;
+  address: string;
+  bits: number;
+}
+
+/** The eight 16-bit groups of an IPv6 address (`::` and a dotted IPv4 tail allowed), or null when it is none. */
+function ipv6Groups(text: string): number[] | null {
+  const halves = text.split('::');
+  if (halves.length > 2) return null;
+  const part = (s: string): number[] | null => {
+    if (s === '') return [];
+    const out: number[] = [];
+    const words = s.split(':');
+    for (const [i, word] of words.entries()) {
+      if (i === words.length - 1 && IPV4.test(word)) {
+        const [a, b, c, d] = word.split('.').map(Number) as [number, number, number, number];
+        out.push((a << 8) | b, (c << 8) | d);
+      } else if (/^[0-9a-f]{1,4}$/.test(word)) out.push(parseInt(word, 16));
+      else return null;
+    }
+    return out;
+  };
+  const head = part(halves[0]!);
+  const tail = halves.length === 2 ? part(halves[1]!) : [];
+  if (!head || !tail) return null;
+  if (halves.length === 1) return head.length === 8 ? head : null;
+  const missing = 8 - head.length - tail.length;
+  return missing >= 1 ? [...head, ...new Array<number>(missing).fill(0), ...tail] : null;
+}
+
+/**
+ * An address or CIDR entry: what the proxy compiles, or what is wrong with it in words; undefined
+ * when the entry is not written as an address (a name). Checked here, at input, so that an entry
+ * accepted is one every session's proxy can use.
+ */
+export function addressEntry(entry: string): AddressEntry | { problem: string } | undefined {
+  const [address, bitsText, ...extra] = entry.toLowerCase().split('/') as [string, string | undefined, ...string[]];
+  const looksV4 = /^[\d.]+$/.test(address);
+  if (!looksV4 && !(address.includes(':') && /^[0-9a-f:.]+$/.test(address))) return undefined;
+  if (extra.length || (bitsText !== undefined && !/^\d{1,3}$/.test(bitsText))) return { problem: `${entry}: a range is ADDRESS/PREFIX, the prefix a number` };
+  const bits = bitsText === undefined ? undefined : Number(bitsText);
+  if (looksV4) {
+    if (!IPV4.test(address)) return { problem: `${entry}: not an IPv4 address` };
+    if (bits !== undefined && bits > 32) return { problem: `${entry}: an IPv4 prefix is /0 to /32` };
+    return { family: 4, address, bits: bits ?? 32 };
+  }
+  const groups = ipv6Groups(address);
+  if (!groups) return { problem: `${entry}: not an IPv6 address` };
+  if (bits !== undefined && bits > 128) return { problem: `${entry}: an IPv6 prefix is /0 to /128` };
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    const v4 = [groups[6]! >> 8, groups[6]! & 255, groups[7]! >> 8, groups[7]! & 255].join('.');
+    if (bits !== undefined && bits < 96) {
+      return { problem: `${entry}: an IPv4 address written as IPv6 takes a prefix of /96 to /128 (or write it as IPv4, e.g. ${v4}/${Math.max(0, bits - 96) || 8})` };
+    }
+    return { family: 4, address: v4, bits: bits === undefined ? 32 : bits - 96 };
+  }
+  return { family: 6, address, bits: bits ?? 128 };
+}
+
+/** What is wrong with an allowlist entry, in words; null when it is one. */
+export function allowEntryProblem(entry: string): string | null {
+  const address = addressEntry(entry);
+  if (address) return 'problem' in address ? `${ALLOW_ENTRY_RULE} — ${address.problem}` : null;
+  return NAME.test(entry) ? null : ALLOW_ENTRY_RULE;
+}
 
 /**
  * An allowlist entry: a host name (`registry.npmjs.org`), `*.suffix` for every name under a domain
@@ -26,8 +93,6 @@ const IPV6 = /^[0-9a-f]*:[0-9a-f:.]*(\/(12[0-8]|1[01]\d|[1-9]?\d))?$/;
  * Only an address entry lets a session reach a private, loopback or link-local address.
  */
 export function isAllowEntry(entry: string): boolean {
-  // A name whose last label is all digits is an address (a bad one, when IPV4 refuses it): no TLD is numeric.
-  if (/^[\d.]+(\/\d+)?$/.test(entry)) return IPV4.test(entry);
-  return NAME.test(entry) || IPV6.test(entry);
+  return allowEntryProblem(entry) === null;
 }
 export const ALLOW_ENTRY_RULE = 'a host name, *.domain, an IP address or a CIDR range (e.g. registry.npmjs.org, *.githubusercontent.com, 10.0.0.5/32)';

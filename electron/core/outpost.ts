@@ -16,7 +16,7 @@ import type { EgressSettings } from './runtime/session-egress.js';
 import { DockerRuntime } from './runtime/docker.js';
 import { unsupportedDockerHost } from './runtime/docker-host.js';
 import { FORWARDER_IMAGE } from './runtime/egress-sidecar.js';
-import { checkMounts, type ReadOnlyMount } from './runtime/mounts.js';
+import { checkMounts, ReadOnlyMounts } from './runtime/mounts.js';
 import type { SessionSettings } from './worker/session-settings.js';
 import { ensureSessionImage, packageVersion } from './runtime/session-image.js';
 import { redactDeep, type Secret } from './secrets/secret.js';
@@ -276,7 +276,8 @@ export class Outpost implements ServiceCore {
   /**
    * What each session of the profile gets besides its item: its variables, the secret
    * ones from the keychain (each a Secret, so every log redacts it), and its read-only mounts,
-   * checked now: a refused one stops the worker from starting, in words, before any claim.
+   * checked now: a refused one stops the worker from starting, in words, before any claim. They are
+   * judged again at each container's create (the runtime), where a refused one fails that session.
    */
   async #sessionExtras(profile: EnvironmentProfile): Promise<Pick<SessionSettings, 'env' | 'mounts'>> {
     const env: Record<string, string | Secret> = {};
@@ -285,17 +286,17 @@ export class Outpost implements ServiceCore {
         env[variable.name] = variable.text;
         continue;
       }
-      const stored = await this.secrets.get({ kind: 'env-var', environmentId: profile.environmentId, name: variable.name });
+      // Only into the sessions of the control plane it was set for (key-origins.ts), as a key.
+      const stored = await keyFor(this.secrets, { kind: 'env-var', environmentId: profile.environmentId, name: variable.name }, profile.baseUrl);
       if (!stored) throw new UserError(`Set the value of the secret variable ${variable.name} of ${profile.environmentId} first: it lives in the keychain.`);
-      env[variable.name] = stored.secret;
+      env[variable.name] = stored;
     }
-    let mounts: ReadOnlyMount[];
     try {
-      mounts = checkMounts(profile.mounts, this.paths.root);
+      checkMounts(profile.mounts, this.paths.root);
     } catch (e) {
       throw new UserError(`${profile.environmentId}: ${(e as Error).message}`);
     }
-    return { env, mounts };
+    return { env, mounts: new ReadOnlyMounts(profile.mounts, this.paths.root) };
   }
 
   #servedProfile(): EnvironmentProfile | undefined {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { AnthropicPlayground } from '../../playground/anthropic.js';
 import { silentLogger } from '../../electron/core/logs/log.js';
 import { Outpost } from '../../electron/core/outpost.js';
+import { KeytarSecretStore } from '../../electron/core/secrets/keytar-store.js';
 import { memorySecrets } from '../helpers/secrets.js';
 import { startWorker } from '../helpers/worker.js';
 
@@ -79,5 +81,67 @@ describe('keys travel one way: each only to the origin it was verified with or s
     const cli = startWorker({ baseUrl: 'http://api.example.com', environmentId: 'env_x', environmentKey: 'sk-ant-env-0123456789' });
     assert.equal(await cli.exited, 64);
     assert.match(cli.output(), /--base-url: only https:, or http: to this machine/);
+  });
+
+  describe('secret variables travel one way too (the real keychain)', () => {
+    const service = `Outpost-test-origins-${process.pid}`;
+    const keychain = () => {
+      const secrets = new KeytarSecretStore(service);
+      const outpost = Outpost.open({ dataDir: mkdtempSync(join(tmpdir(), 'outpost-origins-')), secrets, logger: silentLogger, prepare: async () => {} });
+      opened.push(outpost);
+      return { outpost, secrets };
+    };
+    const DB_PASSWORD = 'the-database-password-of-home';
+
+    it('a secret variable set for an environment’s URL is not handed to the sessions of another control plane, even with that plane’s own key', async () => {
+      const { outpost } = keychain();
+      const { environment, environmentKey } = home.createEnvironment('secret-vars');
+      await outpost.handle('settings.update', {
+        servedEnvironmentId: environment.id,
+        environment: { environmentId: environment.id, baseUrl: home.url, networkMode: 'host', envVars: [{ name: 'DB_PASSWORD', inKeychain: true }] },
+      });
+      assert.deepEqual(await outpost.handle('keys.set', { kind: 'environment-key', environmentId: environment.id, value: environmentKey }), { result: null });
+      assert.deepEqual(await outpost.handle('keys.set', { kind: 'env-var', environmentId: environment.id, name: 'DB_PASSWORD', value: DB_PASSWORD }), { result: null });
+      // Repointed, and given the other plane's own key for the same environment id.
+      const other = elsewhere.createEnvironment('secret-vars');
+      await outpost.handle('settings.update', { environment: { environmentId: environment.id, baseUrl: elsewhere.url } });
+      await outpost.handle('keys.set', { kind: 'environment-key', environmentId: environment.id, value: other.environmentKey });
+      const before = requestsElsewhere();
+      assert.deepEqual(await outpost.handle('worker.start', {}), {
+        error: {
+          code: 'failed',
+          message: `The secret variable DB_PASSWORD of ${environment.id} was saved for ${home.url}; the environment now points at ${elsewhere.url} — enter its value again.`,
+        },
+      });
+      assert.equal(outpost.workerState.status, 'off');
+      assert.equal(requestsElsewhere(), before, 'nothing was asked of the other plane');
+      await outpost.handle('keys.clear', { kind: 'env-var', environmentId: environment.id, name: 'DB_PASSWORD' });
+      await outpost.handle('keys.clear', { kind: 'environment-key', environmentId: environment.id });
+    });
+
+    it('a secret variable kept by an older Outpost is bound at its first use to the environment’s URL then, and refused for another after', async () => {
+      const keytar = createRequire(import.meta.url)('keytar') as typeof import('keytar');
+      const { outpost, secrets } = keychain();
+      const { environment, environmentKey } = home.createEnvironment('legacy-vars');
+      await outpost.handle('settings.update', {
+        servedEnvironmentId: environment.id,
+        environment: { environmentId: environment.id, baseUrl: home.url, networkMode: 'host', envVars: [{ name: 'DB_PASSWORD', inKeychain: true }] },
+      });
+      await outpost.handle('keys.set', { kind: 'environment-key', environmentId: environment.id, value: environmentKey });
+      const account = `env-var:${environment.id}:DB_PASSWORD`;
+      // Both shapes an older Outpost left: the value alone, and bound to no URL ("session-containers").
+      for (const legacy of [DB_PASSWORD, JSON.stringify({ origin: 'session-containers', key: DB_PASSWORD })]) {
+        await keytar.setPassword(service, account, legacy);
+        assert.deepEqual(await outpost.handle('worker.start', {}), { result: null });
+        await outpost.stopWorker('now');
+        assert.deepEqual(JSON.parse((await keytar.getPassword(service, account))!), { origin: home.url, key: DB_PASSWORD });
+      }
+      await outpost.handle('settings.update', { environment: { environmentId: environment.id, baseUrl: elsewhere.url } });
+      await outpost.handle('keys.set', { kind: 'environment-key', environmentId: environment.id, value: environmentKey });
+      const reply = await outpost.handle('worker.start', {});
+      assert.ok('error' in reply && /secret variable DB_PASSWORD .* was saved for/.test(reply.error.message), JSON.stringify(reply));
+      await secrets.delete({ kind: 'env-var', environmentId: environment.id, name: 'DB_PASSWORD' });
+      await secrets.delete({ kind: 'environment-key', environmentId: environment.id });
+    });
   });
 });

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { AnthropicPlayground } from '../../playground/anthropic.js';
 import { waitFor } from '../helpers/worker.js';
+import { parseWorkerArgs } from '../../electron/core/cli/args.js';
 
 const cli = fileURLToPath(new URL('../../dist/electron/core/cli.js', import.meta.url));
 const KEY = 'sk-ant-env-service-key-0123456789';
@@ -67,8 +68,8 @@ describe('outpost service install', { skip: !existsSync(cli) && 'not built' }, (
     assert.match(unit, /^WantedBy=multi-user\.target$/m);
     const argv = execStart(unit, '/run/credentials/outpost-worker.service');
     assert.deepEqual(argv.slice(-2), ['--environment-key-file', '/run/credentials/outpost-worker.service/environment-key']);
-    assert.deepEqual(argv.slice(2, 5), ['worker', '--base-url', 'http://127.0.0.1:8080']);
-    assert.ok(argv.includes('/var/lib/outpost'), 'a system worker keeps its data in /var/lib/outpost');
+    assert.deepEqual(argv.slice(2, 4), ['worker', '--base-url=http://127.0.0.1:8080']);
+    assert.ok(argv.includes('--data-dir=/var/lib/outpost'), 'a system worker keeps its data in /var/lib/outpost');
     const verdict = await analyze(join(root, UNIT));
     if ('skipped' in verdict) t.diagnostic(`systemd-analyze verify skipped: ${verdict.skipped}`);
     else assert.equal(verdict.complaints, '', 'systemd-analyze verify has nothing to say');
@@ -113,6 +114,9 @@ describe('outpost service install', { skip: !existsSync(cli) && 'not built' }, (
       [[...base, '--environment-key-file', '/dev/zero'], { OUTPOST_ENVIRONMENT_KEY: KEY }, /came twice/],
       [[...base, '--environment-key-file', '/dev/zero'], {}, /not a regular file/],
       [['install', '--system', '--user'], {}, /not both/],
+      // The dashboard's address carries its token: a service's output goes to the journal, readable by the log's readers.
+      [[...base, '--dashboard'], { OUTPOST_ENVIRONMENT_KEY: KEY }, /--dashboard: a service’s output goes to its log, and the dashboard’s address carries its token/],
+      [[...base, '--secret-env', 'DB_PASSWORD'], { OUTPOST_ENVIRONMENT_KEY: KEY }, /--secret-env DB_PASSWORD: set DB_PASSWORD to its value/],
       [['restart'], {}, /unknown service command 'restart'/],
     ];
     for (const [args, env, expected] of cases) {
@@ -123,6 +127,45 @@ describe('outpost service install', { skip: !existsSync(cli) && 'not built' }, (
     }
     assert.equal(existsSync(join(root, UNIT)), false);
     assert.equal(existsSync(join(root, 'etc/outpost')), false);
+  });
+
+  it('every worker flag goes through install → the unit’s ExecStart → the worker’s parser unchanged, values that look like flags included', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'outpost-service-'));
+    const dataDir = mkdtempSync(join(tmpdir(), 'outpost-service-data-'));
+    const base = ['--base-url', 'http://127.0.0.1:8080', '--environment-id', 'env_1', '--data-dir', dataDir];
+    const SECRET = 'a "secret" with $HOME, `ticks` and \\ back';
+    const flagSets = [
+      [
+        ...base, '--provider', 'anthropic', '--interpreter', 'python3 -u', '--timeout-seconds', '30', '--max-sessions', '3', '--warm', '0',
+        '--image=--allow-root', '--egress', 'allowlist', '--allow', 'pypi.org', '--allow', '::ffff:10.0.0.1/120', '--env', 'A=1', '--env=B=--x y',
+        '--secret-env', 'DB_PASSWORD', '--mount', `${root}:/data`, '--mount', dataDir, '--cpus', '1.5', '--memory', '512', '--pids', '100',
+        '--log-limit-mb', '5', '--grace-seconds', '3', '--drain-seconds', '4', '--log-format', 'json', '--dashboard-port', '0', '--allow-root', '--pause-on-battery',
+      ],
+      [...base, '--provider', 'ainative', '--egress', 'open', '--network', 'host', '--image', 'python:3.12-slim', '--interpreter=-c'],
+    ];
+    for (const [i, flags] of flagSets.entries()) {
+      const name = `outpost-roundtrip-${i}`;
+      const { code, out } = await service(['install', '--system', '--root', root, '--name', name, ...flags], { OUTPOST_ENVIRONMENT_KEY: KEY, DB_PASSWORD: SECRET });
+      assert.equal(code, 0, out);
+      const unit = readFileSync(join(root, `etc/systemd/system/${name}.service`), 'utf8');
+      const words = execStart(unit, '/run/credentials');
+      const fromUnit = parseWorkerArgs(words.slice(words.indexOf('worker') + 1));
+      const given = parseWorkerArgs([...flags, '--environment-key-file', '/run/credentials/environment-key']);
+      assert.ok('args' in fromUnit && 'args' in given, JSON.stringify({ fromUnit, given }));
+      assert.deepEqual(fromUnit.args, given.args, `set ${i}`);
+      assert.deepEqual(fromUnit.served, given.served, `set ${i}`);
+      if (i === 0) {
+        assert.equal(fromUnit.args.image, '--allow-root', 'a value that looks like a flag stays a value');
+        assert.equal(fromUnit.args['allow-root'], true);
+        assert.equal(fromUnit.args['pause-on-battery'], true);
+        // The secret variable's value: in a 0600 file systemd reads, never in the unit.
+        assert.ok(!unit.includes('ticks'), 'the value is not in the unit');
+        const envFile = /^EnvironmentFile=(.*)$/m.exec(unit)![1]!;
+        const onDisk = join(root, envFile);
+        assert.equal(statSync(onDisk).mode & 0o777, 0o600);
+        assert.equal(readFileSync(onDisk, 'utf8'), 'DB_PASSWORD="a \\"secret\\" with \\$HOME, \\`ticks\\` and \\\\ back"\n');
+      } else assert.doesNotMatch(unit, /EnvironmentFile=/);
+    }
   });
 
   it('the unit\'s command serves the environment, with the key in neither its argv nor its environment; status and uninstall', async () => {

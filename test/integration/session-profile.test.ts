@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -94,7 +94,8 @@ describe('an environment’s variables and read-only folders reach its sessions,
       [{ source: '/' }, /refused to mount \/: the whole file system/],
       [{ source: dataDir }, /Outpost’s data folder/],
       [{ source: join(root, 'looks-harmless') }, /looks-harmless \(it leads to .*\): it holds or is inside Outpost’s data folder/],
-      [{ source: '/var/run' }, /holds the Docker socket/],
+      [{ source: '/var/run' }, /runtime state/],
+      [{ source: '/proc' }, /proc file system/],
       [{ source: datasets, target: '/workspace' }, /would hide the session’s own files/],
     ];
     for (const [mount, words] of cases) {
@@ -103,5 +104,31 @@ describe('an environment’s variables and read-only folders reach its sessions,
       assert.equal(outpost.workerState.status, 'off', 'nothing claimed');
       await outpost.dispose();
     }
+  });
+
+  it('a folder swapped for a symlink after the start is judged again at the session’s create: refused in words, never mounted', async () => {
+    const project = join(root, 'project');
+    mkdirSync(join(project, 'datasets'), { recursive: true });
+    writeFileSync(join(project, 'datasets', 'hello.txt'), 'read me\n');
+    const { outpost, parsed, dataDir, environmentId } = await open({ mounts: [{ source: join(project, 'datasets') }] });
+    await outpost.serve(parsed);
+    // Checked and accepted; now the folder becomes a way into the data folder (settings, sockets, other sessions' files).
+    renameSync(project, join(root, 'project-was'));
+    symlinkSync(dataDir, project);
+    mkdirSync(join(dataDir, 'datasets'));
+    writeFileSync(join(dataDir, 'datasets', 'hello.txt'), 'a file of the data folder\n');
+    const item = playground.enqueue(environmentId);
+    const ended = (await waitFor('the item to end', () => outpost.history.list().find((h) => h.workId === item.id), 30_000))!;
+    assert.equal(ended.status, 'failed');
+    assert.match(ended.reason ?? '', /refused to mount .*datasets \(it leads to .*\): it holds or is inside Outpost’s data folder/);
+    const log = (() => {
+      try {
+        return readFileSync(join(dataDir, 'logs', 'sessions', `${item.id}.log`), 'utf8');
+      } catch {
+        return '';
+      }
+    })();
+    assert.ok(!log.includes('a file of the data folder'), 'the session never read the data folder');
+    await outpost.stopWorker('now');
   });
 });

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { checkMounts } from '../../electron/core/runtime/mounts.js';
 
 describe('read-only mounts: a folder a session reads, never one that hands it the host', () => {
@@ -32,14 +33,61 @@ describe('read-only mounts: a folder a session reads, never one that hands it th
     for (const [source, words] of refused) assert.throws(() => checkMounts([{ source }], dataDir), words, source);
   });
 
-  it('refuses a folder that holds the Docker socket', { skip: !existsSync('/var/run/docker.sock') }, () => {
-    assert.throws(() => checkMounts([{ source: dirname('/var/run/docker.sock') }], dataDir), /holds the Docker socket/);
-    assert.throws(() => checkMounts([{ source: '/var/run/docker.sock' }], dataDir), /holds the Docker socket/);
+  it('refuses a folder that holds the Docker socket, and the socket itself', { skip: !existsSync('/var/run/docker.sock') }, () => {
+    assert.throws(() => checkMounts([{ source: dirname('/var/run/docker.sock') }], dataDir), /runtime state/);
+    assert.throws(() => checkMounts([{ source: '/var/run/docker.sock' }], dataDir), /runtime state/);
   });
 
   it('refuses a target that hides the session’s own files, and two folders at one place', () => {
     assert.throws(() => checkMounts([{ source: datasets, target: '/workspace/data' }], dataDir), /hide the session’s own files/);
     assert.throws(() => checkMounts([{ source: datasets, target: '/' }], dataDir), /hide the session’s own files/);
     assert.throws(() => checkMounts([{ source: datasets }, { source: datasets }], dataDir), /another folder is mounted there/);
+  });
+
+  it('refuses special file systems, engine and runtime state, system config and root’s home by what they are', () => {
+    const refused: Array<[string, RegExp]> = [
+      ['/proc', /refused to mount \/proc: .*proc file system/],
+      ['/proc/self', /proc file system/],
+      ['/sys', /sysfs file system/],
+      ['/dev', /devtmpfs file system|the host’s devices/],
+      ['/etc', /the system’s configuration/],
+      ['/root', /root’s home/],
+      ['/run', /runtime state/],
+      ['/var/run', /runtime state/],
+      ['/var', /holds (runtime state|a container engine’s state)/],
+    ];
+    if (existsSync('/var/lib/docker')) refused.push(['/var/lib/docker', /a container engine’s state/]);
+    if (existsSync('/sys/fs/cgroup')) refused.push(['/sys/fs/cgroup', /sysfs|cgroup/]);
+    for (const [source, words] of refused) {
+      if (!existsSync(source)) continue;
+      assert.throws(() => checkMounts([{ source }], dataDir), words, source);
+    }
+  });
+
+  const servers: Server[] = [];
+  after(() => servers.forEach((s) => s.close()));
+  const listen = (path: string) =>
+    new Promise<void>((resolve) => {
+      const server = createServer();
+      servers.push(server);
+      server.listen(path, resolve);
+    });
+
+  it('refuses a folder that holds a unix socket anywhere beneath it, naming the socket', async () => {
+    const project = mkdtempSync(join(tmpdir(), 'outpost-mount-socket-'));
+    mkdirSync(join(project, 'run', 'containerd'), { recursive: true });
+    writeFileSync(join(project, 'README'), 'hello\n');
+    await listen(join(project, 'run', 'containerd', 'containerd.sock'));
+    assert.throws(() => checkMounts([{ source: project }], dataDir), /refused to mount .*: it holds the socket .*containerd\.sock/);
+    assert.throws(() => checkMounts([{ source: join(project, 'run') }], dataDir), /containerd\.sock/);
+  });
+
+  it('accepts a plain project folder (and a temp folder), whatever file system holds it', () => {
+    const project = mkdtempSync(join(tmpdir(), 'outpost-project-'));
+    mkdirSync(join(project, 'src', 'lib'), { recursive: true });
+    writeFileSync(join(project, 'src', 'lib', 'index.ts'), 'export {};\n');
+    symlinkSync('lib/index.ts', join(project, 'src', 'main.ts'));
+    assert.deepEqual(checkMounts([{ source: project }], dataDir), [{ source: project, target: `/mnt/${project.split('/').pop()}` }]);
+    assert.deepEqual(checkMounts([{ source: datasets }], dataDir), [{ source: datasets, target: '/mnt/datasets' }]);
   });
 });

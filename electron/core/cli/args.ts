@@ -165,7 +165,8 @@ Options:
   --secret-env NAME       a secret variable every session gets, its value read from this command's own variable
                           NAME (held in memory, never written down, redacted in every log); repeat it
   --mount PATH[:TARGET]   a host folder every session reads, read-only, at TARGET (default /mnt/<its name>);
-                          refused: /, the data folder (or a folder holding it), a Docker socket's folder
+                          refused: /, the data folder, /proc, /sys, /dev, /etc, /run, engine state, others'
+                          homes, a folder holding a socket (judged again at each session's start)
   --allow-root            let sessions run as root in their containers (default: never; an image that needs
                           root still gets no capabilities beyond owning its own files); warned at every start
   --environment-key-file PATH
@@ -202,14 +203,31 @@ export const EXIT_FATAL = 2;
 const BOOLEAN_FLAGS = new Set(['help', 'dashboard', 'allow-root', 'pause-on-battery']);
 const REPEATED_FLAGS = new Set(['allow', 'env', 'secret-env', 'mount']);
 
+/** `outpost worker`'s flags for node:util's parseArgs: the one parser the worker and `service install` read them with. */
+export function workerFlagOptions(): Record<string, { type: 'string' | 'boolean'; multiple: boolean }> {
+  return Object.fromEntries(
+    [...Object.keys(workerArgs.shape), 'help'].map((name) => [name, { type: BOOLEAN_FLAGS.has(name) ? 'boolean' : 'string', multiple: REPEATED_FLAGS.has(name) }]),
+  ) as Record<string, { type: 'string' | 'boolean'; multiple: boolean }>;
+}
+
+/**
+ * Flags as parseArgs read them (workerFlagOptions), written back as argv that reads back the same:
+ * each value joined to its flag (`--image=--allow-root`), so one that starts with `-` stays a value,
+ * each repeated flag once per value, a boolean by its presence.
+ */
+export function workerFlagsToArgv(values: Record<string, unknown>): string[] {
+  return Object.entries(values).flatMap(([flag, value]) => {
+    if (value === true) return [`--${flag}`];
+    if (value === false || value === undefined) return [];
+    return (Array.isArray(value) ? value : [value]).map((v) => `--${flag}=${String(v)}`);
+  });
+}
+
 /** `outpost worker`'s flags, or what to tell the user: usage to stdout (help) or a complaint to stderr (exit 64). */
 export function parseWorkerArgs(argv: string[]): { args: WorkerArgs; served?: EnvironmentProfile } | { exit: number; stdout?: string; stderr?: string } {
   let raw: Record<string, unknown>;
   try {
-    const options = Object.fromEntries(
-      [...Object.keys(workerArgs.shape), 'help'].map((name) => [name, { type: BOOLEAN_FLAGS.has(name) ? 'boolean' : 'string', multiple: REPEATED_FLAGS.has(name) }]),
-    );
-    raw = parseArgs({ args: argv, options: options as Record<string, { type: 'string' | 'boolean'; multiple: boolean }>, strict: true }).values;
+    raw = parseArgs({ args: argv, options: workerFlagOptions(), strict: true }).values;
   } catch (e) {
     return { exit: EXIT_USAGE, stderr: `outpost: ${(e as Error).message}\n\n${USAGE}` };
   }

@@ -10,7 +10,7 @@ import { survivePipeClosed, terminal } from './terminal.js';
 import { Outpost } from '../outpost.js';
 import { LinuxPowerSupply } from '../worker/power.js';
 import { MIN_SECRET_LENGTH, Secret } from '../secrets/secret.js';
-import { originOf, SESSION_CONTAINERS } from '../secrets/key-origins.js';
+import { originOf } from '../secrets/key-origins.js';
 import { readKeyFile } from './key-file.js';
 import { KeytarSecretStore } from '../secrets/keytar-store.js';
 import { OverlaySecretStore } from '../secrets/overlay-store.js';
@@ -18,6 +18,7 @@ import type { StoredKey } from '../secrets/secret-store.js';
 import { ShutdownPolicy, stopOnSignals } from '../shutdown.js';
 import { UserError } from '../base/user-error.js';
 import { useWorkerV8Flags } from './worker-v8.js';
+import { wipeFromInitialEnvironment } from './initial-environment.js';
 
 /** The headless `outpost` command: a head over the same Outpost as the desktop app. */
 async function main(argv: string[]): Promise<number> {
@@ -80,8 +81,10 @@ async function workerCommand(args: WorkerArgs, served: EnvironmentProfile | unde
       terminal.err(`outpost: --secret-env ${name}: set ${name} to its value, at least ${MIN_SECRET_LENGTH} characters (a shorter one cannot be redacted safely)\n`);
       return EXIT_USAGE;
     }
-    if (served) held.push([{ kind: 'env-var', environmentId: served.environmentId, name }, { secret: new Secret(value), origin: SESSION_CONTAINERS }]);
+    if (served) held.push([{ kind: 'env-var', environmentId: served.environmentId, name }, { secret: new Secret(value), origin: originOf(served.baseUrl) }]);
   }
+  // Read and held: now out of /proc/<pid>/environ too, which deleting from process.env does not reach.
+  wipeFromInitialEnvironment([...KEY_VARIABLES, ...args['secret-env']]);
 
   const appLogFile = join(args['data-dir'], 'logs', 'outpost.log');
   const log = headlessLog(appLogFile, args['log-format']);

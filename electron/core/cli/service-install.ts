@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, realpathSync, rmSync, writeFileSync }
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { EXIT_USAGE, profileFromArgs, workerArgs } from './args.js';
+import { EXIT_USAGE, profileFromArgs, workerArgs, workerFlagOptions, workerFlagsToArgv } from './args.js';
 import { readKeyFile } from './key-file.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../store/paths.js';
 import { packageRoot } from '../runtime/session-image.js';
@@ -23,13 +23,13 @@ file the service reads (systemd: through LoadCredential=), never in the unit or 
 `;
 
 const SERVICE_FLAGS = {
-  system: { type: 'boolean' },
-  user: { type: 'boolean' },
-  name: { type: 'string' },
-  manager: { type: 'string' },
-  root: { type: 'string' },
+  system: { type: 'boolean', multiple: false },
+  user: { type: 'boolean', multiple: false },
+  name: { type: 'string', multiple: false },
+  manager: { type: 'string', multiple: false },
+  root: { type: 'string', multiple: false },
 } as const;
-const WORKER_BOOLEANS = new Set(['dashboard', 'allow-root']);
+type Values = Record<string, string | boolean | string[] | undefined>;
 
 interface Placement {
   spec: ServiceSpec;
@@ -38,6 +38,8 @@ interface Placement {
   file: string;
   /** The key file, under --root (spec.keyFile is where the service will find it). */
   keyFileOnDisk: string;
+  /** The secret variables' file (`--secret-env`), under --root (spec.environmentFile is where systemd reads it). */
+  environmentFileOnDisk: string;
   root: string | undefined;
 }
 
@@ -48,10 +50,11 @@ export async function serviceCommand(argv: string[]): Promise<number> {
     terminal.out(SERVICE_USAGE);
     return 0;
   }
-  const options = { ...SERVICE_FLAGS, ...Object.fromEntries(Object.keys(workerArgs.shape).map((k) => [k, { type: WORKER_BOOLEANS.has(k) ? 'boolean' : 'string' }])) };
-  let values: Record<string, string | boolean | undefined>;
+  // The worker's own parser (args.ts): what install accepts, the worker reads back the same.
+  const options = { ...workerFlagOptions(), ...SERVICE_FLAGS };
+  let values: Values;
   try {
-    values = parseArgs({ args: rest, options: options as Record<string, { type: 'string' | 'boolean' }>, strict: true }).values;
+    values = parseArgs({ args: rest, options, strict: true }).values;
   } catch (e) {
     return usage((e as Error).message);
   }
@@ -69,7 +72,7 @@ function usage(problem: string): number {
   return EXIT_USAGE;
 }
 
-function placement(values: Record<string, string | boolean | undefined>): Placement | { problem: string } {
+function placement(values: Values): Placement | { problem: string } {
   const name = (values['name'] as string | undefined) ?? 'outpost-worker';
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name)) return { problem: `--name ${JSON.stringify(name)}: letters, digits, _, - and . only` };
   const manager = (values['manager'] as string | undefined) ?? (process.platform === 'darwin' ? 'launchd' : 'systemd');
@@ -87,21 +90,25 @@ function placement(values: Record<string, string | boolean | undefined>): Placem
         : [join(process.env['XDG_CONFIG_HOME'] || join(home, '.config'), 'systemd/user'), join(process.env['XDG_CONFIG_HOME'] || join(home, '.config'), 'outpost')];
   const file = join(unitDir, manager === 'launchd' ? `${name}.plist` : `${name}.service`);
   const keyFile = join(keyDir, `${name}.key`);
+  const environmentFile = join(keyDir, `${name}.env`);
   const under = (path: string) => (rootFlag ? join(rootFlag, path) : path);
   const drain = Number(values['drain-seconds'] ?? 30);
   const grace = Number(values['grace-seconds'] ?? 10);
   const cli = realpathSync(join(packageRoot(), 'dist/electron/core/cli.js'));
   return {
-    spec: { name, scope, command: [process.execPath, cli], workerArgs: [], keyFile, drainSeconds: drain, graceSeconds: grace },
+    spec: { name, scope, command: [process.execPath, cli], workerArgs: [], keyFile, environmentFile, drainSeconds: drain, graceSeconds: grace },
     manager,
     file: under(file),
     keyFileOnDisk: under(keyFile),
+    environmentFileOnDisk: under(environmentFile),
     root: rootFlag,
   };
 }
 
-async function install(placed: Placement, values: Record<string, string | boolean | undefined>): Promise<number> {
+async function install(placed: Placement, values: Values): Promise<number> {
   const { spec } = placed;
+  // A service's output goes to the journal (or its log file), where every reader of the log would find the dashboard's token.
+  if (values['dashboard']) return usage('--dashboard: a service’s output goes to its log, and the dashboard’s address carries its token; run `outpost worker --dashboard` yourself instead');
   // The worker's flags, checked now as the worker would (a unit that fails at every start helps no one).
   const worker = Object.fromEntries(Object.entries(values).filter(([k]) => k in workerArgs.shape && k !== 'environment-key-file'));
   // Absolute: a service's working folder is not the one install ran in.
@@ -114,7 +121,10 @@ async function install(placed: Placement, values: Record<string, string | boolea
   if ('problem' in profile) return usage(profile.problem);
   const key = installKey(values['environment-key-file'] as string | undefined);
   if (!(key instanceof Secret)) return usage(key.problem);
-  spec.workerArgs = Object.entries(worker).flatMap(([k, v]) => (v === true ? [`--${k}`] : v === false || v === undefined ? [] : [`--${k}`, String(v)]));
+  const secretEnv = secretVariables(args['secret-env'], placed.manager);
+  if ('problem' in secretEnv) return usage(secretEnv.problem);
+  spec.workerArgs = workerFlagsToArgv(worker);
+  if (!secretEnv.file) delete spec.environmentFile;
   let content: string;
   try {
     content = placed.manager === 'systemd' ? systemdUnit(spec) : launchdPlist(spec, join(args['data-dir'], 'logs', 'service.log'));
@@ -122,6 +132,8 @@ async function install(placed: Placement, values: Record<string, string | boolea
     return usage((e as Error).message);
   }
   writePrivate(placed.keyFileOnDisk, `${key.reveal()}\n`);
+  rmSync(placed.environmentFileOnDisk, { force: true });
+  if (secretEnv.file) writePrivate(placed.environmentFileOnDisk, secretEnv.file);
   mkdirSync(dirname(placed.file), { recursive: true });
   writeFileSync(placed.file, content, { mode: 0o644 });
   terminal.out(`wrote ${placed.file} and the key to ${placed.keyFileOnDisk} (0600)\n`);
@@ -139,6 +151,27 @@ function installKey(file: string | undefined): Secret | { problem: string } {
   return new Secret(fromEnv);
 }
 
+/**
+ * `--secret-env NAME`: the worker reads NAME's value from its environment, so the service needs it
+ * there — from a 0600 file systemd reads (EnvironmentFile=), never from the unit. launchd has no
+ * such file (its plist is world-readable): refused there.
+ */
+function secretVariables(names: readonly string[], manager: Placement['manager']): { file?: string } | { problem: string } {
+  if (!names.length) return {};
+  if (manager === 'launchd') return { problem: '--secret-env: a launchd agent can hold a variable only in its plist, which others can read; use the desktop app’s secret variables' };
+  const lines: string[] = [];
+  for (const name of names) {
+    const value = process.env[name] ?? '';
+    delete process.env[name];
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return { problem: `--secret-env ${name}: a variable name is letters, digits and _` };
+    if (value.length < MIN_SECRET_LENGTH) return { problem: `--secret-env ${name}: set ${name} to its value, at least ${MIN_SECRET_LENGTH} characters (a shorter one cannot be redacted safely)` };
+    if (/[\0-\x1f\x7f]/.test(value)) return { problem: `--secret-env ${name}: its value holds a control character, which a service's environment file cannot carry` };
+    // systemd's environment file: in double quotes, \ " ` and $ are escaped, nothing is expanded.
+    lines.push(`${name}="${value.replace(/[\\"`$]/g, (c) => `\\${c}`)}"`);
+  }
+  return { file: `${lines.join('\n')}\n` };
+}
+
 /** A 0600 file in a 0700 folder, written so that no moment exists where it is readable by others. */
 function writePrivate(path: string, content: string): void {
   mkdirSync(dirname(path), { recursive: true, mode: PRIVATE_DIR_MODE });
@@ -151,6 +184,7 @@ async function uninstall(placed: Placement): Promise<number> {
   const code = enable(placed, 'uninstall');
   rmSync(placed.file, { force: true });
   rmSync(placed.keyFileOnDisk, { force: true });
+  rmSync(placed.environmentFileOnDisk, { force: true });
   terminal.out(`removed ${placed.file} and its key file\n`);
   return code;
 }

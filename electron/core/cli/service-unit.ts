@@ -21,6 +21,8 @@ export interface ServiceSpec {
   workerArgs: string[];
   /** Where the key is kept: systemd's LoadCredential= source (system) or the file the worker reads (user, launchd). */
   keyFile: string;
+  /** systemd's EnvironmentFile= (0600): the `--secret-env` variables' values, which the worker reads from its environment. */
+  environmentFile?: string;
   drainSeconds: number;
   graceSeconds: number;
 }
@@ -49,6 +51,7 @@ export function systemdUnit(spec: ServiceSpec): string {
     // The key file's path is in the unit; the key is not (and %d is resolved by systemd, not a shell).
     `ExecStart=${argv.join(' ')}`,
     ...(system ? [`LoadCredential=${CREDENTIAL}:${spec.keyFile}`] : []),
+    ...(spec.environmentFile ? [`EnvironmentFile=${spec.environmentFile.replace(/%/g, '%%')}`] : []),
     'KillSignal=SIGTERM',
     'KillMode=mixed',
     `TimeoutStopSec=${stopTimeoutSeconds(spec)}`,

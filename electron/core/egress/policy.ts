@@ -1,5 +1,5 @@
 import { BlockList, isIP } from 'node:net';
-import type { EgressPolicy } from '../../../shared/egress.js';
+import { addressEntry, type EgressPolicy } from '../../../shared/egress.js';
 
 /**
  * Addresses a session never reaches by name alone: this machine, the local networks, link-local (cloud
@@ -58,11 +58,13 @@ export class EgressPolicyRules {
     this.#rules = rules;
     for (const raw of rules.allowHosts) {
       const entry = raw.toLowerCase();
-      const [address, bits] = entry.split('/') as [string, string | undefined];
-      const family = isIP(plainAddress(address));
-      if (family) {
+      // Compiled as the input check read it (shared/egress.ts): an IPv4-mapped range is its IPv4 range.
+      const address = addressEntry(entry);
+      if (address) {
+        // The input check refused a broken one; one that slipped past (an old file) opens nothing rather than fail every session.
+        if ('problem' in address) continue;
         const list = new BlockList();
-        list.addSubnet(plainAddress(address), bits === undefined ? (family === 4 ? 32 : 128) : Number(bits), family === 4 ? 'ipv4' : 'ipv6');
+        list.addSubnet(address.address, address.bits, address.family === 4 ? 'ipv4' : 'ipv6');
         this.#ranges.push({ entry, list });
       } else if (entry.startsWith('*.')) this.#suffixes.push(entry.slice(1));
       else this.#names.add(entry);

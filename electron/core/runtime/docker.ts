@@ -103,6 +103,8 @@ export class DockerRuntime implements SessionRuntime {
   }
 
   async #launch(spec: ContainerSpec, stdin: boolean): Promise<SessionContainer> {
+    // Judged now, not when the worker started: a folder swapped for a symlink since is judged by where it leads today.
+    const readOnlyMounts = spec.readOnlyMounts?.resolve() ?? [];
     prepareWorkspace(spec.workspaceDir, spec.user, spec.files);
     const root = spec.user.uid === 0;
     const container = await this.docker.createContainer({
@@ -124,7 +126,7 @@ export class DockerRuntime implements SessionRuntime {
         // (test/integration/session-log-cap.test.ts).
         LogConfig: { Type: 'none', Config: {} },
         Binds: [`${spec.workspaceDir}:/workspace`],
-        ...(spec.readOnlyMounts?.length ? { Mounts: spec.readOnlyMounts.map((m) => ({ Type: 'bind' as const, Source: m.source, Target: m.target, ReadOnly: true })) } : {}),
+        ...(readOnlyMounts.length ? { Mounts: readOnlyMounts.map((m) => ({ Type: 'bind' as const, Source: m.source, Target: m.target, ReadOnly: true })) } : {}),
         NetworkMode: spec.networkMode,
         SecurityOpt: ['no-new-privileges'],
         CapDrop: ['ALL'],

@@ -1,3 +1,4 @@
+import type { ReadOnlyMounts } from './mounts.js';
 import type { SessionEgress, SessionEgressOptions } from './session-egress.js';
 import type { SessionUser } from './workspace.js';
 
@@ -83,8 +84,11 @@ export interface ContainerSpec {
   limits: ContainerLimits;
   /** Replaces the image's command; the image's entrypoint stays. */
   cmd?: string[];
-  /** Host folders the session reads, checked by runtime/mounts.ts (never the data folder, `/` or a Docker socket). */
-  readOnlyMounts?: ReadonlyArray<{ source: string; target: string }>;
+  /**
+   * Host folders the session reads, judged (runtime/mounts.ts) by the runtime at the container's
+   * create, each mounted by the real path judged then: one refused fails the start, in words.
+   */
+  readOnlyMounts?: ReadOnlyMounts;
   /** Also keep stdout and stderr apart in memory, up to this many bytes each. */
   captureBytes?: number;
   /** Written into the workspace, by name, before the container starts (e.g. the script it runs). */

@@ -16,18 +16,21 @@ export function originOf(url: string): string {
 
 /**
  * The origin a key set now is bound to: the API URL, or its environment's URL — which must be
- * chosen first: an environment key is never kept for a URL guessed on the user's behalf.
+ * chosen first: an environment key is never kept for a URL guessed on the user's behalf. A secret
+ * variable is bound to its environment's URL too: it goes into the sessions that control plane
+ * hands out, and a plane the environment was repointed at since would be handed it with its first session.
  */
 export function originForNewKey(settings: Settings, ref: KeyRef): string {
   if (ref.kind === 'api-key') return originOf(settings.apiBaseUrl);
-  // Sent to no URL: only into the containers of its environment's sessions.
-  if (ref.kind === 'env-var') return SESSION_CONTAINERS;
   const profile = settings.environments.find((e) => e.environmentId === ref.environmentId);
-  if (!profile) throw new UserError(`Choose the URL environment ${ref.environmentId} is served from first: its key is kept for that URL only.`);
+  if (!profile) throw new UserError(`Choose the URL environment ${ref.environmentId} is served from first: its ${ref.kind === 'env-var' ? 'secret variables are' : 'key is'} kept for that URL only.`);
   return originOf(profile.baseUrl);
 }
 
-/** Where a secret variable may go: its environment's session containers, never a URL. */
+/**
+ * What an earlier Outpost bound a secret variable to: its sessions' containers, whichever plane
+ * served them. Such a value is treated as unbound and bound at its first use, like a key kept alone.
+ */
 export const SESSION_CONTAINERS = 'session-containers';
 
 /** The key is bound to another origin than the one it would be sent to now. */
@@ -46,14 +49,15 @@ export async function keyFor(store: SecretStore, ref: KeyRef, url: string): Prom
   const stored = await store.get(ref);
   if (!stored) return null;
   const target = originOf(url);
-  if (stored.origin === null) {
+  if (stored.origin === null || (ref.kind === 'env-var' && stored.origin === SESSION_CONTAINERS)) {
     await store.set(ref, stored.secret.reveal(), target);
     return stored.secret;
   }
   if (stored.origin !== target) {
     throw new KeyOriginError(
-      ref.kind === 'api-key' ?
-        `The API key was saved for ${stored.origin}; the API URL is now ${target} — enter the key again.`
+      ref.kind === 'api-key' ? `The API key was saved for ${stored.origin}; the API URL is now ${target} — enter the key again.`
+      : ref.kind === 'env-var' ?
+        `The secret variable ${ref.name} of ${ref.environmentId} was saved for ${stored.origin}; the environment now points at ${target} — enter its value again.`
       : `The environment key was saved for ${stored.origin}; the environment now points at ${target} — enter the key again.`,
     );
   }

@@ -1,4 +1,5 @@
 import type { EgressSettings } from '../runtime/session-egress.js';
+import type { ReadOnlyMounts } from '../runtime/mounts.js';
 import type { ContainerLimits } from '../runtime/session-runtime.js';
 import type { Secret } from '../secrets/secret.js';
 
@@ -11,8 +12,8 @@ export interface SessionSettings {
   egress?: EgressSettings;
   /** The environment's variables for its sessions; secret ones held as Secret (redacted in every log). */
   env?: Record<string, string | Secret>;
-  /** Host folders its sessions read (runtime/mounts.ts checked them). */
-  mounts?: ReadonlyArray<{ source: string; target: string }>;
+  /** Host folders its sessions read, judged again at each container's create (runtime/mounts.ts). */
+  mounts?: ReadOnlyMounts;
   limits: ContainerLimits;
   /** Seconds between SIGTERM and SIGKILL when a session is stopped. */
   graceSeconds: number;

@@ -237,7 +237,7 @@ export class ItemRun {
       // one that did would send the runner down its environment path, and there say other than the item.
       env: handover ? { ...without(profileEnv, Object.keys(spec.env)), ...egress.env } : { ...profileEnv, ...spec.env, ...egress.env },
       ...(handover ? { handover: spec.env } : {}),
-      ...(settings.mounts?.length ? { readOnlyMounts: settings.mounts } : {}),
+      ...(settings.mounts?.requested.length ? { readOnlyMounts: settings.mounts } : {}),
       ...(spec.cmd ? { cmd: spec.cmd } : {}),
       ...(spec.captureBytes ? { captureBytes: spec.captureBytes } : {}),
       workspaceDir: workspace,

@@ -195,7 +195,7 @@ export class WarmPool {
         user: sessionUser(settings.allowRoot ?? false),
         logFile: paths.sessionLog(warmName),
         networkMode: warmNetworkMode(settings) ?? 'none',
-        ...(settings.mounts?.length ? { readOnlyMounts: settings.mounts } : {}),
+        ...(settings.mounts?.requested.length ? { readOnlyMounts: settings.mounts } : {}),
         limits: settings.limits,
         onLogError: (e) => logger.error('cannot write a warm container’s log', { container: warmName, error: e.message }),
       });
