@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
@@ -93,6 +93,46 @@ describe('AINative Bridge environments', () => {
     assert.equal(statSync(workspace).uid, uid);
     w.signal('SIGTERM');
     await w.exited;
+  });
+
+  it('a work id handed out again never writes or chowns through a link its first run left in the workspace', async () => {
+    // A 0644 file of Outpost's own user (root here) outside the data folder: what a host keeps.
+    const victim = join(mkdtempSync(join(tmpdir(), 'outpost-host-')), 'victim.conf');
+    writeFileSync(victim, 'the host’s own\n', { mode: 0o644 });
+    const env = bridge.createEnvironment();
+    // The first run swaps the script Outpost wrote for a link to a host path.
+    const first = bridge.enqueue(env.environment_id, 'code_execution', {
+      script: `rm -f /workspace/outpost-script\nln -s ${victim} /workspace/outpost-script\n`,
+    });
+    const w = serve(env.environment_id);
+    try {
+      await settled(first.work_id);
+      assert.equal(bridge.work.get(first.work_id)!.result!['exit_code'], 0);
+      w.signal('SIGTERM');
+      await w.exited;
+      // The same work id again, to a worker on the same data folder (a re-delivery, or a control plane that reuses ids).
+      const again = bridge.enqueue(env.environment_id, 'code_execution', { script: 'echo second run\n' }, first.work_id);
+      const second = startWorker({
+        baseUrl: url,
+        environmentId: env.environment_id,
+        environmentKey: bridge.token,
+        dataDir: w.dataDir,
+        args: ['--provider', 'ainative', '--image', 'outpost-test-base', '--interpreter', 'sh', '--grace-seconds', '1'],
+      });
+      workers.push(second);
+      await settled(again.work_id);
+      second.signal('SIGTERM');
+      await second.exited;
+      assert.equal(readFileSync(victim, 'utf8'), 'the host’s own\n', 'the host file is not rewritten');
+      const stat = statSync(victim);
+      assert.equal(stat.uid, process.getuid!(), 'the host file keeps its owner');
+      assert.equal(stat.mode & 0o7777, 0o644);
+      const done = bridge.work.get(again.work_id)!;
+      assert.equal(done.result!['exit_code'], 0, `the second run ran its own script: ${JSON.stringify(done.result)}`);
+      assert.equal(done.result!['stdout'], 'second run\n');
+    } finally {
+      if (w.proc.exitCode === null) w.signal('SIGKILL');
+    }
   });
 
   it('kills a script that runs past the timeout and stops it with reason "timeout exceeded"', async () => {
