@@ -374,8 +374,10 @@ export class Outpost implements ServiceCore {
       onEgress: (connection) => this.events.fire({ name: 'egress', payload: connection }),
       prepare: async () => {
         await prepare(profile.image);
-        // api and allowlist: each session's forwarder sidecar runs in the session image.
-        if (profile.egress === 'api' || profile.egress === 'allowlist') await prepare(FORWARDER_IMAGE);
+        // api and allowlist: each session's forwarder sidecar runs in the session image; so does the engine's
+        // defusing of a root session's workspace for an Outpost that is not root (worker/workspace-defuse.ts).
+        const defusedByEngine = profile.allowRoot && process.getuid?.() !== 0;
+        if (profile.egress === 'api' || profile.egress === 'allowlist' || defusedByEngine) await prepare(FORWARDER_IMAGE);
       },
     });
   }

@@ -94,6 +94,8 @@ export interface Defused {
   stripped: string[];
   /** Entries it could not fix (not ours to change: an opted-in root session's, seen by an Outpost that is not root). */
   failed: string[];
+  /** How many entries belong to another uid, seen by an Outpost that is not root (it cannot remove them either). */
+  notOurs: number;
 }
 
 /**
@@ -104,7 +106,8 @@ export interface Defused {
  * and retention can walk them. Symlinks are never followed. Run only once the container is gone.
  */
 export function defuseWorkspace(dir: string): Defused {
-  const result: Defused = { removed: [], stripped: [], failed: [] };
+  const result: Defused = { removed: [], stripped: [], failed: [], notOurs: 0 };
+  const self = process.getuid?.();
   const walk = (path: string) => {
     let stat;
     try {
@@ -118,6 +121,7 @@ export function defuseWorkspace(dir: string): Defused {
         result.removed.push(path);
         return;
       }
+      if (self !== undefined && self !== 0 && stat.uid !== self) result.notOurs++;
       if (stat.isSymbolicLink()) return;
       const mode = stat.mode & 0o7777;
       // Nor group- or world-writable: the workspace is the session's alone.

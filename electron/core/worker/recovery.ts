@@ -2,7 +2,7 @@ import { isControlPlaneId } from '../../../shared/ids.js';
 import { rmSync } from 'node:fs';
 import { InstanceRecord, within } from '../store/paths.js';
 import { LABEL } from '../runtime/labels.js';
-import { defuseWorkspace } from '../runtime/workspace.js';
+import { defuseAfterSession } from './workspace-defuse.js';
 import type { ClaimStore, StoredClaim } from './claims.js';
 import type { WorkerContext } from './supervisor.js';
 import { removeWarmFiles } from './warm-pool.js';
@@ -41,7 +41,7 @@ export async function sweepOrphans(deps: WorkerContext, claims: ClaimStore, sign
     if (isControlPlaneId(warm)) removeWarmFiles(paths, warm);
     // Its process died before it could defuse what the session left (supervisor.ts does it after a session).
     const workId = container.labels[LABEL.workId] ?? (warm ? servedByWarm.get(warm) : undefined);
-    if (isControlPlaneId(workId)) defuseWorkspace(paths.workspace(workId));
+    if (isControlPlaneId(workId)) await defuseAfterSession(deps, paths.workspace(workId), workId);
     logger.info(`removed a ${warm && !workId ? 'warm container' : 'container'} left by an Outpost that stopped unexpectedly`, {
       work_id: workId ?? '',
       environment_id: container.labels[LABEL.environmentId] ?? '',

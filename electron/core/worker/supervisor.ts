@@ -8,7 +8,8 @@ import { checkedName } from '../store/paths.js';
 import type { ContainerWork, ControlPlane, ItemLifecycle, ItemOutcome, WorkItem } from '../providers/control-plane.js';
 import type { ImageInfo, RunningSession, SessionRuntime } from '../runtime/session-runtime.js';
 import { HANDOVER_LABEL, HANDOVER_NAMES, HANDOVER_STDIN, LABEL } from '../runtime/labels.js';
-import { defuseWorkspace, sessionUser, type SessionUser } from '../runtime/workspace.js';
+import { sessionUser, type SessionUser } from '../runtime/workspace.js';
+import { defuseAfterSession } from './workspace-defuse.js';
 import { aborted } from '../base/timing.js';
 import type { Claim, ClaimStore } from './claims.js';
 import type { Secret } from '../secrets/secret.js';
@@ -198,7 +199,7 @@ export class ItemRun {
     } catch (e) {
       await egress.close();
       // A container that did not take its handover ran before it was removed: what it left is defused too.
-      this.#defuseWorkspace();
+      await this.#defuseWorkspace();
       throw e;
     }
     const startedAt = Date.now();
@@ -320,21 +321,13 @@ export class ItemRun {
       return this.#interruptedEnding(life, timeout);
     } finally {
       await container.remove();
-      this.#defuseWorkspace();
+      await this.#defuseWorkspace();
     }
   }
 
-  /** The container is gone: nothing it left in the workspace may be a device node or a setuid file (runtime/workspace.ts). */
-  #defuseWorkspace(): void {
-    const { paths, logger } = this.#deps;
-    const workId = this.#work.id;
-    try {
-      const { removed, stripped, failed } = defuseWorkspace(paths.workspace(workId));
-      if (removed.length || stripped.length) logger.warn('the session left special files in its workspace; defused them', { work_id: workId, removed: removed.length, setuid_stripped: stripped.length });
-      if (failed.length) logger.error('could not defuse every file the session left in its workspace', { work_id: workId, files: failed.length });
-    } catch (e) {
-      logger.error('could not defuse the session’s workspace', { work_id: workId, error: (e as Error).message });
-    }
+  /** The container is gone: nothing it left in the workspace may be a device node or a setuid file (workspace-defuse.ts). */
+  #defuseWorkspace(): Promise<void> {
+    return defuseAfterSession(this.#deps, this.#deps.paths.workspace(this.#work.id), this.#work.id);
   }
 
   #interruptedEnding(life: ItemLifecycle, timeout: AbortSignal | undefined): Ending {
