@@ -6,7 +6,7 @@ import { keyFor } from './secrets/key-origins.js';
 import { HistoryStore, historyEntryOf } from './store/history.js';
 import type { Logger } from './logs/log.js';
 import { join } from 'node:path';
-import { DataPaths, InstanceRecord } from './store/paths.js';
+import { DataPaths, InstanceRecord, sessionKey } from './store/paths.js';
 import { AnthropicProvider } from './providers/anthropic/provider.js';
 import { BridgeProvider } from './providers/bridge.js';
 import type { ControlPlane } from './providers/control-plane.js';
@@ -242,7 +242,8 @@ export class Outpost implements ServiceCore {
   pruneOldSessions(): number {
     const days = this.#settings.logRetentionDays;
     try {
-      const pruned = this.paths.pruneSessionFiles(days, Date.now(), new Set([...this.items.map((i) => i.workId), ...(this.#worker?.warmNames ?? [])]));
+      const keep = new Set([...this.items.map((i) => sessionKey(i.environmentId, i.workId)), ...(this.#worker?.warmKeys ?? [])]);
+      const pruned = this.paths.pruneSessionFiles(days, Date.now(), keep);
       if (pruned > 0) this.logger.info(`removed the logs and workspaces of ${pruned} session${pruned === 1 ? '' : 's'} older than ${days} days`);
       return pruned;
     } catch (e) {

@@ -15,6 +15,7 @@ import { UNPRIVILEGED_UID } from '../../electron/core/runtime/workspace.js';
 import { buildScriptImage, docker, inspectAll } from '../helpers/docker.js';
 import { memorySecrets } from '../helpers/secrets.js';
 import { startWorker, waitFor } from '../helpers/worker.js';
+import { sessionFiles } from '../helpers/session-files.js';
 
 /** A desktop user in the docker group, as a laptop's Outpost runs: made once on this machine. */
 function desktopUser(): { uid: number; gid: number; home: string } {
@@ -111,7 +112,7 @@ describe('the session sandbox: a hostile session and hostile ids leave the host 
       50,
     );
     await waitFor('the session to end', () => opened.outpost.history.list().some((h) => h.workId === item.id), 30_000);
-    const workspace = join(opened.dataDir, 'workspaces', item.id);
+    const workspace = sessionFiles(opened.dataDir, environment.id, item.id).workspace;
     return { ...opened, item, info, workspace };
   }
 
@@ -157,7 +158,7 @@ describe('the session sandbox: a hostile session and hostile ids leave the host 
       await w.waitForOutput(/worker online/, 60_000);
       const item = playground.enqueue(environment.id);
       await w.waitForOutput(new RegExp(`work item ended[^\\n]*${item.id}`), 60_000);
-      const workspace = join(w.dataDir, 'workspaces', item.id);
+      const workspace = sessionFiles(w.dataDir, environment.id, item.id).workspace;
       assert.equal(readFileSync(join(workspace, 'uid'), 'utf8').trim(), '0', 'the session ran as root');
       assert.match(readFileSync(join(workspace, 'listing'), 'utf8'), /^-rws.* 0 +0 /m, 'the session did make a setuid-root file');
       assert.deepEqual(dangerous(workspace), []);
@@ -209,21 +210,28 @@ describe('the session sandbox: a hostile session and hostile ids leave the host 
     await outpost.stopWorker('now');
   });
 
-  it('workspace and log calls refuse work ids that are not ids', async () => {
+  it('workspace and log calls refuse work and environment ids that are not ids', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'outpost-sandbox-'));
     const outpost = Outpost.open({ dataDir, secrets: memorySecrets(), logger: createLogger({ format: 'text', sink: { write: () => {} } }) });
     opened.push(outpost);
     outpost.updateSettings({ logRetentionDays: 3 }); // a settings.json for `..` to reveal
-    for (const workId of ['..', 'a/../../x', '.', '../settings.json']) {
-      for (const [channel, arg] of [
-        ['workspace.list', { workId }],
-        ['workspace.read', { workId, path: 'settings.json' }],
-        ['logs.info', { source: { kind: 'session', workId } }],
-        ['items.stop', { workId }],
-      ] as const) {
-        const reply = await outpost.handle(channel, arg);
-        assert.ok('error' in reply && reply.error.code === 'invalid-request', `${channel} ${workId}: ${JSON.stringify(reply)}`);
+    for (const bad of ['..', 'a/../../x', '.', '../settings.json']) {
+      for (const [environmentId, workId] of [
+        ['env_1', bad],
+        [bad, 'work_1'],
+      ]) {
+        for (const [channel, arg] of [
+          ['workspace.list', { environmentId, workId }],
+          ['workspace.read', { environmentId, workId, path: 'settings.json' }],
+          ['logs.info', { source: { kind: 'session', environmentId, workId } }],
+          ['egress.list', { environmentId, workId }],
+        ] as const) {
+          const reply = await outpost.handle(channel, arg);
+          assert.ok('error' in reply && reply.error.code === 'invalid-request', `${channel} ${environmentId} ${workId}: ${JSON.stringify(reply)}`);
+        }
       }
+      const reply = await outpost.handle('items.stop', { workId: bad });
+      assert.ok('error' in reply && reply.error.code === 'invalid-request', `items.stop ${bad}: ${JSON.stringify(reply)}`);
     }
   });
 });

@@ -72,7 +72,7 @@ export class ItemRun {
       status: 'claimed',
       claimedAt,
       updatedAt: claimedAt,
-      ...(work.kind === 'session' || work.kind === 'script' ? { logFile: deps.paths.sessionLog(work.id) } : {}),
+      ...(work.kind === 'session' || work.kind === 'script' ? { logFile: deps.paths.sessionLog(work.environmentId, work.id) } : {}),
     };
     this.done = this.#run();
   }
@@ -168,7 +168,7 @@ export class ItemRun {
     const ours = await Promise.race([life.ready(), aborted(interrupted).then(() => false)]);
     if (!ours || interrupted.aborted) return this.#interruptedEnding(life, timeout);
 
-    const workspace = paths.workspace(work.id);
+    const workspace = paths.workspace(work.environmentId, work.id);
     const user = sessionUser(settings.allowRoot ?? false);
     if (user.uid === 0) logger.warn('this session runs as root in its container: the environment profile allows it (allowRoot)', { work_id: work.id });
     // The id was checked where it came in (the provider's poll); checkedName checks it again.
@@ -189,8 +189,8 @@ export class ItemRun {
       labels,
       user: sessionUser(false),
       workId: work.id,
-      logFile: paths.sessionLog(work.id),
-      recordFile: paths.sessionEgress(work.id),
+      logFile: paths.sessionLog(work.environmentId, work.id),
+      recordFile: paths.sessionEgress(work.environmentId, work.id),
       ...(this.#deps.onEgress ? { onConnection: this.#deps.onEgress } : {}),
     });
     let container: RunningSession;
@@ -245,7 +245,7 @@ export class ItemRun {
       workspaceDir: workspace,
       user,
       ...(spec.files ? { files: spec.files } : {}),
-      logFile: paths.sessionLog(work.id),
+      logFile: paths.sessionLog(work.environmentId, work.id),
       networkMode: egress.networkMode,
       limits: settings.limits,
       onLogError: (e) => logger.error('cannot write the session log; its output is being lost', { work_id: work.id, error: e.message }),
@@ -272,7 +272,7 @@ export class ItemRun {
       await this.#discardWarm();
       return this.#interruptedEnding(life, timeout);
     }
-    if (!warm.adoptFiles(work.id)) return undefined;
+    if (!warm.adoptFiles(work.environmentId, work.id)) return undefined;
     this.#deps.warm = undefined;
     const container = warm.container;
     try {
@@ -327,7 +327,7 @@ export class ItemRun {
 
   /** The container is gone: nothing it left in the workspace may be a device node or a setuid file (workspace-defuse.ts). */
   #defuseWorkspace(): Promise<void> {
-    return defuseAfterSession(this.#deps, this.#deps.paths.workspace(this.#work.id), this.#work.id);
+    return defuseAfterSession(this.#deps, this.#deps.paths.workspace(this.#work.environmentId, this.#work.id), this.#work.id);
   }
 
   #interruptedEnding(life: ItemLifecycle, timeout: AbortSignal | undefined): Ending {

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { Logger } from '../logs/log.js';
 import type { SessionRuntime } from '../runtime/session-runtime.js';
 import { LABEL } from '../runtime/labels.js';
@@ -18,6 +19,8 @@ export interface DefuseDeps {
  */
 export async function defuseAfterSession(deps: DefuseDeps, dir: string, workId: string): Promise<void> {
   const { runtime, logger } = deps;
+  // No workspace yet (a start that failed first): nothing to defuse, and a bind mount of a missing folder would make it, as root.
+  if (!existsSync(dir)) return;
   try {
     let result = defuseWorkspace(dir);
     const asRoot = process.getuid?.() === 0;
