@@ -165,6 +165,11 @@ const empty = z.object({}).strict();
 const ok = z.null();
 /** A work id names a session's log and workspace: the same check as where it came in (shared/ids.ts). */
 const workId = controlPlaneId;
+/**
+ * A finished or running session's files are named by its environment and its work id: two environments
+ * sharing a data folder may hand out the same work id, and each must find its own.
+ */
+const session = { environmentId: controlPlaneId, workId };
 
 export const environmentSummarySchema = z.object({
   id: z.string(),
@@ -184,7 +189,7 @@ export const historyEntrySchema = itemStateSchema
 export type HistoryEntry = z.infer<typeof historyEntrySchema>;
 
 /** A log a view can read: one session's container output, or Outpost's own log. */
-export const logSourceSchema = z.discriminatedUnion('kind', [z.object({ kind: z.literal('session'), workId }), z.object({ kind: z.literal('app') })]);
+export const logSourceSchema = z.discriminatedUnion('kind', [z.object({ kind: z.literal('session'), ...session }), z.object({ kind: z.literal('app') })]);
 export type LogSource = z.infer<typeof logSourceSchema>;
 
 export const workspaceEntrySchema = z.object({ path: z.string(), size: count, directory: z.boolean() });
@@ -254,11 +259,11 @@ export const calls = {
     request: z.object({ source: logSourceSchema, query: z.string().min(1).max(1000), limit: z.number().int().min(1).max(100_000).default(10_000) }).strict(),
     response: z.object({ matches: z.array(count), total: count }),
   },
-  'workspace.list': { request: z.object({ workId }).strict(), response: z.array(workspaceEntrySchema) },
+  'workspace.list': { request: z.object(session).strict(), response: z.array(workspaceEntrySchema) },
   /** One file of a finished session's workspace, base64 (at most 32 MiB). */
-  'workspace.read': { request: z.object({ workId, path: z.string().min(1).max(4096) }).strict(), response: z.object({ base64: z.string(), size: count }) },
+  'workspace.read': { request: z.object({ ...session, path: z.string().min(1).max(4096) }).strict(), response: z.object({ base64: z.string(), size: count }) },
   /** A session's connections through its egress proxy, oldest first (live while it runs, kept with its log). */
-  'egress.list': { request: z.object({ workId }).strict(), response: z.array(egressConnectionSchema) },
+  'egress.list': { request: z.object(session).strict(), response: z.array(egressConnectionSchema) },
   /** Add one entry to an environment's allowlist (the window's one-click allow); its next sessions get it. */
   'egress.allow': { request: z.object({ environmentId, entry: allowEntry }).strict(), response: settingsSchema },
 } as const satisfies Record<ChannelName, { request: z.ZodType; response: z.ZodType }>;
@@ -274,7 +279,7 @@ export type Response<C extends Channel> = z.infer<(typeof calls)[C]['response']>
 /** A view the window is asked to show: the desktop app sends it when one of its notifications is clicked. */
 export const openViewSchema = z.discriminatedUnion('view', [
   z.object({ view: z.literal('work') }),
-  z.object({ view: z.literal('log'), workId, title: z.string() }),
+  z.object({ view: z.literal('log'), ...session, title: z.string() }),
   /** First-run setup: the API key, the environment, its key. */
   z.object({ view: z.literal('setup') }),
 ]);

@@ -41,7 +41,7 @@ export class NotificationPolicy {
       return {
         title: `${what} ${item.status === 'failed' ? 'failed' : 'was lost'}`,
         body: `${item.subjectId}: ${item.reason ?? 'no reason given'}`,
-        open: item.logFile ? { view: 'log', workId: item.workId, title: item.subjectId } : { view: 'work' },
+        open: item.logFile ? { view: 'log', environmentId: item.environmentId, workId: item.workId, title: item.subjectId } : { view: 'work' },
       };
     }
     if (event.name === 'notice') {

@@ -114,12 +114,12 @@ export class OutpostService {
       'logs.info': ({ source }) => this.#log(source).info(),
       'logs.lines': ({ source, from, count }) => this.#log(source).lines(from, count),
       'logs.search': ({ source, query, limit }) => this.#log(source).search(query, limit),
-      'workspace.list': ({ workId }) => listWorkspace(paths.workspace(workId)),
-      'workspace.read': ({ workId, path }) => {
-        const bytes = readWorkspaceFile(paths.workspace(workId), path);
+      'workspace.list': ({ environmentId, workId }) => listWorkspace(paths.workspace(environmentId, workId)),
+      'workspace.read': ({ environmentId, workId, path }) => {
+        const bytes = readWorkspaceFile(paths.workspace(environmentId, workId), path);
         return { base64: bytes.toString('base64'), size: bytes.length };
       },
-      'egress.list': ({ workId }) => readConnections(paths.sessionEgress(workId)),
+      'egress.list': ({ environmentId, workId }) => readConnections(paths.sessionEgress(environmentId, workId)),
       'egress.allow': ({ environmentId, entry }) => {
         const profile = core.settings.environments.find((e) => e.environmentId === environmentId);
         if (!profile) throw new UserError(`This machine has no settings for ${environmentId}.`);
@@ -163,7 +163,7 @@ export class OutpostService {
 
   /** One index per log, kept while the process lives: a view scrolling a huge log re-reads nothing it has seen. */
   #log(source: LogSource): LogFile {
-    const path = source.kind === 'app' ? this.#core.appLogFile : this.#core.paths.sessionLog(source.workId);
+    const path = source.kind === 'app' ? this.#core.appLogFile : this.#core.paths.sessionLog(source.environmentId, source.workId);
     if (!path) throw new UserError('This Outpost keeps no log file.');
     let log = this.#logs.get(path);
     if (!log) {

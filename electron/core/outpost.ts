@@ -6,7 +6,7 @@ import { keyFor } from './secrets/key-origins.js';
 import { HistoryStore, historyEntryOf } from './store/history.js';
 import type { Logger } from './logs/log.js';
 import { join } from 'node:path';
-import { DataPaths, InstanceRecord } from './store/paths.js';
+import { DataPaths, InstanceRecord, sessionKey } from './store/paths.js';
 import { AnthropicProvider } from './providers/anthropic/provider.js';
 import { BridgeProvider } from './providers/bridge.js';
 import type { ControlPlane } from './providers/control-plane.js';
@@ -242,7 +242,8 @@ export class Outpost implements ServiceCore {
   pruneOldSessions(): number {
     const days = this.#settings.logRetentionDays;
     try {
-      const pruned = this.paths.pruneSessionFiles(days, Date.now(), new Set([...this.items.map((i) => i.workId), ...(this.#worker?.warmNames ?? [])]));
+      const keep = new Set([...this.items.map((i) => sessionKey(i.environmentId, i.workId)), ...(this.#worker?.warmKeys ?? [])]);
+      const pruned = this.paths.pruneSessionFiles(days, Date.now(), keep);
       if (pruned > 0) this.logger.info(`removed the logs and workspaces of ${pruned} session${pruned === 1 ? '' : 's'} older than ${days} days`);
       return pruned;
     } catch (e) {
@@ -375,8 +376,10 @@ export class Outpost implements ServiceCore {
       onEgress: (connection) => this.events.fire({ name: 'egress', payload: connection }),
       prepare: async () => {
         await prepare(profile.image);
-        // api and allowlist: each session's forwarder sidecar runs in the session image.
-        if (profile.egress === 'api' || profile.egress === 'allowlist') await prepare(FORWARDER_IMAGE);
+        // api and allowlist: each session's forwarder sidecar runs in the session image; so does the engine's
+        // defusing of a root session's workspace for an Outpost that is not root (worker/workspace-defuse.ts).
+        const defusedByEngine = profile.allowRoot && process.getuid?.() !== 0;
+        if (profile.egress === 'api' || profile.egress === 'allowlist' || defusedByEngine) await prepare(FORWARDER_IMAGE);
       },
     });
   }

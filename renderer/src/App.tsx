@@ -91,7 +91,7 @@ export function App() {
         {route.view === 'work' && <Work items={active} historyVersion={historyVersion} open={setRoute} onError={(m) => notify('error', m)} />}
         {route.view === 'environments' && <Environments settings={settings} onSettings={setSettings} onError={(m) => notify('error', m)} />}
         {route.view === 'log' && <LogView key={JSON.stringify(route.source)} source={route.source} title={route.title} back={() => setRoute({ view: 'work' })} />}
-        {route.view === 'workspace' && <Workspace workId={route.workId} back={() => setRoute({ view: 'work' })} />}
+        {route.view === 'workspace' && <Workspace workId={route.workId} environmentId={route.environmentId} back={() => setRoute({ view: 'work' })} />}
         {route.view === 'network' && <Network workId={route.workId} environmentId={route.environmentId} settings={settings} onSettings={setSettings} back={() => setRoute({ view: 'work' })} />}
       </main>
     </div>
@@ -100,6 +100,6 @@ export function App() {
 
 /** The route a desktop notification asks for. */
 function routeFor(view: OpenView): Route {
-  if (view.view === 'log') return { view: 'log', source: { kind: 'session', workId: view.workId }, title: view.title };
+  if (view.view === 'log') return { view: 'log', source: { kind: 'session', environmentId: view.environmentId, workId: view.workId }, title: view.title };
   return view;
 }

@@ -5,7 +5,7 @@ export type Route =
   | { view: 'work' }
   | { view: 'environments' }
   | { view: 'log'; source: LogSource; title: string }
-  | { view: 'workspace'; workId: string }
+  | { view: 'workspace'; workId: string; environmentId: string }
   | { view: 'network'; workId: string; environmentId: string }
   /** Setup again, to put a refused key right (never remembered: a restart opens Work). */
   | { view: 'setup' };

@@ -11,6 +11,7 @@ import { AnthropicPlayground } from '../../playground/anthropic.js';
 import { consoleErrors, launchChromium, screenshots, startDashboard, tabTo, type Dashboard } from '../helpers/browser.js';
 import { outpostContainers } from '../helpers/docker.js';
 import { waitFor } from '../helpers/worker.js';
+import { sessionFiles } from '../helpers/session-files.js';
 
 /**
  * The window, in Debian's Chromium, served by the real headless dashboard (`outpost worker
@@ -279,7 +280,7 @@ describe('the window', { timeout: 240_000 }, () => {
     mkdirSync(join(dataDir, 'logs', 'sessions'), { recursive: true });
     const workId = 'work_onemillion';
     await new Promise<void>((resolve, reject) => {
-      const out = createWriteStream(join(dataDir, 'logs', 'sessions', `${workId}.log`));
+      const out = createWriteStream(sessionFiles(dataDir, 'env_x', workId).log);
       out.on('error', reject);
       let chunk = '';
       for (let i = 1; i <= 1_000_000; i++) {
@@ -301,7 +302,7 @@ describe('the window', { timeout: 240_000 }, () => {
       [sgr('38;5;208', 'p208'), sgr('48;5;24', 'q24'), sgr('38;2;255;128;0', 'tc'), sgr('48;2;10;60;120', 'tb')].join(' '),
       [sgr('1', 'bold'), sgr('3', 'italic'), sgr('4', 'underline'), sgr('7', 'inverse'), sgr('2', 'dim'), sgr('9', 'strike')].join(' '),
     ];
-    writeFileSync(join(dataDir, 'logs', 'sessions', 'work_palette.log'), palette.join('\n') + '\n');
+    writeFileSync(sessionFiles(dataDir, 'env_x', 'work_palette').log, palette.join('\n') + '\n');
     const now = Date.now();
     const entry = { workId, environmentId: 'env_x', kind: 'session', subjectId: 'sesn_onemillion', status: 'finished', claimedAt: now - 60_000, endedAt: now, reason: 'session ended', hasLog: true };
     const paletteEntry = { ...entry, workId: 'work_palette', subjectId: 'sesn_palette', claimedAt: now - 5000, endedAt: now - 1000 };
@@ -432,7 +433,7 @@ describe('the window', { timeout: 240_000 }, () => {
     assert.equal(await page.getByRole('button', { name: /Following|Paused/ }).getAttribute('aria-pressed'), 'false');
     await waitFor('paused: it opens at the start', () => fullyVisible(page, 1), 5000);
     noConsoleErrors(page);
-    const mib = Math.round(statSync(join(dataDir, 'logs', 'sessions', `${workId}.log`)).size / 2 ** 20);
+    const mib = Math.round(statSync(sessionFiles(dataDir, 'env_x', workId).log).size / 2 ** 20);
     measured.push(`1,000,000-line log (${mib} MiB): open to last line ${openMs} ms, jump to the middle ${scrollMs} ms, search to the match near the end ${searchMs} ms`);
     await page.close();
   });

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,27 +26,37 @@ export function startWorker(opts: {
   args?: string[];
   dataDir?: string;
   env?: Record<string, string>;
+  /**
+   * Run the worker as this user (its data folder made theirs), as a desktop Outpost runs: not root.
+   * Through setpriv, which execs in place (signals reach the worker) and keeps the user's groups (docker).
+   */
+  user?: { uid: number; gid: number; home: string };
 }): WorkerProcess {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'outpost-test-'));
   // Known before the worker starts, so a test can look for this install's containers at once.
   if (!existsSync(join(dataDir, 'install-id'))) writeFileSync(join(dataDir, 'install-id'), randomUUID());
-  const proc = spawn(
+  if (opts.user) for (const path of [dataDir, join(dataDir, 'install-id')]) chownSync(path, opts.user.uid, opts.user.gid);
+  const command = [
     process.execPath,
-    [
-      '--import',
-      'tsx',
-      join(root, 'electron/core/cli/main.ts'),
-      'worker',
-      ...(opts.baseUrl ? ['--base-url', opts.baseUrl] : []),
-      ...(opts.environmentId ? ['--environment-id', opts.environmentId] : []),
-      '--data-dir',
-      dataDir,
-      // Loopback only in tests (DESIGN §3): open with host networking, unless the test chooses a policy.
-      ...(opts.args?.includes('--egress') ? [] : ['--network', 'host']),
-      ...(opts.args ?? []),
-    ],
-    { cwd: root, env: { ...process.env, ...opts.env, OUTPOST_ENVIRONMENT_KEY: opts.environmentKey ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+    '--import',
+    'tsx',
+    join(root, 'electron/core/cli/main.ts'),
+    'worker',
+    ...(opts.baseUrl ? ['--base-url', opts.baseUrl] : []),
+    ...(opts.environmentId ? ['--environment-id', opts.environmentId] : []),
+    '--data-dir',
+    dataDir,
+    // Loopback only in tests (DESIGN §3): open with host networking, unless the test chooses a policy.
+    ...(opts.args?.includes('--egress') ? [] : ['--network', 'host']),
+    ...(opts.args ?? []),
+  ];
+  const asUser = opts.user ? ['setpriv', `--reuid=${opts.user.uid}`, `--regid=${opts.user.gid}`, '--init-groups', '--'] : [];
+  const [program, ...args] = [...asUser, ...command];
+  const proc = spawn(program!, args, {
+    cwd: root,
+    env: { ...process.env, ...(opts.user ? { HOME: opts.user.home } : {}), ...opts.env, OUTPOST_ENVIRONMENT_KEY: opts.environmentKey ?? '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   const listeners = new Set<() => void>();
   const onData = (d: Buffer) => {

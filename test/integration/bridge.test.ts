@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
@@ -15,8 +16,11 @@ import { DataPaths, InstanceRecord } from '../../electron/core/store/paths.js';
 import { DockerRuntime } from '../../electron/core/runtime/docker.js';
 import { silentLogger } from '../../electron/core/logs/log.js';
 import { Secret } from '../../electron/core/secrets/secret.js';
+import { Outpost } from '../../electron/core/outpost.js';
+import { memorySecrets } from '../helpers/secrets.js';
 import { buildScriptImage, docker, inspectAll, outpostContainers } from '../helpers/docker.js';
 import { startWorker, waitFor, type WorkerProcess } from '../helpers/worker.js';
+import { sessionFiles } from '../helpers/session-files.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -88,11 +92,98 @@ describe('AINative Bridge environments', () => {
     const result = bridge.work.get(work.work_id)!.result!;
     assert.equal(result['exit_code'], 0);
     assert.match(result['stdout'] as string, new RegExp(`^${uid}\n[\\s\\S]*-rw------- +1 ${uid} `), 'the script file is the session’s, 0600');
-    const workspace = join(w.dataDir, 'workspaces', work.work_id);
+    const workspace = sessionFiles(w.dataDir, env.environment_id, work.work_id).workspace;
     assert.equal(statSync(workspace).mode & 0o777, 0o700);
     assert.equal(statSync(workspace).uid, uid);
     w.signal('SIGTERM');
     await w.exited;
+  });
+
+  it('a work id handed out again never writes or chowns through a link its first run left in the workspace', async () => {
+    // A 0644 file of Outpost's own user (root here) outside the data folder: what a host keeps.
+    const victim = join(mkdtempSync(join(tmpdir(), 'outpost-host-')), 'victim.conf');
+    writeFileSync(victim, 'the host’s own\n', { mode: 0o644 });
+    const env = bridge.createEnvironment();
+    // The first run swaps the script Outpost wrote for a link to a host path.
+    const first = bridge.enqueue(env.environment_id, 'code_execution', {
+      script: `rm -f /workspace/outpost-script\nln -s ${victim} /workspace/outpost-script\n`,
+    });
+    const w = serve(env.environment_id);
+    try {
+      await settled(first.work_id);
+      assert.equal(bridge.work.get(first.work_id)!.result!['exit_code'], 0);
+      w.signal('SIGTERM');
+      await w.exited;
+      // The same work id again, to a worker on the same data folder (a re-delivery, or a control plane that reuses ids).
+      const again = bridge.enqueue(env.environment_id, 'code_execution', { script: 'echo second run\n' }, first.work_id);
+      const second = startWorker({
+        baseUrl: url,
+        environmentId: env.environment_id,
+        environmentKey: bridge.token,
+        dataDir: w.dataDir,
+        args: ['--provider', 'ainative', '--image', 'outpost-test-base', '--interpreter', 'sh', '--grace-seconds', '1'],
+      });
+      workers.push(second);
+      await settled(again.work_id);
+      second.signal('SIGTERM');
+      await second.exited;
+      assert.equal(readFileSync(victim, 'utf8'), 'the host’s own\n', 'the host file is not rewritten');
+      const stat = statSync(victim);
+      assert.equal(stat.uid, process.getuid!(), 'the host file keeps its owner');
+      assert.equal(stat.mode & 0o7777, 0o644);
+      const done = bridge.work.get(again.work_id)!;
+      assert.equal(done.result!['exit_code'], 0, `the second run ran its own script: ${JSON.stringify(done.result)}`);
+      assert.equal(done.result!['stdout'], 'second run\n');
+    } finally {
+      if (w.proc.exitCode === null) w.signal('SIGKILL');
+    }
+  });
+
+  it('two environments on one data folder that hand out the same work id each get a workspace of their own, and the window finds each', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'outpost-two-envs-'));
+    const workId = `w-${randomBytes(4).toString('hex')}`;
+    const run = async (environmentId: string, script: string) => {
+      const work = bridge.enqueue(environmentId, 'code_execution', { script }, workId);
+      const w = startWorker({
+        baseUrl: url,
+        environmentId,
+        environmentKey: bridge.token,
+        dataDir,
+        args: ['--provider', 'ainative', '--image', 'outpost-test-base', '--interpreter', 'sh', '--grace-seconds', '1'],
+      });
+      workers.push(w);
+      await settled(work.work_id);
+      w.signal('SIGTERM');
+      await w.exited;
+      return bridge.work.get(work.work_id)!.result!;
+    };
+    const a = bridge.createEnvironment();
+    const b = bridge.createEnvironment();
+    assert.equal((await run(a.environment_id, 'echo secret-of-a > /workspace/kept\necho a done\n'))['exit_code'], 0);
+    const seenByB = await run(b.environment_id, 'cat /workspace/kept 2>/dev/null || echo nothing kept\n');
+    assert.equal(seenByB['stdout'], 'nothing kept\n', 'environment B’s item ran in a workspace of its own');
+
+    const outpost = Outpost.open({ dataDir, secrets: memorySecrets(), logger: silentLogger });
+    try {
+      const files = (environmentId: string) => outpost.handle('workspace.list', { environmentId, workId });
+      const listA = await files(a.environment_id);
+      assert.ok('result' in listA && (listA.result as Array<{ path: string }>).some((f) => f.path === 'kept'), JSON.stringify(listA));
+      const listB = await files(b.environment_id);
+      assert.ok('result' in listB && !(listB.result as Array<{ path: string }>).some((f) => f.path === 'kept'), JSON.stringify(listB));
+      const read = await outpost.handle('workspace.read', { environmentId: a.environment_id, workId, path: 'kept' });
+      assert.ok('result' in read && Buffer.from((read.result as { base64: string }).base64, 'base64').toString() === 'secret-of-a\n');
+      const lines = async (environmentId: string) => {
+        const reply = await outpost.handle('logs.lines', { source: { kind: 'session', environmentId, workId }, from: 0, count: 10 });
+        return 'result' in reply ? (reply.result as string[]).join('\n') : JSON.stringify(reply);
+      };
+      assert.match(await lines(a.environment_id), /a done/);
+      assert.match(await lines(b.environment_id), /nothing kept/);
+      assert.doesNotMatch(await lines(b.environment_id), /a done/);
+      const history = outpost.history.list().filter((h) => h.workId === workId);
+      assert.deepEqual(history.map((h) => h.environmentId).sort(), [a.environment_id, b.environment_id].sort(), 'the history keeps both');
+    } finally {
+      await outpost.dispose();
+    }
   });
 
   it('kills a script that runs past the timeout and stops it with reason "timeout exceeded"', async () => {

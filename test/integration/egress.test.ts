@@ -18,6 +18,7 @@ import { sessionUser } from '../../electron/core/runtime/workspace.js';
 import { buildScriptImage, docker, inspectAll, outpostContainers } from '../helpers/docker.js';
 import { memorySecrets } from '../helpers/secrets.js';
 import { waitFor } from '../helpers/worker.js';
+import { sessionFiles } from '../helpers/session-files.js';
 
 /** What a session's `node` makes of one fetch through its environment (NODE_USE_ENV_PROXY from the proxy's variables). */
 const probe = (url: string, env = '') =>
@@ -124,7 +125,7 @@ describe('egress control: a session reaches what its environment allows, and not
     assert.ok(results[7]!.includes('No such file or directory'), 'no socket folder in the session');
     assert.equal(results[9], `${BIG.length} ${BIG_SHA256}`, 'a 24 MiB download arrives whole');
 
-    const log = readFileSync(join(served.dataDir, 'logs', 'sessions', `${work.id}.log`), 'utf8');
+    const log = readFileSync(sessionFiles(served.dataDir, work.environment_id, work.id).log, 'utf8');
     assert.match(log, new RegExp(`\\[egress\\] allowed CONNECT pkg\\.test:${port['127.0.0.2']} \\(allowlist: pkg\\.test\\) 127\\.0\\.0\\.2 up \\d+ B down \\d+ B \\d+ ms`));
     assert.match(log, /\[egress\] allowed HTTP pkg\.test:\d+ \(allowlist: pkg\.test\)/);
     assert.match(log, /\[egress\] allowed CONNECT x\.mirror\.test:\d+ \(allowlist: \*\.mirror\.test\)/);
@@ -135,7 +136,7 @@ describe('egress control: a session reaches what its environment allows, and not
     assert.ok(refused.includes('unlisted.test') && refused.includes('intranet.test'), JSON.stringify(refused));
     assert.ok(served.connections().every((c) => c.workId === work.id));
     // Kept beside the log: each connection once, in its last state (an open one was reported again when it closed).
-    const kept = await served.outpost.handle('egress.list', { workId: work.id });
+    const kept = await served.outpost.handle('egress.list', { environmentId: work.environment_id, workId: work.id });
     assert.ok('result' in kept);
     const list = kept.result as EgressConnection[];
     assert.equal(new Set(list.map((c) => c.id)).size, list.length);
@@ -176,7 +177,7 @@ describe('egress control: a session reaches what its environment allows, and not
     const results = playground.sessions.results(sessionId).map((r) => r.text.trim());
     assert.match(results[0]!, /^failed/);
     assert.equal(results[1], 'served');
-    const log = readFileSync(join(served.dataDir, 'logs', 'sessions', `${work.id}.log`), 'utf8');
+    const log = readFileSync(sessionFiles(served.dataDir, work.environment_id, work.id).log, 'utf8');
     assert.match(log, /\[egress\] refused CONNECT pkg\.test:\d+ \(egress api: only the API host\)/);
     assert.match(log, /\[egress\] allowed CONNECT 127\.0\.0\.1:\d+ \(api\) 127\.0\.0\.1 up \d+/);
     await served.outpost.stopWorker('now');
@@ -222,7 +223,7 @@ describe('egress control: a session reaches what its environment allows, and not
     const info = (await waitFor('the container', async () => (await inspectAll(served.installId)).find((c) => c.Config.Labels['outpost.work_id'] === item.id), 30_000, 50))!;
     assert.equal(info.HostConfig.NetworkMode, 'none');
     await ended(served.outpost, item.id);
-    const log = readFileSync(join(served.dataDir, 'logs', 'sessions', `${item.id}.log`), 'utf8');
+    const log = readFileSync(sessionFiles(served.dataDir, item.environment_id, item.id).log, 'utf8');
     assert.match(log, /^unreachable$/m);
     assert.match(log, /^0$/m, 'no proxy variables');
 

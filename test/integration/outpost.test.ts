@@ -11,14 +11,14 @@ import { Outpost } from '../../electron/core/outpost.js';
 import { memorySecrets } from '../helpers/secrets.js';
 import { buildScriptImage } from '../helpers/docker.js';
 import { startWorker, waitFor, type WorkerProcess } from '../helpers/worker.js';
+import { sessionFiles } from '../helpers/session-files.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 
 /** A session's log and workspace, as the worker leaves them, last touched `ageDays` ago. */
-function sessionFiles(dataDir: string, workId: string, ageDays: number): { log: string; workspace: string } {
-  const log = join(dataDir, 'logs', 'sessions', `${workId}.log`);
-  const workspace = join(dataDir, 'workspaces', workId);
+function agedSessionFiles(dataDir: string, environmentId: string, workId: string, ageDays: number): { log: string; workspace: string } {
+  const { log, workspace } = sessionFiles(dataDir, environmentId, workId);
   mkdirSync(workspace, { recursive: true });
   writeFileSync(join(workspace, 'out.txt'), 'result\n');
   if (!existsSync(log)) writeFileSync(log, 'a session log\n');
@@ -83,9 +83,9 @@ describe('one Outpost per process: the composition root every head opens', () =>
     const item = playground.enqueue(environment.id);
     await waitFor('the session to run', () => outpost.items.some((i) => i.status === 'running'), 30_000);
     // Files older than the 14-day retention: one of a session long gone, and those of the session still running.
-    const old = sessionFiles(dataDir, 'work_old', 30);
-    const running = sessionFiles(dataDir, item.id, 30);
-    const recent = sessionFiles(dataDir, 'work_recent', 1);
+    const old = agedSessionFiles(dataDir, environment.id, 'work_old', 30);
+    const running = agedSessionFiles(dataDir, environment.id, item.id, 30);
+    const recent = agedSessionFiles(dataDir, environment.id, 'work_recent', 1);
     await waitFor('the old session’s files to be removed', () => !existsSync(old.log) && !existsSync(old.workspace), 5_000);
     assert.ok(existsSync(recent.log) && existsSync(recent.workspace), 'a recent session’s files stay');
     assert.ok(existsSync(running.log) && existsSync(running.workspace), 'a running session’s files stay, however old');
@@ -95,8 +95,8 @@ describe('one Outpost per process: the composition root every head opens', () =>
   it('headless `outpost worker` keeps the history and runs retention, as the desktop app does', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'outpost-headless-'));
     mkdirSync(join(dataDir, 'logs', 'sessions'), { recursive: true });
-    const old = sessionFiles(dataDir, 'work_old', 30);
     const { environment, environmentKey } = playground.createEnvironment('headless');
+    const old = agedSessionFiles(dataDir, environment.id, 'work_old', 30);
     const item = playground.enqueue(environment.id);
     const w = startWorker({ baseUrl: playground.url, environmentId: environment.id, environmentKey, dataDir, args: ['--image', 'outpost-test-quick'] });
     workers.push(w);

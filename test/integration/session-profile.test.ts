@@ -12,6 +12,7 @@ import { Outpost } from '../../electron/core/outpost.js';
 import { buildScriptImage, inspectAll } from '../helpers/docker.js';
 import { memorySecrets } from '../helpers/secrets.js';
 import { waitFor } from '../helpers/worker.js';
+import { sessionFiles } from '../helpers/session-files.js';
 
 const SECRET = 'hunter2-the-database-password';
 
@@ -67,7 +68,7 @@ describe('an environment’s variables and read-only folders reach its sessions,
     assert.deepEqual(info.Mounts.filter((m) => m.Destination === '/mnt/datasets').map((m) => [m.Source, m.RW]), [[datasets, false]]);
     await waitFor('the session to end', () => outpost.history.list().some((h) => h.workId === item.id), 30_000);
 
-    const log = readFileSync(join(dataDir, 'logs', 'sessions', `${item.id}.log`), 'utf8');
+    const log = readFileSync(sessionFiles(dataDir, item.environment_id, item.id).log, 'utf8');
     assert.match(log, /^plain=production$/m);
     assert.match(log, /^secret=\[redacted\]$/m, 'the session printed it: its log says [redacted]');
     assert.match(log, /^read me$/m);

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { AnthropicPlayground } from '../../playground/anthropic.js';
 import { docker, inspectAll, outpostContainers } from '../helpers/docker.js';
 import { startWorker, waitFor, type WorkerProcess } from '../helpers/worker.js';
+import { sessionFiles } from '../helpers/session-files.js';
 
 /**
  * Real sessions: the worker runs Outpost's session image (built offline by the test command),
@@ -51,7 +52,7 @@ describe('the session runner in Outpost’s session image', () => {
     assert.equal(results[0]!.text.trim(), 'hello');
     assert.equal(results[0]!.isError, false);
     await waitFor('no container left', async () => (await outpostContainers(worker.installId())).length === 0);
-    const log = readFileSync(`${worker.dataDir}/logs/sessions/${work.id}.log`, 'utf8');
+    const log = readFileSync(sessionFiles(worker.dataDir, work.environment_id, work.id).log, 'utf8');
     assert.match(log, /tool bash \d+ ms ok: \S/);
     assert.match(readFileSync(`${worker.dataDir}/workspaces/${work.id}/out.txt`, 'utf8'), /hello/);
   });
@@ -105,12 +106,12 @@ describe('the session runner in Outpost’s session image', () => {
     const { sessionId, work } = playground.createSession(environmentId, { calls: [{ name: 'bash', input: { command: 'touch /workspace/ran' } }], terminated: true });
     await stopped(work.id);
     assert.deepEqual(playground.sessions.results(sessionId), []);
-    assert.match(readFileSync(`${worker.dataDir}/logs/sessions/${work.id}.log`, 'utf8'), /already terminated; nothing to do/);
+    assert.match(readFileSync(sessionFiles(worker.dataDir, work.environment_id, work.id).log, 'utf8'), /already terminated; nothing to do/);
   });
 
   it('heartbeat says stopping during a long bash call: the container stops within the grace period and the item is stopped', async () => {
     const { work } = playground.createSession(environmentId, { calls: [{ name: 'bash', input: { command: 'sleep 600' } }] });
-    await waitFor('the bash call to start', () => /serving session/.test(safeRead(`${worker.dataDir}/logs/sessions/${work.id}.log`)), 30_000);
+    await waitFor('the bash call to start', () => /serving session/.test(safeRead(sessionFiles(worker.dataDir, work.environment_id, work.id).log)), 30_000);
     await new Promise((r) => setTimeout(r, 500));
     const requested = Date.now();
     playground.requestStop(work.id);
@@ -124,7 +125,7 @@ describe('the session runner in Outpost’s session image', () => {
     const work = playground.enqueue(environmentId, { sessionId: 'sesn_does_not_exist' });
     await stopped(work.id);
     await worker.waitForOutput(new RegExp(`work item ended work_id=${work.id} status=failed reason=exited 1`));
-    const log = readFileSync(`${worker.dataDir}/logs/sessions/${work.id}.log`, 'utf8');
+    const log = readFileSync(sessionFiles(worker.dataDir, work.environment_id, work.id).log, 'utf8');
     assert.match(log, /^outpost-session: the API refused: 404 .*session sesn_does_not_exist not found/m);
   });
 
@@ -148,7 +149,7 @@ describe('the session runner in Outpost’s session image', () => {
     await stopped(work.id);
     const [result] = playground.sessions.results(playground.record(work.id).item.data.id);
     assert.equal(result!.text.trim(), '0', 'the toolset strips ANTHROPIC_* from the bash tool');
-    const logs = [readFileSync(`${worker.dataDir}/logs/sessions/${work.id}.log`, 'utf8'), worker.output()];
+    const logs = [readFileSync(sessionFiles(worker.dataDir, work.environment_id, work.id).log, 'utf8'), worker.output()];
     for (const text of logs) for (const secret of [token, environmentKey, playground.apiKey]) assert.ok(!text.includes(secret), 'no secret in any log');
   });
 });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, type Stats } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +14,20 @@ import { Outpost } from '../../electron/core/outpost.js';
 import { UNPRIVILEGED_UID } from '../../electron/core/runtime/workspace.js';
 import { buildScriptImage, docker, inspectAll } from '../helpers/docker.js';
 import { memorySecrets } from '../helpers/secrets.js';
-import { waitFor } from '../helpers/worker.js';
+import { startWorker, waitFor } from '../helpers/worker.js';
+import { sessionFiles } from '../helpers/session-files.js';
+
+/** A desktop user in the docker group, as a laptop's Outpost runs: made once on this machine. */
+function desktopUser(): { uid: number; gid: number; home: string } {
+  const name = 'outposttest';
+  try {
+    execFileSync('id', ['-u', name], { stdio: 'ignore' });
+  } catch {
+    execFileSync('useradd', ['-m', '-G', 'docker', name]);
+  }
+  const id = (flag: string) => Number(execFileSync('id', [flag, name], { encoding: 'utf8' }).trim());
+  return { uid: id('-u'), gid: id('-g'), home: `/home/${name}` };
+}
 
 /** Every entry under `root`, symlinks not followed. */
 function walk(root: string): Array<{ path: string; stat: Stats }> {
@@ -98,7 +112,7 @@ describe('the session sandbox: a hostile session and hostile ids leave the host 
       50,
     );
     await waitFor('the session to end', () => opened.outpost.history.list().some((h) => h.workId === item.id), 30_000);
-    const workspace = join(opened.dataDir, 'workspaces', item.id);
+    const workspace = sessionFiles(opened.dataDir, environment.id, item.id).workspace;
     return { ...opened, item, info, workspace };
   }
 
@@ -127,6 +141,34 @@ describe('the session sandbox: a hostile session and hostile ids leave the host 
     assert.match(readFileSync(join(workspace, 'listing'), 'utf8'), /^-rws/m, 'the session did make a setuid file');
     assert.deepEqual(dangerous(dataDir), []);
     await outpost.stopWorker('now');
+  });
+
+  it('allowRoot on an Outpost that is not root: what the root session left is defused through the engine, and the user’s to remove', async (t) => {
+    if (process.getuid!() !== 0) return t.skip('needs root to make a desktop user in the docker group');
+    const user = desktopUser();
+    const { environment, environmentKey } = playground.createEnvironment('root-on-a-laptop');
+    const w = startWorker({
+      baseUrl: playground.url,
+      environmentId: environment.id,
+      environmentKey,
+      args: ['--image', 'outpost-test-hostile', '--allow-root', '--grace-seconds', '1'],
+      user,
+    });
+    try {
+      await w.waitForOutput(/worker online/, 60_000);
+      const item = playground.enqueue(environment.id);
+      await w.waitForOutput(new RegExp(`work item ended[^\\n]*${item.id}`), 60_000);
+      const workspace = sessionFiles(w.dataDir, environment.id, item.id).workspace;
+      assert.equal(readFileSync(join(workspace, 'uid'), 'utf8').trim(), '0', 'the session ran as root');
+      assert.match(readFileSync(join(workspace, 'listing'), 'utf8'), /^-rws.* 0 +0 /m, 'the session did make a setuid-root file');
+      assert.deepEqual(dangerous(workspace), []);
+      const notTheirs = walk(workspace).filter(({ stat }) => stat.uid !== user.uid);
+      assert.deepEqual(notTheirs.map((e) => `${e.path}: uid ${e.stat.uid}`), [], 'the user can remove every file the session left');
+      assert.doesNotMatch(w.output(), /could not defuse/);
+    } finally {
+      w.signal('SIGTERM');
+      await w.exited;
+    }
   });
 
   it('a Bridge item whose id is ".." is never run, is stopped with a reason, and leaves the data folder untouched', async () => {
@@ -168,21 +210,28 @@ describe('the session sandbox: a hostile session and hostile ids leave the host 
     await outpost.stopWorker('now');
   });
 
-  it('workspace and log calls refuse work ids that are not ids', async () => {
+  it('workspace and log calls refuse work and environment ids that are not ids', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'outpost-sandbox-'));
     const outpost = Outpost.open({ dataDir, secrets: memorySecrets(), logger: createLogger({ format: 'text', sink: { write: () => {} } }) });
     opened.push(outpost);
     outpost.updateSettings({ logRetentionDays: 3 }); // a settings.json for `..` to reveal
-    for (const workId of ['..', 'a/../../x', '.', '../settings.json']) {
-      for (const [channel, arg] of [
-        ['workspace.list', { workId }],
-        ['workspace.read', { workId, path: 'settings.json' }],
-        ['logs.info', { source: { kind: 'session', workId } }],
-        ['items.stop', { workId }],
-      ] as const) {
-        const reply = await outpost.handle(channel, arg);
-        assert.ok('error' in reply && reply.error.code === 'invalid-request', `${channel} ${workId}: ${JSON.stringify(reply)}`);
+    for (const bad of ['..', 'a/../../x', '.', '../settings.json']) {
+      for (const [environmentId, workId] of [
+        ['env_1', bad],
+        [bad, 'work_1'],
+      ]) {
+        for (const [channel, arg] of [
+          ['workspace.list', { environmentId, workId }],
+          ['workspace.read', { environmentId, workId, path: 'settings.json' }],
+          ['logs.info', { source: { kind: 'session', environmentId, workId } }],
+          ['egress.list', { environmentId, workId }],
+        ] as const) {
+          const reply = await outpost.handle(channel, arg);
+          assert.ok('error' in reply && reply.error.code === 'invalid-request', `${channel} ${environmentId} ${workId}: ${JSON.stringify(reply)}`);
+        }
       }
+      const reply = await outpost.handle('items.stop', { workId: bad });
+      assert.ok('error' in reply && reply.error.code === 'invalid-request', `items.stop ${bad}: ${JSON.stringify(reply)}`);
     }
   });
 });

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { AnthropicPlayground } from '../../playground/anthropic.js';
 import { buildScriptImage, docker, outpostContainers } from '../helpers/docker.js';
 import { startWorker, waitFor, type WorkerProcess } from '../helpers/worker.js';
+import { sessionFiles } from '../helpers/session-files.js';
 
 /**
  * Two workers on one data folder — the desktop app and a headless worker, or one process per
@@ -36,7 +37,7 @@ describe('two workers sharing a data folder', () => {
     workers.push(w);
     return w;
   };
-  const claimFile = (dataDir: string, workId: string) => join(dataDir, 'leases', `${workId}.json`);
+  const claimFile = (dataDir: string, item: { environment_id: string; id: string }) => sessionFiles(dataDir, item.environment_id, item.id).claim;
   const containerOf = async (installId: string, workId: string) =>
     (await outpostContainers(installId)).find((c) => c.Labels['outpost.work_id'] === workId);
 
@@ -59,7 +60,7 @@ describe('two workers sharing a data folder', () => {
       assert.equal(surviving.installId(), installId, 'one data folder, one install');
       const theirContainer = await containerOf(installId, theirs.id);
       assert.ok(theirContainer && (await containerOf(installId, mine.id)), 'both sessions run');
-      const theirClaim = readFileSync(claimFile(dataDir, theirs.id), 'utf8');
+      const theirClaim = readFileSync(claimFile(dataDir, theirs), 'utf8');
       assert.ok(JSON.parse(theirClaim).instanceId, 'the claim names the process that holds it');
 
       crashing.signal('SIGKILL');
@@ -74,14 +75,14 @@ describe('two workers sharing a data folder', () => {
       assert.equal(await containerOf(installId, mine.id), undefined);
       assert.equal(playground.record(mine.id).item.state, 'stopped');
       assert.deepEqual(playground.record(mine.id).stops.map((s) => s.force), [true]);
-      assert.equal(existsSync(claimFile(dataDir, mine.id)), false);
+      assert.equal(existsSync(claimFile(dataDir, mine)), false);
 
       // What the live worker holds: untouched, and still heartbeating.
       const beatsAfterRecovery = playground.record(theirs.id).heartbeats;
       const container = await docker.getContainer(theirContainer.Id).inspect();
       assert.equal(container.State.Running, true, "the other worker's container still runs");
-      assert.ok(existsSync(claimFile(dataDir, theirs.id)), "the other worker's claim is still there");
-      assert.equal(JSON.parse(readFileSync(claimFile(dataDir, theirs.id), 'utf8')).instanceId, JSON.parse(theirClaim).instanceId);
+      assert.ok(existsSync(claimFile(dataDir, theirs)), "the other worker's claim is still there");
+      assert.equal(JSON.parse(readFileSync(claimFile(dataDir, theirs), 'utf8')).instanceId, JSON.parse(theirClaim).instanceId);
       assert.deepEqual(playground.record(theirs.id).stops, [], "the other worker's item was not stopped");
       assert.equal(playground.record(theirs.id).item.state, 'active');
       assert.doesNotMatch(restarted.output(), new RegExp(theirs.id));

@@ -15,6 +15,7 @@ import { sessionUser } from '../../electron/core/runtime/workspace.js';
 import { buildHandoverImage, docker, inspectAll, outpostContainers } from '../helpers/docker.js';
 import { memorySecrets } from '../helpers/secrets.js';
 import { startWorker, waitFor, type WorkerProcess } from '../helpers/worker.js';
+import { sessionFiles } from '../helpers/session-files.js';
 
 const run = promisify(execFile);
 const IMAGE = 'outpost-test-warm-session';
@@ -72,14 +73,14 @@ describe('warm containers', () => {
     assert.doesNotMatch(result!.text, /ANTHROPIC_AUTH_TOKEN/);
     await w.waitForOutput(new RegExp(`session running work_id=${work.id} .*container=${warm!.Id.slice(0, 12)} warm=true`));
     // The item's workspace and log are its own, under its id; the warm ones are gone.
-    assert.ok(existsSync(join(w.dataDir, 'logs', 'sessions', `${work.id}.log`)));
-    assert.deepEqual(readdirSync(join(w.dataDir, 'workspaces', work.id)), [], 'the runner’s rehearsal left nothing in the workspace');
-    assert.doesNotMatch(readFileSync(join(w.dataDir, 'logs', 'sessions', `${work.id}.log`), 'utf8'), /warm.up|sesn_warm/, 'nor in the log');
+    assert.ok(existsSync(sessionFiles(w.dataDir, work.environment_id, work.id).log));
+    assert.deepEqual(readdirSync(sessionFiles(w.dataDir, work.environment_id, work.id).workspace), [], 'the runner’s rehearsal left nothing in the workspace');
+    assert.doesNotMatch(readFileSync(sessionFiles(w.dataDir, work.environment_id, work.id).log, 'utf8'), /warm.up|sesn_warm/, 'nor in the log');
     await waitFor('the pool to refill with a new container', () => warmContainers(w.installId()).then((l) => l.length === 1 && l[0]!.Id !== warm!.Id));
     w.signal('SIGTERM');
     assert.equal(await w.exited, 0);
     assert.deepEqual(await outpostContainers(w.installId()), [], 'shutdown leaves no warm container');
-    assert.deepEqual(readdirSync(join(w.dataDir, 'workspaces')).filter((n) => n.startsWith('warm-')), [], 'nor its workspace');
+    assert.deepEqual(readdirSync(join(w.dataDir, 'workspaces')).filter((n) => n.includes('warm-')), [], 'nor its workspace');
   });
 
   it('the runner refuses a hostile handover on stdin in one line: names it may not take, a line that never ends, no line at all', async () => {
@@ -302,14 +303,14 @@ describe('warm containers', () => {
     first.signal('SIGKILL');
     await first.exited;
     const staleName = stale!.Labels['outpost.warm']!;
-    assert.ok(existsSync(join(first.dataDir, 'workspaces', staleName)), 'the dead worker left its warm workspace');
+    assert.ok(existsSync(sessionFiles(first.dataDir, environment.id, staleName).workspace), 'the dead worker left its warm workspace');
 
     const second = worker(environment.id, environmentKey, ['--max-sessions', '1'], first.dataDir);
     await second.waitForOutput(/removed a warm container left by an Outpost that stopped unexpectedly/);
     const ids = (await waitFor('a new warm container', () => warmContainers(second.installId()).then((l) => (l.length ? l.map((c) => c.Id) : null))))!;
     assert.ok(!ids.includes(stale!.Id));
     assert.ok(!(await outpostContainers(second.installId())).some((c) => c.Id === stale!.Id), 'the stale one is gone');
-    assert.ok(!existsSync(join(first.dataDir, 'workspaces', staleName)), 'and its workspace');
+    assert.ok(!existsSync(sessionFiles(first.dataDir, environment.id, staleName).workspace), 'and its workspace');
     const { sessionId, work } = playground.createSession(environment.id, { calls: [{ name: 'bash', input: { command: 'echo after' } }] });
     await stopped(work.id);
     assert.equal(playground.sessions.results(sessionId)[0]?.text.trim(), 'after');

@@ -5,6 +5,7 @@ import { AnthropicPlayground } from '../../playground/anthropic.js';
 import { buildScriptImage, docker, inspectAll, outpostContainers } from '../helpers/docker.js';
 import { DockerSocketGate } from '../helpers/docker-proxy.js';
 import { startWorker, waitFor, type WorkerProcess } from '../helpers/worker.js';
+import { sessionFiles } from '../helpers/session-files.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -44,7 +45,7 @@ describe('the work loop against the playground and a real Docker engine', () => 
     assert.equal(rec.deliveries.length, 1);
     await waitFor('the container to be removed', async () => (await outpostContainers(w.installId())).length === 0);
     await w.waitForOutput(/work item ended .*status=finished reason=exited 0/);
-    const log = readFileSync(`${w.dataDir}/logs/sessions/${item.id}.log`, 'utf8');
+    const log = readFileSync(sessionFiles(w.dataDir, item.environment_id, item.id).log, 'utf8');
     assert.match(log, /session sesn_hello says hello\n/);
     assert.match(log, /a line on stderr\n/);
     assert.match(log, /bye\n/);
@@ -91,7 +92,7 @@ describe('the work loop against the playground and a real Docker engine', () => 
     assert.ok(took <= grace + 1 + 2, `gone ${took.toFixed(1)} s after the stop request`);
     assert.ok(took >= grace, 'the session was given its grace period');
     await waitFor('the item to be stopped', () => playground.record(item.id).item.state === 'stopped');
-    assert.match(readFileSync(`${w.dataDir}/logs/sessions/${item.id}.log`, 'utf8'), /got TERM, ignoring/);
+    assert.match(readFileSync(sessionFiles(w.dataDir, item.environment_id, item.id).log, 'utf8'), /got TERM, ignoring/);
     w.signal('SIGTERM');
     assert.equal(await w.exited, 0);
   });
@@ -497,7 +498,7 @@ describe('the work loop against the playground and a real Docker engine', () => 
     const w = worker({ environmentId: environment.id, environmentKey, args: ['--image', 'outpost-test-leak'] });
     await w.waitForOutput(/work item ended .*status=finished reason=exited 0/);
     const token = playground.record(item.id).sessionsToken;
-    const log = readFileSync(`${w.dataDir}/logs/sessions/${item.id}.log`, 'utf8');
+    const log = readFileSync(sessionFiles(w.dataDir, item.environment_id, item.id).log, 'utf8');
     assert.match(log, /my token is \[redacted\]\n/);
     assert.ok(!log.includes(token) && !log.includes(token.slice(0, 24)), 'not the token, nor most of it');
     w.signal('SIGTERM');
@@ -541,7 +542,7 @@ describe('the work loop against the playground and a real Docker engine', () => 
     assert.equal(await w.exited, 0);
     const stdout = w.output();
     for (const line of stdout.trim().split('\n')) assert.doesNotThrow(() => JSON.parse(line), `JSON log line: ${line}`);
-    const files = [`${w.dataDir}/logs/sessions/${item.id}.log`];
+    const files = [sessionFiles(w.dataDir, item.environment_id, item.id).log];
     for (const secret of [environmentKey, playground.apiKey, playground.record(item.id).sessionsToken]) {
       assert.ok(!stdout.includes(secret), 'no key or token on stdout');
       for (const f of files) assert.ok(!readFileSync(f, 'utf8').includes(secret), `no key or token in ${f}`);

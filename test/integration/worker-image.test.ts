@@ -11,6 +11,7 @@ import { buildWorkerImage, WORKER_IMAGE } from '../../electron/core/runtime/work
 import { docker, dockerCli, outpostContainers } from '../helpers/docker.js';
 import { waitFor } from '../helpers/worker.js';
 import { containerLogs, runWorkerContainer, type WorkerContainer } from '../helpers/worker-container.js';
+import { sessionFiles } from '../helpers/session-files.js';
 
 const calls = [
   { name: 'bash', input: { command: 'echo "$((6 * 7))"; id -u' } },
@@ -72,7 +73,7 @@ describe('the worker image', () => {
     assert.equal(results.length, calls.length, `every tool call answered: ${JSON.stringify(results)}`);
     assert.match(JSON.stringify(results[0]), /42\\n65532/, 'the session ran, as the worker image\'s uid');
     assert.match(JSON.stringify(results[2]), /from the worker image/);
-    assert.match(readFileSync(`${w.dataDir}/logs/sessions/${work.id}.log`, 'utf8'), /./, 'the session log is in the data folder, on the host');
+    assert.match(readFileSync(sessionFiles(w.dataDir, work.environment_id, work.id).log, 'utf8'), /./, 'the session log is in the data folder, on the host');
     const inspected = await docker.getContainer(w.name).inspect();
     assert.doesNotMatch(JSON.stringify([inspected.Args, inspected.Config.Env, inspected.Config.Cmd]), new RegExp(environmentKey));
     assert.doesNotMatch(await containerLogs(w.name), new RegExp(environmentKey));

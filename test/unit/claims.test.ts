@@ -23,7 +23,7 @@ describe('the claim store', () => {
     claim.update({ lastHeartbeat: 'hb_1' });
     claim.update({ lastHeartbeat: 'hb_2' });
     assert.deepEqual(store.list(), [{ ...work('work_1'), instanceId: 'inst_1', lastHeartbeat: 'hb_2' }]);
-    assert.deepEqual(readdirSync(paths.leases), ['work_1.json'], 'written through a temporary file renamed over the record: nothing else left');
+    assert.deepEqual(readdirSync(paths.leases), ['env_a.work_1.json'], 'written through a temporary file renamed over the record: nothing else left');
     claim.release();
     claim.update({ lastHeartbeat: 'hb_3' });
     assert.deepEqual(readdirSync(paths.leases), [], 'released for good: a late beat does not bring it back');
@@ -33,13 +33,23 @@ describe('the claim store', () => {
     const paths = dataFolder();
     const store = new ClaimStore(paths.leases);
     for (const bad of ['../../etc/passwd', '..', 'a/b']) assert.throws(() => store.open({ ...work(bad), instanceId: 'inst_1' }), /refused the id/);
-    assert.throws(() => store.forget('..'), /refused the id/);
+    assert.throws(() => store.forget(work('..')), /refused the id/);
     store.open({ ...work('work_1'), instanceId: 'inst_1' });
-    assert.deepEqual(readdirSync(paths.leases), ['work_1.json']);
-    assert.equal(statSync(join(paths.leases, 'work_1.json')).mode & 0o777, 0o600);
+    assert.deepEqual(readdirSync(paths.leases), ['env_a.work_1.json']);
+    assert.equal(statSync(join(paths.leases, 'env_a.work_1.json')).mode & 0o777, 0o600);
     writeFileSync(join(paths.leases, 'work_2.json'), '{"workId": "work_2", "environ');
     writeFileSync(join(paths.leases, 'work_3.json.1234-abcd.tmp'), '{}');
     assert.deepEqual(store.list().map((c) => c.workId), ['work_1']);
+  });
+
+  it('keeps one claim per environment for the same work id: releasing one leaves the other', () => {
+    const paths = dataFolder();
+    const store = new ClaimStore(paths.leases);
+    const a = store.open({ ...work('w-1', 'env_a'), instanceId: 'inst_1' });
+    store.open({ ...work('w-1', 'env_b'), instanceId: 'inst_1' });
+    assert.deepEqual(readdirSync(paths.leases).sort(), ['env_a.w-1.json', 'env_b.w-1.json']);
+    a.release();
+    assert.deepEqual(store.list().map((c) => c.environmentId), ['env_b']);
   });
 
   it('on release, leaves a record that another process has since written under the same name', () => {
@@ -48,7 +58,7 @@ describe('the claim store', () => {
     // The lease lapsed and the item went to another process on this data folder.
     new ClaimStore(paths.leases).open({ ...work('work_1'), instanceId: 'inst_2' });
     mine.release();
-    assert.equal(JSON.parse(readFileSync(join(paths.leases, 'work_1.json'), 'utf8')).instanceId, 'inst_2');
+    assert.equal(JSON.parse(readFileSync(join(paths.leases, 'env_a.work_1.json'), 'utf8')).instanceId, 'inst_2');
   });
 });
 

@@ -206,11 +206,11 @@ describe('desktop notifications', () => {
     assert.equal(policy.decide(ended('finished', 'stopped: by the user')), null, 'a user stop is not a failure');
     assert.equal(policy.decide({ name: 'item-state', payload: { ...item, status: 'running' } }), null);
     const failed = policy.decide(ended('failed', 'exited 1'));
-    assert.deepEqual(failed, { title: 'A session failed', body: 'sesn_1: exited 1', open: { view: 'log', workId: 'work_1', title: 'sesn_1' } });
+    assert.deepEqual(failed, { title: 'A session failed', body: 'sesn_1: exited 1', open: { view: 'log', environmentId: 'env_1', workId: 'work_1', title: 'sesn_1' } });
     assert.equal(policy.decide(ended('failed', 'exited 1')), null, 'the same item is not told twice');
     const lost = policy.decide(ended('lost', 'lease lost: another worker holds it', { workId: 'work_2', subjectId: 'sesn_2' }));
     assert.equal(lost?.title, 'A session was lost');
-    assert.deepEqual(lost?.open, { view: 'log', workId: 'work_2', title: 'sesn_2' });
+    assert.deepEqual(lost?.open, { view: 'log', environmentId: 'env_1', workId: 'work_2', title: 'sesn_2' });
     // A healthcheck has no log: its notice opens the Work view.
     const healthcheck = policy.decide(ended('failed', 'Docker is not reachable', { workId: 'work_3', kind: 'healthcheck', subjectId: 'hc_1', logFile: undefined }));
     assert.deepEqual([healthcheck?.title, healthcheck?.open], ['A healthcheck failed', { view: 'work' }]);
@@ -272,12 +272,12 @@ describe('desktop notifications', () => {
       }
     }
     const opened: OpenView[] = [];
-    const notice: DesktopNotice = { title: 'A session failed', body: 'sesn_1: exited 1', open: { view: 'log', workId: 'work_1', title: 'sesn_1' } };
+    const notice: DesktopNotice = { title: 'A session failed', body: 'sesn_1: exited 1', open: { view: 'log', environmentId: 'env_1', workId: 'work_1', title: 'sesn_1' } };
     showNotice(FakeNotification, notice, (view) => opened.push(view));
     assert.equal(shown.length, 1);
     assert.deepEqual(shown[0]!.options, { title: 'A session failed', body: 'sesn_1: exited 1' });
     assert.deepEqual(opened, []);
     shown[0]!.click!();
-    assert.deepEqual(opened, [{ view: 'log', workId: 'work_1', title: 'sesn_1' }]);
+    assert.deepEqual(opened, [{ view: 'log', environmentId: 'env_1', workId: 'work_1', title: 'sesn_1' }]);
   });
 });

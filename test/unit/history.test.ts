@@ -34,6 +34,17 @@ describe('history of finished items', () => {
     );
   });
 
+  it('keeps an entry per environment when two hand out the same work id, across a restart', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'outpost-history-'));
+    const store = new HistoryStore(dir);
+    store.add(entry('w-1', 1));
+    store.add({ ...entry('w-1', 2), environmentId: 'env_2' });
+    assert.deepEqual(
+      new HistoryStore(dir).list().map((e) => `${e.environmentId} ${e.workId}`),
+      ['env_2 w-1', 'env_1 w-1'],
+    );
+  });
+
   it('keeps the newest 500 across restarts', () => {
     const dir = mkdtempSync(join(tmpdir(), 'outpost-history-'));
     const store = new HistoryStore(dir);

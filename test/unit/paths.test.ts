@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { HistoryStore } from '../../electron/core/store/history.js';
-import { currentProcess, DataPaths, InstanceRecord, isRunning, within } from '../../electron/core/store/paths.js';
+import { currentProcess, DataPaths, InstanceRecord, isRunning, sessionKey, within } from '../../electron/core/store/paths.js';
 import { SettingsStore } from '../../electron/core/store/settings.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -18,34 +18,59 @@ describe('the data folder', () => {
     const paths = new DataPaths(mkdtempSync(join(tmpdir(), 'outpost-paths-')));
     const old = Date.now() / 1000 - 20 * 24 * 3600;
     for (const id of ['work_old', 'work_new']) {
-      writeFileSync(paths.sessionLog(id), 'log\n');
-      mkdirSync(paths.workspace(id));
-      writeFileSync(join(paths.workspace(id), 'out.txt'), 'x');
+      writeFileSync(paths.sessionLog('env_1', id), 'log\n');
+      mkdirSync(paths.workspace('env_1', id));
+      writeFileSync(join(paths.workspace('env_1', id), 'out.txt'), 'x');
     }
-    utimesSync(paths.sessionLog('work_old'), old, old);
-    utimesSync(paths.workspace('work_old'), old, old);
+    utimesSync(paths.sessionLog('env_1', 'work_old'), old, old);
+    utimesSync(paths.workspace('env_1', 'work_old'), old, old);
     assert.equal(paths.pruneSessionFiles(14), 1);
-    assert.equal(existsSync(paths.sessionLog('work_old')), false);
-    assert.equal(existsSync(paths.workspace('work_old')), false);
-    assert.equal(existsSync(paths.sessionLog('work_new')), true);
-    assert.equal(existsSync(join(paths.workspace('work_new'), 'out.txt')), true);
+    assert.equal(existsSync(paths.sessionLog('env_1', 'work_old')), false);
+    assert.equal(existsSync(paths.workspace('env_1', 'work_old')), false);
+    assert.equal(existsSync(paths.sessionLog('env_1', 'work_new')), true);
+    assert.equal(existsSync(join(paths.workspace('env_1', 'work_new'), 'out.txt')), true);
   });
 
-  it('refuses work ids that are not ids: nothing from the network names a path outside its folder', () => {
+  it('retention keeps a running session’s files by their key, and removes by age what an older Outpost named by the work id alone', () => {
+    const paths = new DataPaths(mkdtempSync(join(tmpdir(), 'outpost-paths-')));
+    const old = Date.now() / 1000 - 20 * 24 * 3600;
+    const legacy = join(paths.workspaces, 'work_1');
+    mkdirSync(legacy);
+    writeFileSync(join(paths.sessionLogs, 'work_1.log'), 'log\n');
+    mkdirSync(paths.workspace('env_1', 'work_1'));
+    for (const path of [legacy, join(paths.sessionLogs, 'work_1.log'), paths.workspace('env_1', 'work_1')]) utimesSync(path, old, old);
+    assert.equal(paths.pruneSessionFiles(14, Date.now(), new Set([sessionKey('env_1', 'work_1')])), 1);
+    assert.equal(existsSync(legacy), false);
+    assert.equal(existsSync(join(paths.sessionLogs, 'work_1.log')), false);
+    assert.equal(existsSync(paths.workspace('env_1', 'work_1')), true, 'the running session’s workspace stays');
+  });
+
+  it('refuses ids that are not ids: nothing from the network names a path outside its folder', () => {
     const paths = new DataPaths(mkdtempSync(join(tmpdir(), 'outpost-paths-')));
     for (const bad of ['..', '.', '', '../../etc/passwd', 'a/../../b', 'a/b', '-rf', 'x\n', 'a.b', 'x'.repeat(129)]) {
-      assert.throws(() => paths.workspace(bad), /refused the id/, JSON.stringify(bad));
-      assert.throws(() => paths.sessionLog(bad), /refused the id/, JSON.stringify(bad));
+      assert.throws(() => paths.workspace('env_1', bad), /refused the id/, JSON.stringify(bad));
+      assert.throws(() => paths.sessionLog('env_1', bad), /refused the id/, JSON.stringify(bad));
+      assert.throws(() => paths.workspace(bad, 'work_1'), /refused the id/, JSON.stringify(bad));
+      assert.throws(() => paths.sessionEgress(bad, 'work_1'), /refused the id/, JSON.stringify(bad));
     }
-    assert.equal(dirname(paths.workspace('work_011CZkZ9X2dpNyB7HsEFoRfW')), paths.workspaces);
-    assert.equal(dirname(paths.sessionLog('3f1c1a52-0c4e-4b8e-9a59-2d6c8e1f0b7a')), paths.sessionLogs);
+    assert.equal(dirname(paths.workspace('env_1', 'work_011CZkZ9X2dpNyB7HsEFoRfW')), paths.workspaces);
+    assert.equal(dirname(paths.sessionLog('env_1', '3f1c1a52-0c4e-4b8e-9a59-2d6c8e1f0b7a')), paths.sessionLogs);
+  });
+
+  it('gives the same work id of two environments two workspaces, two logs and two egress records', () => {
+    const paths = new DataPaths(mkdtempSync(join(tmpdir(), 'outpost-paths-')));
+    assert.notEqual(paths.workspace('env_a', 'w-1'), paths.workspace('env_b', 'w-1'));
+    assert.notEqual(paths.sessionLog('env_a', 'w-1'), paths.sessionLog('env_b', 'w-1'));
+    assert.notEqual(paths.sessionEgress('env_a', 'w-1'), paths.sessionEgress('env_b', 'w-1'));
+    // Ids hold no '.': no environment and work id can spell another pair's name.
+    assert.notEqual(sessionKey('env_a', 'b-w'), sessionKey('env', 'a-b-w'));
   });
 
   it('gives two long ids that share a 120-character prefix two folders (the old safeName cut both to one)', () => {
     const paths = new DataPaths(mkdtempSync(join(tmpdir(), 'outpost-paths-')));
     const prefix = 'w'.repeat(120);
-    assert.notEqual(paths.workspace(`${prefix}_a`), paths.workspace(`${prefix}_b`));
-    assert.notEqual(paths.sessionLog(`${prefix}_a`), paths.sessionLog(`${prefix}_b`));
+    assert.notEqual(paths.workspace('env_1', `${prefix}_a`), paths.workspace('env_1', `${prefix}_b`));
+    assert.notEqual(paths.sessionLog('env_1', `${prefix}_a`), paths.sessionLog('env_1', `${prefix}_b`));
   });
 
   it('within() keeps every resolved path inside its parent', () => {

@@ -6,7 +6,8 @@ import { PRIVATE_FILE_MODE } from '../store/paths.js';
 import { LABEL } from './labels.js';
 import { CappedSink, DEFAULT_SESSION_LOG_LIMIT_BYTES, RedactingLines } from './session-log.js';
 import type { ContainerSpec, ImageInfo, OutpostContainer, RunningSession, SessionRuntime, WarmSession, WarmSpec } from './session-runtime.js';
-import { prepareWorkspace } from './workspace.js';
+import { prepareWorkspace, type SessionUser } from './workspace.js';
+import { reclaimWorkspace } from './workspace-reclaim.js';
 
 export type { ContainerLimits, ContainerSpec, OutpostContainer, WarmSpec } from './session-runtime.js';
 
@@ -198,6 +199,10 @@ export class DockerRuntime implements SessionRuntime {
 
   openEgress(opts: Omit<SessionEgressOptions, 'docker'>): Promise<SessionEgress> {
     return openSessionEgress({ ...opts, docker: this.docker });
+  }
+
+  reclaimWorkspace(dir: string, owner: SessionUser, labels: Record<string, string>): Promise<void> {
+    return reclaimWorkspace(this.docker, dir, owner, labels);
   }
 
   async removeContainer(id: string): Promise<void> {

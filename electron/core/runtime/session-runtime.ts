@@ -28,6 +28,12 @@ export interface SessionRuntime {
   imageInfo(image: string): Promise<ImageInfo | null>;
   /** Start a sandbox with no item yet, its runner waiting for one on stdin (worker/warm-pool.ts). */
   startWarm(spec: WarmSpec): Promise<WarmSession>;
+  /**
+   * Give every file of a finished session's workspace to `owner`, defused, with the runtime's own
+   * privilege: for an Outpost that is not root, after a session that ran as root (workspace-reclaim.ts).
+   * Throws in words when it could not.
+   */
+  reclaimWorkspace(dir: string, owner: SessionUser, labels: Record<string, string>): Promise<void>;
 }
 
 export interface ImageInfo {

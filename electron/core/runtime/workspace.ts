@@ -1,5 +1,5 @@
-import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, closeSync, constants, fchmodSync, fchownSync, lstatSync, mkdirSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, within } from '../store/paths.js';
 
 /** The uid:gid a session's processes run as. */
@@ -36,17 +36,56 @@ export function sessionUser(allowRoot: boolean): SessionUser {
  * The session's /workspace on the host: 0700 and owned by the session's uid (never world-writable),
  * with `files` written into it (mode 0600, the session's). Chown needs root; an Outpost that is not
  * root made the folder and files its own, which is already the session's uid (or root's, opted in).
+ *
+ * A workspace may be one a session already had (the same work id handed out again): anything in it
+ * may be a link that session made to a host path. Outpost runs as root on servers, so nothing here
+ * follows a link: the folder and its parent must be real folders (lstat), the folder is changed
+ * through a descriptor opened with O_NOFOLLOW, and each file is written fresh — whatever had its name
+ * removed first (a link itself, never its target), then created with O_EXCL | O_NOFOLLOW, and chmodded
+ * and chowned through that descriptor.
  */
 export function prepareWorkspace(dir: string, user: SessionUser, files: Record<string, string> = {}): void {
+  for (const name of Object.keys(files)) {
+    if (name !== basename(name) || name === '.' || name === '..' || name === '') throw new Error(`refused the workspace file ${JSON.stringify(name)}: not a plain file name`);
+  }
+  assertRealFolder(dirname(dir));
   mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
-  chmodSync(dir, PRIVATE_DIR_MODE);
-  const paths = [dir];
+  assertRealFolder(dir);
+  const asRoot = process.getuid?.() === 0;
+  withDescriptor(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW, (fd) => {
+    fchmodSync(fd, PRIVATE_DIR_MODE);
+    if (asRoot) fchownSync(fd, user.uid, user.gid);
+  });
   for (const [name, content] of Object.entries(files)) {
     const file = within(dir, name);
-    writeFileSync(file, content, { mode: PRIVATE_FILE_MODE });
-    paths.push(file);
+    rmSync(file, { recursive: true, force: true });
+    withDescriptor(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, (fd) => {
+      fchmodSync(fd, PRIVATE_FILE_MODE);
+      if (asRoot) fchownSync(fd, user.uid, user.gid);
+      writeFileSync(fd, content);
+    }, PRIVATE_FILE_MODE);
   }
-  if (process.getuid?.() === 0) for (const path of paths) chownSync(path, user.uid, user.gid);
+}
+
+/** A folder Outpost is about to hand a session: a folder itself, not a link to one somewhere else. */
+function assertRealFolder(path: string): void {
+  let stat;
+  try {
+    stat = lstatSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return; // mkdir makes it, as a folder
+    throw e;
+  }
+  if (!stat.isDirectory()) throw new Error(`refused the workspace ${path}: it is not a folder of its own (a link or a file is there)`);
+}
+
+function withDescriptor(path: string, flags: number, use: (fd: number) => void, mode?: number): void {
+  const fd = openSync(path, flags, mode);
+  try {
+    use(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** What defuseWorkspace changed, for the log. */
@@ -55,6 +94,8 @@ export interface Defused {
   stripped: string[];
   /** Entries it could not fix (not ours to change: an opted-in root session's, seen by an Outpost that is not root). */
   failed: string[];
+  /** How many entries belong to another uid, seen by an Outpost that is not root (it cannot remove them either). */
+  notOurs: number;
 }
 
 /**
@@ -65,7 +106,8 @@ export interface Defused {
  * and retention can walk them. Symlinks are never followed. Run only once the container is gone.
  */
 export function defuseWorkspace(dir: string): Defused {
-  const result: Defused = { removed: [], stripped: [], failed: [] };
+  const result: Defused = { removed: [], stripped: [], failed: [], notOurs: 0 };
+  const self = process.getuid?.();
   const walk = (path: string) => {
     let stat;
     try {
@@ -79,6 +121,7 @@ export function defuseWorkspace(dir: string): Defused {
         result.removed.push(path);
         return;
       }
+      if (self !== undefined && self !== 0 && stat.uid !== self) result.notOurs++;
       if (stat.isSymbolicLink()) return;
       const mode = stat.mode & 0o7777;
       // Nor group- or world-writable: the workspace is the session's alone.

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { chmodSync, lstatSync, mkdirSync, readFileSync, readlinkSync, writeFileSync, rmSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, readlinkSync, writeFileSync, rmSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { createServer, connect, type Server } from 'node:net';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
@@ -49,30 +49,33 @@ export class DataPaths {
     return join(this.root, 'egress');
   }
 
-  /** Throws on an id that is not a control-plane id (DESIGN §4). */
-  sessionLog(workId: string): string {
-    return within(this.sessionLogs, `${checkedName(workId)}.log`);
+  /** A session's log. Throws on an id that is not a control-plane id (DESIGN §4). */
+  sessionLog(environmentId: string, workId: string): string {
+    return within(this.sessionLogs, `${sessionKey(environmentId, workId)}.log`);
   }
   /** A session's egress connections, one JSON line each (egress/connection-log.ts). Throws on an id that is not a control-plane id. */
-  sessionEgress(workId: string): string {
-    return within(this.sessionLogs, `${checkedName(workId)}${EGRESS_SUFFIX}`);
+  sessionEgress(environmentId: string, workId: string): string {
+    return within(this.sessionLogs, `${sessionKey(environmentId, workId)}${EGRESS_SUFFIX}`);
   }
-  /** Throws on an id that is not a control-plane id (DESIGN §4). */
-  workspace(workId: string): string {
-    return within(this.workspaces, checkedName(workId));
+  /** A session's /workspace. Throws on an id that is not a control-plane id (DESIGN §4). */
+  workspace(environmentId: string, workId: string): string {
+    return within(this.workspaces, sessionKey(environmentId, workId));
   }
 
-  /** Retention: remove session logs and workspaces last touched more than `days` ago, but those of `keep`. Returns how many sessions. */
+  /**
+   * Retention: remove session logs and workspaces last touched more than `days` ago, but those whose
+   * sessionKey is in `keep`. Those an older Outpost named by the work id alone go by age too. Returns how many sessions.
+   */
   pruneSessionFiles(days: number, now = Date.now(), keep: ReadonlySet<string> = new Set()): number {
     const cutoff = now - days * 24 * 60 * 60 * 1000;
     const removed = new Set<string>();
     for (const [folder, suffix] of [[this.sessionLogs, '.log'], [this.workspaces, '']] as const) {
       for (const name of readdirSync(folder)) {
         const path = join(folder, name);
-        const id = name.endsWith(EGRESS_SUFFIX) ? name.slice(0, -EGRESS_SUFFIX.length) : name.slice(0, name.length - suffix.length);
-        if (keep.has(id) || statSync(path).mtimeMs >= cutoff) continue;
+        const key = name.endsWith(EGRESS_SUFFIX) ? name.slice(0, -EGRESS_SUFFIX.length) : name.slice(0, name.length - suffix.length);
+        if (keep.has(key) || lstatSync(path).mtimeMs >= cutoff) continue;
         rmSync(path, { recursive: true, force: true });
-        removed.add(id);
+        removed.add(key);
       }
     }
     return removed.size;
@@ -98,6 +101,16 @@ export class DataPaths {
 export function checkedName(id: string): string {
   if (!CONTROL_PLANE_ID.test(id)) throw new Error(`refused the id ${quoteId(id)}: not an id of letters, digits, _ and -`);
   return id;
+}
+
+/**
+ * What names a session's files (workspace, log, egress record, claim): its environment and its work
+ * id, so that two environments sharing a data folder (the desktop app serves several) never share a
+ * workspace even when their control planes hand out the same work id. Ids hold no `.`, so the name is
+ * unambiguous, and one an older Outpost made from the work id alone never matches it.
+ */
+export function sessionKey(environmentId: string, workId: string): string {
+  return `${checkedName(environmentId)}.${checkedName(workId)}`;
 }
 
 /** `child` resolved under `parent`, or an error if it would land anywhere else (the parent itself included). */

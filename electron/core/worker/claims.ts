@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkedName, PRIVATE_FILE_MODE, within } from '../store/paths.js';
+import { checkedName, PRIVATE_FILE_MODE, sessionKey, within } from '../store/paths.js';
 import type { ClaimRecord, ClaimUpdate } from '../providers/control-plane.js';
 
 /** A claim as kept on disk: what the control plane needs to recover it, and which process holds it. */
@@ -32,7 +32,7 @@ export class ClaimStore {
 
   /** Record a claim before anything else happens to the item: if this process dies from here on, recovery finds it. */
   open(record: ClaimRecord & { instanceId: string }): Claim {
-    return new Claim(this.#file(record.workId), record, (file, claim) => this.#write(file, claim));
+    return new Claim(this.#file(record.environmentId, record.workId), record, (file, claim) => this.#write(file, claim));
   }
 
   /** Every readable claim in the folder, whoever holds it. */
@@ -45,13 +45,19 @@ export class ClaimStore {
       });
   }
 
-  /** Drop the claim of a process that is gone (startup recovery, once the item is dealt with). */
-  forget(workId: string): void {
-    rmSync(this.#file(workId), { force: true });
+  /**
+   * Drop the claim of a process that is gone (startup recovery, once the item is dealt with). An older
+   * Outpost named its claim by the work id alone: that file goes too when it is this environment's.
+   */
+  forget(claim: Pick<ClaimRecord, 'environmentId' | 'workId'>): void {
+    rmSync(this.#file(claim.environmentId, claim.workId), { force: true });
+    const legacy = within(this.dir, `${checkedName(claim.workId)}${SUFFIX}`);
+    if (read(legacy)?.environmentId === claim.environmentId) rmSync(legacy, { force: true });
   }
 
-  #file(workId: string): string {
-    return within(this.dir, `${checkedName(workId)}${SUFFIX}`);
+  /** Named by environment and work id (paths.ts sessionKey): two environments may hand out the same work id. */
+  #file(environmentId: string, workId: string): string {
+    return within(this.dir, `${sessionKey(environmentId, workId)}${SUFFIX}`);
   }
 
   /** Write to a temporary name, then rename over the record: a crash mid-write leaves the old record or the new, never half of one. */

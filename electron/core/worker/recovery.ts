@@ -2,7 +2,7 @@ import { isControlPlaneId } from '../../../shared/ids.js';
 import { rmSync } from 'node:fs';
 import { InstanceRecord, within } from '../store/paths.js';
 import { LABEL } from '../runtime/labels.js';
-import { defuseWorkspace } from '../runtime/workspace.js';
+import { defuseAfterSession } from './workspace-defuse.js';
 import type { ClaimStore, StoredClaim } from './claims.js';
 import type { WorkerContext } from './supervisor.js';
 import { removeWarmFiles } from './warm-pool.js';
@@ -38,10 +38,13 @@ export async function sweepOrphans(deps: WorkerContext, claims: ClaimStore, sign
     const egressDir = container.labels[LABEL.egressDir];
     if (egressDir && /^[0-9a-f]{12}$/.test(egressDir)) rmSync(within(paths.egress, egressDir), { recursive: true, force: true });
     const warm = container.labels[LABEL.warm];
-    if (isControlPlaneId(warm)) removeWarmFiles(paths, warm);
+    const environmentId = container.labels[LABEL.environmentId];
+    if (isControlPlaneId(warm) && isControlPlaneId(environmentId)) removeWarmFiles(paths, environmentId, warm);
     // Its process died before it could defuse what the session left (supervisor.ts does it after a session).
     const workId = container.labels[LABEL.workId] ?? (warm ? servedByWarm.get(warm) : undefined);
-    if (isControlPlaneId(workId)) defuseWorkspace(paths.workspace(workId));
+    if (isControlPlaneId(workId) && isControlPlaneId(environmentId)) await defuseAfterSession(deps, paths.workspace(environmentId, workId), workId);
+    // An older Outpost named the workspace by the work id alone: defused too, until retention removes it.
+    if (isControlPlaneId(workId)) await defuseAfterSession(deps, within(paths.workspaces, workId), workId);
     logger.info(`removed a ${warm && !workId ? 'warm container' : 'container'} left by an Outpost that stopped unexpectedly`, {
       work_id: workId ?? '',
       environment_id: container.labels[LABEL.environmentId] ?? '',
@@ -76,6 +79,6 @@ async function recoverClaim({ provider, logger }: WorkerContext, claims: ClaimSt
   } catch (e) {
     logger.warn('could not stop a recovered work item', { work_id: workId, error: provider.describe(e) });
   } finally {
-    claims.forget(workId);
+    claims.forget(claim);
   }
 }

@@ -8,7 +8,8 @@ import { checkedName } from '../store/paths.js';
 import type { ContainerWork, ControlPlane, ItemLifecycle, ItemOutcome, WorkItem } from '../providers/control-plane.js';
 import type { ImageInfo, RunningSession, SessionRuntime } from '../runtime/session-runtime.js';
 import { HANDOVER_LABEL, HANDOVER_NAMES, HANDOVER_STDIN, LABEL } from '../runtime/labels.js';
-import { defuseWorkspace, sessionUser, type SessionUser } from '../runtime/workspace.js';
+import { sessionUser, type SessionUser } from '../runtime/workspace.js';
+import { defuseAfterSession } from './workspace-defuse.js';
 import { aborted } from '../base/timing.js';
 import type { Claim, ClaimStore } from './claims.js';
 import type { Secret } from '../secrets/secret.js';
@@ -71,7 +72,7 @@ export class ItemRun {
       status: 'claimed',
       claimedAt,
       updatedAt: claimedAt,
-      ...(work.kind === 'session' || work.kind === 'script' ? { logFile: deps.paths.sessionLog(work.id) } : {}),
+      ...(work.kind === 'session' || work.kind === 'script' ? { logFile: deps.paths.sessionLog(work.environmentId, work.id) } : {}),
     };
     this.done = this.#run();
   }
@@ -167,7 +168,7 @@ export class ItemRun {
     const ours = await Promise.race([life.ready(), aborted(interrupted).then(() => false)]);
     if (!ours || interrupted.aborted) return this.#interruptedEnding(life, timeout);
 
-    const workspace = paths.workspace(work.id);
+    const workspace = paths.workspace(work.environmentId, work.id);
     const user = sessionUser(settings.allowRoot ?? false);
     if (user.uid === 0) logger.warn('this session runs as root in its container: the environment profile allows it (allowRoot)', { work_id: work.id });
     // The id was checked where it came in (the provider's poll); checkedName checks it again.
@@ -187,8 +188,8 @@ export class ItemRun {
       labels,
       user: sessionUser(false),
       workId: work.id,
-      logFile: paths.sessionLog(work.id),
-      recordFile: paths.sessionEgress(work.id),
+      logFile: paths.sessionLog(work.environmentId, work.id),
+      recordFile: paths.sessionEgress(work.environmentId, work.id),
       ...(this.#deps.onEgress ? { onConnection: this.#deps.onEgress } : {}),
     });
     let container: RunningSession;
@@ -197,7 +198,7 @@ export class ItemRun {
     } catch (e) {
       await egress.close();
       // A container that did not take its handover ran before it was removed: what it left is defused too.
-      this.#defuseWorkspace();
+      await this.#defuseWorkspace();
       throw e;
     }
     const startedAt = Date.now();
@@ -243,7 +244,7 @@ export class ItemRun {
       workspaceDir: workspace,
       user,
       ...(spec.files ? { files: spec.files } : {}),
-      logFile: paths.sessionLog(work.id),
+      logFile: paths.sessionLog(work.environmentId, work.id),
       networkMode: egress.networkMode,
       limits: settings.limits,
       onLogError: (e) => logger.error('cannot write the session log; its output is being lost', { work_id: work.id, error: e.message }),
@@ -270,7 +271,7 @@ export class ItemRun {
       await this.#discardWarm();
       return this.#interruptedEnding(life, timeout);
     }
-    if (!warm.adoptFiles(work.id)) return undefined;
+    if (!warm.adoptFiles(work.environmentId, work.id)) return undefined;
     this.#deps.warm = undefined;
     const container = warm.container;
     try {
@@ -319,21 +320,13 @@ export class ItemRun {
       return this.#interruptedEnding(life, timeout);
     } finally {
       await container.remove();
-      this.#defuseWorkspace();
+      await this.#defuseWorkspace();
     }
   }
 
-  /** The container is gone: nothing it left in the workspace may be a device node or a setuid file (runtime/workspace.ts). */
-  #defuseWorkspace(): void {
-    const { paths, logger } = this.#deps;
-    const workId = this.#work.id;
-    try {
-      const { removed, stripped, failed } = defuseWorkspace(paths.workspace(workId));
-      if (removed.length || stripped.length) logger.warn('the session left special files in its workspace; defused them', { work_id: workId, removed: removed.length, setuid_stripped: stripped.length });
-      if (failed.length) logger.error('could not defuse every file the session left in its workspace', { work_id: workId, files: failed.length });
-    } catch (e) {
-      logger.error('could not defuse the session’s workspace', { work_id: workId, error: (e as Error).message });
-    }
+  /** The container is gone: nothing it left in the workspace may be a device node or a setuid file (workspace-defuse.ts). */
+  #defuseWorkspace(): Promise<void> {
+    return defuseAfterSession(this.#deps, this.#deps.paths.workspace(this.#work.environmentId, this.#work.id), this.#work.id);
   }
 
   #interruptedEnding(life: ItemLifecycle, timeout: AbortSignal | undefined): Ending {

@@ -42,9 +42,11 @@ export class WarmContainer {
     readonly imageId: string,
     readonly container: WarmSession,
     private readonly paths: DataPaths,
+    /** The environment the pool serves: its items' files are named by it too (paths.ts sessionKey). */
+    private readonly environmentId: string,
   ) {
-    this.#workspace = paths.workspace(warmName);
-    this.#logFile = paths.sessionLog(warmName);
+    this.#workspace = paths.workspace(environmentId, warmName);
+    this.#logFile = paths.sessionLog(environmentId, warmName);
   }
 
   /** Docker's own record names the item from here on (`docker ps`, events): one rename, ~6 ms, beside the first heartbeat. */
@@ -57,9 +59,9 @@ export class WarmContainer {
    * follow the rename). False when the item already has either (handed out to us before): the
    * caller starts it cold instead, so nothing of the earlier run is overwritten.
    */
-  adoptFiles(workId: string): boolean {
-    const workspace = this.paths.workspace(workId);
-    const logFile = this.paths.sessionLog(workId);
+  adoptFiles(environmentId: string, workId: string): boolean {
+    const workspace = this.paths.workspace(environmentId, workId);
+    const logFile = this.paths.sessionLog(environmentId, workId);
     if (existsSync(workspace) || existsSync(logFile) || !existsSync(this.#workspace) || !existsSync(this.#logFile)) return false;
     renameSync(this.#workspace, workspace);
     this.#workspace = workspace;
@@ -71,14 +73,14 @@ export class WarmContainer {
   /** Remove the container, and its workspace and log unless an item adopted them. */
   async discard(): Promise<void> {
     await this.container.remove();
-    removeWarmFiles(this.paths, this.warmName);
+    removeWarmFiles(this.paths, this.environmentId, this.warmName);
   }
 }
 
 /** A warm container's files while no item has them (also startup recovery's, for a warm container left by a dead process). */
-export function removeWarmFiles(paths: DataPaths, warmName: string): void {
-  rmSync(paths.workspace(warmName), { recursive: true, force: true });
-  rmSync(paths.sessionLog(warmName), { force: true });
+export function removeWarmFiles(paths: DataPaths, environmentId: string, warmName: string): void {
+  rmSync(paths.workspace(environmentId, warmName), { recursive: true, force: true });
+  rmSync(paths.sessionLog(environmentId, warmName), { force: true });
 }
 
 interface Entry {
@@ -191,15 +193,15 @@ export class WarmPool {
           [LABEL.instance]: this.#opts.instanceId,
           [LABEL.install]: this.#opts.installId,
         },
-        workspaceDir: paths.workspace(warmName),
+        workspaceDir: paths.workspace(this.#opts.environmentId, warmName),
         user: sessionUser(settings.allowRoot ?? false),
-        logFile: paths.sessionLog(warmName),
+        logFile: paths.sessionLog(this.#opts.environmentId, warmName),
         networkMode: warmNetworkMode(settings) ?? 'none',
         ...(settings.mounts?.requested.length ? { readOnlyMounts: settings.mounts } : {}),
         limits: settings.limits,
         onLogError: (e) => logger.error('cannot write a warm container’s log', { container: warmName, error: e.message }),
       });
-      const warm = new WarmContainer(warmName, image.id, container, paths);
+      const warm = new WarmContainer(warmName, image.id, container, paths, this.#opts.environmentId);
       entry.container = warm;
       this.#retryMs = 0;
       void container.exited.then(() => this.#exitedOnItsOwn(entry, warm));
@@ -210,7 +212,7 @@ export class WarmPool {
       }
       return warm;
     } catch (e) {
-      removeWarmFiles(paths, warmName);
+      removeWarmFiles(paths, this.#opts.environmentId, warmName);
       this.#drop(entry);
       this.#retryMs = Math.min(RETRY_MAX_MS, this.#retryMs ? this.#retryMs * 2 : RETRY_FIRST_MS);
       logger.warn('could not start a warm container; sessions start cold meanwhile', { error: (e as Error).message, retry_ms: this.#retryMs });

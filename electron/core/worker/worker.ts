@@ -5,6 +5,7 @@ import { Emitter } from '../base/emitter.js';
 import { MalformedWorkError, type WorkItem } from '../providers/control-plane.js';
 import { sleep } from '../base/timing.js';
 import { ClaimStore } from './claims.js';
+import { sessionKey } from '../store/paths.js';
 import { sweepOrphans } from './recovery.js';
 import type { SessionSettings } from './session-settings.js';
 import { ItemRun, type WorkerContext } from './supervisor.js';
@@ -88,9 +89,9 @@ export class Worker {
     return [...this.#runs.values()].map((r) => r.state);
   }
 
-  /** The warm containers' names (their workspaces and logs are in use, however old). */
-  get warmNames(): string[] {
-    return this.#pool?.warmNames ?? [];
+  /** The warm containers' session keys (paths.ts sessionKey): their workspaces and logs are in use, however old. */
+  get warmKeys(): string[] {
+    return (this.#pool?.warmNames ?? []).map((name) => sessionKey(this.#opts.provider.environmentId, name));
   }
 
   get active(): number {

@@ -15,12 +15,12 @@ export function Network({ workId, environmentId, settings, onSettings, back }: {
   const [added, setAdded] = useState<string>();
   useEffect(() => {
     let live = true;
-    call('egress.list', { workId }).then(
+    call('egress.list', { environmentId, workId }).then(
       (list) => live && setConnections((seen) => seen.reduce(upsert, list)),
       (e: Error) => live && setError(e.message),
     );
     return () => void (live = false);
-  }, [workId]);
+  }, [environmentId, workId]);
   useServiceEvents((event) => {
     if (event.name === 'egress' && event.payload.workId === workId) setConnections((list) => upsert(list, event.payload));
   });

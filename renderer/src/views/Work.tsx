@@ -19,7 +19,7 @@ export function Work({ items, historyVersion, open, onError }: { items: ItemStat
     setStopping((s) => new Set(s).add(workId));
     call('items.stop', { workId }).catch((e: Error) => onError(e.message));
   };
-  const logOf = (workId: string, subjectId: string) => open({ view: 'log', source: { kind: 'session', workId }, title: subjectId });
+  const logOf = (environmentId: string, workId: string, subjectId: string) => open({ view: 'log', source: { kind: 'session', environmentId, workId }, title: subjectId });
 
   return (
     <section>
@@ -58,7 +58,7 @@ export function Work({ items, historyVersion, open, onError }: { items: ItemStat
                     <td {...stale}>{u ? `${u.cpuPercent.toFixed(0)}%` : '—'}</td>
                     <td {...stale}>{u ? bytes(u.memoryBytes) : '—'}</td>
                     <td className="actions">
-                      {item.logFile && <button onClick={() => logOf(item.workId, item.subjectId)}>Logs</button>}
+                      {item.logFile && <button onClick={() => logOf(item.environmentId, item.workId, item.subjectId)}>Logs</button>}
                       {item.kind !== 'healthcheck' && <button onClick={() => open({ view: 'network', workId: item.workId, environmentId: item.environmentId })}>Network</button>}
                       <button className="danger" disabled={stopping.has(item.workId) || item.status === 'stopping'} onClick={() => stop(item.workId)}>
                         Stop
@@ -77,7 +77,7 @@ export function Work({ items, historyVersion, open, onError }: { items: ItemStat
   );
 }
 
-function History({ entries, logOf, open }: { entries: HistoryEntry[]; logOf: (workId: string, subjectId: string) => void; open: (r: Route) => void }) {
+function History({ entries, logOf, open }: { entries: HistoryEntry[]; logOf: (environmentId: string, workId: string, subjectId: string) => void; open: (r: Route) => void }) {
   return (
     <table className="grid" aria-label="History">
       <thead>
@@ -111,8 +111,8 @@ function History({ entries, logOf, open }: { entries: HistoryEntry[]; logOf: (wo
                 {e.reason ?? (e.exitCode !== undefined ? `exit ${e.exitCode}` : '')}
               </td>
               <td className="actions">
-                {e.hasLog && <button onClick={() => logOf(e.workId, e.subjectId)}>Logs</button>}
-                {e.kind !== 'healthcheck' && <button onClick={() => open({ view: 'workspace', workId: e.workId })}>Files</button>}
+                {e.hasLog && <button onClick={() => logOf(e.environmentId, e.workId, e.subjectId)}>Logs</button>}
+                {e.kind !== 'healthcheck' && <button onClick={() => open({ view: 'workspace', workId: e.workId, environmentId: e.environmentId })}>Files</button>}
                 {e.kind !== 'healthcheck' && <button onClick={() => open({ view: 'network', workId: e.workId, environmentId: e.environmentId })}>Network</button>}
               </td>
             </tr>

@@ -3,10 +3,10 @@ import { call, saveFile, usePolled } from '../api.js';
 import { bytes } from '../format.js';
 
 /** A finished session's /workspace: every file, each one downloadable, until retention removes it. */
-export function Workspace({ workId, back }: { workId: string; back: () => void }) {
-  const files = usePolled(() => call('workspace.list', { workId }), 60_000, [workId]);
+export function Workspace({ workId, environmentId, back }: { workId: string; environmentId: string; back: () => void }) {
+  const files = usePolled(() => call('workspace.list', { environmentId, workId }), 60_000, [environmentId, workId]);
   const download = (path: string) =>
-    call('workspace.read', { workId, path }).then(
+    call('workspace.read', { environmentId, workId, path }).then(
       ({ base64 }) => saveFile(path.split('/').pop()!, [Uint8Array.from(atob(base64), (c) => c.charCodeAt(0))]),
       (e: Error) => alert(e.message),
     );
