@@ -34,7 +34,7 @@ export async function sweepOrphans(deps: WorkerContext, claims: ClaimStore, sign
     if (!(await orphaned(container.labels[LABEL.instance] ?? ''))) continue;
     await runtime.removeContainer(container.id);
     result.removed.push(container.id);
-    // An egress sidecar's socket folder (egress/session-egress.ts): its proxy died with that process.
+    // The socket folder an older Outpost kept for an egress sidecar: its proxy died with that process.
     const egressDir = container.labels[LABEL.egressDir];
     if (egressDir && /^[0-9a-f]{12}$/.test(egressDir)) rmSync(within(paths.egress, egressDir), { recursive: true, force: true });
     const warm = container.labels[LABEL.warm];
