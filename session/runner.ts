@@ -209,6 +209,16 @@ function subject(input: unknown): string {
   return typeof value === 'string' ? `: ${firstLine(value)}` : '';
 }
 
+/** An error's message and its causes', innermost last: fetch says only "fetch failed", its cause says why. */
+function causes(e: unknown): string {
+  const words: string[] = [];
+  for (let at = e as { message?: unknown; cause?: unknown } | undefined, depth = 0; at && depth < 4; at = at.cause as typeof at, depth++) {
+    const message = typeof at.message === 'string' ? firstLine(at.message) : '';
+    if (message && !words.includes(message)) words.push(message);
+  }
+  return words.join(': ') || 'no reason given';
+}
+
 function firstLine(text: string): string {
   return text.split('\n', 1)[0]!.slice(0, 200);
 }
@@ -216,6 +226,8 @@ function firstLine(text: string): string {
 main().then(
   () => process.exit(0),
   (e: unknown) => {
+    // A connection that never reached the API is not a refusal by it: say which, and why (the proxy's own words included).
+    if (e instanceof Anthropic.APIConnectionError) fail(`the API could not be reached: ${causes(e)}`);
     if (e instanceof Anthropic.APIError) fail(`the API refused: ${e.status ?? ''} ${firstLine(e.message)}`);
     fail(firstLine((e as Error).message ?? String(e)));
   },

@@ -27,7 +27,7 @@ const MARKER_SEARCH_BYTES = 64 * 1024;
  * there): the frames start after a marker the worker writes first. Its own errors go to stderr, which
  * the worker copies into the session's log.
  */
-const FORWARDER = `
+export const FORWARDER = `
 const net = require('node:net');
 const http2 = require('node:http2');
 const { Duplex, PassThrough } = require('node:stream');
@@ -40,8 +40,8 @@ process.stdin.on('data', (chunk) => {
   if (seen) {
     seen = Buffer.concat([seen, chunk]);
     const at = seen.indexOf(MARK);
-    if (at < 0) {
-      if (seen.length > Number(searchBytes)) (say('no egress stream from Outpost: its marker was not in the first ' + searchBytes + ' bytes'), process.exit(2));
+    if (at < 0 || at > Number(searchBytes)) {
+      if (at > Number(searchBytes) || seen.length > Number(searchBytes) + MARK.length) (say('no egress stream from Outpost: its marker was not in the first ' + searchBytes + ' bytes'), process.exit(2));
       return;
     }
     chunk = seen.subarray(at + MARK.length);
@@ -57,12 +57,15 @@ const session = http2.connect('http://egress.outpost', { createConnection: () =>
 session.on('connect', () => session.setLocalWindowSize(Number(sessionWindow)));
 let down = '';
 session.on('error', (e) => (down = e.message, say('the egress stream failed: ' + e.message)));
-session.on('close', () => (say('the egress stream closed' + (down ? ': ' + down : '')), process.exit(0)));
+// Outpost's end of the stream went away while the attach stays: each connection is told so, in words.
+const ended = (why) => down || (down = why, say('the egress stream closed: ' + why));
+session.on('goaway', () => ended('Outpost ended it'));
+session.on('close', () => ended('Outpost closed it'));
 const unreachable = (why) => {
   const body = 'the egress proxy cannot be reached: ' + why + '\\n';
   return 'HTTP/1.1 502 Bad Gateway\\r\\nContent-Type: text/plain\\r\\nConnection: close\\r\\nContent-Length: ' + Buffer.byteLength(body) + '\\r\\n\\r\\n' + body;
 };
-net.createServer((client) => {
+net.createServer({ allowHalfOpen: true }, (client) => {
   client.setNoDelay(true);
   client.on('error', () => client.destroy());
   if (session.destroyed || session.closed) return client.end(unreachable(down || 'its stream to Outpost is closed'));
