@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { HistoryStore } from '../../electron/core/store/history.js';
-import { currentProcess, DataPaths, InstanceRecord, isRunning, sessionKey, within } from '../../electron/core/store/paths.js';
+import { currentProcess, DataPaths, INSTANCE_REFRESH_MS, INSTANCE_STALE_MS, InstanceRecord, isRunning, sessionKey, within } from '../../electron/core/store/paths.js';
 import { SettingsStore } from '../../electron/core/store/settings.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -135,6 +135,28 @@ describe('an instance record: is its process alive', () => {
     await new Promise((r) => stale.close(r));
     writeFileSync(join(paths.instances, `${id}.sock`), '');
     assert.equal(await InstanceRecord.isAlive(paths, id), false, 'the same pid, started at the same tick, but nobody answers');
+  });
+
+  it('a record a live Outpost keeps touching is alive, seen from anywhere (another pid namespace, a VM’s share); left untouched for 30 s, dead', async () => {
+    const paths = new DataPaths(mkdtempSync(join(tmpdir(), 'outpost-paths-')));
+    // Another machine's process as far as identity goes: nothing here can look into it; only the touches speak.
+    const id = record(paths, { pid: 1, boot: 'another-boot', pidNamespace: 'pid:[1]', refreshMs: INSTANCE_REFRESH_MS });
+    const file = join(paths.instances, `${id}.json`);
+    assert.equal(await InstanceRecord.isAlive(paths, id), true, 'fresh');
+    const old = new Date(Date.now() - INSTANCE_STALE_MS - 1_000);
+    utimesSync(file, old, old);
+    assert.equal(await InstanceRecord.isAlive(paths, id), false, 'stale');
+  });
+
+  it('a live Outpost touches its record while it runs', async () => {
+    const paths = new DataPaths(mkdtempSync(join(tmpdir(), 'outpost-paths-')));
+    const mine = new InstanceRecord(paths);
+    const file = join(paths.instances, `${mine.id}.json`);
+    const old = new Date(Date.now() - INSTANCE_STALE_MS - 1_000);
+    utimesSync(file, old, old);
+    await new Promise((r) => setTimeout(r, INSTANCE_REFRESH_MS + 500));
+    assert.ok(Date.now() - statSync(file).mtimeMs < INSTANCE_REFRESH_MS + 1_000, 'touched again');
+    mine.dispose();
   });
 
   it('without a socket (an older record, Windows): this process is alive; its pid with another start time (a reused pid) is not', async () => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { chmodSync, lstatSync, mkdirSync, readFileSync, readlinkSync, writeFileSync, rmSync, readdirSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, readlinkSync, writeFileSync, rmSync, readdirSync, statSync, utimesSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { createServer, connect, type Server } from 'node:net';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
@@ -200,19 +200,27 @@ export function isRunning(recorded: ProcessIdentity, self: ProcessIdentity = cur
 /** A Unix socket's path must fit sockaddr_un (108 bytes on Linux, 104 on macOS). */
 const MAX_SOCKET_PATH = 100;
 
+/** How often a live Outpost touches its instance record, and how old a touch may be before the record is stale. */
+export const INSTANCE_REFRESH_MS = 5_000;
+export const INSTANCE_STALE_MS = 30_000;
+
 /**
- * Marks this process alive in the data folder, so a later Outpost can tell
- * a container of a live sibling (leave it) from one of a process that died (sweep it).
- * Where it can, the process listens on a Unix socket beside its record: the kernel closes it when
- * the process dies, however it dies, so a connect answers "alive" across pid namespaces, containers
- * and pods that share the folder, with no pid to be reused. Elsewhere (Windows, a path too long for a
- * socket, an older Outpost's record) the process's identity decides (isRunning).
+ * Marks this process alive in the data folder, so a later Outpost can tell a container of a live
+ * sibling (leave it) from one of a process that died (sweep it). Two signs, read together:
+ * - the record is touched every few seconds: fresh means alive, whatever sees it — across pid
+ *   namespaces, containers, pods, and a VM's file share;
+ * - where it can, the process listens on a Unix socket beside it: the kernel closes it when the
+ *   process dies, however it dies, so a refused connect says "dead" at once — but only on a file system
+ *   where a socket connects at all. Through a VM's file share (Docker Desktop's, or a FUSE view) every
+ *   socket refuses, live or not (docker/for-mac#483), so there a refusal says nothing.
+ * A record of an older Outpost (no touches) falls back to the process's identity (isRunning).
  */
 export class InstanceRecord {
   readonly id = randomUUID();
   readonly #file: string;
   readonly #socket: string | undefined;
   readonly #server: Server | undefined;
+  readonly #touch: NodeJS.Timeout;
 
   constructor(private readonly paths: DataPaths) {
     this.#file = within(paths.instances, `${this.id}.json`);
@@ -221,33 +229,47 @@ export class InstanceRecord {
       this.#socket = socket;
       // Every connection is only a question: answered by being accepted, then closed.
       this.#server = createServer((connection) => connection.destroy());
-      this.#server.on('error', () => {}); // no socket: the identity in the record still answers
+      this.#server.on('error', () => {}); // no socket: the record's freshness still answers
       this.#server.listen(socket);
       this.#server.unref();
     }
-    const record = { ...currentProcess(), socket: this.#socket !== undefined, startedAt: new Date().toISOString() };
+    const record = { ...currentProcess(), socket: this.#socket !== undefined, refreshMs: INSTANCE_REFRESH_MS, startedAt: new Date().toISOString() };
     writeFileSync(this.#file, JSON.stringify(record), { mode: PRIVATE_FILE_MODE });
+    this.#touch = setInterval(() => {
+      const now = new Date();
+      try {
+        utimesSync(this.#file, now, now);
+      } catch {
+        // A full disk or a vanished folder: the record goes stale, and another Outpost may then sweep — as it should for one that cannot write.
+      }
+    }, INSTANCE_REFRESH_MS).unref();
   }
 
   dispose(): void {
+    clearInterval(this.#touch);
     this.#server?.close();
     rmSync(this.#file, { force: true });
     if (this.#socket) rmSync(this.#socket, { force: true });
   }
 
   /** Is the Outpost process that wrote `instanceId` still running? */
-  static async isAlive(paths: DataPaths, instanceId: string, self?: ProcessIdentity): Promise<boolean> {
-    let recorded: ProcessIdentity & { socket?: boolean };
+  static async isAlive(paths: DataPaths, instanceId: string, self?: ProcessIdentity, now = Date.now()): Promise<boolean> {
+    const file = within(paths.instances, `${checkedName(instanceId)}.json`);
+    let recorded: ProcessIdentity & { socket?: boolean; refreshMs?: number };
+    let touchedAt: number;
     try {
-      recorded = JSON.parse(readFileSync(within(paths.instances, `${checkedName(instanceId)}.json`), 'utf8')) as ProcessIdentity;
+      recorded = JSON.parse(readFileSync(file, 'utf8')) as typeof recorded;
+      touchedAt = statSync(file).mtimeMs;
     } catch {
       return false;
     }
     if (typeof recorded.pid !== 'number') return false;
     if (recorded.socket === true && process.platform !== 'win32') {
       const answer = await knock(within(paths.instances, `${instanceId}.sock`));
-      if (answer !== 'unknown') return answer === 'alive';
+      if (answer === 'alive') return true;
+      if (answer === 'dead' && (await socketsConnectIn(paths.instances))) return false;
     }
+    if (typeof recorded.refreshMs === 'number') return now - touchedAt < INSTANCE_STALE_MS;
     return isRunning(recorded, self);
   }
 
@@ -259,6 +281,36 @@ export class InstanceRecord {
       rmSync(join(paths.instances, file), { force: true });
       rmSync(join(paths.instances, `${id}.sock`), { force: true });
     }
+  }
+}
+
+const socketsConnect = new Map<string, Promise<boolean>>();
+
+/**
+ * Does a unix socket made in `dir` take a connection? Not through a VM's file share or a FUSE view
+ * of the folder: the socket file is there, and every connect is refused. Asked once per folder.
+ */
+export function socketsConnectIn(dir: string): Promise<boolean> {
+  let answer = socketsConnect.get(dir);
+  if (!answer) {
+    answer = probeSocket(dir);
+    socketsConnect.set(dir, answer);
+  }
+  return answer;
+}
+
+async function probeSocket(dir: string): Promise<boolean> {
+  const path = join(dir, `probe-${randomUUID().slice(0, 8)}.sock`);
+  if (process.platform === 'win32' || Buffer.byteLength(path) > MAX_SOCKET_PATH) return false;
+  const server = createServer((connection) => connection.destroy());
+  try {
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(path, () => resolve()));
+    return (await knock(path)) === 'alive';
+  } catch {
+    return false;
+  } finally {
+    server.close();
+    rmSync(path, { force: true });
   }
 }
 
