@@ -14,7 +14,7 @@
 #
 # What it does: it keeps the attach's stdin to itself (only `cat`, root, reads it) and passes what
 # comes there — the item's frame (electron/core/runtime/handover-frame.ts) — to the runner on the
-# runner's descriptor 3, a pipe of its own; the runner's stdin is /dev/null. When that stdin closes,
+# runner's descriptor 3, a FIFO of its own; the runner's stdin is /dev/null. When that stdin closes,
 # it exits 70: the engine's init exits with it, and the kernel kills every process left in the
 # container, whatever the session did. When the runner exits, it exits with the runner's code.
 #
@@ -44,7 +44,8 @@ fi
 # The attach's stdin moves to a descriptor only this shell and its feeder hold; stdin becomes /dev/null.
 exec {attach}<&0 </dev/null
 # The runner's pipe: a FIFO in a folder of root's (0700), which the session's uid cannot reach.
-feed=$(mktemp -d)/handover
+folder=$(mktemp -d) || exit 71
+feed=$folder/handover
 mkfifo -m 600 "$feed" || exit 71
 # The feeder copies the attach's stdin to the runner's pipe; it ends when that stdin closes, and only
 # then: once the runner has ended (its pipe closed), what still comes is read and dropped.
