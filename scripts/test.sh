@@ -8,6 +8,8 @@ source scripts/lib/system.sh
 # tini: the worker image's init (tini-static), copied in by `outpost image build --worker`.
 ensure_packages docker.io busybox-static ripgrep unzip tini gnome-keyring dbus-x11 chromium "${NPM_CI_PACKAGES[@]}"
 ensure_docker
+# A second engine: Outpost's sessions on Podman's Docker-compatible API (skipped where it cannot run).
+ensure_podman
 ensure_node_modules
 
 npm run --silent typecheck

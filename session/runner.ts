@@ -3,65 +3,54 @@
  * with the official SDK — SessionToolRunner and the agent toolset — against /workspace.
  *
  * It reads the item's ids, its sessions token and the API base URL (the ANTHROPIC_* names) from
- * its environment — or, when they are absent, from one JSON line on stdin: a warm container is
- * started before any item is claimed, holding no credential, and is handed its item there;
- * a cold one gets it there too, as it starts. The token then never appears in the container's
- * environment or `docker inspect`, and the session ends when Outpost's attach closes. The
- * toolset strips ANTHROPIC_* from the bash tool's environment either way. The host owns
- * the lease: this process never heartbeats (two heartbeaters race into 412s, DESIGN §1.4).
+ * its environment — or, when they are absent, from one frame (electron/core/runtime/handover-frame.ts)
+ * that Outpost's keeper (session/keeper.sh, the image's entrypoint) passes on from the container's
+ * stdin on descriptor OUTPOST_HANDOVER_FD: a warm container is started before any item is claimed,
+ * holding no credential, and is handed its item there; a cold one gets it there too, as it starts.
+ * The token then never appears in the container's environment or `docker inspect`. Ending the
+ * session when Outpost dies is the keeper's: this process shares the session's uid, so nothing it
+ * watches is out of the session's reach. The toolset strips ANTHROPIC_* from the bash tool's
+ * environment either way. The host owns the lease: this process never heartbeats (two heartbeaters
+ * race into 412s, DESIGN §1.4).
  * Its output is the session's log: one line per tool call and the events worth reading.
  */
 import Anthropic from '@anthropic-ai/sdk';
 import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Socket, type AddressInfo } from 'node:net';
 import { betaAgentToolset20260401, setupSkills } from '@anthropic-ai/sdk/tools/agent-toolset/node';
-// One list for both ends: what Outpost hands over is what this runner accepts (bundled in by esbuild).
-import { HANDOVER_NAMES } from '../electron/core/runtime/labels.js';
+// One frame for both ends: what Outpost hands over is what this runner accepts (bundled in by esbuild).
+import { HandoverReader, type Handover } from '../electron/core/runtime/handover-frame.js';
 
 const WORKDIR = process.env['OUTPOST_WORKDIR'] ?? '/workspace';
 
-type Handover = Record<string, string | undefined>;
-
-/** A handover is a few hundred bytes; a stdin that sends more without a newline is not Outpost. */
-const MAX_HANDOVER_BYTES = 64 * 1024;
-
-/** Wait (booted, SDK loaded) for the one line Outpost writes on stdin when it hands this container an item. */
+/**
+ * Wait (booted, SDK loaded) for the item's frame: on the descriptor the keeper names (a pipe from it),
+ * or on stdin when this runner was started without one (by hand).
+ */
 function readHandover(): Promise<Handover> {
+  const fd = Number(process.env['OUTPOST_HANDOVER_FD'] ?? 0);
+  delete process.env['OUTPOST_HANDOVER_FD'];
+  const input = fd === 0 ? process.stdin : new Socket({ fd, readable: true, writable: false });
+  const reader = new HandoverReader();
   return new Promise((resolve, reject) => {
-    let buffered = '';
     const done = (error?: Error, handover?: Handover) => {
-      process.stdin.off('data', onData).off('end', onEnd);
-      if (!error) outlivesNoHost();
-      // The session's tools never read this process's stdin: it keeps nothing waiting.
-      process.stdin.unref?.();
+      input.off('data', onData).off('end', onEnd);
+      // Whatever comes after the frame is nobody's; the pipe is drained, not closed, so that the keeper's feeder never fails on it.
+      input.on('data', () => {}).on('error', () => {});
+      input.unref?.();
       if (error) reject(error);
       else resolve(handover!);
     };
-    const onData = (chunk: string) => {
-      buffered += chunk;
-      const end = buffered.indexOf('\n');
-      if (end < 0) return buffered.length > MAX_HANDOVER_BYTES ? done(new Error('the handover on stdin is too long')) : undefined;
+    const onData = (chunk: Buffer) => {
       try {
-        done(undefined, parseHandover(buffered.slice(0, end)));
+        const handover = reader.push(chunk);
+        if (handover) done(undefined, handover);
       } catch (e) {
         done(e as Error);
       }
     };
-    const onEnd = () => done(new Error('stdin closed before an item was handed over (a warm container that was not used)'));
-    process.stdin.setEncoding('utf8').on('data', onData).on('end', onEnd);
-  });
-}
-
-/**
- * The stdin of a container that took a handover closes when Outpost's attach does (StdinOnce): Outpost,
- * which holds this item's lease, is gone — killed, never restarted. The lease will lapse and the item
- * be handed to another worker: a session still answering here would be served twice (the fleet soak).
- */
-function outlivesNoHost(): void {
-  process.stdin.resume().on('data', () => {});
-  process.stdin.once('end', () => {
-    console.error('[outpost] Outpost, which holds this session’s lease, is gone: ending the session here');
-    process.exit(70);
+    const onEnd = () => done(reader.end());
+    input.on('data', onData).on('end', onEnd);
   });
 }
 
@@ -117,15 +106,7 @@ async function warmThenHandover(): Promise<Handover> {
   return handover;
 }
 
-function parseHandover(line: string): Handover {
-  const value: unknown = JSON.parse(line);
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('the handover is not a JSON object');
-  const entries = Object.entries(value as Record<string, unknown>);
-  if (entries.some(([k, v]) => !HANDOVER_NAMES.has(k) || typeof v !== 'string')) throw new Error('the handover holds a name or value it may not');
-  return Object.fromEntries(entries) as Handover;
-}
-
-function required(from: Handover, name: string): string {
+function required(from: Record<string, string | undefined>, name: string): string {
   const value = from[name];
   if (!value) fail(`${name} is not set; this image runs as an Outpost session container`);
   return value;

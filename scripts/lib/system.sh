@@ -82,3 +82,25 @@ ensure_node_modules() {
     ELECTRON_SKIP_BINARY_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
   fi
 }
+
+# ensure_podman — Podman's Docker-compatible API (rootful) on OUTPOST_PODMAN_SOCKET, for podman.test.ts: a second
+# engine whose attach once garbled the session's handover. Best effort: where Podman cannot be installed or does not
+# start, it says so and the Podman tests are skipped with the reason. No systemd and cgroup v1 on these machines, and
+# root lacks CAP_SYS_RESOURCE (DESIGN §3): hence cgroupfs, the file events log and these ulimits, in a containers.conf
+# of its own (the machine's is left alone). catatonit is the init Podman gives a container that asks for one (Init).
+OUTPOST_PODMAN_SOCKET=${OUTPOST_PODMAN_SOCKET:-/run/podman-test.sock}
+ensure_podman() {
+  local conf=/run/outpost-podman/containers.conf
+  if podman --url "unix://$OUTPOST_PODMAN_SOCKET" version >/dev/null 2>&1; then return 0; fi
+  ensure_packages podman catatonit || { echo "Podman could not be installed: the Podman tests are skipped" >&2; return 0; }
+  as_root mkdir -p "$(dirname "$conf")"
+  printf '%s\n' '[containers]' 'default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]' \
+    '[engine]' 'cgroup_manager = "cgroupfs"' 'events_logger = "file"' | as_root tee "$conf" >/dev/null
+  echo "Starting Podman's API on $OUTPOST_PODMAN_SOCKET …"
+  as_root env CONTAINERS_CONF="$conf" sh -c 'nohup podman system service --time=0 "unix://$1" >/var/log/outpost-podman.log 2>&1 &' sh "$OUTPOST_PODMAN_SOCKET"
+  for _ in $(seq 1 60); do
+    podman --url "unix://$OUTPOST_PODMAN_SOCKET" version >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  echo "Podman's API did not start (see /var/log/outpost-podman.log): the Podman tests are skipped" >&2
+}

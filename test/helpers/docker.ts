@@ -1,10 +1,12 @@
 import { execFile, spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
+import { placeWithLibraries } from '../../electron/core/runtime/image-context.js';
+import { HANDOVER_KEEPER, HANDOVER_LABEL, KEEPER_ENTRYPOINT } from '../../electron/core/runtime/labels.js';
 
 const run = promisify(execFile);
 export const docker = new Docker();
@@ -15,7 +17,11 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
  * whose entrypoint runs `script` under sh. Built once per tag per test run.
  */
 export async function buildScriptImage(tag: string, script: string): Promise<string> {
-  const dockerfile = `FROM outpost-test-base:latest\nENTRYPOINT ["/bin/sh", "-c", ${JSON.stringify(script)}]\n`;
+  return buildDockerfile(tag, `FROM outpost-test-base:latest\nENTRYPOINT ["/bin/sh", "-c", ${JSON.stringify(script)}]\n`);
+}
+
+/** An image from a Dockerfile with no context. */
+export async function buildDockerfile(tag: string, dockerfile: string): Promise<string> {
   await new Promise<void>((resolve, reject) => {
     const child = spawn('docker', ['build', '-q', '-t', tag, '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
     let err = '';
@@ -53,15 +59,31 @@ export async function dockerCli(...args: string[]): Promise<string> {
 }
 
 /**
- * Outpost's session image with this checkout's runner (dist/session/runner.mjs, npm run build) and the
- * label that lets the worker keep it warm: the shared outpost-session:latest may have been built by
- * an older checkout whose runner takes no handover on stdin.
+ * Outpost's session image with this checkout's keeper and runner (session/keeper.sh,
+ * dist/session/runner.mjs: npm run build) and the label that lets the worker keep it warm: the shared
+ * outpost-session:latest may have been built by an older checkout, whose entrypoint is the runner itself
+ * and whose offline build has no setpriv (the keeper's way to the session's uid): this machine's is
+ * copied in, with the libraries ldd lists, as the offline build does.
  */
 export async function buildHandoverImage(tag: string): Promise<string> {
   const context = mkdtempSync(join(tmpdir(), 'outpost-handover-image-'));
   try {
     copyFileSync(join(root, 'dist/session/runner.mjs'), join(context, 'runner.mjs'));
-    writeFileSync(join(context, 'Dockerfile'), 'FROM outpost-session:latest\nCOPY runner.mjs /opt/outpost/runner.mjs\nLABEL outpost.handover=stdin\n');
+    copyFileSync(join(root, 'session/keeper.sh'), join(context, 'keeper'));
+    chmodSync(join(context, 'keeper'), 0o755);
+    await placeWithLibraries(join(context, 'rootfs'), [['/usr/bin/setpriv', '/usr/bin/setpriv']]);
+    writeFileSync(
+      join(context, 'Dockerfile'),
+      [
+        'FROM outpost-session:latest',
+        'COPY rootfs/ /',
+        'COPY runner.mjs /opt/outpost/runner.mjs',
+        'COPY keeper /opt/outpost/keeper',
+        `ENTRYPOINT ["${KEEPER_ENTRYPOINT}"]`,
+        `LABEL ${HANDOVER_LABEL}=${HANDOVER_KEEPER}`,
+        '',
+      ].join('\n'),
+    );
     await run('docker', ['build', '-q', '-t', tag, context]);
     return tag;
   } finally {

@@ -130,16 +130,21 @@ describe('the session runner in Outpost’s session image', () => {
   });
 
   it('the session token is handed over on stdin, in neither its container’s environment nor docker inspect; the keys not either; it runs unprivileged', async () => {
-    const { work } = playground.createSession(environmentId, { calls: [{ name: 'bash', input: { command: 'sleep 3; env | grep -c ANTHROPIC_ || true' } }] });
+    const { work } = playground.createSession(environmentId, {
+      calls: [{ name: 'bash', input: { command: 'sleep 3; echo "$(env | grep -c ANTHROPIC_ || true) $(id -u):$(id -g) $(sed -n "s/^CapEff:[[:space:]]*//p" /proc/self/status)"' } }],
+    });
     await waitFor('the container to run', async () => (await inspectAll(worker.installId())).some((c) => c.Config.Labels['outpost.work_id'] === work.id), 30_000);
     const token = playground.record(work.id).sessionsToken;
     const info = (await inspectAll(worker.installId())).find((c) => c.Config.Labels['outpost.work_id'] === work.id)!;
     assert.ok(!JSON.stringify(info).includes(token), 'the token is not in docker inspect');
     assert.deepEqual(info.Config.Env.filter((e) => e.startsWith('ANTHROPIC_')), [], 'nor any of the item’s variables');
-    // DESIGN §4: Outpost's image too runs as the computed unprivileged uid, with no capabilities.
-    assert.equal(info.Config.User, process.getuid!() === 0 ? '65532:65532' : `${process.getuid!()}:${process.getgid!()}`);
+    // DESIGN §4: Outpost's image too runs its session as the computed unprivileged uid, with no capabilities. Its
+    // keeper starts as root with KILL, SETUID and SETGID only, to run the session as that uid (runtime/docker.ts).
+    const uid = process.getuid!() === 0 ? '65532:65532' : `${process.getuid!()}:${process.getgid!()}`;
+    assert.equal(info.Config.User, '0:0');
+    assert.ok(info.Config.Env.includes(`OUTPOST_SESSION_USER=${uid}`));
     assert.deepEqual(info.HostConfig.CapDrop, ['ALL']);
-    assert.equal(info.HostConfig.CapAdd ?? null, null);
+    assert.deepEqual(info.HostConfig.CapAdd, ['KILL', 'SETGID', 'SETUID']);
     assert.ok(info.HostConfig.SecurityOpt?.includes('no-new-privileges'));
     const inspected = JSON.stringify(info);
     assert.ok(!inspected.includes(environmentKey) && !inspected.includes(playground.apiKey), 'no key in the container');
@@ -148,7 +153,7 @@ describe('the session runner in Outpost’s session image', () => {
     assert.ok(!ps.includes(environmentKey), 'the environment key is in no process’s command line');
     await stopped(work.id);
     const [result] = playground.sessions.results(playground.record(work.id).item.data.id);
-    assert.equal(result!.text.trim(), '0', 'the toolset strips ANTHROPIC_* from the bash tool');
+    assert.equal(result!.text.trim(), `0 ${uid} 0000000000000000`, 'the toolset strips ANTHROPIC_* from the bash tool; the session runs as its uid with no capability');
     const logs = [readFileSync(sessionFiles(worker.dataDir, work.environment_id, work.id).log, 'utf8'), worker.output()];
     for (const text of logs) for (const secret of [token, environmentKey, playground.apiKey]) assert.ok(!text.includes(secret), 'no secret in any log');
   });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +13,8 @@ import { silentLogger } from '../../electron/core/logs/log.js';
 import { Outpost } from '../../electron/core/outpost.js';
 import { DockerRuntime } from '../../electron/core/runtime/docker.js';
 import { sessionUser } from '../../electron/core/runtime/workspace.js';
-import { buildHandoverImage, docker, inspectAll, outpostContainers } from '../helpers/docker.js';
+import { HANDOVER_KEEPER, HANDOVER_LABEL, KEEPER_ENTRYPOINT } from '../../electron/core/runtime/labels.js';
+import { buildDockerfile, buildHandoverImage, docker, inspectAll, outpostContainers } from '../helpers/docker.js';
 import { memorySecrets } from '../helpers/secrets.js';
 import { startWorker, waitFor, type WorkerProcess } from '../helpers/worker.js';
 import { sessionFiles } from '../helpers/session-files.js';
@@ -83,26 +85,33 @@ describe('warm containers', () => {
     assert.deepEqual(readdirSync(join(w.dataDir, 'workspaces')).filter((n) => n.includes('warm-')), [], 'nor its workspace');
   });
 
-  it('the runner refuses a hostile handover on stdin in one line: names it may not take, a line that never ends, no line at all', async () => {
+  it('the runner refuses a hostile handover on stdin in one line: names it may not take, bytes that never bring a frame, no frame at all', async () => {
+    // Its stdin stays open, as Outpost's attach does: the keeper ends the container when it closes.
     const runner = (input: string) =>
       new Promise<{ code: number | null; stderr: string }>((resolve) => {
         const child = spawn('docker', ['run', '--rm', '-i', '--network', 'none', '--label', 'outpost.test=warm-handover', IMAGE], { stdio: ['pipe', 'ignore', 'pipe'] });
         let stderr = '';
         child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
         child.on('exit', (code) => resolve({ code, stderr }));
-        child.stdin.end(input);
+        child.stdin.on('error', () => {}).write(input);
+        if (!input) child.stdin.end();
       });
-    const smuggled = await runner(`${JSON.stringify({ ANTHROPIC_SESSION_ID: 'sesn_1', ANTHROPIC_AUTH_TOKEN: 'sk-ant-x', NODE_OPTIONS: '--require /tmp/evil.js' })}\n`);
+    // Framed as Outpost frames it (runtime/handover-frame.ts), but holding what Outpost never sends.
+    const framed = (json: string) => `\nOUTPOST-HANDOVER v1 ${Buffer.byteLength(json)} ${createHash('sha256').update(json).digest('hex')}\n${json}\n`;
+    const smuggled = await runner(framed(JSON.stringify({ ANTHROPIC_SESSION_ID: 'sesn_1', ANTHROPIC_AUTH_TOKEN: 'sk-ant-x', NODE_OPTIONS: '--require /tmp/evil.js' })));
     assert.equal(smuggled.code, 1);
     assert.equal(smuggled.stderr, 'outpost-session: the handover holds a name or value it may not\n');
-    const notAString = await runner(`${JSON.stringify({ ANTHROPIC_SESSION_ID: { toString: 'x' } })}\n`);
+    const notAString = await runner(framed(JSON.stringify({ ANTHROPIC_SESSION_ID: { toString: 'x' } })));
     assert.equal(notAString.stderr, 'outpost-session: the handover holds a name or value it may not\n');
     const endless = await runner('a'.repeat(200 * 1024));
-    assert.equal(endless.stderr, 'outpost-session: the handover on stdin is too long\n');
+    assert.equal(endless.stderr, 'outpost-session: no handover came within the first 64 KiB: whoever writes here is not Outpost\n');
     const nothing = await runner('');
-    assert.match(nothing.stderr, /^outpost-session: stdin closed before an item was handed over/);
-    const garbage = await runner('[1,2]\n');
+    assert.equal(nothing.code, 70, 'stdin closed with no frame: the keeper ends the container');
+    assert.match(nothing.stderr, /stdin closed: whoever served this container is gone; ending it here/);
+    const garbage = await runner(framed('[1,2]'));
     assert.equal(garbage.stderr, 'outpost-session: the handover is not a JSON object\n');
+    const unframed = await runner(`${JSON.stringify({ ANTHROPIC_SESSION_ID: 'sesn_1' })}\n${'x'.repeat(64 * 1024)}`);
+    assert.equal(unframed.stderr, 'outpost-session: no handover came within the first 64 KiB: whoever writes here is not Outpost\n', 'a bare line is no frame');
   });
 
   it('with the pool off (--warm 0) a session is served cold, its item handed over on stdin: no token in docker inspect or /proc/1/environ', async () => {
@@ -139,7 +148,17 @@ describe('warm containers', () => {
 
   it('a cold container that ends before it reads its handover: the item fails in words, nothing is left running', async () => {
     const tag = 'outpost-test-handover-gone';
-    await run('sh', ['-c', `printf 'FROM outpost-test-base:latest\\nLABEL outpost.handover=stdin\\nENTRYPOINT ["/bin/sh", "-c", "exit 3"]\\n' | docker build -q -t ${tag} -`]);
+    // Its entrypoint stands where the keeper would (labels.ts takesHandover) and ends at once.
+    await buildDockerfile(
+      tag,
+      [
+        'FROM outpost-test-base:latest',
+        `RUN mkdir -p /opt/outpost && printf '#!/bin/sh\\nexit 3\\n' > ${KEEPER_ENTRYPOINT} && chmod 755 ${KEEPER_ENTRYPOINT}`,
+        `LABEL ${HANDOVER_LABEL}=${HANDOVER_KEEPER}`,
+        `ENTRYPOINT ["${KEEPER_ENTRYPOINT}"]`,
+        '',
+      ].join('\n'),
+    );
     const { environment, environmentKey } = playground.createEnvironment('gone');
     const w = worker(environment.id, environmentKey, ['--image', tag, '--warm', '0']);
     const item = playground.enqueue(environment.id);
@@ -269,7 +288,7 @@ describe('warm containers', () => {
       const info = await docker.getContainer(serving!.Id).inspect();
       return info.State.Running ? null : info;
     }, 15_000);
-    assert.equal(ended!.State.ExitCode, 70, 'the runner saw its Outpost go');
+    assert.equal(ended!.State.ExitCode, 70, 'the keeper saw its Outpost go');
     await docker.getContainer(serving!.Id).remove({ force: true });
   });
 
@@ -291,7 +310,7 @@ describe('warm containers', () => {
       const info = await docker.getContainer(serving!.Id).inspect();
       return info.State.Running ? null : info;
     }, 15_000);
-    assert.equal(ended!.State.ExitCode, 70, 'the runner saw its Outpost go');
+    assert.equal(ended!.State.ExitCode, 70, 'the keeper saw its Outpost go');
     assert.ok(Date.now() - killedAt < 5_000, `within a few seconds (${Date.now() - killedAt} ms)`);
     await docker.getContainer(serving!.Id).remove({ force: true });
   });

@@ -3,7 +3,8 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { openSessionEgress, type SessionEgress, type SessionEgressOptions } from './session-egress.js';
 import { PRIVATE_FILE_MODE } from '../store/paths.js';
-import { LABEL } from './labels.js';
+import { frameHandover } from './handover-frame.js';
+import { LABEL, SESSION_USER_VARIABLE } from './labels.js';
 import { CappedSink, DEFAULT_SESSION_LOG_LIMIT_BYTES, RedactingLines } from './session-log.js';
 import type { ContainerSpec, ImageInfo, OutpostContainer, RunningSession, SessionRuntime, WarmSession, WarmSpec } from './session-runtime.js';
 import { prepareWorkspace, type SessionUser } from './workspace.js';
@@ -23,6 +24,16 @@ export class DockerUnavailableError extends Error {
  * CAP_NET_RAW or CAP_SYS_*. A session that is not root needs none: every capability is dropped.
  */
 const ROOT_SESSION_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETGID', 'SETUID'];
+
+/**
+ * What a container whose entrypoint is Outpost's keeper (session/keeper.sh) gets back: the keeper runs
+ * as root — so that the session's uid can neither signal nor ptrace it, nor open its descriptors and
+ * with them the attach's stdin it watches — and needs SETUID and SETGID to start the runner as the
+ * session's uid, KILL to pass docker stop's SIGTERM on to it. The runner loses all three at its setuid
+ * and, under no-new-privileges, never gets them back: the session itself still has no capability.
+ * Root without DAC_OVERRIDE or FOWNER cannot even read the session's 0700 workspace.
+ */
+const KEEPER_CAPABILITIES = ['KILL', 'SETGID', 'SETUID'];
 
 /**
  * The Docker engine as Outpost uses it: one container per work item, labelled,
@@ -54,7 +65,8 @@ export class DockerRuntime implements SessionRuntime {
   async imageInfo(image: string): Promise<ImageInfo | null> {
     try {
       const info = await this.docker.getImage(image).inspect();
-      return { id: info.Id, labels: info.Config?.Labels ?? {} };
+      const entrypoint = info.Config?.Entrypoint;
+      return { id: info.Id, labels: info.Config?.Labels ?? {}, entrypoint: typeof entrypoint === 'string' ? [entrypoint] : (entrypoint ?? []) };
     } catch (e) {
       if ((e as { statusCode?: number }).statusCode === 404) return null;
       throw e;
@@ -80,8 +92,9 @@ export class DockerRuntime implements SessionRuntime {
 
   /**
    * Create and start the container; its output goes to spec.logFile from the first byte. With
-   * spec.handover, its stdin is held open and the handover written there at once: a container that
-   * did not take it is removed, and the start fails in words.
+   * spec.handover (an image whose entrypoint is the keeper: labels.ts takesHandover), its stdin is held
+   * open and the handover written there at once: a container that did not take it is removed, and the
+   * start fails in words.
    */
   async start(spec: ContainerSpec): Promise<SessionContainer> {
     const container = await this.#launch(spec, spec.handover !== undefined);
@@ -96,28 +109,36 @@ export class DockerRuntime implements SessionRuntime {
   }
 
   /**
-   * Create and start a warm container: no item, an empty environment, and its stdin held open
-   * so that SessionContainer.handOver can give it one later, outside its environment.
+   * Create and start a warm container (its image's entrypoint is the keeper): no item, an empty
+   * environment, and its stdin held open so that SessionContainer.handOver can give it one later,
+   * outside its environment.
    */
   startWarm(spec: WarmSpec): Promise<SessionContainer> {
     return this.#launch({ ...spec, env: {} }, true);
   }
 
-  async #launch(spec: ContainerSpec, stdin: boolean): Promise<SessionContainer> {
+  /**
+   * `keeper`: the image's entrypoint is Outpost's keeper, which takes the handover on stdin. The
+   * container then starts as root with KEEPER_CAPABILITIES, told who to run the session as; any other
+   * starts as the session's uid itself.
+   */
+  async #launch(spec: ContainerSpec, keeper: boolean): Promise<SessionContainer> {
     // Judged now, not when the worker started: a folder swapped for a symlink since is judged by where it leads today.
     const readOnlyMounts = spec.readOnlyMounts?.resolve() ?? [];
     prepareWorkspace(spec.workspaceDir, spec.user, spec.files);
     const root = spec.user.uid === 0;
+    const user = `${spec.user.uid}:${spec.user.gid}`;
+    const env = { ...spec.env, ...(keeper ? { [SESSION_USER_VARIABLE]: user } : {}) };
     const container = await this.docker.createContainer({
       name: spec.name,
       Image: spec.image,
-      User: `${spec.user.uid}:${spec.user.gid}`,
+      User: keeper ? '0:0' : user,
       Labels: spec.labels,
-      Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+      Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
       WorkingDir: '/workspace',
       ...(spec.cmd ? { Cmd: spec.cmd } : {}),
-      // StdinOnce: stdin closes when Outpost's attach does, so a runner handed its item this way ends itself when its Outpost dies.
-      ...(stdin ? { OpenStdin: true, StdinOnce: true, AttachStdin: true } : {}),
+      // StdinOnce: stdin closes when Outpost's attach does, and the keeper then ends the container: a session handed its item this way ends when its Outpost dies.
+      ...(keeper ? { OpenStdin: true, StdinOnce: true, AttachStdin: true } : {}),
       AttachStdout: true,
       AttachStderr: true,
       HostConfig: {
@@ -131,7 +152,7 @@ export class DockerRuntime implements SessionRuntime {
         NetworkMode: spec.networkMode,
         SecurityOpt: ['no-new-privileges'],
         CapDrop: ['ALL'],
-        ...(root ? { CapAdd: ROOT_SESSION_CAPABILITIES } : {}),
+        ...(root ? { CapAdd: ROOT_SESSION_CAPABILITIES } : keeper ? { CapAdd: KEEPER_CAPABILITIES } : {}),
         ...(spec.limits.cpus ? { NanoCpus: Math.round(spec.limits.cpus * 1e9) } : {}),
         ...(spec.limits.memoryMb ? { Memory: spec.limits.memoryMb * 1024 * 1024 } : {}),
         ...(spec.limits.pids ? { PidsLimit: spec.limits.pids } : {}),
@@ -143,8 +164,8 @@ export class DockerRuntime implements SessionRuntime {
     let input: NodeJS.WritableStream | undefined;
     try {
       // Attach before start so not one line printed at startup is missed. With stdin, the connection is hijacked: it also writes.
-      const stream = await container.attach({ stream: true, stdout: true, stderr: true, ...(stdin ? { stdin: true, hijack: true } : {}) });
-      if (stdin) input = stream as NodeJS.ReadWriteStream;
+      const stream = await attach(this.docker, container, keeper);
+      if (keeper) input = stream as NodeJS.ReadWriteStream;
       const stdout = new PassThrough();
       const stderr = new PassThrough();
       this.docker.modem.demuxStream(stream, stdout, stderr);
@@ -239,9 +260,9 @@ export class SessionContainer implements WarmSession {
   }
 
   /**
-   * The item, for a container started with its stdin open (warm, or cold with a handover): one JSON
-   * line on its stdin (session/runner.ts reads it), never in its environment, so neither
-   * `docker inspect` nor its /proc/N/environ shows the token.
+   * The item, for a container started with its stdin open (warm, or cold with a handover): one frame
+   * on its stdin (handover-frame.ts; the keeper passes it to the runner), never in its environment, so
+   * neither `docker inspect` nor its /proc/N/environ shows the token.
    */
   async handOver(values: Record<string, string>): Promise<void> {
     const input = this.#input;
@@ -249,7 +270,7 @@ export class SessionContainer implements WarmSession {
     // The container ended and Docker closed the attach: a write would go nowhere (or never call back).
     // Once the container is known to have ended, Docker's closing of the attach may still be on its way.
     if (this.#hasExited || !input.writable) throw new Error('its stdin is closed');
-    await new Promise<void>((resolve, reject) => input.write(`${JSON.stringify(values)}\n`, (e) => (e ? reject(e) : resolve())));
+    await new Promise<void>((resolve, reject) => input.write(frameHandover(values), (e) => (e ? reject(e) : resolve())));
   }
 
   /** Give the container its name for the item it serves (Docker's own record: `docker ps`, events). */
@@ -288,6 +309,52 @@ export class SessionContainer implements WarmSession {
       this.#log.end();
     });
   }
+}
+
+/**
+ * Attach to the container's output and, with `stdin`, its input: `POST /containers/{id}/attach` with
+ * its options in the query string (Docker Engine API), an empty body (Content-Length: 0) and the
+ * connection upgraded, as the docker CLI does. dockerode's own attach sends the options as a JSON body
+ * too, and keeps a hijacked request's chunked body open: Podman's service hands that body to the
+ * container's stdin, ahead of the handover (`{"stream":true,…,"hijack":true}{"ANTHROPIC_BASE_URL":…}`).
+ * docker-modem sends a `file` as the body, by its length: an empty one is none. (Its Content-Type,
+ * application/tar, goes with no byte.) The handover's frame is found after any stray prefix even so.
+ */
+function attach(docker: Docker, container: Docker.Container, stdin: boolean): Promise<NodeJS.ReadWriteStream> {
+  if (!stdin) return container.attach({ stream: true, stdout: true, stderr: true });
+  return new Promise((resolve, reject) => {
+    (docker.modem as DockerModemDial).dial(
+      {
+        path: `/containers/${container.id}/attach?`,
+        method: 'POST',
+        isStream: true,
+        hijack: true,
+        // docker-modem ends the request (its headers go out) only when it is not told to keep stdin open: the upgraded socket is stdin.
+        openStdin: false,
+        file: Buffer.alloc(0),
+        statusCodes: { 101: true, 200: true, 404: 'no such container', 500: 'server error' },
+        options: { _query: { stream: true, stdin: true, stdout: true, stderr: true } },
+      },
+      (err, stream) => (err || !stream ? reject(err ?? new Error('the engine answered the attach with no stream')) : resolve(stream)),
+    );
+  });
+}
+
+/** The one call of docker-modem's that `attach` makes (dockerode types the modem as any). */
+interface DockerModemDial {
+  dial(
+    options: {
+      path: string;
+      method: 'POST';
+      isStream: true;
+      hijack: true;
+      openStdin: false;
+      file: Buffer;
+      statusCodes: Record<number, true | string>;
+      options: { _query: Record<string, boolean> };
+    },
+    callback: (err: Error | null, stream?: NodeJS.ReadWriteStream) => void,
+  ): void;
 }
 
 /**

@@ -23,12 +23,28 @@ export const LABEL = {
 } as const;
 
 /**
- * On an image: its entrypoint waits, with no credential, for its item as one JSON line on stdin when
- * the ANTHROPIC_* variables are absent (session/runner.ts). Only such images are kept warm; a cold
- * start of one gets its item there too (worker/supervisor.ts), never in its environment.
+ * On an image whose entrypoint is Outpost's keeper (session/keeper.sh at KEEPER_ENTRYPOINT): started
+ * as root with KILL, SETUID and SETGID only, it runs the session runner as SESSION_USER_VARIABLE says
+ * and takes the item as a frame on stdin (handover-frame.ts), the runner waiting with no credential
+ * until then; when that stdin closes — Outpost died — it ends the container. Only such images are kept
+ * warm; a cold start of one gets its item there too (worker/supervisor.ts), never in its environment.
+ * The value names the protocol's version: an image of an older Outpost (`stdin`: a runner that read a
+ * bare JSON line and ran as the session's uid itself) is started as any other image, from its environment.
  */
 export const HANDOVER_LABEL = 'outpost.handover';
-export const HANDOVER_STDIN = 'stdin';
+export const HANDOVER_KEEPER = 'keeper-v1';
+export const KEEPER_ENTRYPOINT = '/opt/outpost/keeper';
+/** `uid:gid`: who the keeper runs the runner (and so the session) as. */
+export const SESSION_USER_VARIABLE = 'OUTPOST_SESSION_USER';
+
+/**
+ * Whether an image takes its item from Outpost's keeper: the label, and the keeper as its entrypoint.
+ * Such a container starts as root (with three capabilities), so an image built FROM Outpost's that
+ * replaced the entrypoint but kept the inherited label must not be started so: it runs as any other.
+ */
+export function takesHandover(image: { labels: Record<string, string>; entrypoint: readonly string[] }): boolean {
+  return image.labels[HANDOVER_LABEL] === HANDOVER_KEEPER && image.entrypoint.length === 1 && image.entrypoint[0] === KEEPER_ENTRYPOINT;
+}
 
 /**
  * The names a handover may carry (the runner refuses a line with any other): the ones its environment

@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,7 +6,7 @@ import type Docker from 'dockerode';
 import type { Logger } from '../logs/log.js';
 import type { DockerRuntime } from './docker.js';
 import { buildContext, fetchNode22, placeWithLibraries, requireBinary } from './image-context.js';
-import { HANDOVER_LABEL, HANDOVER_STDIN, SESSION_IMAGE } from './labels.js';
+import { HANDOVER_KEEPER, HANDOVER_LABEL, KEEPER_ENTRYPOINT, SESSION_IMAGE } from './labels.js';
 
 
 /** The package root (where package.json is), from source under tsx or from dist/. */
@@ -49,6 +49,8 @@ export async function buildSessionImage(opts: ImageBuildOptions): Promise<void> 
   const ctx = mkdtempSync(join(tmpdir(), 'outpost-image-'));
   try {
     copyFileSync(runner, join(ctx, 'runner.mjs'));
+    copyFileSync(join(root, 'session/keeper.sh'), join(ctx, 'keeper'));
+    chmodSync(join(ctx, 'keeper'), 0o755);
     if (opts.offline) await stageOfflineContext(ctx, opts.onProgress);
     else copyFileSync(join(root, 'session/Dockerfile'), join(ctx, 'Dockerfile'));
     await buildContext(opts.docker, ctx, `${SESSION_IMAGE}:${opts.version}`, opts.onProgress);
@@ -62,8 +64,10 @@ async function stageOfflineContext(ctx: string, onProgress?: (line: string) => v
   const rootfs = join(ctx, 'rootfs');
   const packDir = join(ctx, 'pack');
   const binaries: Array<[string, string]> = [[await fetchNode22(packDir, onProgress), '/usr/local/bin/node']];
-  for (const [name, target] of [['bash', '/bin/bash'], ['busybox', '/bin/busybox'], ['unzip', '/usr/bin/unzip'], ['rg', '/usr/bin/rg']] as const) {
-    binaries.push([await requireBinary(name, 'apt-get install bash busybox-static unzip ripgrep'), target]);
+  // setpriv (util-linux's: busybox's cannot change uid) is how the keeper starts the runner as the session's uid.
+  const tools = [['bash', '/bin/bash'], ['busybox', '/bin/busybox'], ['unzip', '/usr/bin/unzip'], ['rg', '/usr/bin/rg'], ['setpriv', '/usr/bin/setpriv']] as const;
+  for (const [name, target] of tools) {
+    binaries.push([await requireBinary(name, 'apt-get install bash busybox-static unzip ripgrep util-linux'), target]);
   }
   await placeWithLibraries(rootfs, binaries);
   rmSync(packDir, { recursive: true, force: true });
@@ -72,7 +76,9 @@ async function stageOfflineContext(ctx: string, onProgress?: (line: string) => v
   writeFileSync(join(rootfs, 'etc/group'), 'root:x:0:\nnode:x:1000:\n');
   mkdirSync(join(rootfs, 'opt/outpost'), { recursive: true });
   copyFileSync(join(ctx, 'runner.mjs'), join(rootfs, 'opt/outpost/runner.mjs'));
+  copyFileSync(join(ctx, 'keeper'), join(rootfs, 'opt/outpost/keeper'));
   rmSync(join(ctx, 'runner.mjs'));
+  rmSync(join(ctx, 'keeper'));
   writeFileSync(
     join(ctx, 'Dockerfile'),
     [
@@ -83,8 +89,8 @@ async function stageOfflineContext(ctx: string, onProgress?: (line: string) => v
       'ENV PATH=/usr/local/bin:/usr/bin:/bin HOME=/home/node',
       'USER 1000:1000',
       'WORKDIR /workspace',
-      'ENTRYPOINT ["/usr/local/bin/node", "/opt/outpost/runner.mjs"]',
-      `LABEL ${HANDOVER_LABEL}=${HANDOVER_STDIN}`,
+      `ENTRYPOINT ["${KEEPER_ENTRYPOINT}"]`,
+      `LABEL ${HANDOVER_LABEL}=${HANDOVER_KEEPER}`,
       '',
     ].join('\n'),
   );

@@ -26,7 +26,7 @@ export interface SessionRuntime {
   openEgress(opts: Omit<SessionEgressOptions, 'docker'>): Promise<SessionEgress>;
   /** The image's id and labels, or null when it is not here (the warm pool keeps only images that take a handover). */
   imageInfo(image: string): Promise<ImageInfo | null>;
-  /** Start a sandbox with no item yet, its runner waiting for one on stdin (worker/warm-pool.ts). */
+  /** Start a sandbox with no item yet, its keeper waiting for one on stdin (worker/warm-pool.ts). */
   startWarm(spec: WarmSpec): Promise<WarmSession>;
   /**
    * Give every file of a finished session's workspace to `owner`, defused, with the runtime's own
@@ -39,11 +39,13 @@ export interface SessionRuntime {
 export interface ImageInfo {
   id: string;
   labels: Record<string, string>;
+  /** Its entrypoint (labels.ts takesHandover: the keeper's, or none of it). */
+  entrypoint: string[];
 }
 
 /** A warm sandbox: started before its item, handed the item's variables later, outside its environment. */
 export interface WarmSession extends RunningSession {
-  /** The item's variables, as one line on the runner's stdin. */
+  /** The item's variables, as one frame on the keeper's stdin (runtime/handover-frame.ts). */
   handOver(values: Record<string, string>): Promise<void>;
   rename(name: string): Promise<void>;
 }
@@ -77,9 +79,10 @@ export interface ContainerSpec {
   /** Exactly what the container's environment holds; the caller decides, nothing is inherited. */
   env: Record<string, string>;
   /**
-   * The item's own variables, kept out of the environment: written as one JSON line on the runner's
-   * stdin right after start (an image labelled HANDOVER_LABEL reads them there). The container's stdin
-   * stays open and closes with Outpost's attach (StdinOnce), so its runner ends when Outpost dies.
+   * The item's own variables, kept out of the environment: written as one frame on the container's
+   * stdin right after start (an image whose entrypoint is the keeper, labels.ts takesHandover, reads
+   * them there). The container's stdin stays open and closes with Outpost's attach (StdinOnce), and
+   * the keeper then ends the container: a session outlives no Outpost.
    */
   handover?: Record<string, string>;
   workspaceDir: string;

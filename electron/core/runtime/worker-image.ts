@@ -19,7 +19,7 @@ export const WORKER_DATA_DIR = '/var/lib/outpost';
  */
 const LEFT_OUT = new Set(['keytar']);
 /** The built CLI's parts the worker runs: the core, the contract, the dashboard's page, the session runner (to build the session image). */
-const DIST_PARTS = ['dist/electron/core', 'dist/shared', 'dist/renderer', 'dist/session', 'package.json', 'session/Dockerfile'];
+const DIST_PARTS = ['dist/electron/core', 'dist/shared', 'dist/renderer', 'dist/session', 'package.json', 'session/Dockerfile', 'session/keeper.sh'];
 
 /**
  * Builds the headless worker's image, `outpost-worker:VERSION` and `:latest`: Node 22, the built CLI and

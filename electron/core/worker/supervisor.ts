@@ -7,7 +7,7 @@ import type { DataPaths } from '../store/paths.js';
 import { checkedName } from '../store/paths.js';
 import type { ContainerWork, ControlPlane, ItemLifecycle, ItemOutcome, WorkItem } from '../providers/control-plane.js';
 import type { ImageInfo, RunningSession, SessionRuntime } from '../runtime/session-runtime.js';
-import { HANDOVER_LABEL, HANDOVER_NAMES, HANDOVER_STDIN, LABEL } from '../runtime/labels.js';
+import { HANDOVER_NAMES, LABEL, takesHandover } from '../runtime/labels.js';
 import { sessionUser, type SessionUser } from '../runtime/workspace.js';
 import { defuseAfterSession } from './workspace-defuse.js';
 import { aborted } from '../base/timing.js';
@@ -212,12 +212,13 @@ export class ItemRun {
   }
 
   /**
-   * A cold start. When the image takes a handover (its label) and the item brings nothing but
-   * variables the runner accepts there, the item's ids and token go to the runner on stdin, as to a
-   * warm one, not into the environment (`docker inspect`, /proc/1/environ): the lease is confirmed by
-   * now. Its stdin then closes with Outpost's attach, so the session ends itself when Outpost is killed
-   * and not restarted (the fleet soak: else it answers on after the lease lapsed and another worker
-   * took the item). Bridge scripts and other images get the item's variables in the environment.
+   * A cold start. When the image takes a handover (its entrypoint is the keeper: labels.ts) and the
+   * item brings nothing but variables the runner accepts there, the item's ids and token go to the
+   * keeper on stdin, as to a warm one, not into the environment (`docker inspect`, /proc/1/environ):
+   * the lease is confirmed by now. Its stdin then closes with Outpost's attach and the keeper ends the
+   * container, so the session ends when Outpost is killed and not restarted, whatever the session does
+   * (the fleet soak: else it answers on after the lease lapsed and another worker took the item).
+   * Bridge scripts and other images get the item's variables in the environment.
    */
   #startSession(
     egress: SessionEgress,
@@ -228,7 +229,7 @@ export class ItemRun {
     const work = this.#work;
     const profileEnv = revealed(settings.env ?? {});
     const handover =
-      image.labels[HANDOVER_LABEL] === HANDOVER_STDIN && !spec.cmd && !spec.files && !spec.captureBytes && Object.keys(spec.env).every((n) => HANDOVER_NAMES.has(n));
+      takesHandover(image) && !spec.cmd && !spec.files && !spec.captureBytes && Object.keys(spec.env).every((n) => HANDOVER_NAMES.has(n));
     return runtime.start({
       image: settings.image,
       name,
@@ -255,7 +256,7 @@ export class ItemRun {
    * Serve the item in a warm container. Nothing but the lease is waited for: the pool
    * checked its image (pool.ts), and the new name — Docker's own record of which item runs where —
    * is given beside the first heartbeat. Once the lease is confirmed (as for a cold start: no session
-   * before), the workspace and log become the item's and the item goes to the runner on stdin.
+   * before), the workspace and log become the item's and the item goes to the keeper on stdin.
    * Undefined: the container could not be used (it died, an earlier run's files): start cold.
    */
   async #runWarm(life: ItemLifecycle, env: Record<string, string>, interrupted: AbortSignal, timeout: AbortSignal | undefined): Promise<Ending | undefined> {

@@ -4,7 +4,7 @@ import type { Logger } from '../logs/log.js';
 import type { DataPaths } from '../store/paths.js';
 import { checkedName } from '../store/paths.js';
 import type { SessionRuntime, WarmSession } from '../runtime/session-runtime.js';
-import { HANDOVER_LABEL, HANDOVER_STDIN, LABEL } from '../runtime/labels.js';
+import { HANDOVER_KEEPER, HANDOVER_LABEL, KEEPER_ENTRYPOINT, LABEL, takesHandover } from '../runtime/labels.js';
 import { sessionUser } from '../runtime/workspace.js';
 import type { SessionSettings } from './session-settings.js';
 
@@ -30,7 +30,7 @@ export interface WarmPoolOptions {
 
 /**
  * A container started before its item was claimed: created, started, its runner booted
- * and waiting on stdin, with an empty environment and no work id. Its workspace and log are made
+ * and its keeper waiting on stdin, with an empty environment and no work id. Its workspace and log are made
  * under its warm name; `adopt` gives them, and the container's name, to the item it is handed.
  */
 export class WarmContainer {
@@ -92,8 +92,9 @@ interface Entry {
  * The warm pool of one served environment profile: up to `size` warm containers, as many
  * as the worker's `target` allows — it counts them against --max-sessions, and sets 0 on pause, sleep
  * and shutdown, which discards them. A claim `take`s one (ready, or still starting); the worker then
- * sets a new target and the pool refills in the background. Only an image whose label says its
- * entrypoint takes a handover on stdin is kept warm; any other starts cold, as before.
+ * sets a new target and the pool refills in the background. Only an image whose entrypoint is
+ * Outpost's keeper, which takes a handover on stdin (labels.ts takesHandover), is kept warm; any other
+ * starts cold, as before.
  */
 export class WarmPool {
   readonly #opts: WarmPoolOptions;
@@ -178,9 +179,9 @@ export class WarmPool {
     try {
       const image = await runtime.imageInfo(settings.image);
       if (!image) throw new Error(`image ${settings.image} is not on this machine`);
-      if (image.labels[HANDOVER_LABEL] !== HANDOVER_STDIN) {
+      if (!takesHandover(image)) {
         this.#unsupported = true;
-        logger.info(`image ${settings.image} takes no handover on stdin (label ${HANDOVER_LABEL}=${HANDOVER_STDIN}): its sessions start cold`);
+        logger.info(`image ${settings.image} takes no handover (label ${HANDOVER_LABEL}=${HANDOVER_KEEPER}, entrypoint ${KEEPER_ENTRYPOINT}): its sessions start cold`);
         this.#drop(entry);
         return undefined;
       }
