@@ -135,7 +135,7 @@ describe('the window’s Network view', { timeout: 240_000 }, () => {
       await form.getByLabel(/^Variables/).fill('NODE_ENV=production');
       await form.getByLabel(/^Read-only folders/).fill('/var/run');
       await form.getByRole('button', { name: 'Save' }).click();
-      await page.getByText(/refused to mount \/var\/run.*holds the Docker socket/).first().waitFor();
+      await page.getByText(/refused to mount \/var\/run.*runtime state/).first().waitFor();
       await form.getByLabel(/^Read-only folders/).fill(`${folder}:/data`);
       await screenshots(page, 'environment-variables');
       await form.getByRole('button', { name: 'Save' }).click();
