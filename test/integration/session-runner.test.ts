@@ -54,7 +54,7 @@ describe('the session runner in Outpost’s session image', () => {
     await waitFor('no container left', async () => (await outpostContainers(worker.installId())).length === 0);
     const log = readFileSync(sessionFiles(worker.dataDir, work.environment_id, work.id).log, 'utf8');
     assert.match(log, /tool bash \d+ ms ok: \S/);
-    assert.match(readFileSync(`${worker.dataDir}/workspaces/${work.id}/out.txt`, 'utf8'), /hello/);
+    assert.match(readFileSync(`${sessionFiles(worker.dataDir, work.environment_id, work.id).workspace}/out.txt`, 'utf8'), /hello/);
   });
 
   it('a tool that writes to $HOME works for the session’s uid (npm, pip and git keep caches there)', async () => {

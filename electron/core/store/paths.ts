@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { chmodSync, lstatSync, mkdirSync, readFileSync, readlinkSync, writeFileSync, rmSync, readdirSync, statSync, utimesSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, writeFileSync, rmSync, readdirSync, statSync, symlinkSync, utimesSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { createServer, connect, type Server } from 'node:net';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { CONTROL_PLANE_ID, quoteId } from '../../../shared/ids.js';
 
 const EGRESS_SUFFIX = '.egress.jsonl';
@@ -69,16 +69,48 @@ export class DataPaths {
   pruneSessionFiles(days: number, now = Date.now(), keep: ReadonlySet<string> = new Set()): number {
     const cutoff = now - days * 24 * 60 * 60 * 1000;
     const removed = new Set<string>();
+    // A running item served warm has its workspace under the warm container's name, linked from its own.
+    const keptThroughLink = new Set([...keep].map((key) => linkedWorkspace(join(this.workspaces, key))).filter((name): name is string => !!name));
     for (const [folder, suffix] of [[this.sessionLogs, '.log'], [this.workspaces, '']] as const) {
       for (const name of readdirSync(folder)) {
         const path = join(folder, name);
         const key = name.endsWith(EGRESS_SUFFIX) ? name.slice(0, -EGRESS_SUFFIX.length) : name.slice(0, name.length - suffix.length);
-        if (keep.has(key) || lstatSync(path).mtimeMs >= cutoff) continue;
+        if (keep.has(key) || keptThroughLink.has(name) || lstatSync(path).mtimeMs >= cutoff) continue;
         rmSync(path, { recursive: true, force: true });
         removed.add(key);
       }
     }
     return removed.size;
+  }
+
+  /**
+   * A warm container's workspace given to the item it serves without moving it: behind a VM's file
+   * share (Docker Desktop, OrbStack, Colima), a bind-mounted folder renamed on this side vanishes from
+   * the container. The item's name is a link to the warm one's until the container is gone
+   * (`settleWorkspace`). False when the item already has a workspace (handed out to us before).
+   */
+  linkWorkspace(environmentId: string, workId: string, warmName: string): boolean {
+    const item = this.workspace(environmentId, workId);
+    const warm = this.workspace(environmentId, warmName);
+    try {
+      symlinkSync(basename(warm), item);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw e;
+    }
+  }
+
+  /**
+   * The item's workspace under its own name again, once no container has it mounted: the link made by
+   * `linkWorkspace` replaced by the folder it names. Anything else at that name is left as it is.
+   */
+  settleWorkspace(environmentId: string, workId: string): void {
+    const item = this.workspace(environmentId, workId);
+    const warmName = linkedWorkspace(item);
+    if (!warmName) return;
+    rmSync(item, { force: true });
+    renameSync(within(this.workspaces, warmName), item);
   }
 
   /** Stable for the life of this data folder; labels tell this install's containers from another's. */
@@ -91,6 +123,17 @@ export class DataPaths {
       writeFileSync(file, id + '\n', { mode: PRIVATE_FILE_MODE });
       return id;
     }
+  }
+}
+
+/** The workspace a link made by `linkWorkspace` names (a plain name beside it), or undefined. */
+function linkedWorkspace(path: string): string | undefined {
+  try {
+    if (!lstatSync(path).isSymbolicLink()) return undefined;
+    const target = readlinkSync(path);
+    return /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(target) && !target.includes('..') ? target : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -39,9 +39,11 @@ export async function sweepOrphans(deps: WorkerContext, claims: ClaimStore, sign
     if (egressDir && /^[0-9a-f]{12}$/.test(egressDir)) rmSync(within(paths.egress, egressDir), { recursive: true, force: true });
     const warm = container.labels[LABEL.warm];
     const environmentId = container.labels[LABEL.environmentId];
+    const workId = container.labels[LABEL.workId] ?? (warm ? servedByWarm.get(warm) : undefined);
+    // An item served warm has its workspace under the warm name, linked from its own: the item's now.
+    if (isControlPlaneId(workId) && isControlPlaneId(environmentId)) paths.settleWorkspace(environmentId, workId);
     if (isControlPlaneId(warm) && isControlPlaneId(environmentId)) removeWarmFiles(paths, environmentId, warm);
     // Its process died before it could defuse what the session left (supervisor.ts does it after a session).
-    const workId = container.labels[LABEL.workId] ?? (warm ? servedByWarm.get(warm) : undefined);
     if (isControlPlaneId(workId) && isControlPlaneId(environmentId)) await defuseAfterSession(deps, paths.workspace(environmentId, workId), workId);
     // An older Outpost named the workspace by the work id alone: defused too, until retention removes it.
     if (isControlPlaneId(workId)) await defuseAfterSession(deps, within(paths.workspaces, workId), workId);

@@ -282,6 +282,7 @@ export class ItemRun {
       logger.warn('a warm container did not take its item; starting cold', { work_id: work.id, error: (e as Error).message });
       await renamed;
       await container.remove();
+      this.#deps.paths.settleWorkspace(work.environmentId, work.id);
       return undefined;
     }
     const startedAt = Date.now();
@@ -321,6 +322,8 @@ export class ItemRun {
       return this.#interruptedEnding(life, timeout);
     } finally {
       await container.remove();
+      // Served warm, its workspace is still under the warm container's name: now that nothing has it mounted, the item's.
+      this.#deps.paths.settleWorkspace(this.#work.environmentId, this.#work.id);
       await this.#defuseWorkspace();
     }
   }

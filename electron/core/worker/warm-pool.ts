@@ -34,8 +34,9 @@ export interface WarmPoolOptions {
  * under its warm name; `adopt` gives them, and the container's name, to the item it is handed.
  */
 export class WarmContainer {
-  #workspace: string;
+  readonly #workspace: string;
   #logFile: string;
+  #adopted = false;
 
   constructor(
     readonly warmName: string,
@@ -55,16 +56,17 @@ export class WarmContainer {
   }
 
   /**
-   * The workspace and log become the item's (the container's bind mount and its log's open file
-   * follow the rename). False when the item already has either (handed out to us before): the
-   * caller starts it cold instead, so nothing of the earlier run is overwritten.
+   * The workspace and log become the item's. The log (written here, not mounted) is renamed: its open
+   * file follows. The workspace is not moved while the container has it mounted — behind a VM's file
+   * share that would take it from the container — but linked (paths.ts linkWorkspace), and settled
+   * under the item's name once the container is gone. False when the item already has either (handed
+   * out to us before): the caller starts it cold instead, so nothing of the earlier run is overwritten.
    */
   adoptFiles(environmentId: string, workId: string): boolean {
-    const workspace = this.paths.workspace(environmentId, workId);
     const logFile = this.paths.sessionLog(environmentId, workId);
-    if (existsSync(workspace) || existsSync(logFile) || !existsSync(this.#workspace) || !existsSync(this.#logFile)) return false;
-    renameSync(this.#workspace, workspace);
-    this.#workspace = workspace;
+    if (existsSync(logFile) || !existsSync(this.#workspace) || !existsSync(this.#logFile)) return false;
+    if (!this.paths.linkWorkspace(environmentId, workId, this.warmName)) return false;
+    this.#adopted = true;
     renameSync(this.#logFile, logFile);
     this.#logFile = logFile;
     return true;
@@ -73,7 +75,7 @@ export class WarmContainer {
   /** Remove the container, and its workspace and log unless an item adopted them. */
   async discard(): Promise<void> {
     await this.container.remove();
-    removeWarmFiles(this.paths, this.environmentId, this.warmName);
+    if (!this.#adopted) removeWarmFiles(this.paths, this.environmentId, this.warmName);
   }
 }
 
