@@ -1,21 +1,21 @@
-import { lookup } from 'node:dns/promises';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { EgressConnection } from '../../../shared/contract.js';
 import type { EgressPolicyRules } from './policy.js';
 import { normalHost, plainAddress } from './policy.js';
+import { LookupQueue } from './lookup-queue.js';
+import { systemResolver, type Resolver } from './name-lookup.js';
 import { TunnelReads } from './tunnel-reads.js';
 
-/** A host name to its addresses, on the host's side (tests point it at 127.0.0.x servers). */
-export type Resolver = (host: string) => Promise<string[]>;
-export const systemResolver: Resolver = async (host) => (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+export type { Resolver } from './name-lookup.js';
 
 export type ConnectionRecord = Omit<EgressConnection, 'workId'>;
 
 export interface EgressProxyOptions {
   rules: EgressPolicyRules;
   onConnection: (record: ConnectionRecord) => void;
+  /** Name lookups: the system's name servers by default (never libuv's thread pool). */
   resolve?: Resolver;
   /** A name lookup or a connect that takes longer fails the connection. */
   connectTimeoutMs?: number;
@@ -42,10 +42,13 @@ export class EgressProxy {
   readonly #server: Server;
   readonly #open = new Set<Duplex>();
   #accepted = 0;
+  readonly #resolve: Resolver;
+  readonly #lookups = new LookupQueue();
   #count = 0;
 
   private constructor(opts: EgressProxyOptions) {
     this.#opts = opts;
+    this.#resolve = opts.resolve ?? systemResolver();
     // No request timeout: an upload may take long; the headers must come within 15 s (a slow-loris session ties up nothing).
     this.#server = createServer({ headersTimeout: 15_000, requestTimeout: 0, keepAliveTimeout: 5_000 });
     this.#server.maxConnections = MAX_CONNECTIONS;
@@ -200,7 +203,7 @@ export class EgressProxy {
     const timeoutMs = this.#opts.connectTimeoutMs ?? 10_000;
     let addresses: string[];
     try {
-      addresses = isIP(host) ? [host] : await withTimeout((this.#opts.resolve ?? systemResolver)(host), timeoutMs, 'ETIMEDOUT');
+      addresses = isIP(host) ? [host] : await this.#lookUp(host, timeoutMs);
     } catch (e) {
       return { rule: verdict.rule, error: (e as NodeJS.ErrnoException).code ?? (e as Error).message };
     }
@@ -215,6 +218,17 @@ export class EgressProxy {
       socket.once('connect', () => (clearTimeout(timer), socket.removeAllListeners('error'), resolve({ socket, address, rule: verdict.rule })));
       socket.once('error', (e: NodeJS.ErrnoException) => (clearTimeout(timer), resolve({ rule: verdict.rule, error: e.code ?? e.message })));
     });
+  }
+
+  /** The session's lookups go a few at a time; waiting for a turn counts in the timeout. */
+  async #lookUp(host: string, timeoutMs: number): Promise<string[]> {
+    const timedOut = new AbortController();
+    const timer = setTimeout(() => timedOut.abort(Object.assign(new Error('ETIMEDOUT'), { code: 'ETIMEDOUT' })), timeoutMs);
+    try {
+      return await withTimeout(this.#lookups.run(() => this.#resolve(host), timedOut.signal), timeoutMs, 'ETIMEDOUT');
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   #report(record: Omit<ConnectionRecord, 'durationMs' | 'bytesUp' | 'bytesDown'> & Partial<ConnectionRecord>): void {
