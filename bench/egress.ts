@@ -173,7 +173,7 @@ async function main(): Promise<void> {
   const port = Number(await child(SERVER, []));
   const target = `bench.test:${port}`;
   const dir = mkdtempSync(join(tmpdir(), 'outpost-bench-egress-'));
-  const rules = new EgressPolicyRules({ policy: 'allowlist', allowHosts: ['bench.test', '127.0.0.2'] });
+  const rules = new EgressPolicyRules({ policy: 'allowlist', allowHosts: [target, '127.0.0.2'] });
   const resolve = async () => ['127.0.0.2'];
   const proxy = await EgressProxy.listen({ rules, socketPath: join(dir, 'host.sock'), resolve, onConnection: () => {} });
   const docker = new Docker();
@@ -186,7 +186,7 @@ async function main(): Promise<void> {
     console.log(cost(hostDirect, hostProxied));
 
     const egress = await openSessionEgress({
-      settings: { policy: 'allowlist', allowHosts: ['bench.test', '127.0.0.2'], resolve },
+      settings: { policy: 'allowlist', allowHosts: [target, '127.0.0.2'], resolve },
       openNetworkMode: 'none',
       docker,
       name: `outpost-bench-egress-${process.pid}`,

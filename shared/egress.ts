@@ -80,19 +80,39 @@ export function addressEntry(entry: string): AddressEntry | { problem: string } 
   return { family: 6, address, bits: bits ?? 128 };
 }
 
+/**
+ * The ports a name entry opens when it names none: HTTPS and HTTP. A name is often a shared front
+ * (a CDN, a cloud load balancer): every other port of it is another service, opened only by name.
+ */
+export const DEFAULT_NAME_PORTS: readonly number[] = [443, 80];
+
+/** A name entry (`pypi.org`, `*.example.com`), with the port it names (`pypi.org:8443`); undefined when the entry is not a name. */
+export function nameEntry(entry: string): { name: string; port?: number } | { problem: string } | undefined {
+  const lower = entry.toLowerCase();
+  if (NAME.test(lower)) return { name: lower };
+  const withPort = /^([^:]+):(\d{1,5})$/.exec(lower);
+  if (!withPort || !NAME.test(withPort[1]!)) return undefined;
+  const port = Number(withPort[2]);
+  return port >= 1 && port <= 65_535 ? { name: withPort[1]!, port } : { problem: `${entry}: a port is 1 to 65535` };
+}
+
 /** What is wrong with an allowlist entry, in words; null when it is one. */
 export function allowEntryProblem(entry: string): string | null {
   const address = addressEntry(entry);
   if (address) return 'problem' in address ? `${ALLOW_ENTRY_RULE} — ${address.problem}` : null;
-  return NAME.test(entry) ? null : ALLOW_ENTRY_RULE;
+  const name = nameEntry(entry);
+  if (name) return 'problem' in name ? `${ALLOW_ENTRY_RULE} — ${name.problem}` : null;
+  return ALLOW_ENTRY_RULE;
 }
 
 /**
  * An allowlist entry: a host name (`registry.npmjs.org`), `*.suffix` for every name under a domain
- * (not the domain itself), or an address or CIDR range (`10.0.0.5`, `192.168.1.0/24`, `fd00::/8`).
- * Only an address entry lets a session reach a private, loopback or link-local address.
+ * (not the domain itself), either with a port (`pypi.org:8443`, `*.example.com:22`; without one a
+ * name is open on 443 and 80), or an address or CIDR range (`10.0.0.5`, `192.168.1.0/24`, `fd00::/8`:
+ * every port). Only an address entry lets a session reach a private, loopback or link-local address.
  */
 export function isAllowEntry(entry: string): boolean {
   return allowEntryProblem(entry) === null;
 }
-export const ALLOW_ENTRY_RULE = 'a host name, *.domain, an IP address or a CIDR range (e.g. registry.npmjs.org, *.githubusercontent.com, 10.0.0.5/32)';
+export const ALLOW_ENTRY_RULE =
+  'a host name or *.domain, with a port when it is not 443 or 80, an IP address or a CIDR range (e.g. registry.npmjs.org, *.githubusercontent.com, pypi.org:8443, 10.0.0.5/32)';

@@ -81,7 +81,8 @@ describe('egress control: a session reaches what its environment allows, and not
   const ended = async (outpost: Outpost, workId: string) => (await waitFor(`item ${workId} to end`, () => outpost.history.list().find((h) => h.workId === workId), 60_000))!;
 
   it('allowlist: a listed name and a *.domain are reached, the rest refused and logged; the session sees no socket, no host loopback, no way around', async () => {
-    const served = await serve({ egress: 'allowlist', allowHosts: ['pkg.test', '*.mirror.test', 'intranet.test', '127.0.0.2', '127.0.0.3'] });
+    // The test servers listen on ports of their own: a name is open on 443 and 80 unless its entry names another.
+    const served = await serve({ egress: 'allowlist', allowHosts: [`pkg.test:${port['127.0.0.2']}`, `*.mirror.test:${port['127.0.0.3']}`, `intranet.test:${port['127.0.0.4']}`, '127.0.0.2', '127.0.0.3'] });
     const { sessionId, work } = playground.createSession(served.environmentId, {
       calls: [
         { name: 'bash', input: { command: probe(`http://pkg.test:${port['127.0.0.2']}/`) } },
@@ -126,10 +127,10 @@ describe('egress control: a session reaches what its environment allows, and not
     assert.equal(results[9], `${BIG.length} ${BIG_SHA256}`, 'a 24 MiB download arrives whole');
 
     const log = readFileSync(sessionFiles(served.dataDir, work.environment_id, work.id).log, 'utf8');
-    assert.match(log, new RegExp(`\\[egress\\] allowed CONNECT pkg\\.test:${port['127.0.0.2']} \\(allowlist: pkg\\.test\\) 127\\.0\\.0\\.2 up \\d+ B down \\d+ B \\d+ ms`));
-    assert.match(log, /\[egress\] allowed HTTP pkg\.test:\d+ \(allowlist: pkg\.test\)/);
-    assert.match(log, /\[egress\] allowed CONNECT x\.mirror\.test:\d+ \(allowlist: \*\.mirror\.test\)/);
-    assert.match(log, /\[egress\] refused CONNECT unlisted\.test:\d+ \(not on the allowlist: add unlisted\.test\)/);
+    assert.match(log, new RegExp(`\\[egress\\] allowed CONNECT pkg\\.test:${port['127.0.0.2']} \\(allowlist: pkg\\.test:${port['127.0.0.2']}\\) 127\\.0\\.0\\.2 up \\d+ B down \\d+ B \\d+ ms`));
+    assert.match(log, /\[egress\] allowed HTTP pkg\.test:\d+ \(allowlist: pkg\.test:\d+\)/);
+    assert.match(log, /\[egress\] allowed CONNECT x\.mirror\.test:\d+ \(allowlist: \*\.mirror\.test:\d+\)/);
+    assert.match(log, /\[egress\] refused CONNECT unlisted\.test:\d+ \(not on the allowlist: add unlisted\.test:\d+\)/);
     assert.match(log, /\[egress\] refused CONNECT intranet\.test:\d+ \(intranet\.test resolves to the internal address 127\.0\.0\.4/);
     assert.match(log, /\[egress\] allowed CONNECT 127\.0\.0\.1:\d+ \(api\)/, 'the session runner’s own calls, through the proxy');
     const refused = served.connections().filter((c) => !c.allowed).map((c) => c.host);
@@ -193,7 +194,7 @@ describe('egress control: a session reaches what its environment allows, and not
         const secrets = memorySecrets();
         const outpost = Outpost.open({ dataDir, secrets, logger: createLogger({ format: 'text', sink: { write: () => {} } }), egressResolver: resolver });
         opened.push(outpost);
-        const profile = environmentProfileSchema.parse({ environmentId: id, provider: 'ainative', baseUrl: bridge.url, image: 'outpost-test-base', interpreter: ['sh'], egress, allowHosts: ['pkg.test', '127.0.0.2'], graceSeconds: 1 });
+        const profile = environmentProfileSchema.parse({ environmentId: id, provider: 'ainative', baseUrl: bridge.url, image: 'outpost-test-base', interpreter: ['sh'], egress, allowHosts: [`pkg.test:${port['127.0.0.2']}`, '127.0.0.2'], graceSeconds: 1 });
         await secrets.set({ kind: 'environment-key', environmentId: id }, bridge.token, originOf(bridge.url));
         await outpost.serve(profile);
         const work = bridge.enqueue(id, 'code_execution', { script });
@@ -204,7 +205,7 @@ describe('egress control: a session reaches what its environment allows, and not
       };
       // busybox nc speaks to the proxy by hand: a CONNECT, then a request on the tunnel.
       // Its stdin stays open a moment: busybox nc stops reading the answer when its input ends.
-      const through = (target: string) => `(printf 'CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'; sleep 2) | nc -w 5 127.0.0.1 3128; echo`;
+      const through = (target: string) => `(printf 'CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\nGET / HTTP/1.1\r\nHost: ${target}\r\nConnection: close\r\n\r\n'; sleep 2) | nc -w 5 127.0.0.1 3128; echo`;
       const allowed = await run('allowlist', `${through(`pkg.test:${port['127.0.0.2']}`)}; ${through(`other.test:${port['127.0.0.2']}`)}; echo "proxy=$HTTPS_PROXY"`);
       assert.match(allowed, /HTTP\/1.1 200 Connection Established[\s\S]*hello from 127\.0\.0\.2/);
       assert.match(allowed, /HTTP\/1.1 403 Forbidden[\s\S]*Outpost refused other\.test:\d+: not on the allowlist/);

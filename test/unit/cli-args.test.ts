@@ -50,9 +50,11 @@ describe('--egress, --allow and --network', () => {
 
   it('refuses an unknown policy and hostile entries, naming the flag', () => {
     assert.match(String(profile(['--egress', 'everything'])), /--egress must be none, api, allowlist or open/);
-    for (const entry of ['http://evil.com', 'a b', '*', '*.', '../etc', 'evil.com:443', '300.1.1.1', 'x'.repeat(300), '**.com']) {
-      assert.match(String(profile(['--allow', entry])), /--allow: a host name, \*\.domain/, entry);
+    for (const entry of ['http://evil.com', 'a b', '*', '*.', '../etc', 'evil.com:0', 'evil.com:99999', '10.0.0.1:22', '300.1.1.1', 'x'.repeat(300), '**.com']) {
+      assert.match(String(profile(['--allow', entry])), /--allow: a host name or \*\.domain, with a port/, entry);
     }
+    const ported = profile(['--allow', 'pypi.org:8443', '--allow', '*.example.com:22']);
+    assert.ok(typeof ported !== 'string' && ported.allowHosts.join() === 'pypi.org:8443,*.example.com:22', String(ported));
   });
 });
 

@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import { connect, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
+import { connect as tlsConnect, createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { judgeFirstBytes } from '../../electron/core/egress/first-bytes.js';
 import { EgressPolicyRules } from '../../electron/core/egress/policy.js';
+import { isAllowEntry } from '../../shared/egress.js';
 import { EgressProxy, type ConnectionRecord, type Resolver } from '../../electron/core/egress/proxy.js';
 
 const rules = (allowHosts: string[], policy: 'api' | 'allowlist' | 'none' = 'allowlist') => new EgressPolicyRules({ policy, api: { host: '127.0.0.1', port: 8443, internal: true }, allowHosts });
@@ -36,6 +40,45 @@ describe('egress rules: what a session may reach, decided by name and by address
     assert.match(r.decide('evil.com', 443).rule, /not on the allowlist: add evil.com/);
   });
 
+  it('a name is open on 443 and 80 only, unless its entry names a port; an address or range on every port; the API on its own port', () => {
+    const r = rules(['pypi.org', 'pypi.org:8443', '*.example.com:22', 'mirror.test', '10.1.0.0/16']);
+    assert.equal(r.decide('pypi.org', 443).allowed, true);
+    assert.equal(r.decide('pypi.org', 80).allowed, true);
+    assert.deepEqual(r.decide('pypi.org', 8443), { allowed: true, rule: 'allowlist: pypi.org:8443', anyAddress: false });
+    assert.deepEqual(r.decide('mirror.test', 22), { allowed: false, rule: 'mirror.test is allowed on ports 80 and 443 only: add mirror.test:22', suggest: 'mirror.test:22' });
+    assert.equal(r.decide('git.example.com', 22).allowed, true);
+    assert.match(r.decide('git.example.com', 443).rule, /\*\.example\.com is allowed on port 22 only: add git\.example\.com$/);
+    assert.deepEqual(r.decide('unlisted.test', 5432), { allowed: false, rule: 'not on the allowlist: add unlisted.test:5432', suggest: 'unlisted.test:5432' });
+    assert.equal(r.decide('10.1.2.3', 5432).allowed, true, 'an address range names machines, not a shared front');
+    assert.equal(r.decide('127.0.0.1', 8443).rule, 'api');
+  });
+
+  it('an entry’s port is checked at input', () => {
+    for (const good of ['pypi.org:8443', '*.example.com:22', 'fd00::1', '10.0.0.5/32', 'pypi.org']) assert.equal(isAllowEntry(good), true, good);
+    for (const bad of ['pypi.org:0', 'pypi.org:65536', 'pypi.org:', 'pypi.org:22:33', '10.0.0.5:22', '*.example.com:x', ':443']) assert.equal(isAllowEntry(bad), false, bad);
+  });
+
+  it('a tunnel’s first bytes: HTTP tricks to name another host are refused; other protocols pass; HTTP goes up with Connection: close', () => {
+    const judge = (text: string) => judgeFirstBytes(Buffer.from(text, 'latin1'), 'pkg.test');
+    const refusal = (text: string) => {
+      const verdict = judge(text);
+      return 'refused' in verdict ? verdict.refused : 'passed';
+    };
+    assert.match(refusal('\r\nGET / HTTP/1.1\r\nHost: evil.test\r\n\r\n'), /Host header names evil\.test/, 'empty lines first, as servers allow');
+    assert.match(refusal('GET http://evil.test/ HTTP/1.1\r\nHost: pkg.test\r\n\r\n'), /asks for evil\.test/);
+    assert.match(refusal('GET / HTTP/1.1\r\nHost: pkg.test\r\nHost: evil.test\r\n\r\n'), /more than one Host/);
+    assert.match(refusal('GET / HTTP/1.1\r\nHost : evil.test\r\n\r\n'), /Host header names evil\.test/, 'a space before the colon');
+    assert.match(refusal('GET / HTTP/1.1\r\nHost: pkg.test\r\n evil.test\r\n\r\n'), /folded/);
+    assert.match(refusal('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), /HTTP\/2 without TLS/);
+    assert.match(refusal(`GET / HTTP/1.1\r\n${'X: y\r\n'.repeat(4000)}`), /first 16 KiB/);
+    assert.deepEqual(judge('GET / HTT'), { more: true });
+    assert.equal(refusal('SSH-2.0-OpenSSH_9.6\r\n'), 'passed');
+    assert.equal(refusal('\x00\x00\x00\x08\x04\xd2\x16\x2f'), 'passed', 'a database’s binary hello');
+    const upgrade = judge('GET /ws HTTP/1.1\r\nHost: PKG.test:8080\r\nConnection: keep-alive, Upgrade\r\nKeep-Alive: 5\r\nUpgrade: websocket\r\n\r\nbody');
+    assert.ok('pass' in upgrade);
+    assert.equal(upgrade.pass.toString(), 'GET /ws HTTP/1.1\r\nHost: PKG.test:8080\r\nUpgrade: websocket\r\nConnection: Upgrade, close\r\n\r\nbody');
+  });
+
   it('internal addresses (loopback, private, link-local, metadata, v4-mapped) only when an address or range names them', () => {
     const r = rules(['pypi.org', '10.1.0.0/16', '127.0.0.5']);
     for (const address of ['169.254.169.254', '10.2.0.1', '192.168.1.1', '172.16.0.1', '127.0.0.1', '::1', 'fe80::1', 'fd00::1', '::ffff:127.0.0.1', '0.0.0.0', '100.64.0.1']) {
@@ -63,8 +106,17 @@ describe('the egress proxy: decides each connection, connects to the address it 
     return found;
   };
   let proxy: EgressProxy;
+  let tlsServer: TlsServer;
+  let tlsPort = 0;
+  let cert = '';
 
   before(async () => {
+    // A real TLS server for pkg.test on 127.0.0.2, with a certificate made for the test.
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=pkg.test', '-addext', 'subjectAltName=DNS:pkg.test,DNS:evil.test,IP:127.0.0.2', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
+    tlsServer = createTlsServer({ key: readFileSync(join(dir, 'key.pem')), cert }, (socket) => socket.end(`hello over TLS, server name ${(socket as unknown as { servername: string | false }).servername || '-'}\n`));
+    await new Promise<void>((r) => tlsServer.listen(0, '127.0.0.2', r));
+    tlsPort = (tlsServer.address() as { port: number }).port;
     for (const address of ['127.0.0.2', '127.0.0.3', '127.0.0.4']) {
       const server = createServer((req, res) => {
         let body = 0;
@@ -76,20 +128,23 @@ describe('the egress proxy: decides each connection, connects to the address it 
       ports[address] = (server.address() as { port: number }).port;
     }
     proxy = await EgressProxy.listen({
-      rules: rules(['pkg.test', '*.mirror.test', 'intranet.test', 'rebind.test', '127.0.0.2', '127.0.0.3']),
+      // The test servers listen on ports of their own: a name is open on 443 and 80 unless its entry names another.
+      rules: rules(['pkg.test', `pkg.test:${ports['127.0.0.2']}`, `pkg.test:${tlsPort}`, '*.mirror.test', `*.mirror.test:${ports['127.0.0.3']}`, `intranet.test:${ports['127.0.0.4']}`, `rebind.test:${ports['127.0.0.2']}`, '127.0.0.2', '127.0.0.3']),
       socketPath,
       resolve,
       onConnection: (r) => void records.push(r),
+      firstBytesTimeoutMs: 1_000,
     });
   });
   after(async () => {
     await proxy.close();
+    tlsServer.close();
     for (const s of servers) s.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
   /** A CONNECT through the proxy, then one HTTP request on the tunnel: its status line and body, or the proxy's refusal. */
-  function tunnel(target: string, path = '/hello'): Promise<string> {
+  function tunnel(target: string, path = '/hello', hostHeader = target): Promise<string> {
     return new Promise((resolveText, reject) => {
       const socket = connect(socketPath);
       let text = '';
@@ -97,7 +152,7 @@ describe('the egress proxy: decides each connection, connects to the address it 
         text += d.toString();
         if (text.startsWith('HTTP/1.1 200 Connection Established\r\n\r\n') && !text.includes('GET-SENT')) {
           text += 'GET-SENT';
-          socket.write(`GET ${path} HTTP/1.1\r\nHost: ${target}\r\nConnection: close\r\n\r\n`);
+          socket.write(`GET ${path} HTTP/1.1\r\nHost: ${hostHeader}\r\nConnection: close\r\n\r\n`);
         }
       });
       socket.on('end', () => resolveText(text));
@@ -107,9 +162,10 @@ describe('the egress proxy: decides each connection, connects to the address it 
   }
 
   /** A plain HTTP request in absolute form, as curl and wget send it to an http_proxy. */
-  function forward(url: string, body = ''): Promise<{ status: number; text: string }> {
+  function forward(url: string, body = '', host: string | string[] = url.startsWith('http') ? new URL(url).host : 'pkg.test'): Promise<{ status: number; text: string }> {
     return new Promise((resolveReply, reject) => {
-      const req = request({ socketPath, method: body ? 'POST' : 'GET', path: url, headers: { host: url.startsWith('http') ? new URL(url).host : 'pkg.test', 'proxy-authorization': 'Basic c2VjcmV0' } }, (res) => {
+      const headers = typeof host === 'string' ? ['Host', host] : host;
+      const req = request({ socketPath, method: body ? 'POST' : 'GET', path: url, setHost: false, headers: [...headers, 'Proxy-Authorization', 'Basic c2VjcmV0'] }, (res) => {
         let text = '';
         res.on('data', (d: Buffer) => (text += d.toString()));
         res.on('end', () => resolveReply({ status: res.statusCode ?? 0, text }));
@@ -128,7 +184,7 @@ describe('the egress proxy: decides each connection, connects to the address it 
     await settle();
     const record = last('pkg.test')!;
     assert.equal(record.allowed, true);
-    assert.equal(record.rule, 'allowlist: pkg.test');
+    assert.equal(record.rule, `allowlist: pkg.test:${ports['127.0.0.2']}`);
     assert.equal(record.address, '127.0.0.2');
     assert.equal(record.method, 'CONNECT');
     assert.ok(record.bytesUp > 30 && record.bytesDown > 100, JSON.stringify(record));
@@ -172,7 +228,7 @@ describe('the egress proxy: decides each connection, connects to the address it 
     await new Promise<void>((r) => closed.listen(0, '127.0.0.2', r));
     const port = (closed.address() as { port: number }).port;
     closed.close();
-    assert.match(await tunnel(`pkg.test:${port}`), /^HTTP\/1.1 502[\s\S]*ECONNREFUSED/);
+    assert.match(await tunnel(`127.0.0.2:${port}`), /^HTTP\/1.1 502[\s\S]*ECONNREFUSED/);
     await settle();
     assert.equal(last('nowhere.mirror.test')!.error, 'ENOTFOUND');
   });
@@ -180,19 +236,25 @@ describe('the egress proxy: decides each connection, connects to the address it 
   it('a connection still open when the session ends is cut and reported, before close resolves', async () => {
     const mine: ConnectionRecord[] = [];
     const path = join(dir, 'ending.sock');
-    const ending = await EgressProxy.listen({ rules: rules(['pkg.test', '127.0.0.2']), socketPath: path, resolve, onConnection: (r) => void mine.push(r) });
+    // A server that answers each line and keeps the connection open (plain HTTP through a tunnel is closed after one request).
+    const echo = createNetServer((s) => (s.on('error', () => {}), s.on('data', (d: Buffer) => s.write(d))));
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.2', r));
+    const echoPort = (echo.address() as { port: number }).port;
+    const ending = await EgressProxy.listen({ rules: rules([`pkg.test:${echoPort}`, '127.0.0.2']), socketPath: path, resolve, onConnection: (r) => void mine.push(r) });
     const socket = connect(path);
     socket.on('error', () => {});
-    socket.write(`CONNECT pkg.test:${ports['127.0.0.2']} HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\nHost: pkg.test\r\n\r\n`);
-    await new Promise((r) => socket.once('data', r));
+    socket.write(`CONNECT pkg.test:${echoPort} HTTP/1.1\r\n\r\nping\n`);
+    let got = '';
+    await new Promise<void>((r) => socket.on('data', (d: Buffer) => ((got += d.toString()), got.endsWith('ping\n') && r())));
     await new Promise((r) => setTimeout(r, 50));
-    assert.deepEqual(mine.map((r) => r.open ?? false), [true], 'open, and still open (keep-alive)');
+    assert.deepEqual(mine.map((r) => r.open ?? false), [true], 'open, and still open');
     await ending.close();
+    echo.close();
     assert.deepEqual(mine.map((r) => r.open ?? false), [true, false]);
     assert.ok(mine[1]!.bytesDown > 0);
   });
 
-  /** A raw TCP server on 127.0.0.2 (pkg.test) that writes `bytes` as soon as a connection opens, then ends it. */
+  /** A raw TCP server on 127.0.0.2 that writes `bytes` as soon as a connection opens, then ends it. */
   async function rawServer(bytes: Buffer): Promise<{ port: number; close: () => void }> {
     const server = createNetServer((socket) => socket.end(bytes));
     await new Promise<void>((r) => server.listen(0, '127.0.0.2', r));
@@ -225,7 +287,7 @@ describe('the egress proxy: decides each connection, connects to the address it 
   it('a server that speaks first (an SSH or SMTP banner) loses nothing before the tunnel is set up', async () => {
     const banner = await rawServer(Buffer.from('SSH-2.0-test-banner\r\n'));
     try {
-      assert.equal((await tunnelBytes(`pkg.test:${banner.port}`)).toString(), 'SSH-2.0-test-banner\r\n');
+      assert.equal((await tunnelBytes(`127.0.0.2:${banner.port}`)).toString(), 'SSH-2.0-test-banner\r\n');
     } finally {
       banner.close();
     }
@@ -236,7 +298,7 @@ describe('the egress proxy: decides each connection, connects to the address it 
     for (let i = 0; i < body.length; i += 4096) body.writeUInt32BE(i, i);
     const big = await rawServer(body);
     try {
-      const got = await tunnelBytes(`pkg.test:${big.port}`, 400);
+      const got = await tunnelBytes(`127.0.0.2:${big.port}`, 400);
       assert.equal(got.length, body.length);
       assert.ok(got.equals(body), 'the same bytes in the same order');
       await settle();
@@ -263,7 +325,7 @@ describe('the egress proxy: decides each connection, connects to the address it 
     const port = (server.address() as { port: number }).port;
     const client = connect(socketPath);
     client.on('error', () => {});
-    client.write(`CONNECT pkg.test:${port} HTTP/1.1\r\n\r\n`);
+    client.write(`CONNECT 127.0.0.2:${port} HTTP/1.1\r\n\r\n`);
     await new Promise((r) => client.once('data', r));
     client.pause();
     try {
@@ -288,5 +350,93 @@ describe('the egress proxy: decides each connection, connects to the address it 
       socket.write(`CONNECT pkg.test:80 HTTP/1.1\r\nX: ${'a'.repeat(100_000)}\r\n\r\n`);
     });
     assert.doesNotMatch(huge, /200/);
+  });
+  /** A CONNECT, then a TLS handshake on the tunnel with `servername` ('' sends none): what the server said, or the TLS error. */
+  function tlsThrough(target: string, servername: string): Promise<string> {
+    return new Promise((resolveText, reject) => {
+      const socket = connect(socketPath);
+      socket.once('error', reject);
+      socket.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`);
+      socket.once('data', (d: Buffer) => {
+        if (!d.toString().startsWith('HTTP/1.1 200 ')) return resolveText(d.toString());
+        const tls = tlsConnect({ socket, servername, ca: cert, checkServerIdentity: () => undefined });
+        let text = '';
+        tls.on('data', (c: Buffer) => (text += c.toString()));
+        tls.on('end', () => resolveText(text));
+        tls.on('error', (e: NodeJS.ErrnoException) => resolveText(`error: ${e.code ?? e.message} ${e.message}`));
+      });
+    });
+  }
+
+  it('TLS through a tunnel: the server name (SNI) must be the CONNECT target; a mismatch is refused in words and logged', async () => {
+    assert.equal(await tlsThrough(`pkg.test:${tlsPort}`, 'pkg.test'), 'hello over TLS, server name pkg.test\n');
+    const fronted = await tlsThrough(`pkg.test:${tlsPort}`, 'evil.test');
+    assert.match(fronted, /error: .*unrecognized name/i, 'the client is told its server name was refused');
+    assert.doesNotMatch(fronted, /hello over TLS/);
+    await settle();
+    const refused = records.findLast((r) => r.host === 'pkg.test' && r.port === tlsPort)!;
+    assert.equal(refused.allowed, false);
+    assert.equal(refused.rule, 'TLS names evil.test, not the CONNECT target pkg.test');
+    assert.match(await tlsThrough(`pkg.test:${tlsPort}`, ''), /error: .*unrecognized name/i, 'no server name to a name: the front would pick the site');
+    assert.match(records.findLast((r) => r.port === tlsPort)!.rule, /TLS without a server name \(SNI\) to the name pkg\.test/);
+    assert.equal(await tlsThrough(`127.0.0.2:${tlsPort}`, ''), 'hello over TLS, server name -\n', 'an address target: clients send no SNI for an address');
+    assert.match(await tlsThrough(`127.0.0.2:${tlsPort}`, 'evil.test'), /unrecognized name/i);
+  });
+
+  it('a tunnel whose client sends nothing, or half a ClientHello, is closed after a bound', async () => {
+    const silent = await new Promise<string>((resolveText) => {
+      const socket = connect(socketPath);
+      let text = '';
+      socket.on('data', (d: Buffer) => {
+        text += d.toString();
+        if (text.includes('\r\n\r\n') && !text.includes('SENT')) (text += 'SENT'), socket.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]));
+      });
+      socket.on('close', () => resolveText(text));
+      socket.on('error', () => {});
+      socket.write(`CONNECT pkg.test:${tlsPort} HTTP/1.1\r\n\r\n`);
+    });
+    assert.match(silent, /^HTTP\/1.1 200 /);
+    await settle();
+    assert.match(records.findLast((r) => r.port === tlsPort)!.rule, /did not make a whole TLS ClientHello or HTTP request head within 1 s/);
+  });
+
+  it('plain HTTP through a tunnel: the Host must be the CONNECT target, and a second request on the tunnel never reaches the server', async () => {
+    const target = `pkg.test:${ports['127.0.0.2']}`;
+    const fronted = await tunnel(target, '/hello', 'evil.test');
+    assert.match(fronted, /HTTP\/1.1 403 Forbidden[\s\S]*Outpost refused this request through the tunnel to pkg\.test: its Host header names evil\.test, not the CONNECT target pkg\.test/);
+    assert.doesNotMatch(fronted, /127\.0\.0\.2 GET/);
+    await settle();
+    assert.equal(last('pkg.test')!.allowed, false);
+    // A first request that passes, asking to keep the connection, and a second one for another site once the first is answered.
+    const smuggled = await new Promise<string>((resolveText) => {
+      const socket = connect(socketPath);
+      let text = '';
+      socket.on('data', (d: Buffer) => {
+        text += d.toString();
+        if (text.endsWith('\r\n\r\n') && !text.includes('first')) socket.write(`GET /first HTTP/1.1\r\nHost: ${target}\r\nConnection: keep-alive\r\n\r\n`);
+        else if (text.includes('GET /first') && !text.includes('SENT')) (text += 'SENT'), socket.write('GET /second HTTP/1.1\r\nHost: evil.test\r\n\r\n');
+      });
+      socket.on('close', () => resolveText(text));
+      socket.on('error', () => {});
+      socket.write(`CONNECT ${target} HTTP/1.1\r\n\r\n`);
+    });
+    assert.match(smuggled, /Connection: close[\s\S]*127\.0\.0\.2 GET \/first host=pkg\.test/, 'the first request is sent with Connection: close');
+    assert.doesNotMatch(smuggled, /\/second|evil/, 'the server answered the one request the proxy read, and closed');
+  });
+
+  it('plain http:// requests: the server gets the URL’s host as the one Host, whatever the client sent', async () => {
+    const url = `http://pkg.test:${ports['127.0.0.2']}/x`;
+    const fronted = await forward(url, '', 'evil.test');
+    assert.equal(fronted.status, 200);
+    assert.match(fronted.text, new RegExp(`GET /x host=pkg\\.test:${ports['127.0.0.2']} `));
+    const two = await forward(url, '', ['Host', 'pkg.test', 'Host', 'evil.test']);
+    assert.match(two.text, new RegExp(`GET /x host=pkg\\.test:${ports['127.0.0.2']} `), 'two Host headers');
+    assert.doesNotMatch(fronted.text + two.text, /evil/);
+  });
+
+  it('a name is refused on a port its entry does not name, before any lookup', async () => {
+    const reply = await tunnel(`pkg.test:${ports['127.0.0.3']}`);
+    assert.match(reply, new RegExp(`^HTTP/1.1 403 Forbidden[\\s\\S]*pkg\\.test is allowed on ports 80, 443, .* only: add pkg\\.test:${ports['127.0.0.3']}`));
+    assert.match(await tunnel(`pkg.test:${ports['127.0.0.2']}`), /200 OK/, 'the port its entry names');
   });
 });

@@ -1,5 +1,5 @@
 import { BlockList, isIP } from 'node:net';
-import { addressEntry, type EgressPolicy } from '../../../shared/egress.js';
+import { addressEntry, DEFAULT_NAME_PORTS, nameEntry, type EgressPolicy } from '../../../shared/egress.js';
 
 /**
  * Addresses a session never reaches by name alone: this machine, the local networks, link-local (cloud
@@ -44,14 +44,15 @@ export interface EgressRules {
 export type Verdict = { allowed: false; rule: string; suggest?: string } | { allowed: true; rule: string; anyAddress: boolean };
 
 /**
- * One environment's rules, compiled: names (exact or `*.domain`) and address ranges. A name allows a
- * host; the addresses it resolves to must then be public, or inside a listed range (DNS rebinding:
- * a listed name that points at 10.0.0.1 is still refused).
+ * One environment's rules, compiled: names (exact or `*.domain`, each with its ports) and address
+ * ranges. A name allows a host on its ports (443 and 80 unless the entry names one); the addresses it
+ * resolves to must then be public, or inside a listed range (DNS rebinding: a listed name that points
+ * at 10.0.0.1 is still refused). An address or range entry opens every port of what it names.
  */
 export class EgressPolicyRules {
   readonly #rules: EgressRules;
-  readonly #names = new Set<string>();
-  readonly #suffixes: string[] = [];
+  readonly #names = new Map<string, Set<number>>();
+  readonly #suffixes = new Map<string, Set<number>>();
   readonly #ranges: Array<{ entry: string; list: BlockList }> = [];
 
   constructor(rules: EgressRules) {
@@ -66,12 +67,18 @@ export class EgressPolicyRules {
         const list = new BlockList();
         list.addSubnet(address.address, address.bits, address.family === 4 ? 'ipv4' : 'ipv6');
         this.#ranges.push({ entry, list });
-      } else if (entry.startsWith('*.')) this.#suffixes.push(entry.slice(1));
-      else this.#names.add(entry);
+        continue;
+      }
+      const name = nameEntry(entry);
+      if (!name || 'problem' in name) continue;
+      const [map, key] = name.name.startsWith('*.') ? [this.#suffixes, name.name.slice(1)] : [this.#names, name.name];
+      const ports = map.get(key) ?? new Set<number>();
+      for (const port of name.port === undefined ? DEFAULT_NAME_PORTS : [name.port]) ports.add(port);
+      map.set(key, ports);
     }
   }
 
-  /** Decide by name and port (the first step; `addressVerdict` judges what the name resolved to). */
+  /** Decide by name and port (the first step; `addressAllowed` judges what the name resolved to). */
   decide(rawHost: string, port: number): Verdict {
     const host = normalHost(rawHost);
     const { policy, api } = this.#rules;
@@ -83,10 +90,14 @@ export class EgressPolicyRules {
       if (range) return { allowed: true, rule: `allowlist: ${range}`, anyAddress: false };
       return isInternalAddress(host) ? { allowed: false, rule: `internal address: add ${host} to the allowlist`, suggest: host } : { allowed: false, rule: `not on the allowlist: add ${host}`, suggest: host };
     }
-    if (this.#names.has(host)) return { allowed: true, rule: `allowlist: ${host}`, anyAddress: false };
-    const suffix = this.#suffixes.find((s) => host.endsWith(s) && host.length > s.length);
-    if (suffix) return { allowed: true, rule: `allowlist: *${suffix}`, anyAddress: false };
-    return { allowed: false, rule: `not on the allowlist: add ${host}`, suggest: host };
+    // What a user adds to open this very host and port: the name alone opens 443 and 80.
+    const entry = DEFAULT_NAME_PORTS.includes(port) ? host : `${host}:${port}`;
+    const listed = [...(this.#names.has(host) ? [[host, this.#names.get(host)!] as const] : []), ...[...this.#suffixes].filter(([s]) => host.endsWith(s) && host.length > s.length).map(([s, ports]) => [`*${s}`, ports] as const)];
+    if (listed.length === 0) return { allowed: false, rule: `not on the allowlist: add ${entry}`, suggest: entry };
+    const opening = listed.find(([, ports]) => ports.has(port));
+    if (opening) return { allowed: true, rule: `allowlist: ${opening[0]}${DEFAULT_NAME_PORTS.includes(port) ? '' : `:${port}`}`, anyAddress: false };
+    const ports = [...new Set(listed.flatMap(([, p]) => [...p]))].sort((a, b) => a - b);
+    return { allowed: false, rule: `${listed[0]![0]} is allowed on ${ports.length > 1 ? `ports ${ports.slice(0, -1).join(', ')} and ${ports.at(-1)!}` : `port ${ports[0]!}`} only: add ${entry}`, suggest: entry };
   }
 
   /** An address a name allowed by `decide` resolved to: internal ones only when a listed range holds them. */

@@ -1,24 +1,27 @@
-import { lookup } from 'node:dns/promises';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { EgressConnection } from '../../../shared/contract.js';
 import type { EgressPolicyRules } from './policy.js';
 import { normalHost, plainAddress } from './policy.js';
+import { awaitFirstBytes } from './first-bytes.js';
+import { LookupQueue } from './lookup-queue.js';
+import { systemResolver, type Resolver } from './name-lookup.js';
 import { TunnelReads } from './tunnel-reads.js';
 
-/** A host name to its addresses, on the host's side (tests point it at 127.0.0.x servers). */
-export type Resolver = (host: string) => Promise<string[]>;
-export const systemResolver: Resolver = async (host) => (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+export type { Resolver } from './name-lookup.js';
 
 export type ConnectionRecord = Omit<EgressConnection, 'workId'>;
 
 export interface EgressProxyOptions {
   rules: EgressPolicyRules;
   onConnection: (record: ConnectionRecord) => void;
+  /** Name lookups: the system's name servers by default (never libuv's thread pool). */
   resolve?: Resolver;
   /** A name lookup or a connect that takes longer fails the connection. */
   connectTimeoutMs?: number;
+  /** A tunnel's client must send its first bytes (a TLS ClientHello, an HTTP request head) within this. */
+  firstBytesTimeoutMs?: number;
 }
 
 /** host:port of a CONNECT: a name, an IPv4 address or a bracketed IPv6 one, and a port. Nothing else gets a lookup. */
@@ -27,6 +30,8 @@ const AUTHORITY = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]{1,253}):(\d{1,5})$/;
 const HOP_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'proxy-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 /** A session may hold this many connections through its proxy at once; more are refused. */
 export const MAX_CONNECTIONS = 512;
+/** Clients send a ClientHello or a request head at once: a few seconds is ample, even on a slow link. */
+const FIRST_BYTES_TIMEOUT_MS = 5_000;
 
 type Opened = { socket: Socket; address: string; rule: string } | { refused: string; suggest?: string } | { rule: string; error: string };
 
@@ -42,10 +47,13 @@ export class EgressProxy {
   readonly #server: Server;
   readonly #open = new Set<Duplex>();
   #accepted = 0;
+  readonly #resolve: Resolver;
+  readonly #lookups = new LookupQueue();
   #count = 0;
 
   private constructor(opts: EgressProxyOptions) {
     this.#opts = opts;
+    this.#resolve = opts.resolve ?? systemResolver();
     // No request timeout: an upload may take long; the headers must come within 15 s (a slow-loris session ties up nothing).
     this.#server = createServer({ headersTimeout: 15_000, requestTimeout: 0, keepAliveTimeout: 5_000 });
     this.#server.maxConnections = MAX_CONNECTIONS;
@@ -124,20 +132,35 @@ export class EgressProxy {
     }
     const { socket: upstream, address, rule } = opened;
     this.#track(upstream);
-    this.#report({ id, at, method: 'CONNECT', host, port, allowed: true, rule, address, open: true });
     client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-    if (head.length) upstream.write(head);
-    client.pipe(upstream);
+    // The server's bytes go to the client at once (a server that speaks first, SSH or SMTP, is answered only after);
+    // the client's go up only once its first bytes are judged.
     reads.attach(upstream, client);
     let error: string | undefined;
+    let refused = false;
     upstream.on('error', (e: NodeJS.ErrnoException) => ((error ??= e.code ?? e.message), client.destroy()));
     client.on('close', () => upstream.destroy());
     // A clean end lets the client take what is still queued for it; an error cuts it.
     upstream.once('close', (hadError: boolean) => {
       if (hadError || error) client.destroy();
       else client.end();
-      this.#report({ id, at, method: 'CONNECT', host, port, allowed: true, rule, address, bytesUp: upstream.bytesWritten, bytesDown: upstream.bytesRead, ...(error ? { error } : {}) });
+      if (!refused) this.#report({ id, at, method: 'CONNECT', host, port, allowed: true, rule, address, bytesUp: upstream.bytesWritten, bytesDown: upstream.bytesRead, ...(error ? { error } : {}) });
     });
+    const first = await awaitFirstBytes(client, head, host, this.#opts.firstBytesTimeoutMs ?? FIRST_BYTES_TIMEOUT_MS);
+    if ('closed' in first) return;
+    if ('refused' in first) {
+      refused = true;
+      this.#report({ id, at, method: 'CONNECT', host, port, allowed: false, rule: first.refused, address });
+      upstream.destroy();
+      if (first.reply) client.end(first.reply);
+      else client.destroy();
+      return;
+    }
+    // A server that said all it had and closed while the client said nothing: already reported as closed.
+    if (upstream.closed) return;
+    this.#report({ id, at, method: 'CONNECT', host, port, allowed: true, rule, address, open: true });
+    if (first.pass.length) upstream.write(first.pass);
+    client.pipe(upstream);
   }
 
   /** A plain HTTP request in absolute form (`GET http://host/path`): decided, then sent on one connection of its own. */
@@ -168,9 +191,12 @@ export class EgressProxy {
     const { socket, address, rule } = opened;
     this.#track(socket);
     this.#report({ id, at, method: 'HTTP', host, port, allowed: true, rule, address, open: true });
-    const headers: string[] = [];
+    // The server picks its site by Host, not by the URL the proxy judged (a shared front of an allowed name serves
+    // others): the URL's host replaces whatever Host the client sent, as a proxy must (RFC 9112 §3.2.2).
+    const headers: string[] = ['Host', url.host];
     for (let i = 0; i < req.rawHeaders.length; i += 2) {
-      if (!HOP_HEADERS.has(req.rawHeaders[i]!.toLowerCase())) headers.push(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+      const name = req.rawHeaders[i]!.toLowerCase();
+      if (!HOP_HEADERS.has(name) && name !== 'host') headers.push(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
     }
     let error: string | undefined;
     const upstream = request({ method: req.method, path: `${url.pathname}${url.search}`, headers: [...headers, 'Connection', 'close'], createConnection: () => socket, setHost: false });
@@ -200,7 +226,7 @@ export class EgressProxy {
     const timeoutMs = this.#opts.connectTimeoutMs ?? 10_000;
     let addresses: string[];
     try {
-      addresses = isIP(host) ? [host] : await withTimeout((this.#opts.resolve ?? systemResolver)(host), timeoutMs, 'ETIMEDOUT');
+      addresses = isIP(host) ? [host] : await this.#lookUp(host, timeoutMs);
     } catch (e) {
       return { rule: verdict.rule, error: (e as NodeJS.ErrnoException).code ?? (e as Error).message };
     }
@@ -215,6 +241,17 @@ export class EgressProxy {
       socket.once('connect', () => (clearTimeout(timer), socket.removeAllListeners('error'), resolve({ socket, address, rule: verdict.rule })));
       socket.once('error', (e: NodeJS.ErrnoException) => (clearTimeout(timer), resolve({ rule: verdict.rule, error: e.code ?? e.message })));
     });
+  }
+
+  /** The session's lookups go a few at a time; waiting for a turn counts in the timeout. */
+  async #lookUp(host: string, timeoutMs: number): Promise<string[]> {
+    const timedOut = new AbortController();
+    const timer = setTimeout(() => timedOut.abort(Object.assign(new Error('ETIMEDOUT'), { code: 'ETIMEDOUT' })), timeoutMs);
+    try {
+      return await withTimeout(this.#lookups.run(() => this.#resolve(host), timedOut.signal), timeoutMs, 'ETIMEDOUT');
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   #report(record: Omit<ConnectionRecord, 'durationMs' | 'bytesUp' | 'bytesDown'> & Partial<ConnectionRecord>): void {

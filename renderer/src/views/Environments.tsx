@@ -202,7 +202,7 @@ function ProfileForm({ profile, onSave, onSettings, onCancel }: { profile: Envir
         </label>
         {field('networkMode', 'Network (open)')}
         <label className="wide">
-          Allowlist (one per line: host, *.domain, address or range)
+          Allowlist (one per line: host or *.domain, with :port when not 443 or 80; address or range)
           <textarea rows={5} value={draft.allowHosts} onChange={(e) => setDraft({ ...draft, allowHosts: e.target.value })} />
         </label>
         <label className="wide">
