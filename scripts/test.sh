@@ -6,7 +6,8 @@ source scripts/lib/system.sh
 
 # chromium: the window's end-to-end tests drive Debian's Chromium through playwright-core (DESIGN §3).
 # tini: the worker image's init (tini-static), copied in by `outpost image build --worker`.
-ensure_packages docker.io busybox-static ripgrep unzip tini gnome-keyring dbus-x11 chromium "${NPM_CI_PACKAGES[@]}"
+# bindfs: a FUSE view of a data folder, as Docker Desktop's file share shows it to the engine (desktop-share.test.ts).
+ensure_packages docker.io busybox-static ripgrep unzip tini gnome-keyring dbus-x11 chromium bindfs "${NPM_CI_PACKAGES[@]}"
 ensure_docker
 # A second engine: Outpost's sessions on Podman's Docker-compatible API (skipped where it cannot run).
 ensure_podman

@@ -31,6 +31,8 @@ export function startWorker(opts: {
    * Through setpriv, which execs in place (signals reach the worker) and keeps the user's groups (docker).
    */
   user?: { uid: number; gid: number; home: string };
+  /** A command the worker runs under, that execs it in place (a mount namespace of its own, say). */
+  prefix?: string[];
 }): WorkerProcess {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'outpost-test-'));
   // Known before the worker starts, so a test can look for this install's containers at once.
@@ -51,7 +53,7 @@ export function startWorker(opts: {
     ...(opts.args ?? []),
   ];
   const asUser = opts.user ? ['setpriv', `--reuid=${opts.user.uid}`, `--regid=${opts.user.gid}`, '--init-groups', '--'] : [];
-  const [program, ...args] = [...asUser, ...command];
+  const [program, ...args] = [...(opts.prefix ?? []), ...asUser, ...command];
   const proc = spawn(program!, args, {
     cwd: root,
     env: { ...process.env, ...(opts.user ? { HOME: opts.user.home } : {}), ...opts.env, OUTPOST_ENVIRONMENT_KEY: opts.environmentKey ?? '' },
