@@ -62,6 +62,18 @@ function readHandover(): Promise<Handover> {
  * and its HTTP parser load on first use, the first spawn, the SDK's paths run unoptimised): a cold
  * runner pays after its item arrives, a warm one here, before any item exists.
  */
+/**
+ * A loopback address the rehearsal reaches directly, never through the session's egress proxy: one
+ * NO_PROXY names. Under `api` and `allowlist` the API's own host is left out of it (the runner reaches
+ * a control plane on the user's machine through the proxy), and a rehearsal sent there would show in
+ * the session's log as a connection the user never caused.
+ */
+function rehearsalHost(): string {
+  const direct = (process.env['NO_PROXY'] ?? process.env['no_proxy'])?.split(',').map((n) => n.trim());
+  if (!direct) return '127.0.0.1';
+  return ['127.0.0.1', '::1'].find((address) => direct.includes(address)) ?? '127.0.0.1';
+}
+
 async function rehearse(signal: AbortSignal): Promise<void> {
   const sessionId = 'sesn_warm_up';
   const toolUse = { type: 'agent.tool_use', id: 'sevt_warm_up_1', name: 'bash', input: { command: ':' }, processed_at: new Date().toISOString() };
@@ -81,9 +93,10 @@ async function rehearse(signal: AbortSignal): Promise<void> {
     else json({ id: sessionId, type: 'session', status: 'idle' });
   });
   try {
-    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+    const host = rehearsalHost();
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, host, resolve));
     const { port } = server.address() as AddressInfo;
-    const client = new Anthropic({ baseURL: `http://127.0.0.1:${port}`, apiKey: null, authToken: 'warm-up', logLevel: 'off', maxRetries: 0 });
+    const client = new Anthropic({ baseURL: `http://${host.includes(':') ? `[${host}]` : host}:${port}`, apiKey: null, authToken: 'warm-up', logLevel: 'off', maxRetries: 0 });
     const session = await client.beta.sessions.retrieve(sessionId, {}, { signal });
     const tools = betaAgentToolset20260401({ workdir: WORKDIR, client, session });
     for await (const call of client.beta.sessions.events.toolRunner(sessionId, { tools, signal })) void call;

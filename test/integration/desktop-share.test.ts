@@ -119,6 +119,7 @@ describe('a data folder the engine sees only through a file share (Docker Deskto
         if (warm) assert.match(w.output(), new RegExp(`session running work_id=${work.id} .*warm=true`), 'served by the warm container');
         assert.equal(readFileSync(join(files.workspace, 'made-here.txt'), 'utf8'), 'shared\n', 'what the session left is in the real folder, under the item’s name');
         if (egress !== 'open') assert.match(log, /\[egress\] allowed CONNECT 127\.0\.0\.1:\d+ \(api\)/, 'the runner’s own calls, through the sidecar’s attach stream');
+        assert.doesNotMatch(log, /\[egress\] refused/, 'no connection the user never caused (a warm runner’s rehearsal stays in its container)');
         w.signal('SIGTERM');
         assert.equal(await w.exited, 0);
         assert.deepEqual(await outpostContainers(w.installId()), [], 'nothing left running');
@@ -160,7 +161,7 @@ describe('a data folder the engine sees only through a file share (Docker Deskto
     workers.push(second);
     await second.waitForOutput(/worker online/, 30_000);
     await waitFor(`${work.id} to be stopped`, () => playground.record(work.id).item.state === 'stopped', 60_000);
-    assert.equal(playground.sessions.results(sessionId)[0]?.text.trim(), 'survived', 'the first’s session ran to its end, untouched');
+    assert.equal(playground.sessions.results(sessionId)[0]?.text.trim(), 'survived', `the first’s session ran to its end, untouched:\n${first.output()}\n---\n${second.output()}`);
     assert.doesNotMatch(second.output(), /left by an Outpost that stopped unexpectedly/);
     second.signal('SIGTERM');
     assert.equal(await second.exited, 0);
@@ -176,6 +177,10 @@ describe('a data folder the engine sees only through a file share (Docker Deskto
     workers.push(third);
     await third.waitForOutput(/removed a container left by an Outpost that stopped unexpectedly/, 90_000);
     assert.ok(Date.now() - killedAt >= 20_000, 'not before the record was stale');
-    await waitFor('its container gone', async () => (await outpostContainers(third.installId())).length === 0, 30_000);
+    const left = new RegExp(`session running work_id=${next.work.id} .*container=([0-9a-f]{12})`).exec(first.output())![1]!;
+    assert.match(third.output(), new RegExp(`removed a container left by an Outpost that stopped unexpectedly .*container=${left}`));
+    await waitFor('the first’s container gone', async () => !(await outpostContainers(third.installId())).some((c) => c.Id.startsWith(left)), 30_000);
+    third.signal('SIGTERM');
+    assert.equal(await third.exited, 0);
   });
 });

@@ -52,7 +52,7 @@ export class EgressProxy {
   #count = 0;
 
   private constructor(opts: EgressProxyOptions) {
-    this.#opts = opts;
+    this.#opts = { ...opts };
     this.#resolve = opts.resolve ?? systemResolver();
     // No request timeout: an upload may take long; the headers must come within 15 s (a slow-loris session ties up nothing).
     this.#server = createServer({ headersTimeout: 15_000, requestTimeout: 0, keepAliveTimeout: 5_000 });
@@ -92,6 +92,15 @@ export class EgressProxy {
     this.#accepted++;
     connection.once('close', () => this.#accepted--);
     this.#server.emit('connection', connection);
+  }
+
+  /**
+   * What decides each connection, and who hears of it, from here on: a warm session's proxy starts
+   * refusing everything and unheard, and gets its item's rules and log at the handover.
+   */
+  bind(rules: EgressPolicyRules, onConnection: (record: ConnectionRecord) => void): void {
+    this.#opts.rules = rules;
+    this.#opts.onConnection = onConnection;
   }
 
   /** Stop listening and cut every connection still open; resolves once each has closed and been reported. */

@@ -1,7 +1,7 @@
 import Docker from 'dockerode';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { PassThrough } from 'node:stream';
-import { openSessionEgress, type SessionEgress, type SessionEgressOptions } from './session-egress.js';
+import { openEgressPath, openSessionEgress, type EgressPath, type EgressPathOptions, type SessionEgress, type SessionEgressOptions } from './session-egress.js';
 import { PRIVATE_FILE_MODE } from '../store/paths.js';
 import { frameHandover } from './handover-frame.js';
 import { LABEL, SESSION_USER_VARIABLE } from './labels.js';
@@ -113,8 +113,8 @@ export class DockerRuntime implements SessionRuntime {
    * environment, and its stdin held open so that SessionContainer.handOver can give it one later,
    * outside its environment.
    */
-  startWarm(spec: WarmSpec): Promise<SessionContainer> {
-    return this.#launch({ ...spec, env: {} }, true);
+  startWarm({ egressEnv, ...spec }: WarmSpec): Promise<SessionContainer> {
+    return this.#launch({ ...spec, env: egressEnv ?? {} }, true);
   }
 
   /**
@@ -220,6 +220,10 @@ export class DockerRuntime implements SessionRuntime {
 
   openEgress(opts: Omit<SessionEgressOptions, 'docker'>): Promise<SessionEgress> {
     return openSessionEgress({ ...opts, docker: this.docker });
+  }
+
+  openEgressPath(opts: Omit<EgressPathOptions, 'docker'>): Promise<EgressPath> {
+    return openEgressPath({ ...opts, docker: this.docker });
   }
 
   reclaimWorkspace(dir: string, owner: SessionUser, labels: Record<string, string>): Promise<void> {

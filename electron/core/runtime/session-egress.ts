@@ -18,11 +18,17 @@ export interface EgressSettings {
   resolve?: Resolver;
 }
 
-export interface SessionEgressOptions {
+/** What a session's egress path is opened with, before any item is known (a warm session's) or for one. */
+export interface EgressPathOptions {
   settings: EgressSettings;
   /** `open`: the profile's Docker network mode. */
   openNetworkMode: string;
-  /** The control plane the session runner calls (its host and port pass under `api` and `allowlist`). */
+  /**
+   * The control plane the session runner will call: its host, when a loopback name, is left out of
+   * NO_PROXY, so the runner reaches it through the proxy (a control plane on this machine is not in the
+   * session's namespace). A warm path is opened with the environment's URL; an item naming another
+   * such host is served cold (`serves`).
+   */
   apiBaseUrl?: string;
   docker: Docker;
   /** The sidecar's name and labels (the session's own, so recovery sweeps both). */
@@ -30,6 +36,12 @@ export interface SessionEgressOptions {
   labels: Record<string, string>;
   /** Who the sidecar runs as: the session's own uid (it holds nothing of the host's). */
   user: SessionUser;
+}
+
+/** The item a path serves: what its proxy allows (the item's API origin) and where its connections are written. */
+export interface ItemEgress {
+  /** The control plane the session runner calls (its host and port pass under `api` and `allowlist`). */
+  apiBaseUrl?: string;
   workId: string;
   /** The session's log: one line per connection. */
   logFile: string;
@@ -38,11 +50,21 @@ export interface SessionEgressOptions {
   onConnection?: (connection: EgressConnection) => void;
 }
 
+export type SessionEgressOptions = EgressPathOptions & ItemEgress;
+
 /** What the session container gets: its network mode and the environment that points its tools at the proxy. */
 export interface SessionEgress {
   networkMode: string;
   env: Record<string, string>;
   close(): Promise<void>;
+}
+
+/** A session's egress opened before its item: it refuses everything, and logs nothing, until `bind`. */
+export interface EgressPath extends SessionEgress {
+  /** Whether an item calling `apiBaseUrl` can be served on this path (its variables were fixed at start). */
+  serves(apiBaseUrl: string | undefined): boolean;
+  /** The item's rules and log from here on. */
+  bind(item: ItemEgress): void;
 }
 
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '::1'];
@@ -54,14 +76,30 @@ const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '::1'];
  * logs it. The session cannot reconfigure any of it, and never sees that stream.
  */
 export async function openSessionEgress(opts: SessionEgressOptions): Promise<SessionEgress> {
-  const { policy } = opts.settings;
-  if (policy === 'open') return { networkMode: opts.openNetworkMode, env: {}, close: async () => {} };
-  if (policy === 'none') return { networkMode: 'none', env: {}, close: async () => {} };
+  const path = await openEgressPath(opts);
+  path.bind(opts);
+  return path;
+}
 
-  const api = apiOrigin(opts.apiBaseUrl, opts.settings.environmentUrl);
-  const rules = new EgressPolicyRules({ policy, allowHosts: opts.settings.allowHosts, ...(api ? { api } : {}) });
-  const log = new ConnectionLog(opts, opts.onConnection);
-  const proxy = EgressProxy.create({ rules, onConnection: (record) => log.add(record), ...(opts.settings.resolve ? { resolve: opts.settings.resolve } : {}) });
+/**
+ * A session's egress path, opened before its item is known: a warm session and its sidecar wait as
+ * a pair, holding no credential and no item, and the proxy gets the item's rules at the handover.
+ */
+export async function openEgressPath(opts: EgressPathOptions): Promise<EgressPath> {
+  const { policy } = opts.settings;
+  const fixed = (networkMode: string): EgressPath => ({ networkMode, env: {}, serves: () => true, bind: () => {}, close: async () => {} });
+  if (policy === 'open') return fixed(opts.openNetworkMode);
+  if (policy === 'none') return fixed('none');
+
+  const nearApi = (apiBaseUrl: string | undefined) => (apiBaseUrl ? normalHost(new URL(apiBaseUrl).hostname) : undefined);
+  const proxied = nearApi(opts.apiBaseUrl);
+  let log: ConnectionLog | undefined;
+  const proxy = EgressProxy.create({
+    // No item yet: nothing leaves, and nothing is written (the session has made no connection of its own).
+    rules: new EgressPolicyRules({ policy: 'none', allowHosts: [] }),
+    onConnection: () => {},
+    ...(opts.settings.resolve ? { resolve: opts.settings.resolve } : {}),
+  });
   const server = createServer({ settings: { initialWindowSize: STREAM_WINDOW } });
   const sessions = new Set<ServerHttp2Session>();
   server.on('session', (session: ServerHttp2Session) => {
@@ -69,7 +107,7 @@ export async function openSessionEgress(opts: SessionEgressOptions): Promise<Ses
     session.once('close', () => sessions.delete(session));
     session.once('remoteSettings', () => session.setLocalWindowSize(SESSION_WINDOW));
     // A broken stream is the forwarder's to report (it tells the session); here it only must not throw.
-    session.on('error', (e) => log.note(`the egress stream failed: ${e.message}`));
+    session.on('error', (e) => log?.note(`the egress stream failed: ${e.message}`));
   });
   server.on('stream', (stream: ServerHttp2Stream, headers) => {
     stream.on('error', () => stream.destroy());
@@ -84,41 +122,52 @@ export async function openSessionEgress(opts: SessionEgressOptions): Promise<Ses
     (stream as unknown as { _writableState: { decodeStrings: boolean } })._writableState.decodeStrings = true;
     proxy.accept(stream);
   });
-  let sidecar: EgressSidecar | undefined;
-  try {
-    sidecar = await startEgressSidecar(opts.docker, { name: opts.name, labels: opts.labels, user: opts.user, onNote: (line) => log.note(`forwarder: ${line}`) });
-    server.emit('connection', sidecar.wire);
-    const proxyUrl = `http://127.0.0.1:${EGRESS_PORT}`;
-    const local = LOOPBACK_NAMES.filter((name) => name !== (api && normalHost(api.host)));
-    const { container, wire } = sidecar;
-    return {
-      networkMode: `container:${container.id}`,
-      // Both spellings: curl reads only the lower-case http_proxy; NODE_USE_ENV_PROXY makes Node 22's own fetch use them.
-      env: {
-        HTTP_PROXY: proxyUrl,
-        HTTPS_PROXY: proxyUrl,
-        http_proxy: proxyUrl,
-        https_proxy: proxyUrl,
-        NO_PROXY: local.join(','),
-        no_proxy: local.join(','),
-        NODE_USE_ENV_PROXY: '1',
-      },
-      close: async () => {
-        await container.remove({ force: true }).catch((e: { statusCode?: number }) => {
-          if (e.statusCode !== 404) throw e;
-        });
-        for (const session of sessions) session.destroy();
-        wire.destroy();
-        await proxy.close();
-        await log.close();
-      },
-    };
-  } catch (e) {
-    sidecar?.wire.destroy();
+  const sidecar: EgressSidecar = await startEgressSidecar(opts.docker, {
+    name: opts.name,
+    labels: opts.labels,
+    user: opts.user,
+    onNote: (line) => log?.note(`forwarder: ${line}`),
+  }).catch(async (e: unknown) => {
     await proxy.close();
-    await log.close();
     throw e;
-  }
+  });
+  server.emit('connection', sidecar.wire);
+  const proxyUrl = `http://127.0.0.1:${EGRESS_PORT}`;
+  const local = LOOPBACK_NAMES.filter((name) => name !== proxied);
+  const { container, wire } = sidecar;
+  return {
+    networkMode: `container:${container.id}`,
+    // Both spellings: curl reads only the lower-case http_proxy; NODE_USE_ENV_PROXY makes Node 22's own fetch use them.
+    env: {
+      HTTP_PROXY: proxyUrl,
+      HTTPS_PROXY: proxyUrl,
+      http_proxy: proxyUrl,
+      https_proxy: proxyUrl,
+      NO_PROXY: local.join(','),
+      no_proxy: local.join(','),
+      NODE_USE_ENV_PROXY: '1',
+    },
+    serves: (apiBaseUrl) => {
+      const host = nearApi(apiBaseUrl);
+      return host === proxied || !host || !LOOPBACK_NAMES.includes(host);
+    },
+    bind: (item) => {
+      const api = apiOrigin(item.apiBaseUrl, opts.settings.environmentUrl);
+      const rules = new EgressPolicyRules({ policy, allowHosts: opts.settings.allowHosts, ...(api ? { api } : {}) });
+      log = new ConnectionLog(item, item.onConnection);
+      const bound = log;
+      proxy.bind(rules, (record) => bound.add(record));
+    },
+    close: async () => {
+      await container.remove({ force: true }).catch((e: { statusCode?: number }) => {
+        if (e.statusCode !== 404) throw e;
+      });
+      for (const session of sessions) session.destroy();
+      wire.destroy();
+      await proxy.close();
+      await log?.close();
+    },
+  };
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { ReadOnlyMounts } from './mounts.js';
-import type { SessionEgress, SessionEgressOptions } from './session-egress.js';
+import type { EgressPath, EgressPathOptions, SessionEgress, SessionEgressOptions } from './session-egress.js';
 import type { SessionUser } from './workspace.js';
 
 /**
@@ -24,6 +24,8 @@ export interface SessionRuntime {
   usage(id: string): Promise<{ cpuPercent: number; memoryBytes: number } | null>;
   /** The session's egress as its policy says: the network it joins and the proxy that decides each connection (Docker: a sidecar). */
   openEgress(opts: Omit<SessionEgressOptions, 'docker'>): Promise<SessionEgress>;
+  /** The same before its item is known: a warm session's, bound to its item at the handover. */
+  openEgressPath(opts: Omit<EgressPathOptions, 'docker'>): Promise<EgressPath>;
   /** The image's id and labels, or null when it is not here (the warm pool keeps only images that take a handover). */
   imageInfo(image: string): Promise<ImageInfo | null>;
   /** Start a sandbox with no item yet, its keeper waiting for one on stdin (worker/warm-pool.ts). */
@@ -106,8 +108,11 @@ export interface ContainerSpec {
   onLogError?: (error: Error) => void;
 }
 
-/** A warm sandbox's: no item yet, so no environment, command, files or capture (worker/warm-pool.ts). */
-export type WarmSpec = Omit<ContainerSpec, 'env' | 'handover' | 'cmd' | 'files' | 'captureBytes'>;
+/**
+ * A warm sandbox's: no item yet, so no command, files or capture, and of an environment only what
+ * points its tools at its egress proxy (no credential, nothing of the item's) (worker/warm-pool.ts).
+ */
+export type WarmSpec = Omit<ContainerSpec, 'env' | 'handover' | 'cmd' | 'files' | 'captureBytes'> & { egressEnv?: Record<string, string> };
 
 export interface OutpostContainer {
   id: string;

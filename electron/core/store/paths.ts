@@ -253,9 +253,10 @@ export const INSTANCE_STALE_MS = 30_000;
  * - the record is touched every few seconds: fresh means alive, whatever sees it — across pid
  *   namespaces, containers, pods, and a VM's file share;
  * - where it can, the process listens on a Unix socket beside it: the kernel closes it when the
- *   process dies, however it dies, so a refused connect says "dead" at once — but only on a file system
- *   where a socket connects at all. Through a VM's file share (Docker Desktop's, or a FUSE view) every
- *   socket refuses, live or not (docker/for-mac#483), so there a refusal says nothing.
+ *   process dies, however it dies, so a refused connect says "dead" at once — but only when the reader
+ *   sees the folder on the same file system as the writer did, and one where sockets connect. Through
+ *   a VM's file share (Docker Desktop's) or a FUSE view of the folder, a socket made on the other side
+ *   refuses, live or not (docker/for-mac#483), so there a refusal says nothing.
  * A record of an older Outpost (no touches) falls back to the process's identity (isRunning).
  */
 export class InstanceRecord {
@@ -276,7 +277,8 @@ export class InstanceRecord {
       this.#server.listen(socket);
       this.#server.unref();
     }
-    const record = { ...currentProcess(), socket: this.#socket !== undefined, refreshMs: INSTANCE_REFRESH_MS, startedAt: new Date().toISOString() };
+    // The file system it sees its folder on: another Outpost seeing a different one (a FUSE view, a VM's share) cannot reach its socket.
+    const record = { ...currentProcess(), socket: this.#socket !== undefined, device: deviceOf(paths.instances), refreshMs: INSTANCE_REFRESH_MS, startedAt: new Date().toISOString() };
     writeFileSync(this.#file, JSON.stringify(record), { mode: PRIVATE_FILE_MODE });
     this.#touch = setInterval(() => {
       const now = new Date();
@@ -298,7 +300,7 @@ export class InstanceRecord {
   /** Is the Outpost process that wrote `instanceId` still running? */
   static async isAlive(paths: DataPaths, instanceId: string, self?: ProcessIdentity, now = Date.now()): Promise<boolean> {
     const file = within(paths.instances, `${checkedName(instanceId)}.json`);
-    let recorded: ProcessIdentity & { socket?: boolean; refreshMs?: number };
+    let recorded: ProcessIdentity & { socket?: boolean; device?: string; refreshMs?: number };
     let touchedAt: number;
     try {
       recorded = JSON.parse(readFileSync(file, 'utf8')) as typeof recorded;
@@ -310,7 +312,10 @@ export class InstanceRecord {
     if (recorded.socket === true && process.platform !== 'win32') {
       const answer = await knock(within(paths.instances, `${instanceId}.sock`));
       if (answer === 'alive') return true;
-      if (answer === 'dead' && (await socketsConnectIn(paths.instances))) return false;
+      // A refusal says "dead" only where the socket could have answered: made on the file system this
+      // process sees the folder on (not through a share or a FUSE view of it), and one where sockets connect.
+      const sameView = recorded.device === undefined || recorded.device === deviceOf(paths.instances);
+      if (answer === 'dead' && sameView && (await socketsConnectIn(paths.instances))) return false;
     }
     if (typeof recorded.refreshMs === 'number') return now - touchedAt < INSTANCE_STALE_MS;
     return isRunning(recorded, self);
@@ -324,6 +329,15 @@ export class InstanceRecord {
       rmSync(join(paths.instances, file), { force: true });
       rmSync(join(paths.instances, `${id}.sock`), { force: true });
     }
+  }
+}
+
+/** The device a folder is on, as this process sees it (a FUSE view of a folder is another device). */
+function deviceOf(dir: string): string | undefined {
+  try {
+    return String(statSync(dir).dev);
+  } catch {
+    return undefined;
   }
 }
 

@@ -10,6 +10,8 @@ import { removeWarmFiles } from './warm-pool.js';
 export interface SweepResult {
   removed: string[];
   stopped: string[];
+  /** Containers and claims left because another Outpost holding them looks alive: swept again later, should it have died. */
+  spared: number;
 }
 
 /**
@@ -24,14 +26,17 @@ export interface SweepResult {
  */
 export async function sweepOrphans(deps: WorkerContext, claims: ClaimStore, signal: AbortSignal): Promise<SweepResult> {
   const { runtime, provider, paths, logger } = deps;
-  const result: SweepResult = { removed: [], stopped: [] };
+  const result: SweepResult = { removed: [], stopped: [], spared: 0 };
   await InstanceRecord.prune(paths);
   const orphaned = async (owner: string | undefined) => owner === undefined || (owner !== deps.instanceId && !(await InstanceRecord.isAlive(paths, owner)));
   // A warm container's labels carry no work id: the claim of the item it was handed names it.
   const servedByWarm = new Map(claims.list().flatMap((c) => (c.warm ? [[c.warm, c.workId] as const] : [])));
   for (const container of await runtime.listOutpostContainers(deps.installId)) {
     // Whatever its environment: a worker of that environment may never run on this machine again.
-    if (!(await orphaned(container.labels[LABEL.instance] ?? ''))) continue;
+    if (!(await orphaned(container.labels[LABEL.instance] ?? ''))) {
+      if (container.labels[LABEL.instance] !== deps.instanceId) result.spared++;
+      continue;
+    }
     await runtime.removeContainer(container.id);
     result.removed.push(container.id);
     // The socket folder an older Outpost kept for an egress sidecar: its proxy died with that process.
@@ -56,7 +61,10 @@ export async function sweepOrphans(deps: WorkerContext, claims: ClaimStore, sign
   // Every claim a dead process left, whether its container was just removed or was already gone.
   for (const claim of claims.list()) {
     if (signal.aborted) break;
-    if (!(await orphaned(claim.instanceId))) continue;
+    if (!(await orphaned(claim.instanceId))) {
+      if (claim.instanceId !== deps.instanceId) result.spared++;
+      continue;
+    }
     if (claim.environmentId === provider.environmentId) await recoverClaim(deps, claims, claim, result, signal);
     else {
       logger.info(`left the claim on work ${claim.workId} for a worker of environment ${claim.environmentId}: only its key can stop the item`, {

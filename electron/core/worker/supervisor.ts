@@ -159,7 +159,7 @@ export class ItemRun {
     const interrupted = AbortSignal.any([life.signal, this.#stopCtrl.signal, ...(timeout ? [timeout] : [])]);
     // Only an item that needs nothing but its environment can be handed to a runner already waiting.
     if (this.#deps.warm && !spec.cmd && !spec.files && !spec.captureBytes) {
-      const served = await this.#runWarm(life, spec.env, interrupted, timeout);
+      const served = await this.#runWarm(life, spec, interrupted, timeout);
       if (served) return served;
     }
     await this.#discardWarm();
@@ -259,11 +259,13 @@ export class ItemRun {
    * before), the workspace and log become the item's and the item goes to the keeper on stdin.
    * Undefined: the container could not be used (it died, an earlier run's files): start cold.
    */
-  async #runWarm(life: ItemLifecycle, env: Record<string, string>, interrupted: AbortSignal, timeout: AbortSignal | undefined): Promise<Ending | undefined> {
-    const { logger } = this.#deps;
+  async #runWarm(life: ItemLifecycle, spec: ContainerWork, interrupted: AbortSignal, timeout: AbortSignal | undefined): Promise<Ending | undefined> {
+    const { logger, paths } = this.#deps;
     const work = this.#work;
     const warm = await this.#deps.warm;
     if (!warm) return undefined;
+    // Its proxy variables were fixed before the item: an item whose API is another name of this machine's goes cold.
+    if (warm.egress && !warm.egress.serves(spec.apiBaseUrl)) return undefined;
     this.#claim?.servedBy(warm.warmName);
     const renamed = warm.rename(work.id).catch((e: Error) => logger.warn('could not rename a warm container for its item', { work_id: work.id, error: e.message }));
     const ours = await Promise.race([life.ready(), aborted(interrupted).then(() => false)]);
@@ -275,21 +277,34 @@ export class ItemRun {
     if (!warm.adoptFiles(work.environmentId, work.id)) return undefined;
     this.#deps.warm = undefined;
     const container = warm.container;
+    // The item's egress from here on: its API origin allowed, its connections in its log.
+    warm.egress?.bind({
+      ...(spec.apiBaseUrl ? { apiBaseUrl: spec.apiBaseUrl } : {}),
+      workId: work.id,
+      logFile: paths.sessionLog(work.environmentId, work.id),
+      recordFile: paths.sessionEgress(work.environmentId, work.id),
+      ...(this.#deps.onEgress ? { onConnection: this.#deps.onEgress } : {}),
+    });
     try {
-      await container.handOver(env);
+      await container.handOver(spec.env);
     } catch (e) {
       // The runner is gone: nothing was served, the lease is ours; a cold start serves it.
       logger.warn('a warm container did not take its item; starting cold', { work_id: work.id, error: (e as Error).message });
       await renamed;
       await container.remove();
-      this.#deps.paths.settleWorkspace(work.environmentId, work.id);
+      await warm.egress?.close();
+      paths.settleWorkspace(work.environmentId, work.id);
       return undefined;
     }
     const startedAt = Date.now();
     this.#set('running', { containerId: container.id });
     logger.info('session running', { work_id: work.id, [`${work.kind}_id`]: work.subjectId, container: container.id.slice(0, 12), warm: true });
     await renamed;
-    return this.#superviseContainer(container, life, interrupted, timeout, startedAt);
+    try {
+      return await this.#superviseContainer(container, life, interrupted, timeout, startedAt);
+    } finally {
+      await warm.egress?.close().catch((e: Error) => logger.error('could not remove the session’s egress sidecar', { work_id: work.id, error: e.message }));
+    }
   }
 
   async #superviseContainer(

@@ -4,6 +4,7 @@ import type { Logger } from '../logs/log.js';
 import type { DataPaths } from '../store/paths.js';
 import { checkedName } from '../store/paths.js';
 import type { SessionRuntime, WarmSession } from '../runtime/session-runtime.js';
+import type { EgressPath } from '../runtime/session-egress.js';
 import { HANDOVER_KEEPER, HANDOVER_LABEL, KEEPER_ENTRYPOINT, LABEL, takesHandover } from '../runtime/labels.js';
 import { sessionUser } from '../runtime/workspace.js';
 import type { SessionSettings } from './session-settings.js';
@@ -45,6 +46,8 @@ export class WarmContainer {
     private readonly paths: DataPaths,
     /** The environment the pool serves: its items' files are named by it too (paths.ts sessionKey). */
     private readonly environmentId: string,
+    /** Under `api` and `allowlist`: its sidecar and proxy, waiting with it, bound to the item at the handover. */
+    readonly egress?: EgressPath,
   ) {
     this.#workspace = paths.workspace(environmentId, warmName);
     this.#logFile = paths.sessionLog(environmentId, warmName);
@@ -75,6 +78,7 @@ export class WarmContainer {
   /** Remove the container, and its workspace and log unless an item adopted them. */
   async discard(): Promise<void> {
     await this.container.remove();
+    await this.egress?.close();
     if (!this.#adopted) removeWarmFiles(this.paths, this.environmentId, this.warmName);
   }
 }
@@ -178,6 +182,7 @@ export class WarmPool {
   async #startOne(entry: Entry): Promise<WarmContainer | undefined> {
     const { runtime, paths, logger, settings } = this.#opts;
     const warmName = `warm-${randomBytes(6).toString('hex')}`;
+    let egress: EgressPath | undefined;
     try {
       const image = await runtime.imageInfo(settings.image);
       if (!image) throw new Error(`image ${settings.image} is not on this machine`);
@@ -187,24 +192,35 @@ export class WarmPool {
         this.#drop(entry);
         return undefined;
       }
+      const labels = {
+        [LABEL.warm]: warmName,
+        [LABEL.environmentId]: this.#opts.environmentId,
+        [LABEL.instance]: this.#opts.instanceId,
+        [LABEL.install]: this.#opts.installId,
+      };
+      // The pair waits together: its sidecar and proxy (refusing everything until the handover binds the item's rules).
+      egress = await runtime.openEgressPath({
+        settings: settings.egress ?? { policy: 'open', allowHosts: [] },
+        openNetworkMode: settings.networkMode,
+        ...(settings.egress?.environmentUrl ? { apiBaseUrl: settings.egress.environmentUrl } : {}),
+        name: `outpost-${warmName}-egress`,
+        labels,
+        user: sessionUser(false),
+      });
       const container = await runtime.startWarm({
         image: settings.image,
         name: `outpost-${warmName}`,
-        labels: {
-          [LABEL.warm]: warmName,
-          [LABEL.environmentId]: this.#opts.environmentId,
-          [LABEL.instance]: this.#opts.instanceId,
-          [LABEL.install]: this.#opts.installId,
-        },
+        labels,
         workspaceDir: paths.workspace(this.#opts.environmentId, warmName),
         user: sessionUser(settings.allowRoot ?? false),
         logFile: paths.sessionLog(this.#opts.environmentId, warmName),
-        networkMode: warmNetworkMode(settings) ?? 'none',
+        networkMode: egress.networkMode,
+        egressEnv: egress.env,
         ...(settings.mounts?.requested.length ? { readOnlyMounts: settings.mounts } : {}),
         limits: settings.limits,
         onLogError: (e) => logger.error('cannot write a warm container’s log', { container: warmName, error: e.message }),
       });
-      const warm = new WarmContainer(warmName, image.id, container, paths, this.#opts.environmentId);
+      const warm = new WarmContainer(warmName, image.id, container, paths, this.#opts.environmentId, egress);
       entry.container = warm;
       this.#retryMs = 0;
       void container.exited.then(() => this.#exitedOnItsOwn(entry, warm));
@@ -215,6 +231,7 @@ export class WarmPool {
       }
       return warm;
     } catch (e) {
+      await egress?.close().catch(() => {});
       removeWarmFiles(paths, this.#opts.environmentId, warmName);
       this.#drop(entry);
       this.#retryMs = Math.min(RETRY_MAX_MS, this.#retryMs ? this.#retryMs * 2 : RETRY_FIRST_MS);
@@ -258,13 +275,10 @@ export class WarmPool {
 }
 
 /**
- * The network a warm container can be started on before its item is known, or undefined when the
- * profile's sessions need what only an item can bring: under `api` and `allowlist` a session joins
- * its own egress sidecar, made for its item (the proxy logs each connection under the work id); the
- * environment's variables may be secrets, and a warm container holds none. Those start cold.
+ * Whether a profile's sessions can wait warm: under every policy (`api` and `allowlist` with their
+ * sidecar, bound to the item at the handover), unless the environment has variables — they may be
+ * secrets, and a warm container holds none; those start cold.
  */
-export function warmNetworkMode(settings: SessionSettings): string | undefined {
-  if (settings.env && Object.keys(settings.env).length > 0) return undefined;
-  const policy = settings.egress?.policy ?? 'open';
-  return policy === 'open' ? settings.networkMode : policy === 'none' ? 'none' : undefined;
+export function canWaitWarm(settings: SessionSettings): boolean {
+  return !settings.env || Object.keys(settings.env).length === 0;
 }

@@ -9,9 +9,11 @@ import { sessionKey } from '../store/paths.js';
 import { sweepOrphans } from './recovery.js';
 import type { SessionSettings } from './session-settings.js';
 import { ItemRun, type WorkerContext } from './supervisor.js';
-import { WarmPool, warmNetworkMode } from './warm-pool.js';
+import { canWaitWarm, WarmPool } from './warm-pool.js';
 
 const DOCKER_RETRY_MS = 2_000;
+/** How often to look again at what a live-looking Outpost on the same data folder holds (its record is stale after 30 s). */
+const SWEEP_AGAIN_MS = 10_000;
 /**
  * A shutdown may take the drain and the sessions' grace, and this much more for the last reports; past that, what is
  * still in flight is cut off as by a second stop request, so the process is gone within drain + grace + 5 s whatever
@@ -73,12 +75,14 @@ export class Worker {
   #shutdown: Promise<void> | undefined;
   #fatal: WorkerFatalError | undefined;
   #swept = false;
+  /** What the last sweep left to another Outpost that looked alive. */
+  #spared = 0;
   readonly #pool: WarmPool | undefined;
 
   constructor(opts: WorkerOptions) {
     this.#opts = opts;
     this.#claims = new ClaimStore(opts.paths.leases);
-    this.#pool = opts.warmContainers && warmNetworkMode(opts.session) !== undefined ? new WarmPool({ ...opts, environmentId: opts.provider.environmentId, settings: opts.session, size: opts.warmContainers }) : undefined;
+    this.#pool = opts.warmContainers && canWaitWarm(opts.session) ? new WarmPool({ ...opts, environmentId: opts.provider.environmentId, settings: opts.session, size: opts.warmContainers }) : undefined;
   }
 
   get state(): WorkerState {
@@ -119,7 +123,24 @@ export class Worker {
     this.#blockedBy = undefined;
     this.#setState({ status: 'starting' });
     logger.info('worker starting', { environment_id: provider.environmentId, max_sessions: this.#opts.maxSessions });
-    this.#loop = Promise.all([this.#pollLoop(this.#loopCtrl.signal), this.#keepAlive(this.#loopCtrl.signal)]).then(() => {});
+    this.#loop = Promise.all([this.#pollLoop(this.#loopCtrl.signal), this.#keepAlive(this.#loopCtrl.signal), this.#sweepAgain(this.#loopCtrl.signal)]).then(() => {});
+  }
+
+  /**
+   * While another Outpost on this data folder holds containers or claims, look again now and then:
+   * should it die (its record goes stale: store/paths.ts InstanceRecord), what it left is swept then,
+   * not at this worker's next start.
+   */
+  async #sweepAgain(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      await sleep(SWEEP_AGAIN_MS, signal);
+      if (signal.aborted || !this.#swept || this.#spared === 0) continue;
+      try {
+        this.#spared = (await sweepOrphans(this.#opts, this.#claims, AbortSignal.any([signal, this.#stopNowCtrl.signal]))).spared;
+      } catch (e) {
+        this.#opts.logger.warn('could not look again for what a stopped Outpost left', { error: this.#opts.provider.describe(e) });
+      }
+    }
   }
 
   /** Environment-level upkeep (Bridge heartbeats); a fatal failure stops the worker like a fatal poll. */
@@ -333,7 +354,7 @@ export class Worker {
       // Startup recovery runs before the first poll, as soon as Docker answers (it may be down at start).
       try {
         this.#starting('removing what an earlier Outpost left behind');
-        await sweepOrphans(this.#opts, this.#claims, AbortSignal.any([signal, this.#stopNowCtrl.signal]));
+        this.#spared = (await sweepOrphans(this.#opts, this.#claims, AbortSignal.any([signal, this.#stopNowCtrl.signal]))).spared;
         this.#starting('getting the session image ready');
         await this.#opts.prepare?.();
         this.#swept = true;
