@@ -1,7 +1,9 @@
 /**
  * Claim → first tool result for a scripted session: Outpost cold (--warm 0: a container created
  * and started per session), Outpost warm (--warm 1: the session handed to a runner already waiting)
- * and the SDK's own EnvironmentWorker serving the same sessions in-process, in the same run. Every
+ * and the SDK's own EnvironmentWorker serving the same sessions in-process, in the same run. Outpost
+ * runs on the default policy users get (`allowlist`: the session and its egress sidecar, the runner's
+ * calls through the worker's proxy over the sidecar's attach stream), and on `open` beside it. Every
  * time comes from the playground's records: when the poll answered, and when each request of the
  * item arrived (ack, first heartbeat, the runner's session retrieve, its event stream, the result).
  * Sessions come one at a time, a second apart, so each measures the path alone (a pool refilled),
@@ -59,9 +61,10 @@ async function served(environmentId: string): Promise<Steps[]> {
   return steps;
 }
 
-async function outpost(warm: number): Promise<Steps[]> {
-  const env = playground.createEnvironment(`bench-outpost-warm-${warm}`);
-  const worker = spawnWorker(url, env.environment.id, env.environmentKey, ['--max-sessions', '1', '--warm', String(warm), '--image', image]);
+async function outpost(warm: number, egress: 'allowlist' | 'open'): Promise<Steps[]> {
+  const env = playground.createEnvironment(`bench-outpost-${egress}-warm-${warm}`);
+  const policy = egress === 'open' ? ['--network', 'host'] : ['--egress', egress];
+  const worker = spawnWorker(url, env.environment.id, env.environmentKey, ['--max-sessions', '1', '--warm', String(warm), '--image', image, ...policy]);
   try {
     return await served(env.environment.id);
   } finally {
@@ -69,8 +72,10 @@ async function outpost(warm: number): Promise<Steps[]> {
   }
 }
 
-const cold = await outpost(0);
-const warm = await outpost(1);
+const cold = await outpost(0, 'allowlist');
+const warm = await outpost(1, 'allowlist');
+const openCold = await outpost(0, 'open');
+const openWarm = await outpost(1, 'open');
 
 // The SDK's EnvironmentWorker, in this process (it serves one item at a time too).
 const sdkEnv = playground.createEnvironment('bench-sdk');
@@ -89,15 +94,20 @@ const total = (s: Steps[]) => s.map((x) => x['first tool result']);
 const row = (label: string, v: number[]) => `${label.padEnd(38)} p50 ${p(v, 50).toFixed(0).padStart(5)} ms   p95 ${p(v, 95).toFixed(0).padStart(5)} ms`;
 const ratio = (a: number[], b: number[]) => `p50 ${(p(a, 50) / p(b, 50)).toFixed(1)}×   p95 ${(p(a, 95) / p(b, 95)).toFixed(1)}×`;
 console.log(`\nClaim (poll answered) → first tool result, ${count} sessions each, one at a time`);
-console.log(row('outpost cold (--warm 0)', total(cold)));
-console.log(row('outpost warm (--warm 1)', total(warm)));
+console.log(row('outpost cold, allowlist (default)', total(cold)));
+console.log(row('outpost warm, allowlist (default)', total(warm)));
+console.log(row('outpost cold, open', total(openCold)));
+console.log(row('outpost warm, open', total(openWarm)));
 console.log(row('SDK EnvironmentWorker (in-process)', total(sdk)));
-console.log(`ratio outpost cold / SDK                ${ratio(total(cold), total(sdk))}`);
-console.log(`ratio outpost warm / SDK                ${ratio(total(warm), total(sdk))}`);
+console.log(`ratio warm allowlist / SDK             ${ratio(total(warm), total(sdk))}`);
+console.log(`ratio cold allowlist / SDK             ${ratio(total(cold), total(sdk))}`);
+console.log(`ratio cold with sidecar / without      ${ratio(total(cold), total(openCold))}`);
+console.log(`ratio warm open / SDK                  ${ratio(total(openWarm), total(sdk))}`);
 console.log('\nWhere the time goes (p50 ms after the poll answered, when each request arrived)');
-console.log(`${''.padEnd(22)}${['cold', 'warm', 'SDK'].map((h) => h.padStart(8)).join('')}`);
-for (const step of STEPS) console.log(`${step.padEnd(22)}${[cold, warm, sdk].map((s) => p(s.map((x) => x[step]), 50).toFixed(0).padStart(8)).join('')}`);
-if (values.raw) for (const [label, steps] of [['cold', cold], ['warm', warm], ['SDK', sdk]] as const) console.log(`${label}: ${steps.map((x) => STEPS.map((k) => x[k].toFixed(0)).join('/')).join('  ')}`);
+const columns = [['cold', cold], ['warm', warm], ['cold open', openCold], ['warm open', openWarm], ['SDK', sdk]] as const;
+console.log(`${''.padEnd(22)}${columns.map(([h]) => h.padStart(10)).join('')}`);
+for (const step of STEPS) console.log(`${step.padEnd(22)}${columns.map(([, s]) => p(s.map((x) => x[step]), 50).toFixed(0).padStart(10)).join('')}`);
+if (values.raw) for (const [label, steps] of columns) console.log(`${label}: ${steps.map((x) => STEPS.map((k) => x[k].toFixed(0)).join('/')).join('  ')}`);
 const info = await new Docker().getImage(image).inspect().catch(() => undefined);
 console.log(`\nimage ${image}: ${info ? `${(info.Size / 1e6).toFixed(0)} MB` : 'not built'}`);
 process.exit(0);

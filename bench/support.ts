@@ -11,7 +11,7 @@ export function spawnWorker(baseUrl: string, environmentId: string, environmentK
   const dataDir = mkdtempSync(join(tmpdir(), 'outpost-bench-'));
   const proc = spawn(
     process.execPath,
-    [join(root, 'dist/electron/core/cli.js'), 'worker', '--base-url', baseUrl, '--environment-id', environmentId, '--data-dir', dataDir, '--network', 'host', ...args],
+    [join(root, 'dist/electron/core/cli.js'), 'worker', '--base-url', baseUrl, '--environment-id', environmentId, '--data-dir', dataDir, ...(args.includes('--egress') ? [] : ['--network', 'host']), ...args],
     { env: { ...process.env, OUTPOST_ENVIRONMENT_KEY: environmentKey }, stdio: ['ignore', 'ignore', 'inherit'] },
   );
   return { proc, dataDir };

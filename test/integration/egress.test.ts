@@ -82,7 +82,8 @@ describe('egress control: a session reaches what its environment allows, and not
 
   it('allowlist: a listed name and a *.domain are reached, the rest refused and logged; the session sees no socket, no host loopback, no way around', async () => {
     // The test servers listen on ports of their own: a name is open on 443 and 80 unless its entry names another.
-    const served = await serve({ egress: 'allowlist', allowHosts: [`pkg.test:${port['127.0.0.2']}`, `*.mirror.test:${port['127.0.0.3']}`, `intranet.test:${port['127.0.0.4']}`, '127.0.0.2', '127.0.0.3'] });
+    // Cold: the containers are found by the item's label while it runs (a warm pair's carry none: the claim names them).
+    const served = await serve({ egress: 'allowlist', warm: 0, allowHosts: [`pkg.test:${port['127.0.0.2']}`, `*.mirror.test:${port['127.0.0.3']}`, `intranet.test:${port['127.0.0.4']}`, '127.0.0.2', '127.0.0.3'] });
     const { sessionId, work } = playground.createSession(served.environmentId, {
       calls: [
         { name: 'bash', input: { command: probe(`http://pkg.test:${port['127.0.0.2']}/`) } },
@@ -160,7 +161,7 @@ describe('egress control: a session reaches what its environment allows, and not
     wire.destroy();
     try {
       const served = await serve({ egress: 'allowlist' }, dataDir);
-      await waitFor('the dead one’s sidecar swept', async () => (await outpostContainers(installId)).length === 0, 30_000);
+      await waitFor('the dead one’s sidecar swept', async () => !(await outpostContainers(installId)).some((c) => c.Id === sidecar.id), 30_000);
       assert.deepEqual(readdirSync(join(dataDir, 'egress')), []);
       await served.outpost.stopWorker('now');
     } finally {
