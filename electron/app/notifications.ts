@@ -75,11 +75,45 @@ export class NotificationPolicy {
 }
 
 /** What the adapter needs of Electron's Notification. */
-export type NotificationClass = new (options: { title: string; body: string }) => { on(event: 'click', listener: () => void): unknown; show(): void };
+export type NotificationClass = new (options: { title: string; body: string }) => {
+  on(event: 'click' | 'close' | 'failed', listener: () => void): unknown;
+  show(): void;
+};
+
+/**
+ * Desktop notifications, each held until it is clicked, closed or fails: Electron drops the
+ * events of a Notification that JavaScript no longer references, so a click on one the garbage
+ * collector took does nothing (electron/electron#16922).
+ */
+export class DesktopNotifications {
+  readonly #Notification: NotificationClass;
+  readonly #shown = new Set<InstanceType<NotificationClass>>();
+
+  constructor(Notification: NotificationClass) {
+    this.#Notification = Notification;
+  }
+
+  /** Shown now; `onClick` runs if the user clicks it. */
+  show(title: string, body: string, onClick?: () => void): void {
+    const shown = new this.#Notification({ title, body });
+    const release = () => void this.#shown.delete(shown);
+    shown.on('click', () => {
+      release();
+      onClick?.();
+    });
+    shown.on('close', release);
+    shown.on('failed', release);
+    this.#shown.add(shown);
+    shown.show();
+  }
+
+  /** How many are still on screen (held). */
+  get held(): number {
+    return this.#shown.size;
+  }
+}
 
 /** Show a notice; a click opens its view. */
-export function showNotice(Notification: NotificationClass, notice: DesktopNotice, open: (view: OpenView) => void): void {
-  const shown = new Notification({ title: notice.title, body: notice.body });
-  shown.on('click', () => open(notice.open));
-  shown.show();
+export function showNotice(notifications: DesktopNotifications, notice: DesktopNotice, open: (view: OpenView) => void): void {
+  notifications.show(notice.title, notice.body, () => open(notice.open));
 }

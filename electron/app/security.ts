@@ -21,12 +21,23 @@ export function hardenContents(contents: Contents): void {
 }
 
 /**
- * Deny every permission request (camera, notifications from the page, …) and add the CSP header
- * to whatever else the session loads; app:// answers carry it themselves (app-protocol.ts).
+ * The one permission the window needs: writing to the clipboard (Copy in the log view calls
+ * navigator.clipboard.writeText, which Chromium asks for as clipboard-sanitized-write). Granted to
+ * the app's own page in its main frame only — never reading the clipboard, never an iframe or
+ * another origin.
+ */
+export function mayUsePermission(permission: string, details: { requestingUrl?: string | undefined; isMainFrame: boolean }): boolean {
+  return permission === 'clipboard-sanitized-write' && details.isMainFrame && isAppUrl(details.requestingUrl ?? '');
+}
+
+/**
+ * Deny every other permission (camera, notifications from the page, reading the clipboard, …) and
+ * add the CSP header to whatever else the session loads; app:// answers carry it themselves
+ * (app-protocol.ts). Most web APIs check first and request when the check says no: both answer alike.
  */
 export function hardenSession(session: Pick<Session, 'setPermissionRequestHandler' | 'setPermissionCheckHandler' | 'webRequest'>): void {
-  session.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
-  session.setPermissionCheckHandler(() => false);
+  session.setPermissionRequestHandler((_contents, permission, callback, details) => callback(mayUsePermission(permission, details)));
+  session.setPermissionCheckHandler((_contents, permission, _origin, details) => mayUsePermission(permission, details));
   session.webRequest.onHeadersReceived((details, callback) =>
     callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] } }),
   );

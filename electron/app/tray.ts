@@ -1,19 +1,26 @@
 import type { Menu, MenuItemConstructorOptions, NativeImage, Tray } from 'electron';
 import { join } from 'node:path';
 import type { WorkerState } from '../../shared/states.js';
-import { trayIcon, trayMenu, trayTooltip, type TrayAction } from './tray-model.js';
+import { trayIcon, trayMenu, trayTooltip, type TrayAction, type TrayIcon } from './tray-model.js';
 
 export interface TrayDeps {
   tray: Pick<Tray, 'setImage' | 'setToolTip' | 'setContextMenu'>;
   buildMenu: (template: MenuItemConstructorOptions[]) => Menu;
   image: (path: string) => NativeImage;
   iconsFolder: string;
+  /** The platform's icon set: on macOS the Template images (black and alpha: the menu bar tints them for light and dark). */
+  platform: NodeJS.Platform;
   onAction: (action: TrayAction) => void;
+}
+
+/** An icon's file: macOS treats a name ending in Template (and its @2x) as a template image. */
+export function trayIconPath(folder: string, icon: TrayIcon, platform: NodeJS.Platform): string {
+  return join(folder, platform === 'darwin' ? `${icon}Template.png` : `${icon}.png`);
 }
 
 /** Renders the tray from the worker's state; it keeps no state of its own. */
 export function renderTray(deps: TrayDeps, state: WorkerState): void {
-  deps.tray.setImage(deps.image(join(deps.iconsFolder, `${trayIcon(state)}.png`)));
+  deps.tray.setImage(deps.image(trayIconPath(deps.iconsFolder, trayIcon(state), deps.platform)));
   deps.tray.setToolTip(trayTooltip(state));
   const template: MenuItemConstructorOptions[] = trayMenu(state).map((item) => {
     const action = item.action;

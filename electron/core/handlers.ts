@@ -33,6 +33,8 @@ export interface ServiceCore {
   readonly runtime: DockerRuntime;
   readonly history: HistoryStore;
   readonly appLogFile: string | undefined;
+  /** Every control-plane call's HTTP (the desktop app's is Electron's, with the system's proxy and certificates). */
+  readonly fetch: typeof fetch;
   readonly workerState: WorkerState;
   readonly items: ItemState[];
   startWorker(): Promise<void>;
@@ -134,7 +136,7 @@ export class OutpostService {
     const apiBaseUrl = arg.apiBaseUrl ?? this.#core.settings.apiBaseUrl;
     const key = new Secret(arg.apiKey.trim());
     try {
-      await new Account(apiBaseUrl, key).verify();
+      await new Account(apiBaseUrl, key, this.#core.fetch).verify();
     } catch (e) {
       throw e instanceof AccountError ? new UserError(e.message) : e;
     }
@@ -149,7 +151,7 @@ export class OutpostService {
     const key = await keyFor(this.#core.secrets, { kind: 'api-key' }, url);
     if (!key) throw new UserError('Add your API key first.');
     try {
-      return await call(new Account(url, key));
+      return await call(new Account(url, key, this.#core.fetch));
     } catch (e) {
       throw e instanceof AccountError ? new UserError(e.message) : e;
     }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { DataPaths, InstanceRecord, sessionKey } from './store/paths.js';
 import { AnthropicProvider } from './providers/anthropic/provider.js';
 import { BridgeProvider } from './providers/bridge.js';
+import { globalFetch } from './providers/http.js';
 import type { ControlPlane } from './providers/control-plane.js';
 import type { Resolver } from './egress/proxy.js';
 import type { PowerSource } from './worker/power.js';
@@ -46,6 +47,12 @@ export interface OutpostOptions {
   egressResolver?: Resolver;
   /** Whether the machine runs on battery (the settings' pauseOnBattery); none: never. */
   power?: PowerSource;
+  /**
+   * The HTTP of every control-plane call (the work loop, the environments view): the desktop app
+   * passes Electron's net.fetch, which follows the system's proxy settings, PAC and certificate
+   * store; the headless worker Node's fetch (with HTTPS_PROXY/NO_PROXY, cli/network.ts). Default: Node's.
+   */
+  fetch?: typeof fetch;
 }
 
 /**
@@ -68,6 +75,7 @@ export class Outpost implements ServiceCore {
   readonly secrets: SecretStore;
   readonly logger: Logger;
   readonly appLogFile: string | undefined;
+  readonly fetch: typeof fetch;
   /** Problems found while opening (a settings file kept aside), for each view to show when it attaches. */
   readonly startupNotices: string[] = [];
   readonly #opts: OutpostOptions;
@@ -91,6 +99,7 @@ export class Outpost implements ServiceCore {
     this.logger = opts.logger;
     this.secrets = opts.secrets;
     this.appLogFile = opts.appLogFile;
+    this.fetch = opts.fetch ?? globalFetch;
     this.paths = new DataPaths(opts.dataDir);
     this.runtime = new DockerRuntime();
     this.history = new HistoryStore(this.paths.root);
@@ -344,6 +353,7 @@ export class Outpost implements ServiceCore {
           interpreter: profile.interpreter,
           timeoutMs: profile.timeoutSeconds * 1000,
           resultsDir: join(paths.root, 'bridge-results'),
+          fetch: this.fetch,
         })
       : new AnthropicProvider({
           baseURL: profile.baseUrl,
@@ -352,6 +362,7 @@ export class Outpost implements ServiceCore {
           // Stable per install, unique per process (DESIGN §1.1).
           workerId: `${hostname()}-${this.#installId.slice(0, 8)}-${instanceId.slice(0, 8)}`,
           logger,
+          fetch: this.fetch,
         });
     const prepare = this.#opts.prepare ?? ((image: string) => ensureSessionImage({ runtime, image, logger, version: packageVersion() }));
     return new Worker({

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import type { IpcMainInvokeEvent } from 'electron';
 import { CHANNEL_NAMES, ipcChannel } from '../../shared/channels.js';
@@ -6,11 +7,11 @@ import type { WorkerState } from '../../shared/states.js';
 import { registerIpc, trustedSenderCheck } from '../../electron/app/ipc.js';
 import { CONTENT_SECURITY_POLICY } from '../../electron/app/app-protocol.js';
 import { hardenContents, hardenSession, secureWebPreferences } from '../../electron/app/security.js';
-import { renderTray } from '../../electron/app/tray.js';
+import { renderTray, trayIconPath } from '../../electron/app/tray.js';
 import { trayIcon, trayMenu } from '../../electron/app/tray-model.js';
 import { keepInTrayOnClose, mainWindowOptions } from '../../electron/app/window.js';
 import { askAboutRunningSessions } from '../../electron/app/dialogs.js';
-import { NotificationPolicy, showNotice, type DesktopNotice } from '../../electron/app/notifications.js';
+import { DesktopNotifications, NotificationPolicy, showNotice, type DesktopNotice } from '../../electron/app/notifications.js';
 import type { OpenView, ServiceEvent } from '../../shared/contract.js';
 
 /** Stand-ins for Electron's objects (its binary cannot run here): they record what the adapters do. */
@@ -96,8 +97,8 @@ describe('security hardening', () => {
   });
 
   it('denies permission requests and sends a strict CSP', () => {
-    let request: ((c: unknown, p: string, cb: (granted: boolean) => void) => void) | undefined;
-    let check: (() => boolean) | undefined;
+    let request: ((c: unknown, p: string, cb: (granted: boolean) => void, details: unknown) => void) | undefined;
+    let check: ((c: unknown, p: string, origin: string, details: unknown) => boolean) | undefined;
     let headers: ((d: { responseHeaders: Record<string, string[]> }, cb: (r: { responseHeaders: Record<string, string[]> }) => void) => void) | undefined;
     hardenSession({
       setPermissionRequestHandler: (fn: never) => void (request = fn),
@@ -105,9 +106,10 @@ describe('security hardening', () => {
       webRequest: { onHeadersReceived: (fn: never) => void (headers = fn) } as never,
     });
     let granted: boolean | undefined;
-    request!({}, 'media', (g) => (granted = g));
+    const ours = { requestingUrl: 'app://outpost/index.html', isMainFrame: true };
+    request!({}, 'media', (g) => (granted = g), ours);
     assert.equal(granted, false);
-    assert.equal(check!(), false);
+    assert.equal(check!({}, 'media', 'app://outpost', ours), false);
     let sent: Record<string, string[]> = {};
     headers!({ responseHeaders: { 'x-a': ['1'] } }, (r) => (sent = r.responseHeaders));
     assert.deepEqual(sent['Content-Security-Policy'], [CONTENT_SECURITY_POLICY]);
@@ -154,6 +156,7 @@ describe('tray', () => {
         buildMenu: ((t: never) => ((template = t), {})) as never,
         image: (p: string) => p as never,
         iconsFolder: '/icons',
+        platform: 'linux',
         onAction: (a) => void done.push(a),
       },
       { status: 'online', active: 3 },
@@ -164,6 +167,18 @@ describe('tray', () => {
     template.find((t) => t.label === 'Quit')!.click!();
     assert.deepEqual(done, ['pause', 'quit']);
     assert.ok(template.some((t) => t.type === 'separator'));
+  });
+
+  it('macOS gets Template images, and every icon named exists in build/tray for each OS', () => {
+    const folder = new URL('../../build/tray', import.meta.url).pathname;
+    for (const icon of ['off', 'idle', 'busy', 'paused', 'error'] as const) {
+      assert.match(trayIconPath(folder, icon, 'darwin'), new RegExp(`/${icon}Template\\.png$`));
+      for (const platform of ['darwin', 'win32', 'linux'] as const) {
+        const path = trayIconPath(folder, icon, platform);
+        assert.ok(existsSync(path), path);
+        assert.ok(existsSync(path.replace(/\.png$/, '@2x.png')), `${path} @2x`);
+      }
+    }
   });
 });
 
@@ -257,14 +272,14 @@ describe('desktop notifications', () => {
   });
 
   it('the adapter shows it through Electron’s Notification, and a click opens its view', () => {
-    const shown: Array<{ options: { title: string; body: string }; click?: () => void }> = [];
+    const shown: Array<{ options: { title: string; body: string }; listeners: Map<string, () => void> }> = [];
     class FakeNotification {
       readonly record: (typeof shown)[number];
       constructor(options: { title: string; body: string }) {
-        this.record = { options };
+        this.record = { options, listeners: new Map() };
       }
-      on(_event: 'click', listener: () => void) {
-        this.record.click = listener;
+      on(event: string, listener: () => void) {
+        this.record.listeners.set(event, listener);
         return this;
       }
       show() {
@@ -272,12 +287,57 @@ describe('desktop notifications', () => {
       }
     }
     const opened: OpenView[] = [];
+    const notifications = new DesktopNotifications(FakeNotification);
     const notice: DesktopNotice = { title: 'A session failed', body: 'sesn_1: exited 1', open: { view: 'log', environmentId: 'env_1', workId: 'work_1', title: 'sesn_1' } };
-    showNotice(FakeNotification, notice, (view) => opened.push(view));
+    showNotice(notifications, notice, (view) => opened.push(view));
     assert.equal(shown.length, 1);
     assert.deepEqual(shown[0]!.options, { title: 'A session failed', body: 'sesn_1: exited 1' });
     assert.deepEqual(opened, []);
-    shown[0]!.click!();
+    shown[0]!.listeners.get('click')!();
     assert.deepEqual(opened, [{ view: 'log', environmentId: 'env_1', workId: 'work_1', title: 'sesn_1' }]);
+  });
+
+  it('each notification stays referenced until clicked, closed or failed (else a click can be lost to the garbage collector)', () => {
+    const made: Array<Map<string, () => void>> = [];
+    class FakeNotification {
+      readonly listeners = new Map<string, () => void>();
+      constructor() {
+        made.push(this.listeners);
+      }
+      on(event: string, listener: () => void) {
+        this.listeners.set(event, listener);
+        return this;
+      }
+      show() {}
+    }
+    const notifications = new DesktopNotifications(FakeNotification);
+    for (let i = 0; i < 3; i++) notifications.show('t', 'b');
+    assert.equal(notifications.held, 3);
+    made[0]!.get('click')!();
+    made[1]!.get('close')!();
+    assert.equal(notifications.held, 1);
+    made[2]!.get('failed')!();
+    assert.equal(notifications.held, 0);
+  });
+
+});
+
+describe('what is packed', () => {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    productName?: string;
+    build: { appId: string; productName: string; mac: { extendInfo?: { LSUIElement?: boolean } }; win: { icon: string } };
+  };
+
+  it('the app’s name (and so its data folder) is Outpost: productName at the top level, where Electron’s app.getName() reads it', () => {
+    assert.equal(pkg.productName, 'Outpost');
+    assert.equal(pkg.build.productName, pkg.productName);
+  });
+
+  it('macOS: a tray app without a dock icon (LSUIElement); Windows: an ICO icon that exists', () => {
+    assert.equal(pkg.build.mac.extendInfo?.LSUIElement, true);
+    assert.match(pkg.build.win.icon, /\.ico$/);
+    const ico = readFileSync(new URL(`../../${pkg.build.win.icon}`, import.meta.url));
+    assert.deepEqual([...ico.subarray(0, 4)], [0, 0, 1, 0], 'an ICO header');
+    assert.ok(ico.readUInt16LE(4) >= 1);
   });
 });

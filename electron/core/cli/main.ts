@@ -19,6 +19,7 @@ import { ShutdownPolicy, stopOnSignals } from '../shutdown.js';
 import { UserError } from '../base/user-error.js';
 import { useWorkerV8Flags } from './worker-v8.js';
 import { wipeFromInitialEnvironment } from './initial-environment.js';
+import { controlPlaneFetch, proxyVariablesSet } from './network.js';
 
 /** The headless `outpost` command: a head over the same Outpost as the desktop app. */
 async function main(argv: string[]): Promise<number> {
@@ -89,7 +90,11 @@ async function workerCommand(args: WorkerArgs, served: EnvironmentProfile | unde
   const appLogFile = join(args['data-dir'], 'logs', 'outpost.log');
   const log = headlessLog(appLogFile, args['log-format']);
   const secrets = new OverlaySecretStore(new KeytarSecretStore(process.env['OUTPOST_KEYCHAIN_SERVICE'] || 'Outpost'), held);
+  // The control plane through the proxy HTTPS_PROXY/HTTP_PROXY name, unless NO_PROXY matches (cli/network.ts).
+  const fetch = await controlPlaneFetch(process.env);
+  if (fetch) log.logger.info('control-plane calls go through the proxy the environment names', { variables: proxyVariablesSet(process.env).join(','), no_proxy: process.env['no_proxy'] ?? process.env['NO_PROXY'] ?? '' });
   const outpost = Outpost.open({
+    ...(fetch ? { fetch } : {}),
     dataDir: args['data-dir'],
     // The keychain is loaded only when a key is asked for that the flags did not bring (the dashboard's setup).
     // OUTPOST_KEYCHAIN_SERVICE keeps a second install's (or a test's) keys apart from the user's own.

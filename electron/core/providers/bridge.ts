@@ -1,3 +1,4 @@
+import { globalFetch } from './http.js';
 import { backoff } from '@anthropic-ai/sdk/lib/environments/index';
 import { z } from 'zod';
 import { controlPlaneId, isControlPlaneId, quoteId } from '../../../shared/ids.js';
@@ -60,6 +61,8 @@ export interface BridgeProviderOptions {
   resultsDir?: string;
   /** Each request, headers and body, is cut off after this long (REQUEST_TIMEOUT_MS by default). */
   requestTimeoutMs?: number;
+  /** The HTTP: Node's fetch by default, Electron's net.fetch in the desktop app. */
+  fetch?: typeof fetch;
 }
 
 /** A result on its way to the API: retried with backoff until delivered, or the API says the item is gone. */
@@ -358,8 +361,9 @@ export class BridgeProvider implements ControlPlane {
   }
 
   /** Create a bridge environment (`byoc`: compute on this machine). */
-  static async createEnvironment(opts: { baseURL: string; token: Secret; provider?: string; metadata?: Record<string, unknown> }) {
+  static async createEnvironment(opts: { baseURL: string; token: Secret; provider?: string; metadata?: Record<string, unknown>; fetch?: typeof fetch }) {
     const raw = await bridgeRequest({
+      fetchImpl: opts.fetch ?? globalFetch,
       baseURL: opts.baseURL,
       token: opts.token,
       call: 'environment create',
@@ -394,6 +398,7 @@ export class BridgeProvider implements ControlPlane {
       body,
       signal: signal ? AbortSignal.any([signal, stopNow]) : stopNow,
       timeoutMs: this.#opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
+      fetchImpl: this.#opts.fetch ?? globalFetch,
     });
   }
 }
@@ -471,18 +476,19 @@ interface BridgeRequest {
   body?: unknown;
   signal?: AbortSignal;
   timeoutMs: number;
+  fetchImpl: typeof fetch;
 }
 
 /** Bridge answers are small JSON documents. */
 const MAX_BODY_BYTES = 1 << 20;
 
 /** One call, bounded end to end: the timeout covers the answer's headers and its body (DESIGN §4). No retries here. */
-async function bridgeRequest({ baseURL, token, call, method, path, body, signal, timeoutMs }: BridgeRequest): Promise<unknown> {
+async function bridgeRequest({ baseURL, token, call, method, path, body, signal, timeoutMs, fetchImpl }: BridgeRequest): Promise<unknown> {
   const bound = deadline(timeoutMs, ...(signal ? [signal] : []));
   let res: Response;
   let text: string;
   try {
-    res = await fetch(`${baseURL.replace(/\/+$/, '')}${path}`, {
+    res = await fetchImpl(`${baseURL.replace(/\/+$/, '')}${path}`, {
       method,
       headers: { authorization: `Bearer ${token.reveal()}`, 'content-type': 'application/json', 'anthropic-beta': 'ccr-byoc-2025-07-29' },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),

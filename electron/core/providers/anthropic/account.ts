@@ -3,6 +3,7 @@ import type { BetaEnvironment } from '@anthropic-ai/sdk/resources/beta/environme
 import type { EnvironmentSummary } from '../../../../shared/contract.js';
 import type { Secret } from '../../secrets/secret.js';
 import { describeApiError, REQUEST_TIMEOUT_MS } from './api.js';
+import { globalFetch } from '../http.js';
 
 /** A failed account call in words the user can act on: where it went and what the API said. */
 export class AccountError extends Error {
@@ -21,10 +22,10 @@ export class Account {
   readonly #client: Anthropic;
   readonly #baseURL: string;
 
-  constructor(baseURL: string, apiKey: Secret) {
+  constructor(baseURL: string, apiKey: Secret, fetchImpl: typeof fetch = globalFetch) {
     this.#baseURL = baseURL;
     // authToken null: an ANTHROPIC_AUTH_TOKEN in the environment is never sent alongside.
-    this.#client = new Anthropic({ baseURL, apiKey: apiKey.reveal(), authToken: null, timeout: REQUEST_TIMEOUT_MS, maxRetries: 1 });
+    this.#client = new Anthropic({ baseURL, apiKey: apiKey.reveal(), authToken: null, timeout: REQUEST_TIMEOUT_MS, maxRetries: 1, fetch: fetchImpl });
   }
 
   /** One cheap call that the API refuses with a wrong key. */

@@ -6,6 +6,7 @@ import type { Logger } from '../../logs/log.js';
 import { sleep } from '../../base/timing.js';
 import type { WorkItem } from '../control-plane.js';
 import { readCapped } from '../capped-body.js';
+import { globalFetch } from '../http.js';
 
 /**
  * A bounded wait per request, headers and body (see boundedFetch): a control plane that never
@@ -33,8 +34,8 @@ export function retryAfterCapMs(): number {
  * The work endpoints answer small JSON documents; nothing on this client streams.
  */
 const MAX_BODY_BYTES = 1 << 20;
-export const boundedFetch: typeof fetch = async (input, init) => {
-  const res = await fetch(input, init);
+export const boundedFetch = (fetchImpl: typeof fetch = globalFetch): typeof fetch => async (input, init) => {
+  const res = await fetchImpl(input, init);
   // …and up to a size: read whole, a 50 MB poll body would grow the worker's memory by hundreds of MiB.
   const body = await readCapped(res, MAX_BODY_BYTES);
   return new Response(res.status === 204 || res.status === 304 ? null : new Uint8Array(body), { status: res.status, statusText: res.statusText, headers: res.headers });

@@ -8,6 +8,7 @@ import type { Logger } from '../../logs/log.js';
 import { Secret } from '../../secrets/secret.js';
 import type { ClaimRecord, ClaimRecorder, ContainerWork, ControlPlane, ItemLifecycle, ItemOutcome, LifecycleEnd, WorkItem } from '../control-plane.js';
 import { connectionCause, MalformedWorkError } from '../control-plane.js';
+import { globalFetch } from '../http.js';
 import { MAX_RETRIES, boundedFetch, describeApiError, ItemChannel, REQUEST_TIMEOUT_MS, withRetries, workSchema } from './api.js';
 import { LeaseKeeper } from './lease.js';
 
@@ -34,6 +35,8 @@ export interface AnthropicProviderOptions {
   logger: Logger;
   /** Retries of each call (Outpost's own, logged, Retry-After capped); the poll loop adds its own backoff on top. */
   maxRetries?: number;
+  /** The HTTP under the SDK: Node's fetch by default, Electron's net.fetch in the desktop app. */
+  fetch?: typeof fetch;
 }
 
 /**
@@ -51,6 +54,7 @@ export class AnthropicProvider implements ControlPlane {
   readonly #client: Anthropic;
   readonly #maxRetries: number;
   readonly #logger: Logger;
+  readonly #fetch: typeof fetch;
   readonly #credentials = new Map<string, ItemCredentials>();
 
   constructor(opts: AnthropicProviderOptions) {
@@ -60,6 +64,7 @@ export class AnthropicProvider implements ControlPlane {
     this.#environmentKey = opts.environmentKey;
     this.#maxRetries = opts.maxRetries ?? MAX_RETRIES;
     this.#logger = opts.logger;
+    this.#fetch = opts.fetch ?? globalFetch;
     this.#client = this.#clientFor(opts.environmentKey);
   }
 
@@ -69,7 +74,7 @@ export class AnthropicProvider implements ControlPlane {
    */
   #clientFor(credential: Secret): Anthropic {
     // Polls have their own, shorter limit (POLL_TIMEOUT_MS).
-    return new Anthropic({ baseURL: this.baseURL, apiKey: null, authToken: credential.reveal(), maxRetries: 0, timeout: REQUEST_TIMEOUT_MS, fetch: boundedFetch });
+    return new Anthropic({ baseURL: this.baseURL, apiKey: null, authToken: credential.reveal(), maxRetries: 0, timeout: REQUEST_TIMEOUT_MS, fetch: boundedFetch(this.#fetch) });
   }
 
   #call<T>(what: string, call: (signal: AbortSignal) => Promise<T>, signal: AbortSignal): Promise<T> {

@@ -1,0 +1,226 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, afterEach, describe, it } from 'node:test';
+import { loadMain, restoreProcess, type FakeElectron, type FakeOptions, type FakeWindow } from '../helpers/fake-electron.js';
+
+/**
+ * The desktop app's main process (electron/main.ts), loaded under Node with a recording fake
+ * `electron` and the real core: what a user sees at launch, on a second launch, when the
+ * window closes, when the renderer crashes and at quit — per OS where the OS changes it.
+ */
+const MAIN = new URL('../../electron/main.ts', import.meta.url).pathname;
+const folders: string[] = [];
+const fresh = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'outpost-desktop-'));
+  folders.push(dir);
+  return dir;
+};
+after(() => folders.forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterEach(() => restoreProcess());
+
+async function launch(options: Partial<FakeOptions> = {}): Promise<FakeElectron> {
+  const dir = fresh();
+  const electron = await loadMain(MAIN, { platform: 'linux', userData: join(dir, 'data'), logs: join(dir, 'logs'), home: join(dir, 'home'), ...options });
+  electron.fireReady();
+  return electron;
+}
+
+/**
+ * Launched and settled: the tray is up. What start() does after it runs in the same turn, so
+ * it is done by the time this resumes.
+ */
+async function started(options: Partial<FakeOptions> = {}): Promise<FakeElectron> {
+  const electron = await launch(options);
+  await electron.until(() => electron.trays.length > 0 || electron.exitCode !== undefined);
+  assert.equal(electron.exitCode, undefined, `started: ${JSON.stringify(electron.calls('dialog.showErrorBox')[0]?.args)}`);
+  return electron;
+}
+
+/** Quit from the tray: the core is closed, then the app quits. */
+async function quit(electron: FakeElectron): Promise<void> {
+  electron.trays[0]!.choose('Quit');
+  await electron.until(() => electron.quitted);
+}
+
+const window = (electron: FakeElectron): FakeWindow => electron.windows.at(-1)!;
+
+describe('desktop main: launch', () => {
+  it('first run: no default menu, schemes before ready, the window shown on ready-to-show with the theme’s background', async () => {
+    const electron = await started({ dark: true });
+    const menu = electron.calls('Menu.setApplicationMenu')[0];
+    assert.ok(menu && menu.args[0] === null && !menu.ready, 'the default menu (Reload, DevTools) is removed before ready');
+    assert.equal(electron.calls('protocol.registerSchemesAsPrivileged')[0]?.ready, false);
+    assert.equal(electron.calls('protocol.handle')[0]?.ready, true);
+    const win = window(electron);
+    assert.equal(win.options['show'], false);
+    assert.equal(win.options['backgroundColor'], '#18181a', 'dark theme: the dark page colour, no white flash');
+    assert.equal(win.visible, false, 'not shown before its first paint');
+    win.emit('ready-to-show');
+    assert.equal(win.visible, true);
+    // The first load in this process: a library that registers IPC at import (electron-log/main does) shows here.
+    assert.deepEqual([...electron.ipcListeners.keys(), ...electron.ipcHandlers.keys()].filter((c) => !c.startsWith('outpost:')), []);
+    await quit(electron);
+  });
+
+  it('light theme: the light background', async () => {
+    const electron = await started({ dark: false });
+    assert.equal(window(electron).options['backgroundColor'], '#f7f7f5');
+    await quit(electron);
+  });
+
+  it('a failed start says why in a dialog and exits, instead of holding the single-instance lock with no window', async () => {
+    const dir = fresh();
+    const notAFolder = join(dir, 'file');
+    writeFileSync(notAFolder, 'x');
+    const electron = await launch({ userData: join(notAFolder, 'data') });
+    await electron.until(() => electron.exitCode !== undefined);
+    const [title, content] = electron.calls('dialog.showErrorBox')[0]?.args ?? [];
+    assert.match(String(title), /Outpost could not start/);
+    assert.match(String(content), /ENOTDIR|not a directory/);
+    assert.equal(electron.exitCode, 1);
+  });
+
+  it('a second launch brings the window back', async () => {
+    const electron = await started();
+    const win = window(electron);
+    win.emit('ready-to-show');
+    win.userClose();
+    assert.equal(win.visible, false, 'closed to the tray');
+    assert.equal(win.destroyed, false);
+    electron.app.emit('second-instance', {}, [], '/');
+    assert.equal(win.visible, true);
+    await quit(electron);
+  });
+
+  it('macOS: opening the app again from the Finder (activate) shows the window', async () => {
+    const electron = await started({ platform: 'darwin' });
+    const win = window(electron);
+    win.emit('ready-to-show');
+    win.userClose();
+    assert.equal(win.visible, false);
+    electron.app.emit('activate', {}, false);
+    assert.equal(win.visible, true);
+    await quit(electron);
+  });
+
+  it('closing the window keeps Outpost in the tray and says so once; Quit closes the core and quits', async () => {
+    const electron = await started();
+    const win = window(electron);
+    win.emit('ready-to-show');
+    win.userClose();
+    win.emit('ready-to-show');
+    electron.trays[0]!.choose('Open Outpost');
+    win.userClose();
+    assert.equal(electron.notifications.filter((n) => /still running/.test(n.options.title)).length, 1);
+    await quit(electron);
+    assert.equal(electron.quitted, true);
+  });
+
+  it('a crashed renderer is reloaded once and reported; a second crash does not loop', async () => {
+    const electron = await started();
+    const win = window(electron);
+    win.webContents.emit('render-process-gone', {}, { reason: 'crashed', exitCode: 139 });
+    assert.equal(win.webContents.reloads, 1);
+    assert.ok(electron.notifications.some((n) => /window stopped/i.test(n.options.title)), 'the user is told');
+    const log = readFileSync(join(electron.options.logs, 'outpost.log'), 'utf8');
+    assert.match(log, /renderer.*crashed/i);
+    win.webContents.emit('render-process-gone', {}, { reason: 'crashed', exitCode: 139 });
+    assert.equal(win.webContents.reloads, 1, 'no reload loop');
+    await quit(electron);
+  });
+});
+
+describe('desktop main: security', () => {
+  it('electron-log registers no IPC listener and no preload of its own', async () => {
+    const electron = await started();
+    assert.deepEqual(
+      [...electron.ipcListeners.keys(), ...electron.ipcHandlers.keys()].filter((c) => !c.startsWith('outpost:')),
+      [],
+      'only the contract’s channels',
+    );
+    assert.equal(electron.calls('session.registerPreloadScript').length + electron.calls('session.setPreloads').length, 0);
+    await quit(electron);
+  });
+
+  it('the clipboard: writing granted to the app’s own main frame only; every other permission denied', async () => {
+    const electron = await started();
+    const ask = (permission: string, details: Record<string, unknown>) => {
+      let granted: boolean | undefined;
+      electron.permission.request!({}, permission, (g) => (granted = g), details);
+      return granted;
+    };
+    const ours = { requestingUrl: 'app://outpost/index.html', isMainFrame: true };
+    assert.equal(ask('clipboard-sanitized-write', ours), true);
+    assert.equal(ask('clipboard-sanitized-write', { requestingUrl: 'app://outpost/index.html', isMainFrame: false }), false, 'not an iframe');
+    assert.equal(ask('clipboard-sanitized-write', { requestingUrl: 'https://evil.example/', isMainFrame: true }), false);
+    assert.equal(ask('clipboard-read', ours), false, 'reading the clipboard is not needed');
+    assert.equal(ask('media', ours), false);
+    assert.equal(electron.permission.check!({}, 'clipboard-sanitized-write', 'app://outpost', { requestingUrl: 'app://outpost/index.html', isMainFrame: true }), true);
+    assert.equal(electron.permission.check!({}, 'clipboard-sanitized-write', 'https://evil.example', { requestingUrl: 'https://evil.example/', isMainFrame: true }), false);
+    assert.equal(electron.permission.check!({}, 'notifications', 'app://outpost', { requestingUrl: 'app://outpost/index.html', isMainFrame: true }), false);
+    await quit(electron);
+  });
+});
+
+describe('desktop main: the user’s network', () => {
+  it('control-plane calls go through Electron’s net.fetch (the system’s proxy, PAC and certificates), not Node’s fetch', async () => {
+    const electron = await started();
+    const win = window(electron);
+    const fromOurWindow = { sender: win.webContents, senderFrame: { url: 'app://outpost/index.html', parent: null } };
+    // Port 9 (discard) on loopback: nothing answers; what matters is which stack made the call.
+    const reply = (await electron.ipcHandlers.get('outpost:account.connect')!(fromOurWindow, { apiKey: 'sk-ant-test-0123456789', apiBaseUrl: 'http://127.0.0.1:9' })) as { error?: { message: string } };
+    assert.match(reply.error?.message ?? '', /127\.0\.0\.1:9/);
+    assert.ok(electron.calls('net.fetch').some((c) => String(c.args[0]).startsWith('http://127.0.0.1:9/v1/environments')), 'the call went through net.fetch');
+    await quit(electron);
+  });
+});
+
+describe('desktop main: each OS', () => {
+  it('Windows: the AppUserModelID matches the installer’s, and a left click on the tray opens the window', async () => {
+    const electron = await started({ platform: 'win32' });
+    const appId = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { build: { appId: string } }).build.appId;
+    assert.deepEqual(electron.calls('app.setAppUserModelId')[0]?.args, [appId]);
+    const win = window(electron);
+    win.emit('ready-to-show');
+    win.userClose();
+    electron.trays[0]!.emit('click');
+    assert.equal(win.visible, true);
+    await quit(electron);
+  });
+
+  it('macOS: no dock icon, Template tray images, and an Edit menu so copy and paste keys work', async () => {
+    const electron = await started({ platform: 'darwin' });
+    assert.equal(electron.calls('app.dock.hide').length, 1);
+    assert.match(electron.trays[0]!.image!.path, /Template\.png$/);
+    const template = (electron.applicationMenu as { template: Array<{ role?: string }> }).template;
+    assert.ok(template.some((m) => m.role === 'editMenu'));
+    assert.ok(!JSON.stringify(template).includes('toggleDevTools'));
+    await quit(electron);
+  });
+
+  it('Linux: the window’s own menu holds Quit (stock GNOME shows no tray icon)', async () => {
+    const electron = await started({ platform: 'linux' });
+    const menu = window(electron).menu as { template: Array<{ submenu?: Array<{ label?: string; role?: string; click?: () => void }> }> };
+    const quitItem = menu.template.flatMap((m) => m.submenu ?? []).find((i) => i.label === 'Quit Outpost');
+    assert.ok(quitItem?.click, 'a Quit in the window');
+    quitItem.click();
+    await electron.until(() => electron.quitted);
+  });
+
+  it('started at login (--hidden), it stays in the tray', async () => {
+    const electron = await started({ argv: ['--hidden'] });
+    assert.ok(electron.windows.every((w) => !w.visible));
+    electron.windows.forEach((w) => w.emit('ready-to-show'));
+    assert.ok(electron.windows.every((w) => !w.visible), 'not even once it has loaded');
+    await quit(electron);
+  });
+
+  it('macOS: opened at login, it stays in the tray', async () => {
+    const electron = await started({ platform: 'darwin', loginItem: { wasOpenedAtLogin: true } });
+    electron.windows.forEach((w) => w.emit('ready-to-show'));
+    assert.ok(electron.windows.every((w) => !w.visible));
+    await quit(electron);
+  });
+});
