@@ -40,6 +40,8 @@ export const workerArgs = z.object({
   'allow-root': z.boolean().default(false),
   'environment-key-file': z.string().min(1).optional(),
   'pause-on-battery': z.boolean().default(false),
+  /** The Docker engine (unix:///…, tcp://…): before DOCKER_HOST, the current Docker context and the engines' sockets. */
+  'docker-host': z.string().min(1).optional(),
 });
 export type WorkerArgs = z.infer<typeof workerArgs>;
 
@@ -175,6 +177,10 @@ Options:
                           credentials) instead of OUTPOST_ENVIRONMENT_KEY; one key, a trailing newline allowed
   --pause-on-battery      claim nothing while this machine runs on battery (running sessions finish), claim again
                           on power (Linux: the kernel's power supplies)
+  --docker-host URL       the Docker engine to use (unix:///PATH, tcp://HOST:PORT). Without it: DOCKER_HOST, else
+                          the current Docker context (docker context use), else the socket of Docker Desktop,
+                          OrbStack, Colima, Rancher Desktop or Podman, else /var/run/docker.sock; the first
+                          lines of the log say which engine was found and how
   --data-dir DIR          where logs, workspaces and state live (default ${defaultDataDir()})
   --log-format text|json  (default text)
   --dashboard             also serve Outpost's window on 127.0.0.1, behind a random token, and print its URL;

@@ -97,6 +97,7 @@ async function workerCommand(args: WorkerArgs, served: EnvironmentProfile | unde
     logger: log.logger,
     appLogFile,
     power: new LinuxPowerSupply(),
+    ...(args['docker-host'] ? { dockerHost: args['docker-host'] } : {}),
   });
   if (args['pause-on-battery']) outpost.updateSettings({ pauseOnBattery: true });
   // The dashboard's environments view uses it; the worker never does. Bound to the API URL the flags (or else the settings) name.
