@@ -176,7 +176,7 @@ Options:
                           read the environment key from this file (a Docker or Kubernetes secret, systemd's
                           credentials) instead of OUTPOST_ENVIRONMENT_KEY; one key, a trailing newline allowed
   --pause-on-battery      claim nothing while this machine runs on battery (running sessions finish), claim again
-                          on power (Linux: the kernel's power supplies)
+                          on power (Linux only: the kernel's power supplies; elsewhere the desktop app's setting)
   --docker-host URL       the Docker engine to use (unix:///PATH, tcp://HOST:PORT). Without it: DOCKER_HOST, else
                           the current Docker context (docker context use), else the socket of Docker Desktop,
                           OrbStack, Colima, Rancher Desktop or Podman, else /var/run/docker.sock; the first
@@ -231,7 +231,7 @@ export function workerFlagsToArgv(values: Record<string, unknown>): string[] {
 }
 
 /** `outpost worker`'s flags, or what to tell the user: usage to stdout (help) or a complaint to stderr (exit 64). */
-export function parseWorkerArgs(argv: string[]): { args: WorkerArgs; served?: EnvironmentProfile } | { exit: number; stdout?: string; stderr?: string } {
+export function parseWorkerArgs(argv: string[], platform: NodeJS.Platform = process.platform): { args: WorkerArgs; served?: EnvironmentProfile } | { exit: number; stdout?: string; stderr?: string } {
   let raw: Record<string, unknown>;
   try {
     raw = parseArgs({ args: argv, options: workerFlagOptions(), strict: true }).values;
@@ -245,6 +245,10 @@ export function parseWorkerArgs(argv: string[]): { args: WorkerArgs; served?: En
     return { exit: EXIT_USAGE, stderr: `outpost: ${words.join('; ')}\n` };
   }
   const args = parsed.data;
+  // Only Linux's power supplies are read by the headless worker (worker/power.ts): elsewhere the flag would do nothing, silently.
+  if (args['pause-on-battery'] && platform !== 'linux') {
+    return { exit: EXIT_USAGE, stderr: `outpost: --pause-on-battery: the headless worker reads the power supply only on Linux (/sys/class/power_supply); on ${platform} use the desktop app's "Claim nothing on battery", which reads the system's own power state\n` };
+  }
   const missing = (['base-url', 'environment-id'] as const).filter((flag) => !args[flag]);
   // A dashboard without either sets its environment up from the window.
   if (missing.length > 0 && !(args.dashboard && missing.length === 2)) {

@@ -96,7 +96,8 @@ async function workerCommand(args: WorkerArgs, served: EnvironmentProfile | unde
     secrets,
     logger: log.logger,
     appLogFile,
-    power: new LinuxPowerSupply(),
+    // Only Linux's power supplies can be read here (--pause-on-battery is refused elsewhere).
+    ...(process.platform === 'linux' ? { power: new LinuxPowerSupply() } : {}),
     ...(args['docker-host'] ? { dockerHost: args['docker-host'] } : {}),
   });
   if (args['pause-on-battery']) outpost.updateSettings({ pauseOnBattery: true });

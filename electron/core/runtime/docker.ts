@@ -5,6 +5,7 @@ import { openSessionEgress, type SessionEgress, type SessionEgressOptions } from
 import { PRIVATE_FILE_MODE } from '../store/paths.js';
 import { createContainer } from './create-container.js';
 import { frameHandover } from './handover-frame.js';
+import { engineHostPath } from './host-path.js';
 import { LABEL, SESSION_USER_VARIABLE } from './labels.js';
 import { CappedSink, DEFAULT_SESSION_LOG_LIMIT_BYTES, RedactingLines } from './session-log.js';
 import type { ContainerSpec, ImageInfo, OutpostContainer, RunningSession, SessionRuntime, WarmSession, WarmSpec } from './session-runtime.js';
@@ -148,8 +149,8 @@ export class DockerRuntime implements SessionRuntime {
         // copy would be a second one with no cap. Attach still delivers with the driver none
         // (test/integration/session-log-cap.test.ts).
         LogConfig: { Type: 'none', Config: {} },
-        Binds: [`${spec.workspaceDir}:/workspace`],
-        ...(readOnlyMounts.length ? { Mounts: readOnlyMounts.map((m) => ({ Type: 'bind' as const, Source: m.source, Target: m.target, ReadOnly: true })) } : {}),
+        Binds: [`${engineHostPath(spec.workspaceDir)}:/workspace`],
+        ...(readOnlyMounts.length ? { Mounts: readOnlyMounts.map((m) => ({ Type: 'bind' as const, Source: engineHostPath(m.source), Target: m.target, ReadOnly: true })) } : {}),
         NetworkMode: spec.networkMode,
         SecurityOpt: ['no-new-privileges'],
         CapDrop: ['ALL'],
