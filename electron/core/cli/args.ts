@@ -129,6 +129,7 @@ export function prepareDataDir(dir: string): string | null {
 }
 
 export const USAGE = `Usage: outpost worker --base-url URL --environment-id ID [options]
+       outpost doctor [--docker-host URL] [--data-dir DIR] [--no-keychain]
        outpost worker --dashboard [--base-url URL --environment-id ID] [options]
        outpost image build [--worker] [--offline]
        outpost service install|uninstall|status [--system|--user] [options]
@@ -188,6 +189,10 @@ Options:
                           (keys then go to the system keychain). OUTPOST_API_KEY, if set, is held in memory
                           for the dashboard's environments view.
   --dashboard-port N      the dashboard's port (default: any free port)
+
+outpost doctor checks what sessions need here, one line each (✔, or ✘ with the fix): the Docker engine
+and how it was found, rootless or not, the session image, a session container, its workspace, the data
+folder shared with the engine, the egress path, the keychain. Exit 0 only when all pass.
 
 outpost image build builds Outpost's session image (outpost-session:latest) from the
 Dockerfile on node:22; --offline builds it with no registry, from this Debian machine's

@@ -28,6 +28,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'image') return imageCommand(rest);
   if (command === 'bridge') return bridgeCommand(rest);
   if (command === 'service') return serviceCommand(rest);
+  if (command === 'doctor') return (await import('./doctor.js')).doctorCommand(rest);
   if (command !== 'worker') {
     const help = command === undefined || command === '--help' || command === 'help';
     terminal.err(help ? USAGE : `outpost: unknown command '${command}'\n\n${USAGE}`);
