@@ -128,6 +128,12 @@ export const settingsSchema = z.object({
   /** Claim nothing while the machine runs on battery (running sessions finish); claim again on power. */
   pauseOnBattery: z.boolean().default(false),
   logRetentionDays: z.number().int().min(1).max(365).default(14),
+  /**
+   * The Docker engine to use (unix:///…, tcp://…, npipe://…), as --docker-host names it; empty: found
+   * as the docker CLI finds it (DOCKER_HOST, the current context, the desktop engines' sockets).
+   * Read when Outpost opens.
+   */
+  dockerHost: z.string().trim().max(500).default(''),
   /** Where the API key manages environments (the desktop's "Anthropic API" URL). */
   apiBaseUrl: keySafeUrl.default('https://api.anthropic.com'),
 });

@@ -15,7 +15,9 @@ import type { Resolver } from './egress/proxy.js';
 import type { PowerSource } from './worker/power.js';
 import type { EgressSettings } from './runtime/session-egress.js';
 import { DockerRuntime } from './runtime/docker.js';
-import { unsupportedDockerHost } from './runtime/docker-host.js';
+import { openEngine, type EngineEndpoint } from './runtime/engine.js';
+import { describeEngine, engineLine } from './runtime/engine-info.js';
+import { sessionUidNote } from './runtime/workspace.js';
 import { FORWARDER_IMAGE } from './runtime/egress-sidecar.js';
 import { checkMounts, ReadOnlyMounts } from './runtime/mounts.js';
 import type { SessionSettings } from './worker/session-settings.js';
@@ -53,6 +55,8 @@ export interface OutpostOptions {
    * store; the headless worker Node's fetch (with HTTPS_PROXY/NO_PROXY, cli/network.ts). Default: Node's.
    */
   fetch?: typeof fetch;
+  /** The Docker engine to use (--docker-host); before the settings' choice, DOCKER_HOST and the rest (runtime/engine.ts). */
+  dockerHost?: string;
 }
 
 /**
@@ -71,6 +75,9 @@ export class Outpost implements ServiceCore {
   readonly events = new Emitter<ServiceEvent>(redactDeep);
   readonly paths: DataPaths;
   readonly runtime: DockerRuntime;
+  /** The engine found at open, and how; undefined when the one named cannot serve (#engineProblem says why). */
+  readonly engine: { endpoint: EngineEndpoint; othersFound: string[] } | undefined;
+  readonly #engineProblem: string | undefined;
   readonly history: HistoryStore;
   readonly secrets: SecretStore;
   readonly logger: Logger;
@@ -101,7 +108,6 @@ export class Outpost implements ServiceCore {
     this.appLogFile = opts.appLogFile;
     this.fetch = opts.fetch ?? globalFetch;
     this.paths = new DataPaths(opts.dataDir);
-    this.runtime = new DockerRuntime();
     this.history = new HistoryStore(this.paths.root);
     this.#instance = new InstanceRecord(this.paths);
     this.#installId = this.paths.installId();
@@ -112,6 +118,11 @@ export class Outpost implements ServiceCore {
       this.logger.error(loaded.problem);
       this.startupNotices.push(loaded.problem);
     }
+    const engine = openEngine({ flag: opts.dockerHost, setting: this.#settings.dockerHost || undefined });
+    this.engine = 'problem' in engine ? undefined : { endpoint: engine.endpoint, othersFound: engine.othersFound };
+    this.#engineProblem = 'problem' in engine ? engine.problem : undefined;
+    // An engine that cannot serve refuses the worker's start in words; the window still opens on the default client.
+    this.runtime = new DockerRuntime('problem' in engine ? undefined : engine.docker);
     this.#service = new OutpostService(this);
     this.pruneOldSessions();
     this.#retention = setInterval(() => this.pruneOldSessions(), opts.retentionCheckMs ?? HOUR_MS);
@@ -177,13 +188,13 @@ export class Outpost implements ServiceCore {
     if (status !== 'off' && status !== 'error') return;
     const profile = this.#servedProfile();
     if (!profile) throw new UserError('Choose the environment this machine serves first.');
-    const dockerHost = unsupportedDockerHost();
-    if (dockerHost) throw new UserError(dockerHost);
+    if (this.#engineProblem) throw new UserError(this.#engineProblem);
     // Only to the origin the key was set for (key-origins.ts): a changed URL needs the key again.
     const key = await keyFor(this.secrets, { kind: 'environment-key', environmentId: profile.environmentId }, profile.baseUrl);
     if (!key) throw new UserError(`Set the environment key for ${profile.environmentId} first.`);
     if (profile.egress === 'open') await this.#checkNetwork(profile.networkMode);
     const extras = await this.#sessionExtras(profile);
+    await this.#announceEngine();
     this.#detachWorker();
     const worker = this.#createWorker(profile, key, extras);
     this.#worker = worker;
@@ -269,6 +280,30 @@ export class Outpost implements ServiceCore {
     await this.#workerDone;
     this.#detachWorker();
     this.#instance.dispose();
+  }
+
+  /**
+   * The worker's first lines name the engine — kind, version, rootless or not, how it was found — so a
+   * user with two engines sees which one serves (the docker CLI may be on another context), and say what
+   * it cannot enforce of the sessions' limits, in the log and in the window. An engine that does not
+   * answer is said too; the worker then waits for it, as it does for Docker gone.
+   */
+  async #announceEngine(): Promise<void> {
+    const { endpoint, othersFound } = this.engine!;
+    try {
+      const description = await describeEngine(this.runtime.docker);
+      this.logger.info(`Docker engine: ${engineLine(description, endpoint.host, endpoint.foundBy)}`);
+      const uidNote = sessionUidNote();
+      if (uidNote) this.logger.info(uidNote);
+      if (othersFound.length) this.logger.info(`other engines' sockets found here too: ${othersFound.join(', ')} (choose with --docker-host or the Docker engine setting)`);
+      for (const limit of description.unenforced) {
+        const message = `The Docker engine (${description.kind}) cannot enforce the sessions' limits: ${limit}.`;
+        this.logger.warn(message);
+        this.events.fire({ name: 'notice', payload: { level: 'warning', message } });
+      }
+    } catch (e) {
+      this.logger.warn(`the Docker engine at ${endpoint.host} (found by ${endpoint.foundBy}) does not answer: ${(e as Error).message}`);
+    }
   }
 
   /** A network Docker does not have would fail every item claimed: refuse it before the first claim. Docker down: the worker waits for it. */

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -36,6 +37,30 @@ describe('read-only mounts: a folder a session reads, never one that hands it th
   it('refuses a folder that holds the Docker socket, and the socket itself', { skip: !existsSync('/var/run/docker.sock') }, () => {
     assert.throws(() => checkMounts([{ source: dirname('/var/run/docker.sock') }], dataDir), /runtime state/);
     assert.throws(() => checkMounts([{ source: '/var/run/docker.sock' }], dataDir), /runtime state/);
+  });
+
+  it('refuses the socket of the engine the current Docker context names, and Colima’s in the home', async () => {
+    const config = mkdtempSync(join(tmpdir(), 'outpost-mount-context-'));
+    const engineSocket = join(config, 'engine.sock');
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(engineSocket, resolve));
+    const id = createHash('sha256').update('elsewhere').digest('hex');
+    mkdirSync(join(config, 'contexts/meta', id), { recursive: true });
+    writeFileSync(join(config, 'contexts/meta', id, 'meta.json'), JSON.stringify({ Name: 'elsewhere', Endpoints: { docker: { Host: `unix://${engineSocket}` } } }));
+    const saved = { DOCKER_CONFIG: process.env['DOCKER_CONFIG'], DOCKER_CONTEXT: process.env['DOCKER_CONTEXT'], HOME: process.env['HOME'] };
+    const home = mkdtempSync(join(tmpdir(), 'outpost-mount-home-'));
+    mkdirSync(join(home, '.colima/default'), { recursive: true });
+    const colima = createServer();
+    await new Promise<void>((resolve) => colima.listen(join(home, '.colima/default/docker.sock'), resolve));
+    Object.assign(process.env, { DOCKER_CONFIG: config, DOCKER_CONTEXT: 'elsewhere', HOME: home });
+    try {
+      assert.throws(() => checkMounts([{ source: engineSocket }], dataDir), /it holds the Docker socket .*engine\.sock, which would hand the session the host/);
+      assert.throws(() => checkMounts([{ source: join(home, '.colima/default/docker.sock') }], dataDir), /it holds the Docker socket .*\.colima\/default\/docker\.sock/);
+    } finally {
+      for (const [name, value] of Object.entries(saved)) value === undefined ? delete process.env[name] : (process.env[name] = value);
+      server.close();
+      colima.close();
+    }
   });
 
   it('refuses a target that hides the session’s own files, and two folders at one place', () => {

@@ -40,6 +40,8 @@ export const workerArgs = z.object({
   'allow-root': z.boolean().default(false),
   'environment-key-file': z.string().min(1).optional(),
   'pause-on-battery': z.boolean().default(false),
+  /** The Docker engine (unix:///…, tcp://…): before DOCKER_HOST, the current Docker context and the engines' sockets. */
+  'docker-host': z.string().min(1).optional(),
 });
 export type WorkerArgs = z.infer<typeof workerArgs>;
 
@@ -127,6 +129,7 @@ export function prepareDataDir(dir: string): string | null {
 }
 
 export const USAGE = `Usage: outpost worker --base-url URL --environment-id ID [options]
+       outpost doctor [--docker-host URL] [--data-dir DIR] [--no-keychain]
        outpost worker --dashboard [--base-url URL --environment-id ID] [options]
        outpost image build [--worker] [--offline]
        outpost service install|uninstall|status [--system|--user] [options]
@@ -174,7 +177,11 @@ Options:
                           read the environment key from this file (a Docker or Kubernetes secret, systemd's
                           credentials) instead of OUTPOST_ENVIRONMENT_KEY; one key, a trailing newline allowed
   --pause-on-battery      claim nothing while this machine runs on battery (running sessions finish), claim again
-                          on power (Linux: the kernel's power supplies)
+                          on power (Linux only: the kernel's power supplies; elsewhere the desktop app's setting)
+  --docker-host URL       the Docker engine to use (unix:///PATH, tcp://HOST:PORT). Without it: DOCKER_HOST, else
+                          the current Docker context (docker context use), else the socket of Docker Desktop,
+                          OrbStack, Colima, Rancher Desktop or Podman, else /var/run/docker.sock; the first
+                          lines of the log say which engine was found and how
   --data-dir DIR          where logs, workspaces and state live (default ${defaultDataDir()})
   --log-format text|json  (default text)
   --dashboard             also serve Outpost's window on 127.0.0.1, behind a random token, and print its URL;
@@ -182,6 +189,10 @@ Options:
                           (keys then go to the system keychain). OUTPOST_API_KEY, if set, is held in memory
                           for the dashboard's environments view.
   --dashboard-port N      the dashboard's port (default: any free port)
+
+outpost doctor checks what sessions need here, one line each (✔, or ✘ with the fix): the Docker engine
+and how it was found, rootless or not, the session image, a session container, its workspace, the data
+folder shared with the engine, the egress path, the keychain. Exit 0 only when all pass.
 
 outpost image build builds Outpost's session image (outpost-session:latest) from the
 Dockerfile on node:22; --offline builds it with no registry, from this Debian machine's
@@ -225,7 +236,7 @@ export function workerFlagsToArgv(values: Record<string, unknown>): string[] {
 }
 
 /** `outpost worker`'s flags, or what to tell the user: usage to stdout (help) or a complaint to stderr (exit 64). */
-export function parseWorkerArgs(argv: string[]): { args: WorkerArgs; served?: EnvironmentProfile } | { exit: number; stdout?: string; stderr?: string } {
+export function parseWorkerArgs(argv: string[], platform: NodeJS.Platform = process.platform): { args: WorkerArgs; served?: EnvironmentProfile } | { exit: number; stdout?: string; stderr?: string } {
   let raw: Record<string, unknown>;
   try {
     raw = parseArgs({ args: argv, options: workerFlagOptions(), strict: true }).values;
@@ -239,6 +250,10 @@ export function parseWorkerArgs(argv: string[]): { args: WorkerArgs; served?: En
     return { exit: EXIT_USAGE, stderr: `outpost: ${words.join('; ')}\n` };
   }
   const args = parsed.data;
+  // Only Linux's power supplies are read by the headless worker (worker/power.ts): elsewhere the flag would do nothing, silently.
+  if (args['pause-on-battery'] && platform !== 'linux') {
+    return { exit: EXIT_USAGE, stderr: `outpost: --pause-on-battery: the headless worker reads the power supply only on Linux (/sys/class/power_supply); on ${platform} use the desktop app's "Claim nothing on battery", which reads the system's own power state\n` };
+  }
   const missing = (['base-url', 'environment-id'] as const).filter((flag) => !args[flag]);
   // A dashboard without either sets its environment up from the window.
   if (missing.length > 0 && !(args.dashboard && missing.length === 2)) {

@@ -1,9 +1,8 @@
-import Docker from 'dockerode';
 import { parseArgs } from 'node:util';
 import { EXIT_FATAL, EXIT_USAGE } from './args.js';
 import { createLogger } from '../logs/log.js';
 import { BridgeProvider } from '../providers/bridge.js';
-import { unsupportedDockerHost } from '../runtime/docker-host.js';
+import { openEngine } from '../runtime/engine.js';
 import { SESSION_IMAGE } from '../runtime/labels.js';
 import { buildSessionImage, packageVersion } from '../runtime/session-image.js';
 import { buildWorkerImage, WORKER_IMAGE } from '../runtime/worker-image.js';
@@ -56,16 +55,16 @@ export async function imageCommand(args: string[]): Promise<number> {
     terminal.err(`outpost: usage: outpost image build [--worker] [--offline]\n`);
     return EXIT_USAGE;
   }
-  const dockerHost = unsupportedDockerHost();
-  if (dockerHost) {
-    terminal.err(`outpost: ${dockerHost}\n`);
+  const engine = openEngine();
+  if ('problem' in engine) {
+    terminal.err(`outpost: ${engine.problem}\n`);
     return EXIT_USAGE;
   }
   const offline = flags.includes('--offline');
   const [build, name] = flags.includes('--worker') ? [buildWorkerImage, WORKER_IMAGE] : [buildSessionImage, SESSION_IMAGE];
   const logger = createLogger({ format: 'text', sink: process.stdout });
   try {
-    await build({ docker: new Docker(), offline, version: packageVersion(), onProgress: (line) => logger.info(line) });
+    await build({ docker: engine.docker, offline, version: packageVersion(), onProgress: (line) => logger.info(line) });
   } catch (e) {
     terminal.err(`outpost: ${(e as Error).message}\n`);
     return 1;

@@ -29,6 +29,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'image') return imageCommand(rest);
   if (command === 'bridge') return bridgeCommand(rest);
   if (command === 'service') return serviceCommand(rest);
+  if (command === 'doctor') return (await import('./doctor.js')).doctorCommand(rest);
   if (command !== 'worker') {
     const help = command === undefined || command === '--help' || command === 'help';
     terminal.err(help ? USAGE : `outpost: unknown command '${command}'\n\n${USAGE}`);
@@ -101,7 +102,9 @@ async function workerCommand(args: WorkerArgs, served: EnvironmentProfile | unde
     secrets,
     logger: log.logger,
     appLogFile,
-    power: new LinuxPowerSupply(),
+    // Only Linux's power supplies can be read here (--pause-on-battery is refused elsewhere).
+    ...(process.platform === 'linux' ? { power: new LinuxPowerSupply() } : {}),
+    ...(args['docker-host'] ? { dockerHost: args['docker-host'] } : {}),
   });
   if (args['pause-on-battery']) outpost.updateSettings({ pauseOnBattery: true });
   // The dashboard's environments view uses it; the worker never does. Bound to the API URL the flags (or else the settings) name.

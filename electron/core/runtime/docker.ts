@@ -3,7 +3,9 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { openEgressPath, openSessionEgress, type EgressPath, type EgressPathOptions, type SessionEgress, type SessionEgressOptions } from './session-egress.js';
 import { PRIVATE_FILE_MODE } from '../store/paths.js';
+import { createContainer } from './create-container.js';
 import { frameHandover } from './handover-frame.js';
+import { engineHostPath } from './host-path.js';
 import { LABEL, SESSION_USER_VARIABLE } from './labels.js';
 import { CappedSink, DEFAULT_SESSION_LOG_LIMIT_BYTES, RedactingLines } from './session-log.js';
 import type { ContainerSpec, ImageInfo, OutpostContainer, RunningSession, SessionRuntime, WarmSession, WarmSpec } from './session-runtime.js';
@@ -129,7 +131,7 @@ export class DockerRuntime implements SessionRuntime {
     const root = spec.user.uid === 0;
     const user = `${spec.user.uid}:${spec.user.gid}`;
     const env = { ...spec.env, ...(keeper ? { [SESSION_USER_VARIABLE]: user } : {}) };
-    const container = await this.docker.createContainer({
+    const { container, warnings } = await createContainer(this.docker, {
       name: spec.name,
       Image: spec.image,
       User: keeper ? '0:0' : user,
@@ -147,8 +149,8 @@ export class DockerRuntime implements SessionRuntime {
         // copy would be a second one with no cap. Attach still delivers with the driver none
         // (test/integration/session-log-cap.test.ts).
         LogConfig: { Type: 'none', Config: {} },
-        Binds: [`${spec.workspaceDir}:/workspace`],
-        ...(readOnlyMounts.length ? { Mounts: readOnlyMounts.map((m) => ({ Type: 'bind' as const, Source: m.source, Target: m.target, ReadOnly: true })) } : {}),
+        Binds: [`${engineHostPath(spec.workspaceDir)}:/workspace`],
+        ...(readOnlyMounts.length ? { Mounts: readOnlyMounts.map((m) => ({ Type: 'bind' as const, Source: engineHostPath(m.source), Target: m.target, ReadOnly: true })) } : {}),
         NetworkMode: spec.networkMode,
         SecurityOpt: ['no-new-privileges'],
         CapDrop: ['ALL'],
@@ -160,6 +162,8 @@ export class DockerRuntime implements SessionRuntime {
     });
     const log = createWriteStream(spec.logFile, { flags: 'a', mode: PRIVATE_FILE_MODE });
     log.on('error', (e) => spec.onLogError?.(e));
+    // What the engine could not enforce of this container (a limit dropped) is the session log's first line: its reader sees it there.
+    for (const warning of warnings) log.write(`outpost: the Docker engine warned when creating this container: ${warning}\n`);
     const capture = new OutputCapture(spec.captureBytes ?? 0);
     let input: NodeJS.WritableStream | undefined;
     try {
@@ -189,7 +193,7 @@ export class DockerRuntime implements SessionRuntime {
       await removeSurvivingRestarts(container).catch(() => {});
       throw e;
     }
-    return new SessionContainer(container, log, capture, input);
+    return new SessionContainer(container, log, capture, input, warnings);
   }
 
   /** Every container carrying this install's labels, running or not. */
@@ -247,10 +251,13 @@ export class SessionContainer implements WarmSession {
   readonly #capture: OutputCapture;
   readonly #input: NodeJS.WritableStream | undefined;
   readonly exited: Promise<number>;
+  /** What the engine warned of when it created the container (a limit it cannot enforce). */
+  readonly warnings: readonly string[];
   #hasExited = false;
 
-  constructor(container: Docker.Container, log: WriteStream, capture: OutputCapture, input?: NodeJS.WritableStream) {
+  constructor(container: Docker.Container, log: WriteStream, capture: OutputCapture, input?: NodeJS.WritableStream, warnings: readonly string[] = []) {
     this.id = container.id;
+    this.warnings = warnings;
     this.#container = container;
     this.#log = log;
     this.#capture = capture;

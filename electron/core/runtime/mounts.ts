@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { basename, join, posix, relative, resolve, sep, isAbsolute } from 'node:path';
+import { knownEngineSockets } from './engine.js';
 
 export interface ReadOnlyMount {
   /** The host path, symlinks resolved at the moment it was judged: what Docker mounts. */
@@ -104,10 +105,9 @@ function otherUsersHomes(): Array<{ name: string; home: string }> {
   return homes;
 }
 
-/** Where a Docker engine's socket may be on this machine: handing it to a session hands it the host. */
+/** Where a Docker engine's socket may be on this machine (engine.ts: the desktop engines', Podman's, a context's): handing it to a session hands it the host. */
 function dockerSockets(): string[] {
-  const fromEnv = /^unix:\/\/(.+)$/.exec(process.env['DOCKER_HOST'] ?? '')?.[1];
-  return [...new Set(['/var/run/docker.sock', '/run/docker.sock', ...(fromEnv ? [fromEnv] : [])].map((p) => realOrSelf(p)))];
+  return [...new Set(knownEngineSockets().map((p) => realOrSelf(p)))];
 }
 
 function realOrSelf(path: string): string {

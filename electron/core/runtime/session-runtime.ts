@@ -57,6 +57,8 @@ export interface RunningSession {
   readonly id: string;
   /** Its exit code; -1 when the runtime went away under it. */
   readonly exited: Promise<number>;
+  /** What the engine warned of at create (a limit it cannot enforce); also the session log's first lines. */
+  readonly warnings: readonly string[];
   output(): { stdout: string; stderr: string; truncated: boolean };
   /** SIGTERM, then SIGKILL after graceSeconds. */
   stop(graceSeconds: number): Promise<void>;

@@ -2,6 +2,7 @@ import type Docker from 'dockerode';
 import { PassThrough } from 'node:stream';
 import { LABEL, SESSION_IMAGE } from './labels.js';
 import type { SessionUser } from './workspace.js';
+import { engineHostPath } from './host-path.js';
 
 /** Runs in Outpost's session image, for its Node (the egress forwarder does too). */
 export const RECLAIM_IMAGE = `${SESSION_IMAGE}:latest`;
@@ -79,7 +80,7 @@ export async function reclaimWorkspace(docker: Docker, dir: string, owner: Sessi
     AttachStderr: true,
     HostConfig: {
       NetworkMode: 'none',
-      Binds: [`${dir}:/workspace`],
+      Binds: [`${engineHostPath(dir)}:/workspace`],
       LogConfig: { Type: 'none', Config: {} },
       ReadonlyRootfs: true,
       SecurityOpt: ['no-new-privileges'],

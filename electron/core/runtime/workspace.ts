@@ -33,6 +33,17 @@ export function sessionUser(allowRoot: boolean): SessionUser {
 }
 
 /**
+ * What the user is told of the session's uid where the OS has none to give (Windows: no
+ * process.getuid): sessions run as UNPRIVILEGED_UID inside their Linux containers, and the workspace's
+ * owner and 0700 mode, which Outpost sets on Linux and macOS, are no-ops on a Windows drive — Docker
+ * Desktop's share decides who may write it. Undefined where uids exist.
+ */
+export function sessionUidNote(): string | undefined {
+  if (process.getuid) return undefined;
+  return `this OS has no Unix uids: sessions run as uid ${UNPRIVILEGED_UID} in their containers, and their workspaces' owner and mode (0700 elsewhere) are not set on this file system: Docker Desktop's file share decides who may write them`;
+}
+
+/**
  * The session's /workspace on the host: 0700 and owned by the session's uid (never world-writable),
  * with `files` written into it (mode 0600, the session's). Chown needs root; an Outpost that is not
  * root made the folder and files its own, which is already the session's uid (or root's, opted in).

@@ -204,6 +204,7 @@ export class ItemRun {
     const startedAt = Date.now();
     this.#set('running', { containerId: container.id });
     logger.info('session running', { work_id: work.id, [`${work.kind}_id`]: work.subjectId, container: container.id.slice(0, 12) });
+    for (const warning of container.warnings) logger.warn(`the Docker engine warned when creating the session's container: ${warning}`, { work_id: work.id });
     try {
       return await this.#superviseContainer(container, life, interrupted, timeout, startedAt);
     } finally {
@@ -299,6 +300,7 @@ export class ItemRun {
     const startedAt = Date.now();
     this.#set('running', { containerId: container.id });
     logger.info('session running', { work_id: work.id, [`${work.kind}_id`]: work.subjectId, container: container.id.slice(0, 12), warm: true });
+    for (const warning of container.warnings) logger.warn(`the Docker engine warned when creating the session's container: ${warning}`, { work_id: work.id });
     await renamed;
     try {
       return await this.#superviseContainer(container, life, interrupted, timeout, startedAt);

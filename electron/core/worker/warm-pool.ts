@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync, renameSync, rmSync } from 'node:fs';
 import type { Logger } from '../logs/log.js';
 import type { DataPaths } from '../store/paths.js';
 import { checkedName } from '../store/paths.js';
@@ -16,6 +16,16 @@ const RETRY_FIRST_MS = 2_000;
  */
 const IMAGE_CHECK_MS = 2_000;
 const RETRY_MAX_MS = 60_000;
+/**
+ * Warm containers that end on their own (an engine where the session cannot write its workspace, an
+ * image whose keeper fails) are replaced after a pause that doubles each time, up to 5 minutes: the pool
+ * never crash-loops. It starts over once a warm container is handed an item, or lived a minute.
+ */
+const ENDED_FIRST_MS = 1_000;
+const ENDED_MAX_MS = 5 * 60_000;
+const STABLE_MS = 60_000;
+/** How much of what an ended warm container printed the user is told (its last bytes: where a failure says why). */
+const ENDED_OUTPUT_BYTES = 2_000;
 
 export interface WarmPoolOptions {
   runtime: SessionRuntime;
@@ -38,6 +48,7 @@ export class WarmContainer {
   readonly #workspace: string;
   #logFile: string;
   #adopted = false;
+  readonly startedAt = Date.now();
 
   constructor(
     readonly warmName: string,
@@ -73,6 +84,23 @@ export class WarmContainer {
     renameSync(this.#logFile, logFile);
     this.#logFile = logFile;
     return true;
+  }
+
+  /** The last `maxBytes` of its log (once removed: the log is flushed by then), or '' when there is none. */
+  printed(maxBytes: number): string {
+    let fd: number | undefined;
+    try {
+      fd = openSync(this.#logFile, 'r');
+      const size = fstatSync(fd).size;
+      const length = Math.min(size, maxBytes);
+      const buffer = Buffer.alloc(length);
+      readSync(fd, buffer, 0, length, size - length);
+      return (size > length ? '…' : '') + buffer.toString('utf8').trim();
+    } catch {
+      return '';
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
   }
 
   /** Remove the container, and its workspace and log unless an item adopted them. */
@@ -112,6 +140,8 @@ export class WarmPool {
   readonly #discarded = new WeakSet<Entry>();
   readonly #exited = new WeakSet<WarmContainer>();
   #retryMs = 0;
+  #endedMs = 0;
+  #toldEnded = false;
   #retrying = false;
   #unsupported = false;
   #imageCheck: NodeJS.Timeout | undefined;
@@ -142,7 +172,11 @@ export class WarmPool {
     const entry = this.#entries.shift();
     if (!entry) return undefined;
     // A container that failed to start or exited on its own is no use: cold it is.
-    return entry.ready.then((warm) => (warm && !this.#exited.has(warm) ? warm : undefined));
+    return entry.ready.then((warm) => {
+      if (!warm || this.#exited.has(warm)) return undefined;
+      this.#endedMs = 0; // One lived to serve: the next that ends is replaced after the first pause again.
+      return warm;
+    });
   }
 
   /** Everything the pool started or removes is done (after `target(0)`: no warm container is left). */
@@ -236,7 +270,7 @@ export class WarmPool {
       this.#drop(entry);
       this.#retryMs = Math.min(RETRY_MAX_MS, this.#retryMs ? this.#retryMs * 2 : RETRY_FIRST_MS);
       logger.warn('could not start a warm container; sessions start cold meanwhile', { error: (e as Error).message, retry_ms: this.#retryMs });
-      this.#retryLater();
+      this.#retryLater(this.#retryMs);
       return undefined;
     }
   }
@@ -252,25 +286,45 @@ export class WarmPool {
     this.#entries = this.#entries.filter((e) => e !== entry);
   }
 
-  /** A warm runner that ended before any handover (it crashed, Docker restarted): replaced, after a pause. */
+  /**
+   * A warm runner that ended before any handover (it crashed, Docker restarted): replaced after a pause
+   * that doubles while they keep ending (sessions start cold meanwhile). The first time, the user is
+   * told what it printed — why it ended is there — and later ones are logged in one line each.
+   */
   #exitedOnItsOwn(entry: Entry, warm: WarmContainer): void {
     this.#exited.add(warm);
     if (!this.#entries.includes(entry)) return;
-    this.#opts.logger.warn('a warm container ended on its own; replacing it', { container: warm.warmName });
+    const { logger } = this.#opts;
     this.#drop(entry);
-    void this.#track(warm.discard()).catch(() => {});
-    this.#retryMs = Math.min(RETRY_MAX_MS, this.#retryMs ? this.#retryMs * 2 : RETRY_FIRST_MS);
-    this.#retryLater();
+    if (Date.now() - warm.startedAt >= STABLE_MS) this.#endedMs = 0;
+    this.#endedMs = Math.min(ENDED_MAX_MS, this.#endedMs ? this.#endedMs * 2 : ENDED_FIRST_MS);
+    const retryMs = this.#endedMs;
+    const tell = !this.#toldEnded;
+    this.#toldEnded = true;
+    const discarded = (async () => {
+      await warm.container.remove();
+      if (tell) {
+        logger.warn(`a warm container ended on its own; sessions start cold until one stays up (tried again after a pause that doubles, up to ${ENDED_MAX_MS / 60_000} minutes). It printed:\n${warm.printed(ENDED_OUTPUT_BYTES) || '(nothing)'}`, {
+          container: warm.warmName,
+          retry_ms: retryMs,
+        });
+      } else {
+        logger.warn('a warm container ended on its own; replacing it after a pause', { container: warm.warmName, retry_ms: retryMs });
+      }
+      await warm.discard();
+    })();
+    void this.#track(discarded).catch(() => {});
+    this.#retryLater(retryMs);
   }
 
-  #retryLater(): void {
+  #retryLater(delayMs: number): void {
     if (this.#retrying) return;
     this.#retrying = true;
     // Unref'd: a pool waiting to retry keeps no process alive.
     setTimeout(() => {
       this.#retrying = false;
       this.#fill();
-    }, this.#retryMs).unref();
+    }, delayMs).unref();
   }
 }
 
