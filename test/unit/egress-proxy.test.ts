@@ -11,6 +11,7 @@ import { judgeFirstBytes } from '../../electron/core/egress/first-bytes.js';
 import { EgressPolicyRules } from '../../electron/core/egress/policy.js';
 import { isAllowEntry } from '../../shared/egress.js';
 import { EgressProxy, type ConnectionRecord, type Resolver } from '../../electron/core/egress/proxy.js';
+import { READ_SIZE, SESSION_HELD_BYTES } from '../../electron/core/egress/tunnel-reads.js';
 
 const rules = (allowHosts: string[], policy: 'api' | 'allowlist' | 'none' = 'allowlist') => new EgressPolicyRules({ policy, api: { host: '127.0.0.1', port: 8443, internal: true }, allowHosts });
 
@@ -338,6 +339,40 @@ describe('the egress proxy: decides each connection, connects to the address it 
     }
   });
 
+  it('many tunnels that never read cannot make the proxy hold more than the session’s bound, all together', async () => {
+    const server = createNetServer((socket) => {
+      socket.on('error', () => {});
+      const chunk = Buffer.alloc(2 ** 20, 7);
+      const more = (): void => {
+        while (!socket.destroyed) if (!socket.write(chunk)) return void socket.once('drain', more);
+      };
+      more();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.2', r));
+    const port = (server.address() as { port: number }).port;
+    const clients = await Promise.all(
+      Array.from({ length: 200 }, async () => {
+        const client = connect(socketPath);
+        client.on('error', () => {});
+        client.write(`CONNECT 127.0.0.2:${port} HTTP/1.1\r\n\r\n`);
+        await new Promise((r) => client.once('data', r));
+        // A protocol that names no host (an SSH hello): the tunnel opens both ways.
+        client.write('SSH-2.0-outpost-test\r\n');
+        client.pause();
+        return client;
+      }),
+    );
+    try {
+      await new Promise((r) => setTimeout(r, 2000));
+      // Without a bound for the session, each tunnel held about two reads of 256 KiB: 200 of them, some 100 MiB.
+      assert.ok(proxy.heldBytes <= SESSION_HELD_BYTES + READ_SIZE, `the proxy holds ${(proxy.heldBytes / 2 ** 20).toFixed(1)} MiB for clients that read nothing`);
+    } finally {
+      for (const client of clients) client.destroy();
+      server.close();
+    }
+    await waitUntil(() => proxy.heldBytes === 0);
+  });
+
   it('headers that never end are cut off, and many connections at once are all answered', async () => {
     const replies = await Promise.all(Array.from({ length: 100 }, () => tunnel(`pkg.test:${ports['127.0.0.2']}`)));
     assert.ok(replies.every((r) => /200 OK/.test(r)));
@@ -440,3 +475,11 @@ describe('the egress proxy: decides each connection, connects to the address it 
     assert.match(await tunnel(`pkg.test:${ports['127.0.0.2']}`), /200 OK/, 'the port its entry names');
   });
 });
+
+async function waitUntil(check: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -7,7 +7,7 @@ import { normalHost, plainAddress } from './policy.js';
 import { awaitFirstBytes } from './first-bytes.js';
 import { LookupQueue } from './lookup-queue.js';
 import { systemResolver, type Resolver } from './name-lookup.js';
-import { TunnelReads } from './tunnel-reads.js';
+import { HeldBytes, TunnelReads } from './tunnel-reads.js';
 
 export type { Resolver } from './name-lookup.js';
 
@@ -47,6 +47,8 @@ export class EgressProxy {
   readonly #server: Server;
   readonly #open = new Set<Duplex>();
   #accepted = 0;
+  /** What this session's tunnels hold for clients that do not read, bounded for all of them together. */
+  readonly #held = new HeldBytes();
   readonly #resolve: Resolver;
   readonly #lookups = new LookupQueue();
   #count = 0;
@@ -61,6 +63,11 @@ export class EgressProxy {
     this.#server.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.#tunnel(req, socket, head));
     this.#server.on('request', (req: IncomingMessage, res: ServerResponse) => void this.#forward(req, res));
     this.#server.on('clientError', (_e, socket: Duplex) => socket.destroy());
+  }
+
+  /** Bytes the session's tunnels hold now for clients that have not taken them (bounded: SESSION_HELD_BYTES). */
+  get heldBytes(): number {
+    return this.#held.held;
   }
 
   /** A proxy that takes connections from `accept`. */
@@ -130,7 +137,7 @@ export class EgressProxy {
       return;
     }
     const host = normalHost(target[1]!);
-    const reads = new TunnelReads();
+    const reads = new TunnelReads(this.#held);
     const opened = await this.#connect(host, port, reads);
     if (!('socket' in opened)) {
       const status = 'refused' in opened ? '403 Forbidden' : '502 Bad Gateway';
