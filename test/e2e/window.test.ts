@@ -111,8 +111,8 @@ describe('the window', { timeout: 240_000 }, () => {
 
     const { work } = playground.createSession(environment.id, {
       calls: [
-        // Coloured output straight into the container's log (the runner's stdout).
-        { name: 'bash', input: { command: 'printf "\\033[32mall green\\033[0m\\n" > /proc/$PPID/fd/1; sleep 4; echo done' } },
+        // Coloured output in the container's log: the runner logs each call with its command's first line, escapes and all.
+        { name: 'bash', input: { command: ': \u001b[32mall green\u001b[0m; sleep 4; echo done' } },
         { name: 'write', input: { file_path: '/workspace/report.txt', content: 'made in the sandbox\n' } },
       ],
     });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import Docker from 'dockerode';
 import { AnthropicPlayground } from '../../playground/anthropic.js';
+import { FORWARDER_IMAGE } from '../../electron/core/runtime/egress-sidecar.js';
 import { buildHandoverImage, docker } from '../helpers/docker.js';
 import { HOLD_REFUSED, killUnderHold, removeLeftContainers } from '../helpers/hostile-session.js';
 import { startWorker, waitFor, type WorkerProcess } from '../helpers/worker.js';
@@ -28,8 +29,11 @@ describe('sessions on Podman', { skip: absent }, () => {
   before(async () => {
     await playground.start();
     await buildHandoverImage(IMAGE);
-    const loading = await podman.loadImage(await docker.getImage(IMAGE).get());
-    await new Promise((resolve, reject) => podman.modem.followProgress(loading, (e: Error | null) => (e ? reject(e) : resolve(undefined))));
+    // The session image, and Outpost's own for the egress forwarder the sidecar runs (FORWARDER_IMAGE).
+    for (const image of [IMAGE, FORWARDER_IMAGE]) {
+      const loading = await podman.loadImage(await docker.getImage(image).get());
+      await new Promise((resolve, reject) => podman.modem.followProgress(loading, (e: Error | null) => (e ? reject(e) : resolve(undefined))));
+    }
   });
   after(async () => {
     await removeLeftContainers(podman, workers);
@@ -52,6 +56,28 @@ describe('sessions on Podman', { skip: absent }, () => {
       await waitFor(`item ${work.id} to be stopped`, () => playground.record(work.id).item.state === 'stopped', 60_000);
       await w.waitForOutput(new RegExp(`work item ended work_id=${work.id} status=finished reason=exited 0`));
       assert.equal(playground.sessions.results(sessionId)[0]?.text.trim(), `served as ${process.getuid!() === 0 ? 65532 : process.getuid!()}`);
+      if (warm) assert.match(w.output(), new RegExp(`session running work_id=${work.id} .*warm=true`));
+      w.signal('SIGTERM');
+      assert.equal(await w.exited, 0);
+    });
+  }
+
+  for (const warm of [true, false]) {
+    it(`allowlist, ${warm ? 'warm' : 'cold'}: the runner reaches its API only through the sidecar's attach stream, on Podman too`, async () => {
+      const { environment, environmentKey } = playground.createEnvironment(`podman-egress-${warm ? 'warm' : 'cold'}`);
+      const w = startWorker({
+        baseUrl: playground.url,
+        environmentId: environment.id,
+        environmentKey,
+        args: ['--image', IMAGE, '--max-sessions', '1', '--warm', warm ? '1' : '0', '--egress', 'allowlist'],
+        env: { DOCKER_HOST: PODMAN_HOST },
+      });
+      workers.push(w);
+      await w.waitForOutput(/worker online/, 60_000);
+      const { sessionId, work } = playground.createSession(environment.id, { calls: [{ name: 'bash', input: { command: 'echo "through $HTTPS_PROXY"' } }] });
+      await w.waitForOutput(new RegExp(`work item ended work_id=${work.id} `), 90_000);
+      assert.match(w.output(), new RegExp(`work item ended work_id=${work.id} status=finished`));
+      assert.equal(playground.sessions.results(sessionId)[0]?.text.trim(), 'through http://127.0.0.1:3128');
       if (warm) assert.match(w.output(), new RegExp(`session running work_id=${work.id} .*warm=true`));
       w.signal('SIGTERM');
       assert.equal(await w.exited, 0);
