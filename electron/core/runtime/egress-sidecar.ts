@@ -10,7 +10,7 @@ export const EGRESS_PORT = 3128;
 /** The image the forwarder runs in: Outpost's session image, for its Node (built offline like it, DESIGN §3). */
 export const FORWARDER_IMAGE = `${SESSION_IMAGE}:latest`;
 /** Flow control per connection: a session that never reads holds at most this much in the sidecar, per connection. */
-export const STREAM_WINDOW = 256 * 1024;
+export const STREAM_WINDOW = 1024 * 1024;
 /** …and this much in all, however many connections it opens. */
 export const SESSION_WINDOW = 8 * 1024 * 1024;
 /** How far into its stdin the forwarder looks for the marker before it gives up. */
