@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, type Stats } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,20 +13,8 @@ import { Outpost } from '../../electron/core/outpost.js';
 import { UNPRIVILEGED_UID } from '../../electron/core/runtime/workspace.js';
 import { buildScriptImage, docker, inspectAll } from '../helpers/docker.js';
 import { memorySecrets } from '../helpers/secrets.js';
-import { startWorker, waitFor } from '../helpers/worker.js';
+import { desktopUser, startWorker, waitFor } from '../helpers/worker.js';
 import { sessionFiles } from '../helpers/session-files.js';
-
-/** A desktop user in the docker group, as a laptop's Outpost runs: made once on this machine. */
-function desktopUser(): { uid: number; gid: number; home: string } {
-  const name = 'outposttest';
-  try {
-    execFileSync('id', ['-u', name], { stdio: 'ignore' });
-  } catch {
-    execFileSync('useradd', ['-m', '-G', 'docker', name]);
-  }
-  const id = (flag: string) => Number(execFileSync('id', [flag, name], { encoding: 'utf8' }).trim());
-  return { uid: id('-u'), gid: id('-g'), home: `/home/${name}` };
-}
 
 /** Every entry under `root`, symlinks not followed. */
 function walk(root: string): Array<{ path: string; stat: Stats }> {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, statSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -98,6 +98,32 @@ describe('the data folder', () => {
     assert.equal(statSync(join(root, 'history.jsonl')).mode & 0o777, 0o600);
     assert.equal(statSync(join(root, 'settings.json')).mode & 0o777, 0o600);
     record.dispose();
+  });
+});
+
+describe('a warm workspace given to its item: linked while mounted, settled after', () => {
+  it('links the item to the warm folder, then moves the folder under the item’s name; an item that has one already is refused', () => {
+    const paths = new DataPaths(mkdtempSync(join(tmpdir(), 'outpost-paths-')));
+    mkdirSync(paths.workspace('env_a', 'warm-1'));
+    writeFileSync(join(paths.workspace('env_a', 'warm-1'), 'made.txt'), 'x');
+    assert.equal(paths.linkWorkspace('env_a', 'w-1', 'warm-1'), true);
+    assert.equal(readFileSync(join(paths.workspace('env_a', 'w-1'), 'made.txt'), 'utf8'), 'x', 'reached through the link while mounted');
+    assert.equal(paths.linkWorkspace('env_a', 'w-1', 'warm-2'), false, 'the item has a workspace already');
+    paths.settleWorkspace('env_a', 'w-1');
+    assert.ok(statSync(paths.workspace('env_a', 'w-1')).isDirectory() && !existsSync(paths.workspace('env_a', 'warm-1')));
+    paths.settleWorkspace('env_a', 'w-1');
+    assert.equal(readFileSync(join(paths.workspace('env_a', 'w-1'), 'made.txt'), 'utf8'), 'x', 'settling twice changes nothing');
+  });
+
+  it('never moves what a link it did not make names: a path out of workspaces/, or up from it', () => {
+    const paths = new DataPaths(mkdtempSync(join(tmpdir(), 'outpost-paths-')));
+    const outside = mkdtempSync(join(tmpdir(), 'outpost-outside-'));
+    for (const [workId, target] of [['w-abs', outside], ['w-up', '../settings.json'], ['w-dots', '..']] as const) {
+      symlinkSync(target, paths.workspace('env_a', workId));
+      paths.settleWorkspace('env_a', workId);
+      assert.equal(readlinkSync(paths.workspace('env_a', workId)), target, `${target} left as it is`);
+    }
+    assert.ok(statSync(outside).isDirectory(), 'the folder outside is where it was');
   });
 });
 

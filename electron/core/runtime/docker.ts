@@ -4,6 +4,7 @@ import { PassThrough } from 'node:stream';
 import { openEgressPath, openSessionEgress, type EgressPath, type EgressPathOptions, type SessionEgress, type SessionEgressOptions } from './session-egress.js';
 import { PRIVATE_FILE_MODE } from '../store/paths.js';
 import { createContainer } from './create-container.js';
+import { openAttach } from './attach.js';
 import { frameHandover } from './handover-frame.js';
 import { engineHostPath } from './host-path.js';
 import { LABEL, SESSION_USER_VARIABLE } from './labels.js';
@@ -168,7 +169,7 @@ export class DockerRuntime implements SessionRuntime {
     let input: NodeJS.WritableStream | undefined;
     try {
       // Attach before start so not one line printed at startup is missed. With stdin, the connection is hijacked: it also writes.
-      const stream = await attach(this.docker, container, keeper);
+      const stream = await openAttach(this.docker, container, { stdin: keeper });
       if (keeper) input = stream as NodeJS.ReadWriteStream;
       const stdout = new PassThrough();
       const stderr = new PassThrough();
@@ -320,52 +321,6 @@ export class SessionContainer implements WarmSession {
       this.#log.end();
     });
   }
-}
-
-/**
- * Attach to the container's output and, with `stdin`, its input: `POST /containers/{id}/attach` with
- * its options in the query string (Docker Engine API), an empty body (Content-Length: 0) and the
- * connection upgraded, as the docker CLI does. dockerode's own attach sends the options as a JSON body
- * too, and keeps a hijacked request's chunked body open: Podman's service hands that body to the
- * container's stdin, ahead of the handover (`{"stream":true,…,"hijack":true}{"ANTHROPIC_BASE_URL":…}`).
- * docker-modem sends a `file` as the body, by its length: an empty one is none. (Its Content-Type,
- * application/tar, goes with no byte.) The handover's frame is found after any stray prefix even so.
- */
-function attach(docker: Docker, container: Docker.Container, stdin: boolean): Promise<NodeJS.ReadWriteStream> {
-  if (!stdin) return container.attach({ stream: true, stdout: true, stderr: true });
-  return new Promise((resolve, reject) => {
-    (docker.modem as DockerModemDial).dial(
-      {
-        path: `/containers/${container.id}/attach?`,
-        method: 'POST',
-        isStream: true,
-        hijack: true,
-        // docker-modem ends the request (its headers go out) only when it is not told to keep stdin open: the upgraded socket is stdin.
-        openStdin: false,
-        file: Buffer.alloc(0),
-        statusCodes: { 101: true, 200: true, 404: 'no such container', 500: 'server error' },
-        options: { _query: { stream: true, stdin: true, stdout: true, stderr: true } },
-      },
-      (err, stream) => (err || !stream ? reject(err ?? new Error('the engine answered the attach with no stream')) : resolve(stream)),
-    );
-  });
-}
-
-/** The one call of docker-modem's that `attach` makes (dockerode types the modem as any). */
-interface DockerModemDial {
-  dial(
-    options: {
-      path: string;
-      method: 'POST';
-      isStream: true;
-      hijack: true;
-      openStdin: false;
-      file: Buffer;
-      statusCodes: Record<number, true | string>;
-      options: { _query: Record<string, boolean> };
-    },
-    callback: (err: Error | null, stream?: NodeJS.ReadWriteStream) => void,
-  ): void;
 }
 
 /**

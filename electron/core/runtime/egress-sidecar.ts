@@ -140,7 +140,7 @@ export async function startEgressSidecar(docker: Docker, spec: SidecarSpec): Pro
   });
   try {
     // Attached before start, so the forwarder's first frames and words are not missed.
-    const stream = await openAttach(docker, container.id, { stdin: true });
+    const stream = await openAttach(docker, container, { stdin: true });
     const frames = new PassThrough({ highWaterMark: STREAM_WINDOW });
     const notes = new PassThrough();
     docker.modem.demuxStream(stream, frames, notes);
@@ -162,22 +162,22 @@ export async function startEgressSidecar(docker: Docker, spec: SidecarSpec): Pro
 function forwarderReady(notes: Readable, stream: NodeJS.ReadableStream, onNote?: (line: string) => void): Promise<void> {
   let printed = '';
   let listening = false;
-  let rest = '';
+  let partial = '';
   return new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the egress forwarder did not start within 20 s: ${printed.slice(0, 300)}`)), 20_000);
     notes.on('data', (chunk: Buffer) => {
-      if (!listening) {
-        printed += chunk.toString();
-        if (!printed.includes('outpost-egress listening')) return;
-        listening = true;
-        clearTimeout(timer);
-        resolve();
-        rest = printed.slice(printed.indexOf('outpost-egress listening') + 'outpost-egress listening'.length + 1);
-      } else rest += chunk.toString();
-      // A line at a time, each bounded: the forwarder is the session's neighbour, not to be trusted with the log's size.
-      const lines = rest.split('\n');
-      rest = lines.pop()!.slice(0, 4096);
-      for (const line of lines) if (line) onNote?.(line.slice(0, 4096));
+      const lines = (partial + chunk.toString()).split('\n');
+      // Each line bounded: the forwarder is the session's neighbour, not to be trusted with the log's size.
+      partial = lines.pop()!.slice(0, 4096);
+      for (const line of lines.map((l) => l.slice(0, 4096)).filter(Boolean)) {
+        if (listening) onNote?.(line);
+        else if (line !== 'outpost-egress listening') printed = `${printed}${line}\n`.slice(0, 1000);
+        else {
+          listening = true;
+          clearTimeout(timer);
+          resolve();
+        }
+      }
     });
     stream.on('end', () => (clearTimeout(timer), reject(new Error(`the egress forwarder exited: ${printed.slice(0, 300)}`))));
   });
