@@ -11,6 +11,8 @@ ensure_packages docker.io busybox-static ripgrep unzip tini gnome-keyring dbus-x
 ensure_docker
 # A second engine: Outpost's sessions on Podman's Docker-compatible API (skipped where it cannot run).
 ensure_podman
+# A desktop user's own engines: rootless Docker and rootless Podman (rootless.test.ts; skipped where they cannot run).
+ensure_rootless_engines
 ensure_node_modules
 
 npm run --silent typecheck

@@ -29,12 +29,18 @@ if [[ -n ${OUTPOST_SESSION_USER-} ]]; then
     echo "outpost-keeper: OUTPOST_SESSION_USER must be uid:gid, not '$OUTPOST_SESSION_USER'" >&2
     exit 64
   fi
-  if [[ $(id -u) != "${BASH_REMATCH[1]}" ]]; then
+  if [[ ${OUTPOST_SESSION_CAPABILITIES-} == none ]]; then
+    # Rootless Docker: the session is the container's root (the engine's user), as this keeper is. It
+    # loses every capability through its bounding set instead of a change of uid; holding none of the
+    # keeper's, it can still neither ptrace it nor open its descriptors (the kernel wants the target's
+    # capabilities to be a subset of the caller's), though, sharing its uid, it can signal it.
+    as_user=(/usr/bin/setpriv "--reuid=${BASH_REMATCH[1]}" "--regid=${BASH_REMATCH[2]}" --clear-groups --inh-caps=-all --bounding-set=-all --)
+  elif [[ $(id -u) != "${BASH_REMATCH[1]}" ]]; then
     as_user=(/usr/bin/setpriv "--reuid=${BASH_REMATCH[1]}" "--regid=${BASH_REMATCH[2]}" --clear-groups --)
   fi
 fi
 # A root session (a profile's allowRoot) shares the keeper's uid: for it, the guarantee above does not hold.
-unset OUTPOST_SESSION_USER
+unset OUTPOST_SESSION_USER OUTPOST_SESSION_CAPABILITIES
 # Given its item in its environment (an older Outpost, or an image run by hand), the runner takes no
 # handover and there is no stdin to watch: it runs in the keeper's place, as any image's entrypoint would.
 if [[ -n ${ANTHROPIC_SESSION_ID-} ]]; then

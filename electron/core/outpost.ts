@@ -17,7 +17,8 @@ import type { EgressSettings } from './runtime/session-egress.js';
 import { DockerRuntime } from './runtime/docker.js';
 import { openEngine, type EngineEndpoint } from './runtime/engine.js';
 import { describeEngine, engineLine } from './runtime/engine-info.js';
-import { sessionUidNote } from './runtime/workspace.js';
+import { sessionUidNote, sessionUser } from './runtime/workspace.js';
+import { identityWords, userMapping } from './runtime/user-mapping.js';
 import { FORWARDER_IMAGE } from './runtime/egress-sidecar.js';
 import { checkMounts, ReadOnlyMounts } from './runtime/mounts.js';
 import type { SessionSettings } from './worker/session-settings.js';
@@ -295,6 +296,7 @@ export class Outpost implements ServiceCore {
       this.logger.info(`Docker engine: ${engineLine(description, endpoint.host, endpoint.foundBy)}`);
       const uidNote = sessionUidNote();
       if (uidNote) this.logger.info(uidNote);
+      else this.logger.info(`sessions run as ${identityWords(sessionUser(false), userMapping(description))}`);
       if (othersFound.length) this.logger.info(`other engines' sockets found here too: ${othersFound.join(', ')} (choose with --docker-host or the Docker engine setting)`);
       for (const limit of description.unenforced) {
         const message = `The Docker engine (${description.kind}) cannot enforce the sessions' limits: ${limit}.`;

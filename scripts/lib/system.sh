@@ -104,3 +104,40 @@ ensure_podman() {
   done
   echo "Podman's API did not start (see /var/log/outpost-podman.log): the Podman tests are skipped" >&2
 }
+
+# ensure_rootless_engines — rootless Docker and rootless Podman for a desktop user (OUTPOST_DESKTOP_USER,
+# made if missing, in the docker group, with subordinate uid and gid ranges), as rootless.test.ts runs
+# Outpost against them. Each engine's socket is in the user's XDG_RUNTIME_DIR (/run/user/UID):
+# docker.sock and podman/podman.sock. Best effort, as for rootful Podman: where one cannot be installed or
+# does not start, it says so and its tests are skipped with the reason. Rootless Docker starts as
+# DESIGN §3 says (--bridge=none --iptables=false: sessions reach loopback through the egress proxy only);
+# rootless Podman with cgroupfs and the file events log (no systemd here) and native overlay storage.
+OUTPOST_DESKTOP_USER=${OUTPOST_DESKTOP_USER:-outposttest}
+ensure_rootless_engines() {
+  local user=$OUTPOST_DESKTOP_USER uid home run
+  ensure_packages rootlesskit uidmap slirp4netns podman catatonit || { echo "rootless engines could not be installed: their tests are skipped" >&2; return 0; }
+  id -u "$user" >/dev/null 2>&1 || as_root useradd -m -G docker "$user"
+  uid=$(id -u "$user")
+  home=$(getent passwd "$user" | cut -d: -f6)
+  run=/run/user/$uid
+  grep -q "^$user:" /etc/subuid || echo "$user:100000:65536" | as_root tee -a /etc/subuid >/dev/null
+  grep -q "^$user:" /etc/subgid || echo "$user:100000:65536" | as_root tee -a /etc/subgid >/dev/null
+  as_root install -d -m 0700 -o "$user" -g "$(id -g "$user")" "$run"
+  local as_user=(as_root setpriv "--reuid=$uid" "--regid=$(id -g "$user")" --init-groups env -i "HOME=$home" "USER=$user" "XDG_RUNTIME_DIR=$run" "PATH=/usr/share/docker.io/contrib:/usr/sbin:/sbin:/usr/bin:/bin")
+  if ! DOCKER_HOST="unix://$run/docker.sock" docker version >/dev/null 2>&1; then
+    echo "Starting rootless Docker for $user …"
+    (cd / && "${as_user[@]}" sh -c 'nohup dockerd-rootless.sh --bridge=none --iptables=false >"$HOME/rootless-docker.log" 2>&1 &')
+  fi
+  if ! podman --url "unix://$run/podman/podman.sock" version >/dev/null 2>&1; then
+    echo "Starting rootless Podman's API for $user …"
+    (cd / && "${as_user[@]}" sh -c 'mkdir -p "$HOME/.config/containers" "$XDG_RUNTIME_DIR/podman" &&
+      printf "%s\n" "[engine]" "cgroup_manager = \"cgroupfs\"" "events_logger = \"file\"" >"$HOME/.config/containers/containers.conf" &&
+      printf "%s\n" "[storage]" "driver = \"overlay\"" >"$HOME/.config/containers/storage.conf" &&
+      nohup podman system service --time=0 "unix://$XDG_RUNTIME_DIR/podman/podman.sock" >"$HOME/rootless-podman.log" 2>&1 &')
+  fi
+  for _ in $(seq 1 60); do
+    DOCKER_HOST="unix://$run/docker.sock" docker version >/dev/null 2>&1 && podman --url "unix://$run/podman/podman.sock" version >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  echo "a rootless engine did not start (see $home/rootless-docker.log, $home/rootless-podman.log): its tests are skipped" >&2
+}

@@ -26,27 +26,7 @@ describe('a desktop user’s Outpost (not root, in the docker group), on the def
     await playground.close();
   });
 
-  for (const warm of [true, false]) {
-    it(`allowlist, ${warm ? 'warm' : 'cold'}: served end to end through the attach stream; what the session left is the user’s`, async () => {
-      const user = desktopUser();
-      const { environment, environmentKey } = playground.createEnvironment(`desktop-user-${warm ? 'warm' : 'cold'}`);
-      const w = startWorker({ baseUrl: playground.url, environmentId: environment.id, environmentKey, user, args: ['--egress', 'allowlist', '--warm', warm ? '1' : '0'] });
-      workers.push(w);
-      await w.waitForOutput(/worker online/, 60_000);
-      const { sessionId, work } = playground.createSession(environment.id, { calls: [{ name: 'bash', input: { command: 'id -u; echo mine > /workspace/left.txt' } }] });
-      await w.waitForOutput(new RegExp(`work item ended work_id=${work.id} `), 90_000);
-      const files = sessionFiles(w.dataDir, environment.id, work.id);
-      assert.match(w.output(), new RegExp(`work item ended work_id=${work.id} status=finished`), readFileSync(files.log, 'utf8'));
-      assert.equal(playground.sessions.results(sessionId)[0]?.text.trim(), String(user.uid), 'the session runs as the user’s own uid');
-      if (warm) assert.match(w.output(), new RegExp(`session running work_id=${work.id} .*warm=true`));
-      assert.equal(statSync(join(files.workspace, 'left.txt')).uid, user.uid);
-      assert.match(readFileSync(files.log, 'utf8'), /\[egress\] allowed CONNECT 127\.0\.0\.1:\d+ \(api\)/);
-      assert.doesNotMatch(readFileSync(files.log, 'utf8'), /\[egress\] refused/);
-      w.signal('SIGTERM');
-      assert.equal(await w.exited, 0);
-      assert.deepEqual(await outpostContainers(w.installId()), [], 'nothing left running');
-    });
-  }
+  // Its sessions under `api` and `allowlist`, warm and cold, and `outpost doctor` as the user: engines.test.ts.
 
   it('killed outright, what it left is swept by the next start, as the same user', async () => {
     const user = desktopUser();

@@ -62,27 +62,7 @@ describe('sessions on Podman', { skip: absent }, () => {
     });
   }
 
-  for (const warm of [true, false]) {
-    it(`allowlist, ${warm ? 'warm' : 'cold'}: the runner reaches its API only through the sidecar's attach stream, on Podman too`, async () => {
-      const { environment, environmentKey } = playground.createEnvironment(`podman-egress-${warm ? 'warm' : 'cold'}`);
-      const w = startWorker({
-        baseUrl: playground.url,
-        environmentId: environment.id,
-        environmentKey,
-        args: ['--image', IMAGE, '--max-sessions', '1', '--warm', warm ? '1' : '0', '--egress', 'allowlist'],
-        env: { DOCKER_HOST: PODMAN_HOST },
-      });
-      workers.push(w);
-      await w.waitForOutput(/worker online/, 60_000);
-      const { sessionId, work } = playground.createSession(environment.id, { calls: [{ name: 'bash', input: { command: 'echo "through $HTTPS_PROXY"' } }] });
-      await w.waitForOutput(new RegExp(`work item ended work_id=${work.id} `), 90_000);
-      assert.match(w.output(), new RegExp(`work item ended work_id=${work.id} status=finished`));
-      assert.equal(playground.sessions.results(sessionId)[0]?.text.trim(), 'through http://127.0.0.1:3128');
-      if (warm) assert.match(w.output(), new RegExp(`session running work_id=${work.id} .*warm=true`));
-      w.signal('SIGTERM');
-      assert.equal(await w.exited, 0);
-    });
-  }
+  // Under `api` and `allowlist`, warm and cold, with `outpost doctor`: engines.test.ts.
 
   for (const warm of [true, false]) {
     it(`${warm ? 'warm' : 'cold'}: a session holding every descriptor it can reach ends within seconds of its worker's SIGKILL`, async () => {

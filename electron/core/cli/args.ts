@@ -147,7 +147,7 @@ Options:
   --max-sessions N        sessions at once (default 2)
   --warm N                containers kept started, holding no credential, for the next sessions (default 1;
                           0: off); they count against --max-sessions. Only an image labelled
-                          outpost.handover=keeper-v1 whose entrypoint is Outpost's keeper
+                          outpost.handover=keeper-v2 whose entrypoint is Outpost's keeper
                           (Outpost's session image, and images built FROM it) is kept warm
   --image IMAGE           container image for sessions (default outpost-session:latest; ainative: python:3.12-slim)
   --egress POLICY         what sessions may reach: none, api (the control plane only), allowlist (default:

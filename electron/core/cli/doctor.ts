@@ -14,6 +14,7 @@ import { engineHostPath } from '../runtime/host-path.js';
 import { SESSION_IMAGE } from '../runtime/labels.js';
 import { openSessionEgress } from '../runtime/session-egress.js';
 import { prepareWorkspace, sessionUser, type SessionUser } from '../runtime/workspace.js';
+import { containerIdentity, identityWords, userMapping, usernsMode, type ContainerIdentity } from '../runtime/user-mapping.js';
 import { KeytarSecretStore } from '../secrets/keytar-store.js';
 import { defaultDataDir } from '../store/paths.js';
 
@@ -85,14 +86,16 @@ export async function doctorCommand(argv: string[]): Promise<number> {
   const dataDir = values['data-dir'] ?? defaultDataDir();
   const dataDirProblem = prepareDataDir(dataDir);
   const user = sessionUser(false);
+  const mapping = userMapping(description);
+  const session: DoctorSession = { user, inside: containerIdentity(user, mapping), words: identityWords(user, mapping) };
   if (!hasImage) {
     say({ ok: false, line: 'session container, workspace, data folder and egress: not tried without the session image (above).' });
   } else if (dataDirProblem) {
     say({ ok: false, line: `data folder: ${dataDirProblem}` });
   } else {
-    say(await containerStarts(docker, user));
-    for (const check of await workspaceChecks(docker, user, dataDir)) say(check);
-    say(await egressCheck(docker, user, dataDir));
+    say(await containerStarts(docker, session));
+    for (const check of await workspaceChecks(docker, session, dataDir)) say(check);
+    say(await egressCheck(docker, session, dataDir));
   }
 
   if (values['no-keychain']) terminal.out('– keychain: not checked (--no-keychain); a worker given its key by OUTPOST_ENVIRONMENT_KEY or --environment-key-file needs none\n');
@@ -100,32 +103,32 @@ export async function doctorCommand(argv: string[]): Promise<number> {
   return failed() ? 1 : 0;
 }
 
+/** Who sessions are: on this machine (the workspace's owner) and in their containers. */
+interface DoctorSession {
+  user: SessionUser;
+  inside: ContainerIdentity;
+  words: string;
+}
+
 function rootlessCheck(d: EngineDescription): Check {
-  if (d.rootless) {
-    return {
-      ok: false,
-      line:
-        'rootless engine: sessions run with a uid the engine maps to another on this machine, and cannot write a workspace that is yours alone (EACCES). ' +
-        'Use a rootful engine with your user in the docker group, or Docker Desktop, until Outpost maps users for rootless engines.',
-    };
-  }
   if (d.unenforced.length) return { ok: false, line: `limits: ${d.unenforced.join('; ')}. Sessions run, unbounded by what is named.` };
-  return { ok: true, line: `rootful engine${d.userNamespaces ? ' with user namespaces' : ''}; memory, CPU and process limits enforced` };
+  return { ok: true, line: `${d.rootless ? 'rootless' : 'rootful'} engine${!d.rootless && d.userNamespaces ? ' with user namespaces' : ''}; memory, CPU and process limits enforced` };
 }
 
 /** A container of the session image, as a session is made: its uid, no capability, no-new-privileges, no network. */
-async function runSessionContainer(docker: Docker, user: SessionUser, script: string, opts: { binds?: string[]; networkMode?: string } = {}): Promise<{ code: number; output: string }> {
+async function runSessionContainer(docker: Docker, inside: ContainerIdentity, script: string, opts: { binds?: string[]; networkMode?: string } = {}): Promise<{ code: number; output: string }> {
   const container = await docker.createContainer({
     name: `outpost-doctor-${randomBytes(4).toString('hex')}`,
     Image: IMAGE,
     Entrypoint: ['/bin/bash', '-c', script],
     Cmd: [],
-    User: `${user.uid}:${user.gid}`,
+    User: `${inside.uid}:${inside.gid}`,
     Labels: { [DOCTOR_LABEL]: '1' },
     WorkingDir: '/',
     HostConfig: {
       Init: true,
       NetworkMode: opts.networkMode ?? 'none',
+      ...(inside.usernsMode ? { UsernsMode: usernsMode(inside, opts.networkMode) } : {}),
       CapDrop: ['ALL'],
       SecurityOpt: ['no-new-privileges'],
       ...(opts.binds ? { Binds: opts.binds } : {}),
@@ -141,10 +144,10 @@ async function runSessionContainer(docker: Docker, user: SessionUser, script: st
   }
 }
 
-async function containerStarts(docker: Docker, user: SessionUser): Promise<Check> {
+async function containerStarts(docker: Docker, session: DoctorSession): Promise<Check> {
   try {
-    const { code, output } = await runSessionContainer(docker, user, 'true');
-    if (code === 0) return { ok: true, line: `session container: starts (${IMAGE}, uid ${user.uid}, no network, every capability dropped)` };
+    const { code, output } = await runSessionContainer(docker, session.inside, 'true');
+    if (code === 0) return { ok: true, line: `session container: starts (${IMAGE}, ${session.words}, no network, every capability dropped)` };
     return { ok: false, line: `session container: ended with ${code}${output ? ` (${output.slice(0, 300)})` : ''}. Rebuild the session image: outpost image build.` };
   } catch (e) {
     return { ok: false, line: `session container: the engine would not start one: ${(e as Error).message}` };
@@ -156,14 +159,14 @@ async function containerStarts(docker: Docker, user: SessionUser): Promise<Check
  * bind-mounted by the path the engine takes: a file written here must be seen inside (the data folder is
  * on a file system the engine shares), and the session's file must be readable here.
  */
-async function workspaceChecks(docker: Docker, user: SessionUser, dataDir: string): Promise<Check[]> {
+async function workspaceChecks(docker: Docker, { user, inside, words }: DoctorSession, dataDir: string): Promise<Check[]> {
   const base = join(dataDir, `doctor-${randomBytes(4).toString('hex')}`);
   const workspace = join(base, 'workspace');
   const token = randomBytes(8).toString('hex');
   try {
     mkdirSync(base, { mode: 0o700 });
     prepareWorkspace(workspace, user, { 'from-host.txt': token });
-    const { code, output } = await runSessionContainer(docker, user, 'cat /workspace/from-host.txt; echo; echo "from the session" > /workspace/from-session.txt', {
+    const { code, output } = await runSessionContainer(docker, inside, 'cat /workspace/from-host.txt; echo; echo "from the session" > /workspace/from-session.txt', {
       binds: [`${engineHostPath(workspace)}:/workspace`],
     });
     const shared: Check = output.includes(token) ?
@@ -180,10 +183,10 @@ async function workspaceChecks(docker: Docker, user: SessionUser, dataDir: strin
     }
     const writable: Check =
       code === 0 && written?.trim() === 'from the session' ?
-        { ok: true, line: `workspace: a session (uid ${user.uid}) writes its workspace and you can read what it wrote` }
+        { ok: true, line: `workspace: a session (${words}) writes its workspace and you can read what it wrote` }
       : {
           ok: false,
-          line: `workspace: a session could not write its workspace, or you cannot read what it wrote (exit ${code}${output ? `: ${output.slice(0, 200)}` : ''}). A rootless engine maps the session's uid to another: use a rootful engine with your user in the docker group.`,
+          line: `workspace: a session could not write its workspace, or you cannot read what it wrote (exit ${code}${output ? `: ${output.slice(0, 200)}` : ''}). An engine that remaps users (userns-remap) maps the session's uid to another: use a rootful engine with your user in the docker group, or a rootless one.`,
         };
     return [shared, writable];
   } catch (e) {
@@ -199,7 +202,7 @@ async function workspaceChecks(docker: Docker, user: SessionUser, dataDir: strin
  * 127.0.0.1:3128 there, over the engine's attach stream to this process's proxy, to a server of the
  * doctor's on this machine's loopback (allowed as the control plane's origin is).
  */
-async function egressCheck(docker: Docker, user: SessionUser, dataDir: string): Promise<Check> {
+async function egressCheck(docker: Docker, { user, inside }: DoctorSession, dataDir: string): Promise<Check> {
   const token = randomBytes(8).toString('hex');
   const server: Server = createServer((_req, res) => res.end(`doctor ${token}\n`));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -217,13 +220,14 @@ async function egressCheck(docker: Docker, user: SessionUser, dataDir: string): 
       name: `outpost-doctor-egress-${randomBytes(4).toString('hex')}`,
       labels: { [DOCTOR_LABEL]: '1' },
       user,
+      ...(inside.usernsMode ? { usernsMode: inside.usernsMode } : {}),
       workId: 'doctor',
       logFile: join(base, 'log'),
       recordFile: join(base, 'connections.jsonl'),
     });
     // bash's /dev/tcp: the session image has bash whatever else it lacks; a proxy request names the URL whole.
     const request = `GET ${url}/ HTTP/1.1\\r\\nHost: ${url.slice('http://'.length)}\\r\\nConnection: close\\r\\n\\r\\n`;
-    const { code, output } = await runSessionContainer(docker, user, `exec 3<>/dev/tcp/127.0.0.1/${EGRESS_PORT} && printf '${request}' >&3 && cat <&3`, { networkMode: egress.networkMode });
+    const { code, output } = await runSessionContainer(docker, inside, `exec 3<>/dev/tcp/127.0.0.1/${EGRESS_PORT} && printf '${request}' >&3 && cat <&3`, { networkMode: egress.networkMode });
     if (output.includes(`doctor ${token}`)) return { ok: true, line: 'egress: a connection went end to end under allowlist (session → forwarder → the attach stream → Outpost’s proxy → this machine)' };
     return { ok: false, line: `egress: the connection did not come through (exit ${code}${output ? `: ${output.slice(0, 300)}` : ''}). The engine's attach stream must carry the forwarder's traffic: see Security model → Egress in the README.` };
   } catch (e) {

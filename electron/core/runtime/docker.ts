@@ -7,11 +7,13 @@ import { createContainer } from './create-container.js';
 import { openAttach } from './attach.js';
 import { frameHandover } from './handover-frame.js';
 import { engineHostPath } from './host-path.js';
-import { LABEL, SESSION_USER_VARIABLE } from './labels.js';
+import { LABEL, SESSION_CAPABILITIES_VARIABLE, SESSION_USER_VARIABLE } from './labels.js';
 import { CappedSink, DEFAULT_SESSION_LOG_LIMIT_BYTES, RedactingLines } from './session-log.js';
 import type { ContainerSpec, ImageInfo, OutpostContainer, RunningSession, SessionRuntime, WarmSession, WarmSpec } from './session-runtime.js';
 import { prepareWorkspace, type SessionUser } from './workspace.js';
 import { reclaimWorkspace } from './workspace-reclaim.js';
+import { describeEngine } from './engine-info.js';
+import { containerIdentity, userMapping, usernsMode, type UserMapping } from './user-mapping.js';
 
 export type { ContainerLimits, ContainerSpec, OutpostContainer, WarmSpec } from './session-runtime.js';
 
@@ -39,6 +41,13 @@ const ROOT_SESSION_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETGID', 
 const KEEPER_CAPABILITIES = ['KILL', 'SETGID', 'SETUID'];
 
 /**
+ * Under rootless Docker the session is the container's root (user-mapping.ts), so the keeper cannot drop
+ * its capabilities by a change of uid: it drops the runner's bounding set instead, which takes SETPCAP.
+ * The runner then execs as root with no capability, and no-new-privileges keeps it so.
+ */
+const MAPPED_ROOT_KEEPER_CAPABILITIES = [...KEEPER_CAPABILITIES, 'SETPCAP'];
+
+/**
  * The Docker engine as Outpost uses it: one container per work item, labelled,
  * with an init process, limits, its own /workspace, and stdout/stderr streamed to
  * the session's log file as they come. The session is hostile (DESIGN §4): it runs as
@@ -47,8 +56,19 @@ const KEEPER_CAPABILITIES = ['KILL', 'SETGID', 'SETUID'];
 export class DockerRuntime implements SessionRuntime {
   readonly docker: Docker;
 
+  #mapping: Promise<UserMapping> | undefined;
+
   constructor(docker: Docker = new Docker()) {
     this.docker = docker;
+  }
+
+  /** How this engine maps a session's uid (asked once; an engine that does not say is taken as rootful). */
+  userMapping(): Promise<UserMapping> {
+    this.#mapping ??= describeEngine(this.docker).then(userMapping, () => {
+      this.#mapping = undefined;
+      return 'same' as const;
+    });
+    return this.#mapping;
   }
 
   /** Throws DockerUnavailableError with the engine's words when it does not answer. */
@@ -130,8 +150,9 @@ export class DockerRuntime implements SessionRuntime {
     const readOnlyMounts = spec.readOnlyMounts?.resolve() ?? [];
     prepareWorkspace(spec.workspaceDir, spec.user, spec.files);
     const root = spec.user.uid === 0;
-    const user = `${spec.user.uid}:${spec.user.gid}`;
-    const env = { ...spec.env, ...(keeper ? { [SESSION_USER_VARIABLE]: user } : {}) };
+    const inside = containerIdentity(spec.user, await this.userMapping());
+    const user = `${inside.uid}:${inside.gid}`;
+    const env = { ...spec.env, ...(keeper ? { [SESSION_USER_VARIABLE]: user, ...(inside.mappedRoot ? { [SESSION_CAPABILITIES_VARIABLE]: 'none' } : {}) } : {}) };
     const { container, warnings } = await createContainer(this.docker, {
       name: spec.name,
       Image: spec.image,
@@ -155,7 +176,10 @@ export class DockerRuntime implements SessionRuntime {
         NetworkMode: spec.networkMode,
         SecurityOpt: ['no-new-privileges'],
         CapDrop: ['ALL'],
-        ...(root ? { CapAdd: ROOT_SESSION_CAPABILITIES } : keeper ? { CapAdd: KEEPER_CAPABILITIES } : {}),
+        ...(inside.usernsMode ? { UsernsMode: usernsMode(inside, spec.networkMode) } : {}),
+        ...(root ? { CapAdd: ROOT_SESSION_CAPABILITIES }
+        : keeper ? { CapAdd: inside.mappedRoot ? MAPPED_ROOT_KEEPER_CAPABILITIES : KEEPER_CAPABILITIES }
+        : {}),
         ...(spec.limits.cpus ? { NanoCpus: Math.round(spec.limits.cpus * 1e9) } : {}),
         ...(spec.limits.memoryMb ? { Memory: spec.limits.memoryMb * 1024 * 1024 } : {}),
         ...(spec.limits.pids ? { PidsLimit: spec.limits.pids } : {}),
@@ -223,16 +247,22 @@ export class DockerRuntime implements SessionRuntime {
     }
   }
 
-  openEgress(opts: Omit<SessionEgressOptions, 'docker'>): Promise<SessionEgress> {
-    return openSessionEgress({ ...opts, docker: this.docker });
+  async openEgress(opts: Omit<SessionEgressOptions, 'docker'>): Promise<SessionEgress> {
+    return openSessionEgress({ ...opts, ...(await this.#sidecarUserns(opts.user)), docker: this.docker });
   }
 
-  openEgressPath(opts: Omit<EgressPathOptions, 'docker'>): Promise<EgressPath> {
-    return openEgressPath({ ...opts, docker: this.docker });
+  async openEgressPath(opts: Omit<EgressPathOptions, 'docker'>): Promise<EgressPath> {
+    return openEgressPath({ ...opts, ...(await this.#sidecarUserns(opts.user)), docker: this.docker });
   }
 
-  reclaimWorkspace(dir: string, owner: SessionUser, labels: Record<string, string>): Promise<void> {
-    return reclaimWorkspace(this.docker, dir, owner, labels);
+  /** The sidecar's user namespace is its session's (keep-id under rootless Podman): the session joins it. */
+  async #sidecarUserns(user: SessionUser): Promise<{ usernsMode?: string }> {
+    const mode = containerIdentity(user, await this.userMapping()).usernsMode;
+    return mode ? { usernsMode: mode } : {};
+  }
+
+  async reclaimWorkspace(dir: string, owner: SessionUser, labels: Record<string, string>): Promise<void> {
+    return reclaimWorkspace(this.docker, dir, containerIdentity(owner, await this.userMapping()), labels);
   }
 
   async removeContainer(id: string): Promise<void> {

@@ -94,6 +94,7 @@ export interface SidecarSpec {
   /** The session's labels: startup recovery sweeps the sidecar with its session. */
   labels: Record<string, string>;
   user: SessionUser;
+  usernsMode?: string;
   /** Each line the forwarder says about itself once it runs (its errors): the session's log gets them. */
   onNote?: (line: string) => void;
 }
@@ -129,6 +130,7 @@ export async function startEgressSidecar(docker: Docker, spec: SidecarSpec): Pro
     StdinOnce: true,
     HostConfig: {
       NetworkMode: 'none',
+      ...(spec.usernsMode ? { UsernsMode: spec.usernsMode } : {}),
       // Its output is the worker's stream: no copy of it anywhere else.
       LogConfig: { Type: 'none', Config: {} },
       ReadonlyRootfs: true,

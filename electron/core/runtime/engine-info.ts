@@ -31,10 +31,30 @@ export interface EngineInfo {
   Name?: string;
 }
 
-/** Ask the engine what it is (two calls). Throws when it does not answer. */
+/** Ask the engine what it is (two calls; a third for Podman). Throws when it does not answer. */
 export async function describeEngine(docker: Docker): Promise<EngineDescription> {
   const [version, info] = await Promise.all([docker.version() as Promise<EngineVersion>, docker.info() as Promise<EngineInfo>]);
-  return engineDescription(version, info);
+  const description = engineDescription(version, info);
+  if (description.kind === 'Podman' && !description.rootless && (await podmanRootless(docker))) {
+    return { ...description, rootless: true, userNamespaces: true, unenforced: unenforcedLimits(info, true) };
+  }
+  return description;
+}
+
+/**
+ * Podman's compat /info lists no `name=rootless` (4.3 was seen not to): its own API says, in
+ * GET /libpod/info → host.security.rootless (docs.podman.io/en/latest/_static/api.html, "SystemInfoLibpod").
+ * Unanswered, the engine is taken as rootful.
+ */
+async function podmanRootless(docker: Docker): Promise<boolean> {
+  try {
+    const info = await new Promise<{ host?: { security?: { rootless?: unknown } } }>((resolve, reject) =>
+      docker.modem.dial({ path: '/v4.0.0/libpod/info', method: 'GET', statusCodes: { 200: true } }, (e, answer) => (e ? reject(e) : resolve(answer as never))),
+    );
+    return info.host?.security?.rootless === true;
+  } catch {
+    return false;
+  }
 }
 
 /**

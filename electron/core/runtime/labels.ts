@@ -29,13 +29,16 @@ export const LABEL = {
  * until then; when that stdin closes — Outpost died — it ends the container. Only such images are kept
  * warm; a cold start of one gets its item there too (worker/supervisor.ts), never in its environment.
  * The value names the protocol's version: an image of an older Outpost (`stdin`: a runner that read a
- * bare JSON line and ran as the session's uid itself) is started as any other image, from its environment.
+ * bare JSON line and ran as the session's uid itself; `keeper-v1`: a keeper that could not run the session as a
+ * root without capabilities) is started as any other image, from its environment.
  */
 export const HANDOVER_LABEL = 'outpost.handover';
-export const HANDOVER_KEEPER = 'keeper-v1';
+export const HANDOVER_KEEPER = 'keeper-v2';
 export const KEEPER_ENTRYPOINT = '/opt/outpost/keeper';
 /** `uid:gid`: who the keeper runs the runner (and so the session) as. */
 export const SESSION_USER_VARIABLE = 'OUTPOST_SESSION_USER';
+/** `none`: the keeper runs the runner with an empty bounding set (it shares the keeper's uid: rootless Docker's root). */
+export const SESSION_CAPABILITIES_VARIABLE = 'OUTPOST_SESSION_CAPABILITIES';
 
 /**
  * Whether an image takes its item from Outpost's keeper: the label, and the keeper as its entrypoint.

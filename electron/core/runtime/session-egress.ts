@@ -36,6 +36,8 @@ export interface EgressPathOptions {
   labels: Record<string, string>;
   /** Who the sidecar runs as: the session's own uid (it holds nothing of the host's). */
   user: SessionUser;
+  /** The sidecar's user namespace, which its session joins with its network namespace (user-mapping.ts). */
+  usernsMode?: string;
 }
 
 /** The item a path serves: what its proxy allows (the item's API origin) and where its connections are written. */
@@ -126,6 +128,7 @@ export async function openEgressPath(opts: EgressPathOptions): Promise<EgressPat
     name: opts.name,
     labels: opts.labels,
     user: opts.user,
+    ...(opts.usernsMode ? { usernsMode: opts.usernsMode } : {}),
     onNote: (line) => log?.note(`forwarder: ${line}`),
   }).catch(async (e: unknown) => {
     await proxy.close();

@@ -1,7 +1,7 @@
 import type Docker from 'dockerode';
 import { PassThrough } from 'node:stream';
 import { LABEL, SESSION_IMAGE } from './labels.js';
-import type { SessionUser } from './workspace.js';
+import type { ContainerIdentity } from './user-mapping.js';
 import { engineHostPath } from './host-path.js';
 
 /** Runs in Outpost's session image, for its Node (the egress forwarder does too). */
@@ -65,9 +65,10 @@ process.exitCode = failed ? 1 : 0;
  * profile's choice (allowRoot). Such a session can leave a setuid-root file or a world-writable folder
  * of root's that the user's Outpost cannot change; the engine can. The container has no network, a
  * read-only root, no-new-privileges, and of root's capabilities only what chown and chmod need.
- * Its labels (install, instance) let startup recovery remove it if Outpost dies meanwhile.
+ * Its labels (install, instance) let startup recovery remove it if Outpost dies meanwhile. `owner` is the
+ * user as the engine maps them inside (user-mapping.ts): uid 0 under rootless Docker, keep-id's under Podman.
  */
-export async function reclaimWorkspace(docker: Docker, dir: string, owner: SessionUser, labels: Record<string, string>): Promise<void> {
+export async function reclaimWorkspace(docker: Docker, dir: string, owner: ContainerIdentity, labels: Record<string, string>): Promise<void> {
   const container = await docker.createContainer({
     Image: RECLAIM_IMAGE,
     Entrypoint: ['/usr/local/bin/node', '-e', RECLAIM],
@@ -80,6 +81,7 @@ export async function reclaimWorkspace(docker: Docker, dir: string, owner: Sessi
     AttachStderr: true,
     HostConfig: {
       NetworkMode: 'none',
+      ...(owner.usernsMode ? { UsernsMode: owner.usernsMode } : {}),
       Binds: [`${engineHostPath(dir)}:/workspace`],
       LogConfig: { Type: 'none', Config: {} },
       ReadonlyRootfs: true,
