@@ -1,13 +1,16 @@
 import { extractAll, listPackage, statFile } from '@electron/asar';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import { Worker } from 'node:worker_threads';
+import { searchWorkerUrl } from '../../electron/core/logs/search-scan.js';
 import { makeElectronDist } from '../helpers/electron-dist.js';
 import { restoreProcess } from '../helpers/fake-electron.js';
 import { MainLauncher } from '../helpers/main-launch.js';
@@ -66,6 +69,17 @@ describe('the packaged app', { skip: !existsSync(BUILT) && 'not built (npm run b
     const fromMain = createRequire(join(app, pkg.main));
     assert.ok(fromMain.resolve('keytar').startsWith(app), 'resolved inside the packed app');
     assert.equal(typeof (fromMain('keytar') as { getPassword: unknown }).getPassword, 'function');
+  });
+
+  it('keeps the log search’s worker thread out of the ASAR, where the packed main starts it', async () => {
+    assert.equal((statFile(asar, 'dist/electron/search-worker.js') as { unpacked?: boolean }).unpacked, true);
+    const started = fileURLToPath(searchWorkerUrl(pathToFileURL(join(asar, pkg.main)).href));
+    assert.equal(started, join(`${asar}.unpacked`, 'dist/electron/search-worker.js'));
+    const log = join(work, 'search.log');
+    writeFileSync(log, 'one\nTwo needle\nthree\nneedle four\n');
+    const worker = new Worker(started, { workerData: { path: log, bytes: statSync(log).size, query: 'NEEDLE', limit: 10 } });
+    const [result] = (await once(worker, 'message')) as [{ matches: number[]; total: number }];
+    assert.deepEqual(result, { matches: [1, 3], total: 2 }, 'the packed search thread runs on its own');
   });
 
   it('flips the fuses package.json asks for in the packed executable', async () => {
