@@ -1,8 +1,9 @@
 /**
  * The headless worker as users run it (`outpost`, the service unit, the worker image): one esbuild
- * bundle at dist/electron/core/cli.js, over tsc's output of the same path (the Electron app keeps
- * importing tsc's modules). Loading ~400 modules one by one cost the worker more memory than a
- * bundle does, and dockerode brings what Outpost never uses (bench/memory.ts):
+ * bundle at dist/electron/core/cli.js, over tsc's output of the same path (the desktop app's main
+ * process is bundled too, by scripts/build-main.mjs). Loading ~400 modules one by one cost the
+ * worker more memory than a bundle does, and dockerode brings what Outpost never uses
+ * (bench/memory.ts; left out by scripts/lib/left-out.mjs):
  *
  * - docker-modem's ssh transport (ssh2, +13 MiB RSS on its own): DOCKER_HOST=ssh:// is refused at
  *   start (runtime/docker-host.ts); should anything reach it anyway, the stand-in says why.
@@ -18,31 +19,7 @@
 import { chmodSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-
-const SSH2 = `class Client {
-  constructor() {
-    throw new Error('Outpost does not reach Docker over ssh:// (DOCKER_HOST): its sessions\\' folders are bind-mounted from this machine, so the engine must be this machine\\'s (unix:// or tcp://)');
-  }
-}
-module.exports = { Client };`;
-
-const BUILDKIT = `module.exports = new Proxy({}, {
-  get(_, name) {
-    throw new Error('Outpost\\'s worker leaves out BuildKit sessions and progress decoding (dockerode ' + String(name) + ')');
-  },
-});`;
-
-/** Packages the worker never runs, each answered by a stand-in that says so when touched. */
-const LEFT_OUT = { ssh2: SSH2, '@grpc/grpc-js': BUILDKIT, '@grpc/proto-loader': BUILDKIT, protobufjs: BUILDKIT };
-
-const leaveOut = {
-  name: 'leave-out',
-  setup(b) {
-    const filter = new RegExp(`^(${Object.keys(LEFT_OUT).map((n) => n.replace(/[/.]/g, '\\$&')).join('|')})$`);
-    b.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'left-out' }));
-    b.onLoad({ filter: /.*/, namespace: 'left-out' }, (args) => ({ contents: LEFT_OUT[args.path], loader: 'js' }));
-  },
-};
+import { leaveOut } from './lib/left-out.mjs';
 
 const OUT = 'dist/electron/core';
 // The last build's chunks (tsc's cli-args.js and the like have no hash).

@@ -26,6 +26,8 @@ export interface FakeOptions {
   dark?: boolean;
   /** Another instance holds the lock. */
   secondInstance?: boolean;
+  /** app.isPackaged: launched from an installed app rather than `electron .`. */
+  packaged?: boolean;
   /** What getLoginItemSettings() says (macOS's wasOpenedAtLogin). */
   loginItem?: { wasOpenedAtLogin?: boolean; wasOpenedAsHidden?: boolean };
 }
@@ -52,6 +54,7 @@ export class FakeElectron {
 
   constructor(options: FakeOptions) {
     this.options = options;
+    this.app.isPackaged = options.packaged ?? false;
   }
 
   note(what: string, ...args: unknown[]): void {

@@ -174,8 +174,8 @@ describe('content security policy', () => {
 
 describe('Electron fuses', () => {
   // electron-builder flips these in the packaged binary (electronFuses, via @electron/fuses) just
-  // before signing. Packaging cannot run here (no Electron binary, DESIGN §3), so this proves the
-  // configuration, checked by the installed electron-builder's own schema validator.
+  // before signing; packaged-app.test.ts packs the app and reads them back from the executable. This
+  // proves the configuration, checked by the installed electron-builder's own schema validator.
   const build = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { build: Record<string, unknown> }).build;
   const fuses = build.electronFuses as Record<string, boolean>;
 
@@ -188,6 +188,10 @@ describe('Electron fuses', () => {
       enableEmbeddedAsarIntegrityValidation: true,
       onlyLoadAppFromAsar: true,
       grantFileProtocolExtraPrivileges: false,
+      // An unsigned macOS build: flipping the fuses breaks the arm64 binary's ad hoc signature, and
+      // macOS will not start it unless it is signed again (@electron/fuses README, "Apple Silicon").
+      // A signed build is signed over it.
+      resetAdHocDarwinSignature: true,
     });
     assert.notEqual(build.asar, false, 'onlyLoadAppFromAsar needs the app packed in an ASAR');
   });
@@ -200,5 +204,14 @@ describe('Electron fuses', () => {
     const { DebugLogger } = fromLib('builder-util') as { DebugLogger: new () => unknown };
     await validateConfiguration(build, new DebugLogger());
     await assert.rejects(validateConfiguration({ ...build, electronFuses: { ...fuses, runAsNod: false } }, new DebugLogger()), /does not match the API schema/);
+  });
+
+  it('macOS: a tray app with no Dock icon, the hardened runtime, and V8’s JIT its one entitlement', () => {
+    const mac = build.mac as { hardenedRuntime: boolean; entitlements: string; entitlementsInherit: string; extendInfo: Record<string, unknown> };
+    assert.equal(mac.extendInfo.LSUIElement, true);
+    assert.equal(mac.hardenedRuntime, true);
+    const plist = readFileSync(new URL(`../../${mac.entitlements}`, import.meta.url), 'utf8');
+    assert.deepEqual([...plist.matchAll(/<key>([^<]+)<\/key>\s*<true\/>/g)].map((m) => m[1]), ['com.apple.security.cs.allow-jit']);
+    assert.equal(mac.entitlementsInherit, mac.entitlements);
   });
 });

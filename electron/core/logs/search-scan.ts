@@ -30,8 +30,17 @@ export function searchInWorker(request: SearchRequest): Promise<SearchResult> {
   });
 }
 
+/**
+ * search-worker.js beside the module at `moduleUrl`, outside the ASAR in the packed app: a worker
+ * thread cannot load its script from inside app.asar (electron/electron#22446), so the app keeps
+ * that file unpacked (package.json build.asarUnpack) and starts it from app.asar.unpacked.
+ */
+export function searchWorkerUrl(moduleUrl: string): URL {
+  return new URL('./search-worker.js', moduleUrl.replace('/app.asar/', '/app.asar.unpacked/'));
+}
+
 function startSearchWorker(request: SearchRequest): Worker {
-  const compiled = new URL('./search-worker.js', import.meta.url);
+  const compiled = searchWorkerUrl(import.meta.url);
   if (existsSync(fileURLToPath(compiled))) return new Worker(compiled, { workerData: request });
   // Under tsx (tests, benches) only the .ts source is on disk, and tsx's loader does not reach a
   // worker thread (Node 20: "Unknown file extension .ts"), so the worker registers it first.
