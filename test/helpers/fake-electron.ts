@@ -28,6 +28,8 @@ export interface FakeOptions {
   secondInstance?: boolean;
   /** What getLoginItemSettings() says (macOS's wasOpenedAtLogin). */
   loginItem?: { wasOpenedAtLogin?: boolean; wasOpenedAsHidden?: boolean };
+  /** A packed app (app.isPackaged): updates are checked. */
+  packaged?: boolean;
 }
 
 type Listener = (...args: unknown[]) => unknown;
@@ -52,6 +54,7 @@ export class FakeElectron {
 
   constructor(options: FakeOptions) {
     this.options = options;
+    this.app.isPackaged = options.packaged ?? false;
   }
 
   note(what: string, ...args: unknown[]): void {
@@ -84,6 +87,9 @@ export class FakeElectron {
     this.app.emit('ready');
     this.#ready();
   }
+
+  /** electron-updater's autoUpdater, as main sees it (the import is resolved to ./updater-module.ts). */
+  readonly updater = new FakeUpdater(this);
 
   readonly app = Object.assign(new EventEmitter(), {
     fake: this,
@@ -182,6 +188,35 @@ export class FakeElectron {
   readonly BrowserWindow = makeWindowClass(this);
   readonly Tray = makeTrayClass(this);
   readonly Notification = makeNotificationClass(this);
+}
+
+/**
+ * A recording stand-in for electron-updater's autoUpdater: what main sets on it and calls, and the
+ * events a test fires as the real one would (update-available, update-downloaded, error).
+ */
+export class FakeUpdater extends EventEmitter {
+  autoDownload = true;
+  autoInstallOnAppQuit = true;
+  logger: unknown = console;
+  /** What the next check does: resolve with nothing, or fail as electron-updater does (an 'error' event and a rejection). */
+  nextCheck: Error | undefined;
+
+  constructor(private readonly electron: FakeElectron) {
+    super();
+  }
+
+  checkForUpdates(): Promise<unknown> {
+    this.electron.note('updater.checkForUpdates');
+    const error = this.nextCheck;
+    if (!error) return Promise.resolve(null);
+    this.emit('error', error);
+    return Promise.reject(error);
+  }
+
+  quitAndInstall(isSilent?: boolean, isForceRunAfter?: boolean): void {
+    this.electron.note('updater.quitAndInstall', isSilent, isForceRunAfter);
+    setImmediate(() => this.electron.app.quit());
+  }
 }
 
 export interface FakeWindow extends EventEmitter {
@@ -346,8 +381,10 @@ let runs = 0;
 export async function loadMain(entry: string, options: FakeOptions): Promise<FakeElectron> {
   if (!hooked) {
     const target = pathToFileURL(new URL('./electron-module.ts', import.meta.url).pathname).href;
+    const updater = pathToFileURL(new URL('./updater-module.ts', import.meta.url).pathname).href;
     const hooks = `export async function resolve(specifier, context, next) {
       if (specifier === 'electron') return next(${JSON.stringify(target)}, context);
+      if (specifier === 'electron-updater') return next(${JSON.stringify(updater)}, context);
       return next(specifier, context);
     }`;
     register(`data:text/javascript,${encodeURIComponent(hooks)}`);

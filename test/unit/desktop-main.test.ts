@@ -224,3 +224,61 @@ describe('desktop main: each OS', () => {
     await quit(electron);
   });
 });
+
+describe('desktop main: updates', () => {
+  const menuLabels = (electron: FakeElectron) => electron.trays[0]!.menu!.template.map((i) => i.label).filter(Boolean);
+  const appLog = (electron: FakeElectron) => readFileSync(join(electron.options.logs, 'outpost.log'), 'utf8');
+
+  it('a development run (not packaged) never asks the feed, and says so in the log', async () => {
+    const electron = await started();
+    assert.equal(electron.calls('updater.checkForUpdates').length, 0);
+    assert.match(appLog(electron), /updates: off, a development run \(not packaged\)/);
+    await quit(electron);
+  });
+
+  it('packed: checked at start and daily; the menu offers the restart only once a version is downloaded; nothing installs at quit', async (t) => {
+    t.mock.timers.enable({ apis: ['setInterval'] });
+    const electron = await started({ platform: 'win32', packaged: true });
+    assert.equal(electron.calls('updater.checkForUpdates').length, 1, 'at start');
+    assert.equal(electron.updater.autoInstallOnAppQuit, false, 'no install behind the user’s back at quit');
+    assert.equal(electron.updater.autoDownload, true);
+    t.mock.timers.tick(23 * 60 * 60 * 1000);
+    assert.equal(electron.calls('updater.checkForUpdates').length, 1);
+    t.mock.timers.tick(60 * 60 * 1000);
+    assert.equal(electron.calls('updater.checkForUpdates').length, 2, 'a day later');
+
+    electron.updater.emit('update-available', { version: '0.2.0' });
+    assert.ok(!menuLabels(electron).some((l) => /update/i.test(l!)), 'not offered while it downloads');
+    electron.updater.emit('update-downloaded', { version: '0.2.0' });
+    assert.ok(menuLabels(electron).includes('Restart to update to 0.2.0'));
+    // A worker-state change re-renders the tray: the offer stays.
+    await electron.until(() => true);
+    t.mock.timers.reset();
+    await quit(electron);
+    assert.equal(electron.calls('updater.quitAndInstall').length, 0, 'Quit is not an update');
+  });
+
+  it('“Restart to update” closes the core as Quit does, then runs the installer', async () => {
+    const electron = await started({ platform: 'win32', packaged: true });
+    electron.updater.emit('update-downloaded', { version: '0.2.0' });
+    electron.trays[0]!.choose('Restart to update to 0.2.0');
+    await electron.until(() => electron.quitted);
+    assert.deepEqual(electron.calls('updater.quitAndInstall')[0]?.args, [false, true], 'not silent, and Outpost runs again after');
+    assert.match(appLog(electron), /installing version 0\.2\.0/);
+  });
+
+  it('a feed that cannot be reached or answers 404 is a line in the log: no dialog, no notification, no crash', async () => {
+    const dir = fresh();
+    const electron = await loadMain(MAIN, { platform: 'win32', packaged: true, userData: join(dir, 'data'), logs: join(dir, 'logs'), home: join(dir, 'home') });
+    electron.updater.nextCheck = Object.assign(new Error('getaddrinfo ENOTFOUND updates.example'), { code: 'ENOTFOUND' });
+    electron.fireReady();
+    await electron.until(() => electron.trays.length > 0);
+    await electron.until(() => /could not reach the update feed/.test(appLog(electron)));
+    electron.updater.emit('error', Object.assign(new Error('Cannot find latest.yml in the latest release artifacts (https://updates.example/latest.yml): HttpError: 404'), { statusCode: 404 }));
+    assert.match(appLog(electron), /the update feed has no such file \(404\)/);
+    assert.equal(electron.calls('dialog.showErrorBox').length + electron.calls('dialog.showMessageBox').length, 0);
+    assert.ok(!electron.notifications.some((n) => /update/i.test(`${n.options.title} ${n.options.body}`)));
+    assert.equal(electron.exitCode, undefined);
+    await quit(electron);
+  });
+});
