@@ -17,6 +17,7 @@ import type { Channel, OpenView, ServiceEvent } from '../shared/contract.js';
 import { Outpost } from './core/outpost.js';
 import { packageRoot } from './core/runtime/session-image.js';
 import { KeytarSecretStore } from './core/secrets/keytar-store.js';
+import { DATA_ENTRIES, dataFolderFor, migrateDataFolder } from './core/store/data-folder.js';
 import { ShutdownPolicy } from './core/shutdown.js';
 import { APP_INDEX_URL, APP_SCHEME, APP_SCHEME_PRIVILEGES, appFileHandler } from './app/app-protocol.js';
 import { askAboutRunningSessions } from './app/dialogs.js';
@@ -58,7 +59,17 @@ if (!app.requestSingleInstanceLock()) {
 }
 
 async function start(): Promise<void> {
+  // Settings stay in userData (Roaming on Windows, ~/.config on Linux); sessions' data goes to a local folder
+  // Docker Desktop shares (store/data-folder.ts). Before productName was Outpost, userData was …/outpost:
+  // a case-sensitive disk (Linux) keeps it apart, so its settings and data move too.
+  const userData = app.getPath('userData');
+  const formerUserData = join(app.getPath('appData'), 'outpost');
+  const settingsFolder = migrateDataFolder([formerUserData], userData, ['settings.json']);
+  const dataFolder = migrateDataFolder([formerUserData, userData], dataFolderFor({ platform, env: process.env, home: app.getPath('home') }), DATA_ENTRIES);
+  // The app's log beside the sessions' logs, out of a roaming or config folder; macOS keeps ~/Library/Logs/Outpost (Console finds it there).
+  if (platform !== 'darwin') app.setAppLogsPath(join(dataFolder.use, 'logs'));
   const logger = configureAppLog(electronLog, app.getPath('logs'));
+  for (const note of [...settingsFolder.said, ...dataFolder.said]) logger.info(`data folder: ${note}`);
   const root = packageRoot();
   const iconsFolder = join(root, 'build/tray');
   const menu = applicationMenu(platform);
@@ -86,7 +97,8 @@ async function start(): Promise<void> {
     }
   };
   const outpost = Outpost.open({
-    dataDir: app.getPath('userData'),
+    dataDir: dataFolder.use,
+    settingsDir: settingsFolder.use,
     secrets: new KeytarSecretStore(),
     logger,
     appLogFile: appLogFile(app.getPath('logs')),

@@ -8,6 +8,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { createRequire, Module, register } from 'node:module';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 export interface Recorded {
@@ -20,6 +21,8 @@ export interface Recorded {
 export interface FakeOptions {
   platform?: NodeJS.Platform;
   userData: string;
+  /** Electron's appData (userData's parent: ~/.config, %APPDATA%, ~/Library/Application Support). */
+  appData?: string;
   logs: string;
   home?: string;
   argv?: string[];
@@ -30,6 +33,11 @@ export interface FakeOptions {
   loginItem?: { wasOpenedAtLogin?: boolean; wasOpenedAsHidden?: boolean };
   /** A packed app (app.isPackaged): updates are checked. */
   packaged?: boolean;
+  /**
+   * Variables set (or, undefined, removed) for this launch. The data folder's own (OUTPOST_DATA_DIR,
+   * XDG_DATA_HOME, LOCALAPPDATA) are removed unless given: the data folder is then under `home`, never the real one.
+   */
+  env?: Record<string, string | undefined>;
 }
 
 type Listener = (...args: unknown[]) => unknown;
@@ -99,12 +107,17 @@ export class FakeElectron {
     isReady: () => this.isReady,
     requestSingleInstanceLock: () => (this.note('app.requestSingleInstanceLock'), !this.options.secondInstance),
     getPath: (name: string) => {
-      const paths: Record<string, string | undefined> = { userData: this.options.userData, logs: this.options.logs, home: this.options.home, sessionData: this.options.userData };
+      const paths: Record<string, string | undefined> = { userData: this.options.userData, appData: this.options.appData ?? dirname(this.options.userData), logs: this.options.logs, home: this.options.home, sessionData: this.options.userData };
       const path = paths[name];
       if (!path) throw new Error(`fake electron: no path ${name}`);
       return path;
     },
     getName: () => 'Outpost',
+    /** Where getPath('logs') points from now on (as Electron's app.setAppLogsPath). */
+    setAppLogsPath: (path: string) => {
+      this.options.logs = path;
+      this.note('app.setAppLogsPath', path);
+    },
     getVersion: () => '0.0.0',
     setAppUserModelId: (id: string) => this.note('app.setAppUserModelId', id),
     setLoginItemSettings: (settings: unknown) => this.note('app.setLoginItemSettings', settings),
@@ -399,6 +412,14 @@ export async function loadMain(entry: string, options: FakeOptions): Promise<Fak
   const electron = new FakeElectron(options);
   (globalThis as { __outpostFakeElectron?: FakeElectron }).__outpostFakeElectron = electron;
   if (options.platform) Object.defineProperty(process, 'platform', { value: options.platform, configurable: true });
+  // A Windows path is joined with backslashes (path.win32): on this machine, one relative name in the working folder.
+  // Pretending to be Windows, the data folder is named outright, under the fake home, unless the test says otherwise.
+  const windowsData = options.platform === 'win32' ? join(options.home ?? dirname(options.userData), 'AppData', 'Local', 'Outpost') : undefined;
+  for (const [name, value] of Object.entries({ OUTPOST_DATA_DIR: windowsData, XDG_DATA_HOME: undefined, LOCALAPPDATA: undefined, ...options.env })) {
+    if (!savedEnv.has(name)) savedEnv.set(name, process.env[name]);
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
   // As Electron passes them: main reads them after ready, too (a login start's --hidden).
   process.argv = [realArgv[0]!, entry, ...(options.argv ?? [])];
   await import(`${pathToFileURL(entry).href}?run=${++runs}`);
@@ -407,8 +428,14 @@ export async function loadMain(entry: string, options: FakeOptions): Promise<Fak
 
 const realPlatform = process.platform;
 const realArgv = process.argv;
+const savedEnv = new Map<string, string | undefined>();
 /** Puts the real platform and arguments back after a test that pretended to be another OS or launch. */
 export function restoreProcess(): void {
   Object.defineProperty(process, 'platform', { value: realPlatform, configurable: true });
   process.argv = realArgv;
+  for (const [name, value] of savedEnv) {
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
+  savedEnv.clear();
 }

@@ -48,7 +48,7 @@ describe('the built main process', { skip: !existsSync(MAIN) && 'not built (npm 
     const dir = mkdtempSync(join(tmpdir(), 'outpost-built-'));
     folders.push(dir);
     writeFileSync(join(dir, 'file'), 'x');
-    const electron = await launch({ userData: join(dir, 'file', 'data') });
+    const electron = await launch({ env: { OUTPOST_DATA_DIR: join(dir, 'file', 'data') } });
     assert.equal(electron.exitCode, 1);
     assert.match(String(electron.calls('dialog.showErrorBox')[0]?.args[1]), /ENOTDIR/);
   });

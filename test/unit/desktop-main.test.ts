@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
@@ -74,7 +74,7 @@ describe('desktop main: launch', () => {
     const dir = fresh();
     const notAFolder = join(dir, 'file');
     writeFileSync(notAFolder, 'x');
-    const electron = await launch({ userData: join(notAFolder, 'data') });
+    const electron = await launch({ env: { OUTPOST_DATA_DIR: join(notAFolder, 'data') } });
     await electron.until(() => electron.exitCode !== undefined);
     const [title, content] = electron.calls('dialog.showErrorBox')[0]?.args ?? [];
     assert.match(String(title), /Outpost could not start/);
@@ -280,5 +280,47 @@ describe('desktop main: updates', () => {
     assert.ok(!electron.notifications.some((n) => /update/i.test(`${n.options.title} ${n.options.body}`)));
     assert.equal(electron.exitCode, undefined);
     await quit(electron);
+  });
+});
+
+describe('desktop main: where the data lives', () => {
+  it('Linux: settings in userData, sessions’ data and the app’s log in ~/.local/share/outpost; what the old lower-case userData held moves', async () => {
+    const dir = fresh();
+    const home = join(dir, 'home');
+    const config = join(home, '.config');
+    // Before productName was Outpost, Electron's userData was ~/.config/outpost.
+    const former = join(config, 'outpost');
+    mkdirSync(join(former, 'workspaces', 'env_1.work_1'), { recursive: true });
+    writeFileSync(join(former, 'settings.json'), JSON.stringify({ retentionDays: 3 }));
+    writeFileSync(join(former, 'history.jsonl'), '');
+    const electron = await launch({ home, appData: config, userData: join(config, 'Outpost'), logs: join(config, 'Outpost', 'logs') });
+    await electron.until(() => electron.trays.length > 0);
+    const data = join(home, '.local', 'share', 'outpost');
+    assert.ok(existsSync(join(data, 'workspaces', 'env_1.work_1')), 'the workspace moved');
+    assert.equal(JSON.parse(readFileSync(join(config, 'Outpost', 'settings.json'), 'utf8')).retentionDays, 3, 'the settings moved to the new userData');
+    assert.equal(electron.options.logs, join(data, 'logs'));
+    assert.match(readFileSync(join(data, 'logs', 'outpost.log'), 'utf8'), /data folder: moved Outpost's data from .*\.config\/outpost to .*\.local\/share\/outpost/);
+    assert.ok(!existsSync(join(config, 'Outpost', 'workspaces')), 'no sessions’ data in the config folder');
+    await quit(electron);
+  });
+
+  it('Windows: sessions’ data under %LOCALAPPDATA%\\Outpost, settings in Roaming userData', async () => {
+    const dir = fresh();
+    const roaming = join(dir, 'Roaming', 'Outpost');
+    // What path.win32 makes of C:\Users\ada\AppData\Local is one relative name on this machine: made in a temporary working folder.
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      const electron = await launch({ platform: 'win32', home: 'C:\\Users\\ada', userData: roaming, env: { OUTPOST_DATA_DIR: undefined, LOCALAPPDATA: 'C:\\Users\\ada\\AppData\\Local' } });
+      await electron.until(() => electron.trays.length > 0);
+      const data = join(dir, 'C:\\Users\\ada\\AppData\\Local\\Outpost');
+      assert.ok(existsSync(data), 'C:\\Users\\ada\\AppData\\Local\\Outpost');
+      // Joined by Node's path of this machine here; of Windows there.
+      assert.match(String(electron.calls('app.setAppLogsPath')[0]?.args[0]), /^C:\\Users\\ada\\AppData\\Local\\Outpost[\\/]logs$/);
+      assert.ok(!existsSync(join(roaming, 'workspaces')), 'nothing of the sessions in Roaming');
+      await quit(electron);
+    } finally {
+      process.chdir(cwd);
+    }
   });
 });

@@ -15,7 +15,7 @@ import { SESSION_IMAGE } from '../runtime/labels.js';
 import { openSessionEgress } from '../runtime/session-egress.js';
 import { prepareWorkspace, sessionUser, type SessionUser } from '../runtime/workspace.js';
 import { KeytarSecretStore } from '../secrets/keytar-store.js';
-import { defaultDataDir } from '../store/paths.js';
+import { defaultDataDir } from '../store/data-folder.js';
 
 export const DOCTOR_USAGE = `Usage: outpost doctor [--docker-host URL] [--data-dir DIR] [--no-keychain]
 
