@@ -32,6 +32,10 @@ export interface UpdateHost {
   packageType: string | undefined;
 }
 
+/**
+ * Per packing, as electron-builder documents its auto-updatable targets (https://www.electron.build/auto-update:
+ * macOS DMG — and the app must be signed, or Squirrel.Mac refuses it —, Windows NSIS, Linux AppImage, deb, rpm, pacman).
+ */
 export function updateMode(host: UpdateHost): UpdateMode {
   // electron-updater's own isUpdaterActive() refuses too (it would look for dev-app-update.yml): say so once instead.
   if (!host.isPackaged) return { kind: 'off', why: 'a development run (not packaged): updates are checked only by a packed Outpost' };
