@@ -180,7 +180,7 @@ async function start(): Promise<void> {
     quit(() => {
       // electron-updater quits the app itself once its installer runs; if it did not start, quit anyway (the log says why).
       if (!updates.install()) app.quit();
-      else setTimeout(() => app.quit(), 10_000);
+      else setTimeout(() => app.quit(), 10_000).unref();
     });
   app.on('before-quit', (event) => {
     if (mayExit) return;
