@@ -8,6 +8,8 @@ import { app, BrowserWindow, dialog, ipcMain, Menu, nativeImage, nativeTheme, ne
 // initialized, a preload on every session — a channel any page script could write forged lines
 // into outpost.log through. Only the main process writes this log; the node flavour is the same file transport.
 import electronLog from 'electron-log/node';
+// CommonJS: its autoUpdater is a getter that makes the platform's updater on first read (Updates reads it only when packed).
+import electronUpdater from 'electron-updater';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { IPC_EVENT_CHANNEL } from '../shared/channels.js';
@@ -15,6 +17,7 @@ import type { Channel, OpenView, ServiceEvent } from '../shared/contract.js';
 import { Outpost } from './core/outpost.js';
 import { packageRoot } from './core/runtime/session-image.js';
 import { KeytarSecretStore } from './core/secrets/keytar-store.js';
+import { DATA_ENTRIES, dataFolderFor, migrateDataFolder } from './core/store/data-folder.js';
 import { ShutdownPolicy } from './core/shutdown.js';
 import { APP_INDEX_URL, APP_SCHEME, APP_SCHEME_PRIVILEGES, appFileHandler } from './app/app-protocol.js';
 import { askAboutRunningSessions } from './app/dialogs.js';
@@ -25,6 +28,7 @@ import { hardenContents, hardenSession } from './app/security.js';
 import { applyStartAtLogin, startedAtLogin } from './app/start-at-login.js';
 import { renderTray, trayIconPath } from './app/tray.js';
 import type { TrayAction } from './app/tray-model.js';
+import { packageTypeIn, updateMode, Updates } from './app/updates.js';
 import { applicationMenu, keepInTrayOnClose, mainWindowOptions, reloadOnceWhenGone, windowMenu } from './app/window.js';
 
 /** Windows shows a notification only for an app whose AppUserModelID its Start-menu shortcut carries: the installer's (package.json build.appId). */
@@ -55,7 +59,17 @@ if (!app.requestSingleInstanceLock()) {
 }
 
 async function start(): Promise<void> {
+  // Settings stay in userData (Roaming on Windows, ~/.config on Linux); sessions' data goes to a local folder
+  // Docker Desktop shares (store/data-folder.ts). Before productName was Outpost, userData was …/outpost:
+  // a case-sensitive disk (Linux) keeps it apart, so its settings and data move too.
+  const userData = app.getPath('userData');
+  const formerUserData = join(app.getPath('appData'), 'outpost');
+  const settingsFolder = migrateDataFolder([formerUserData], userData, ['settings.json']);
+  const dataFolder = migrateDataFolder([formerUserData, userData], dataFolderFor({ platform, env: process.env, home: app.getPath('home') }), DATA_ENTRIES);
+  // The app's log beside the sessions' logs, out of a roaming or config folder; macOS keeps ~/Library/Logs/Outpost (Console finds it there).
+  if (platform !== 'darwin') app.setAppLogsPath(join(dataFolder.use, 'logs'));
   const logger = configureAppLog(electronLog, app.getPath('logs'));
+  for (const note of [...settingsFolder.said, ...dataFolder.said]) logger.info(`data folder: ${note}`);
   const root = packageRoot();
   const iconsFolder = join(root, 'build/tray');
   const menu = applicationMenu(platform);
@@ -83,7 +97,8 @@ async function start(): Promise<void> {
     }
   };
   const outpost = Outpost.open({
-    dataDir: app.getPath('userData'),
+    dataDir: dataFolder.use,
+    settingsDir: settingsFolder.use,
     secrets: new KeytarSecretStore(),
     logger,
     appLogFile: appLogFile(app.getPath('logs')),
@@ -151,13 +166,21 @@ async function start(): Promise<void> {
   // The tray's Stop and Quit share one policy: the first asks (sessions running) and drains, a second stops now.
   const shutdown = new ShutdownPolicy(outpost, (sessions) => askAboutRunningSessions(dialog, window, sessions));
   let mayExit = false;
-  const quit = () =>
+  // Restart to update is a quit first (sessions asked about and drained, the core closed), then the installer.
+  const quit = (then: () => void = () => app.quit()) =>
     void shutdown.request().then(async (proceed) => {
       if (!proceed) return;
+      updates.dispose();
       await outpost.dispose();
       mayExit = true;
       allowClose();
-      app.quit();
+      then();
+    });
+  const restartToUpdate = () =>
+    quit(() => {
+      // electron-updater quits the app itself once its installer runs; if it did not start, quit anyway (the log says why).
+      if (!updates.install()) app.quit();
+      else setTimeout(() => app.quit(), 10_000).unref();
     });
   app.on('before-quit', (event) => {
     if (mayExit) return;
@@ -173,6 +196,7 @@ async function start(): Promise<void> {
     if (action === 'open') openWindow();
     else if (action === 'quit') quit();
     else if (action === 'stop') void shutdown.request();
+    else if (action === 'update') restartToUpdate();
     else call(action === 'start' ? 'worker.start' : action === 'pause' ? 'worker.pause' : 'worker.resume');
   };
 
@@ -181,6 +205,13 @@ async function start(): Promise<void> {
   if (platform === 'win32') tray.on('click', openWindow);
   const trayDeps = { tray, buildMenu: (t: Electron.MenuItemConstructorOptions[]) => Menu.buildFromTemplate(t), image: (p: string) => nativeImage.createFromPath(p), iconsFolder, platform, onAction: onTrayAction };
   renderTray(trayDeps, outpost.workerState);
+
+  const updates = new Updates({
+    mode: updateMode({ isPackaged: app.isPackaged, platform, env: process.env, packageType: packageTypeIn(process.resourcesPath) }),
+    updater: () => electronUpdater.autoUpdater,
+    logger,
+    onChange: (offer) => renderTray(trayDeps, outpost.workerState, offer),
+  });
 
   // A clicked notification opens its view: at once in a loaded window, or once a new one has loaded.
   const openView = (view: OpenView) => {
@@ -194,7 +225,7 @@ async function start(): Promise<void> {
     window?.webContents.send(IPC_EVENT_CHANNEL, event);
     const notice = policy.decide(event, outpost.settings.desktopNotifications);
     if (notice) showNotice(notifications, notice, openView);
-    if (event.name === 'worker-state') renderTray(trayDeps, event.payload);
+    if (event.name === 'worker-state') renderTray(trayDeps, event.payload, updates.offer);
   });
   for (const message of outpost.startupNotices) notifications.show('Outpost', message);
 
@@ -207,6 +238,8 @@ async function start(): Promise<void> {
   app.on('activate', openWindow);
   // The window closing is not the app quitting: the worker lives in the tray.
   app.on('window-all-closed', () => {});
+
+  updates.start();
 
   // Started at login, Outpost stays in the tray.
   if (!startedAtLogin(process.argv, platform, app)) openWindow();

@@ -1,4 +1,5 @@
 import type { WorkerState } from '../../shared/states.js';
+import type { UpdateOffer } from './updates.js';
 
 /** The tray icon for a worker state: one image per row of this table, in build/tray/. */
 export type TrayIcon = 'off' | 'idle' | 'busy' | 'paused' | 'error';
@@ -20,7 +21,7 @@ export function trayIcon(state: WorkerState): TrayIcon {
   }
 }
 
-export type TrayAction = 'start' | 'pause' | 'resume' | 'stop' | 'open' | 'quit';
+export type TrayAction = 'start' | 'pause' | 'resume' | 'stop' | 'open' | 'update' | 'quit';
 
 export interface TrayMenuItem {
   label: string;
@@ -29,8 +30,8 @@ export interface TrayMenuItem {
   enabled: boolean;
 }
 
-/** What the tray menu shows, a pure function of the worker's state (Rancher Desktop: render from state). */
-export function trayMenu(state: WorkerState): TrayMenuItem[] {
+/** What the tray menu shows, a pure function of the worker's state and the update on offer (Rancher Desktop: render from state). */
+export function trayMenu(state: WorkerState, update?: UpdateOffer): TrayMenuItem[] {
   const info = (label: string): TrayMenuItem => ({ label, enabled: false });
   const item = (label: string, action: TrayAction, enabled = true): TrayMenuItem => ({ label, action, enabled });
   const sessions = (n: number) => `${n} session${n === 1 ? '' : 's'} running`;
@@ -67,7 +68,10 @@ export function trayMenu(state: WorkerState): TrayMenuItem[] {
       lines.push(info(`Stopped: ${state.message.slice(0, 80)}`), item('Start worker', 'start'));
       break;
   }
-  lines.push(item('Open Outpost', 'open'), item('Quit', 'quit'));
+  lines.push(item('Open Outpost', 'open'));
+  // Only once downloaded and verified; a package manager's install only hears of it.
+  if (update) lines.push(update.ready ? item(`Restart to update to ${update.version}`, 'update') : info(`Outpost ${update.version} is out: update with your package manager`));
+  lines.push(item('Quit', 'quit'));
   return lines;
 }
 

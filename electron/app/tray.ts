@@ -2,6 +2,7 @@ import type { Menu, MenuItemConstructorOptions, NativeImage, Tray } from 'electr
 import { join } from 'node:path';
 import type { WorkerState } from '../../shared/states.js';
 import { trayIcon, trayMenu, trayTooltip, type TrayAction, type TrayIcon } from './tray-model.js';
+import type { UpdateOffer } from './updates.js';
 
 export interface TrayDeps {
   tray: Pick<Tray, 'setImage' | 'setToolTip' | 'setContextMenu'>;
@@ -18,16 +19,16 @@ export function trayIconPath(folder: string, icon: TrayIcon, platform: NodeJS.Pl
   return join(folder, platform === 'darwin' ? `${icon}Template.png` : `${icon}.png`);
 }
 
-/** Renders the tray from the worker's state; it keeps no state of its own. */
-export function renderTray(deps: TrayDeps, state: WorkerState): void {
+/** Renders the tray from the worker's state and the update on offer; it keeps no state of its own. */
+export function renderTray(deps: TrayDeps, state: WorkerState, update?: UpdateOffer): void {
   deps.tray.setImage(deps.image(trayIconPath(deps.iconsFolder, trayIcon(state), deps.platform)));
   deps.tray.setToolTip(trayTooltip(state));
-  const template: MenuItemConstructorOptions[] = trayMenu(state).map((item) => {
+  const template: MenuItemConstructorOptions[] = trayMenu(state, update).map((item) => {
     const action = item.action;
     return action
       ? { label: item.label, enabled: item.enabled, click: () => deps.onAction(action) }
       : { label: item.label, enabled: false };
   });
-  template.splice(-2, 0, { type: 'separator' });
+  template.splice(template.findIndex((item) => item.label === 'Open Outpost'), 0, { type: 'separator' });
   deps.tray.setContextMenu(deps.buildMenu(template));
 }

@@ -34,8 +34,10 @@ const HOUR_MS = 60 * 60 * 1000;
 const BUILT_IN_NETWORKS = new Set(['bridge', 'host', 'none', 'default']);
 
 export interface OutpostOptions {
-  /** The data folder: the desktop app's user-data folder, or --data-dir. */
+  /** The data folder: sessions' workspaces and logs, history, claims (store/data-folder.ts chooses it, or --data-dir). */
   dataDir: string;
+  /** Where settings.json lives: the desktop app's user-data folder; the data folder by default (the headless worker). */
+  settingsDir?: string;
   secrets: SecretStore;
   logger: Logger;
   /** Outpost's own log, viewable from the window. */
@@ -112,7 +114,7 @@ export class Outpost implements ServiceCore {
     this.history = new HistoryStore(this.paths.root);
     this.#instance = new InstanceRecord(this.paths);
     this.#installId = this.paths.installId();
-    this.#settingsStore = new SettingsStore(this.paths.root);
+    this.#settingsStore = new SettingsStore(opts.settingsDir ?? this.paths.root);
     const loaded = this.#settingsStore.load();
     this.#settings = loaded.settings;
     if (loaded.problem) {

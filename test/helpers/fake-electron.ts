@@ -8,6 +8,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { createRequire, Module, register } from 'node:module';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 export interface Recorded {
@@ -20,6 +21,8 @@ export interface Recorded {
 export interface FakeOptions {
   platform?: NodeJS.Platform;
   userData: string;
+  /** Electron's appData (userData's parent: ~/.config, %APPDATA%, ~/Library/Application Support). */
+  appData?: string;
   logs: string;
   home?: string;
   argv?: string[];
@@ -30,6 +33,13 @@ export interface FakeOptions {
   packaged?: boolean;
   /** What getLoginItemSettings() says (macOS's wasOpenedAtLogin). */
   loginItem?: { wasOpenedAtLogin?: boolean; wasOpenedAsHidden?: boolean };
+  /** A packed app (app.isPackaged): updates are checked. */
+  packaged?: boolean;
+  /**
+   * Variables set (or, undefined, removed) for this launch. The data folder's own (OUTPOST_DATA_DIR,
+   * XDG_DATA_HOME, LOCALAPPDATA) are removed unless given: the data folder is then under `home`, never the real one.
+   */
+  env?: Record<string, string | undefined>;
 }
 
 type Listener = (...args: unknown[]) => unknown;
@@ -88,6 +98,9 @@ export class FakeElectron {
     this.#ready();
   }
 
+  /** electron-updater's autoUpdater, as main sees it (the import is resolved to ./updater-module.ts). */
+  readonly updater = new FakeUpdater(this);
+
   readonly app = Object.assign(new EventEmitter(), {
     fake: this,
     isPackaged: false,
@@ -96,12 +109,17 @@ export class FakeElectron {
     isReady: () => this.isReady,
     requestSingleInstanceLock: () => (this.note('app.requestSingleInstanceLock'), !this.options.secondInstance),
     getPath: (name: string) => {
-      const paths: Record<string, string | undefined> = { userData: this.options.userData, logs: this.options.logs, home: this.options.home, sessionData: this.options.userData };
+      const paths: Record<string, string | undefined> = { userData: this.options.userData, appData: this.options.appData ?? dirname(this.options.userData), logs: this.options.logs, home: this.options.home, sessionData: this.options.userData };
       const path = paths[name];
       if (!path) throw new Error(`fake electron: no path ${name}`);
       return path;
     },
     getName: () => 'Outpost',
+    /** Where getPath('logs') points from now on (as Electron's app.setAppLogsPath). */
+    setAppLogsPath: (path: string) => {
+      this.options.logs = path;
+      this.note('app.setAppLogsPath', path);
+    },
     getVersion: () => '0.0.0',
     setAppUserModelId: (id: string) => this.note('app.setAppUserModelId', id),
     setLoginItemSettings: (settings: unknown) => this.note('app.setLoginItemSettings', settings),
@@ -185,6 +203,35 @@ export class FakeElectron {
   readonly BrowserWindow = makeWindowClass(this);
   readonly Tray = makeTrayClass(this);
   readonly Notification = makeNotificationClass(this);
+}
+
+/**
+ * A recording stand-in for electron-updater's autoUpdater: what main sets on it and calls, and the
+ * events a test fires as the real one would (update-available, update-downloaded, error).
+ */
+export class FakeUpdater extends EventEmitter {
+  autoDownload = true;
+  autoInstallOnAppQuit = true;
+  logger: unknown = console;
+  /** What the next check does: resolve with nothing, or fail as electron-updater does (an 'error' event and a rejection). */
+  nextCheck: Error | undefined;
+
+  constructor(private readonly electron: FakeElectron) {
+    super();
+  }
+
+  checkForUpdates(): Promise<unknown> {
+    this.electron.note('updater.checkForUpdates');
+    const error = this.nextCheck;
+    if (!error) return Promise.resolve(null);
+    this.emit('error', error);
+    return Promise.reject(error);
+  }
+
+  quitAndInstall(isSilent?: boolean, isForceRunAfter?: boolean): void {
+    this.electron.note('updater.quitAndInstall', isSilent, isForceRunAfter);
+    setImmediate(() => this.electron.app.quit());
+  }
 }
 
 export interface FakeWindow extends EventEmitter {
@@ -349,8 +396,10 @@ let runs = 0;
 export async function loadMain(entry: string, options: FakeOptions): Promise<FakeElectron> {
   if (!hooked) {
     const target = pathToFileURL(new URL('./electron-module.ts', import.meta.url).pathname).href;
+    const updater = pathToFileURL(new URL('./updater-module.ts', import.meta.url).pathname).href;
     const hooks = `export async function resolve(specifier, context, next) {
       if (specifier === 'electron') return next(${JSON.stringify(target)}, context);
+      if (specifier === 'electron-updater') return next(${JSON.stringify(updater)}, context);
       return next(specifier, context);
     }`;
     register(`data:text/javascript,${encodeURIComponent(hooks)}`);
@@ -365,6 +414,14 @@ export async function loadMain(entry: string, options: FakeOptions): Promise<Fak
   const electron = new FakeElectron(options);
   (globalThis as { __outpostFakeElectron?: FakeElectron }).__outpostFakeElectron = electron;
   if (options.platform) Object.defineProperty(process, 'platform', { value: options.platform, configurable: true });
+  // A Windows path is joined with backslashes (path.win32): on this machine, one relative name in the working folder.
+  // Pretending to be Windows, the data folder is named outright, under the fake home, unless the test says otherwise.
+  const windowsData = options.platform === 'win32' ? join(options.home ?? dirname(options.userData), 'AppData', 'Local', 'Outpost') : undefined;
+  for (const [name, value] of Object.entries({ OUTPOST_DATA_DIR: windowsData, XDG_DATA_HOME: undefined, LOCALAPPDATA: undefined, ...options.env })) {
+    if (!savedEnv.has(name)) savedEnv.set(name, process.env[name]);
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
   // As Electron passes them: main reads them after ready, too (a login start's --hidden).
   process.argv = [realArgv[0]!, entry, ...(options.argv ?? [])];
   await import(`${pathToFileURL(entry).href}?run=${++runs}`);
@@ -373,8 +430,14 @@ export async function loadMain(entry: string, options: FakeOptions): Promise<Fak
 
 const realPlatform = process.platform;
 const realArgv = process.argv;
+const savedEnv = new Map<string, string | undefined>();
 /** Puts the real platform and arguments back after a test that pretended to be another OS or launch. */
 export function restoreProcess(): void {
   Object.defineProperty(process, 'platform', { value: realPlatform, configurable: true });
   process.argv = realArgv;
+  for (const [name, value] of savedEnv) {
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
+  savedEnv.clear();
 }

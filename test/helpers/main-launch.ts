@@ -50,7 +50,7 @@ export class MainLauncher {
   async failedStart(options: Partial<FakeOptions> = {}): Promise<FakeElectron> {
     const dir = this.folder();
     writeFileSync(join(dir, 'file'), 'x');
-    const electron = await this.launch({ userData: join(dir, 'file', 'data'), ...options });
+    const electron = await this.launch({ env: { OUTPOST_DATA_DIR: join(dir, 'file', 'data') }, ...options });
     assert.equal(electron.exitCode, 1);
     assert.match(String(electron.calls('dialog.showErrorBox')[0]?.args[1]), /ENOTDIR/);
     return electron;

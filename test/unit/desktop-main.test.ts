@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
@@ -74,7 +74,7 @@ describe('desktop main: launch', () => {
     const dir = fresh();
     const notAFolder = join(dir, 'file');
     writeFileSync(notAFolder, 'x');
-    const electron = await launch({ userData: join(notAFolder, 'data') });
+    const electron = await launch({ env: { OUTPOST_DATA_DIR: join(notAFolder, 'data') } });
     await electron.until(() => electron.exitCode !== undefined);
     const [title, content] = electron.calls('dialog.showErrorBox')[0]?.args ?? [];
     assert.match(String(title), /Outpost could not start/);
@@ -222,5 +222,103 @@ describe('desktop main: each OS', () => {
     electron.windows.forEach((w) => w.emit('ready-to-show'));
     assert.ok(electron.windows.every((w) => !w.visible));
     await quit(electron);
+  });
+});
+
+describe('desktop main: updates', () => {
+  const menuLabels = (electron: FakeElectron) => electron.trays[0]!.menu!.template.map((i) => i.label).filter(Boolean);
+  const appLog = (electron: FakeElectron) => readFileSync(join(electron.options.logs, 'outpost.log'), 'utf8');
+
+  it('a development run (not packaged) never asks the feed, and says so in the log', async () => {
+    const electron = await started();
+    assert.equal(electron.calls('updater.checkForUpdates').length, 0);
+    assert.match(appLog(electron), /updates: off, a development run \(not packaged\)/);
+    await quit(electron);
+  });
+
+  it('packed: checked at start and daily; the menu offers the restart only once a version is downloaded; nothing installs at quit', async (t) => {
+    t.mock.timers.enable({ apis: ['setInterval'] });
+    const electron = await started({ platform: 'win32', packaged: true });
+    assert.equal(electron.calls('updater.checkForUpdates').length, 1, 'at start');
+    assert.equal(electron.updater.autoInstallOnAppQuit, false, 'no install behind the user’s back at quit');
+    assert.equal(electron.updater.autoDownload, true);
+    t.mock.timers.tick(23 * 60 * 60 * 1000);
+    assert.equal(electron.calls('updater.checkForUpdates').length, 1);
+    t.mock.timers.tick(60 * 60 * 1000);
+    assert.equal(electron.calls('updater.checkForUpdates').length, 2, 'a day later');
+
+    electron.updater.emit('update-available', { version: '0.2.0' });
+    assert.ok(!menuLabels(electron).some((l) => /update/i.test(l!)), 'not offered while it downloads');
+    electron.updater.emit('update-downloaded', { version: '0.2.0' });
+    assert.ok(menuLabels(electron).includes('Restart to update to 0.2.0'));
+    t.mock.timers.reset();
+    await quit(electron);
+    assert.equal(electron.calls('updater.quitAndInstall').length, 0, 'Quit is not an update');
+  });
+
+  it('“Restart to update” closes the core as Quit does, then runs the installer', async () => {
+    const electron = await started({ platform: 'win32', packaged: true });
+    electron.updater.emit('update-downloaded', { version: '0.2.0' });
+    electron.trays[0]!.choose('Restart to update to 0.2.0');
+    await electron.until(() => electron.quitted);
+    assert.deepEqual(electron.calls('updater.quitAndInstall')[0]?.args, [false, true], 'not silent, and Outpost runs again after');
+    assert.match(appLog(electron), /installing version 0\.2\.0/);
+  });
+
+  it('a feed that cannot be reached or answers 404 is a line in the log: no dialog, no notification, no crash', async () => {
+    const dir = fresh();
+    const electron = await loadMain(MAIN, { platform: 'win32', packaged: true, userData: join(dir, 'data'), logs: join(dir, 'logs'), home: join(dir, 'home') });
+    electron.updater.nextCheck = Object.assign(new Error('getaddrinfo ENOTFOUND updates.example'), { code: 'ENOTFOUND' });
+    electron.fireReady();
+    await electron.until(() => electron.trays.length > 0);
+    await electron.until(() => /could not reach the update feed/.test(appLog(electron)));
+    electron.updater.emit('error', Object.assign(new Error('Cannot find latest.yml in the latest release artifacts (https://updates.example/latest.yml): HttpError: 404'), { statusCode: 404 }));
+    assert.match(appLog(electron), /the update feed has no such file \(404\)/);
+    assert.equal(electron.calls('dialog.showErrorBox').length + electron.calls('dialog.showMessageBox').length, 0);
+    assert.ok(!electron.notifications.some((n) => /update/i.test(`${n.options.title} ${n.options.body}`)));
+    assert.equal(electron.exitCode, undefined);
+    await quit(electron);
+  });
+});
+
+describe('desktop main: where the data lives', () => {
+  it('Linux: settings in userData, sessions’ data and the app’s log in ~/.local/share/outpost; what the old lower-case userData held moves', async () => {
+    const dir = fresh();
+    const home = join(dir, 'home');
+    const config = join(home, '.config');
+    // Before productName was Outpost, Electron's userData was ~/.config/outpost.
+    const former = join(config, 'outpost');
+    mkdirSync(join(former, 'workspaces', 'env_1.work_1'), { recursive: true });
+    writeFileSync(join(former, 'settings.json'), JSON.stringify({ retentionDays: 3 }));
+    writeFileSync(join(former, 'history.jsonl'), '');
+    const electron = await launch({ home, appData: config, userData: join(config, 'Outpost'), logs: join(config, 'Outpost', 'logs') });
+    await electron.until(() => electron.trays.length > 0);
+    const data = join(home, '.local', 'share', 'outpost');
+    assert.ok(existsSync(join(data, 'workspaces', 'env_1.work_1')), 'the workspace moved');
+    assert.equal(JSON.parse(readFileSync(join(config, 'Outpost', 'settings.json'), 'utf8')).retentionDays, 3, 'the settings moved to the new userData');
+    assert.equal(electron.options.logs, join(data, 'logs'));
+    assert.match(readFileSync(join(data, 'logs', 'outpost.log'), 'utf8'), /data folder: moved Outpost's data from .*\.config\/outpost to .*\.local\/share\/outpost/);
+    assert.ok(!existsSync(join(config, 'Outpost', 'workspaces')), 'no sessions’ data in the config folder');
+    await quit(electron);
+  });
+
+  it('Windows: sessions’ data under %LOCALAPPDATA%\\Outpost, settings in Roaming userData', async () => {
+    const dir = fresh();
+    const roaming = join(dir, 'Roaming', 'Outpost');
+    // What path.win32 makes of C:\Users\ada\AppData\Local is one relative name on this machine: made in a temporary working folder.
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      const electron = await launch({ platform: 'win32', home: 'C:\\Users\\ada', userData: roaming, env: { OUTPOST_DATA_DIR: undefined, LOCALAPPDATA: 'C:\\Users\\ada\\AppData\\Local' } });
+      await electron.until(() => electron.trays.length > 0);
+      const data = join(dir, 'C:\\Users\\ada\\AppData\\Local\\Outpost');
+      assert.ok(existsSync(data), 'C:\\Users\\ada\\AppData\\Local\\Outpost');
+      // Joined by Node's path of this machine here; of Windows there.
+      assert.match(String(electron.calls('app.setAppLogsPath')[0]?.args[0]), /^C:\\Users\\ada\\AppData\\Local\\Outpost[\\/]logs$/);
+      assert.ok(!existsSync(join(roaming, 'workspaces')), 'nothing of the sessions in Roaming');
+      await quit(electron);
+    } finally {
+      process.chdir(cwd);
+    }
   });
 });

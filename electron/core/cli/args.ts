@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { environmentProfileSchema, isKeySafeUrl, KEY_SAFE_URL_RULE, type EnvironmentProfile } from '../../../shared/contract.js';
 import { DEFAULT_ALLOWLIST, EGRESS_POLICIES } from '../../../shared/egress.js';
-import { defaultDataDir } from '../store/paths.js';
+import { defaultDataDir } from '../store/data-folder.js';
 
 /** `outpost worker`'s flags, parsed and checked. */
 const positiveInt = z.coerce.number().int().positive();

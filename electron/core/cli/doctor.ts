@@ -16,7 +16,7 @@ import { openSessionEgress } from '../runtime/session-egress.js';
 import { prepareWorkspace, sessionUser, type SessionUser } from '../runtime/workspace.js';
 import { containerIdentity, identityWords, userMapping, usernsMode, type ContainerIdentity } from '../runtime/user-mapping.js';
 import { KeytarSecretStore } from '../secrets/keytar-store.js';
-import { defaultDataDir } from '../store/paths.js';
+import { defaultDataDir } from '../store/data-folder.js';
 
 export const DOCTOR_USAGE = `Usage: outpost doctor [--docker-host URL] [--data-dir DIR] [--no-keychain]
 

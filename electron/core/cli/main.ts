@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { EnvironmentProfile, KeyRef } from '../../../shared/contract.js';
 import { bridgeCommand, imageCommand } from './commands.js';
 import { EXIT_FATAL, EXIT_USAGE, parseWorkerArgs, USAGE, type WorkerArgs } from './args.js';
+import { currentHost, formerWorkerDataFolder, migrateDataFolder } from '../store/data-folder.js';
 import { serviceCommand } from './service-install.js';
 import { createLogger, type Logger } from '../logs/log.js';
 import { survivePipeClosed, terminal } from './terminal.js';
@@ -41,11 +42,15 @@ async function main(argv: string[]): Promise<number> {
     if (parsed.stderr) terminal.err(parsed.stderr);
     return parsed.exit;
   }
-  return workerCommand(parsed.args, parsed.served);
+  // The default folder follows each OS now (store/data-folder.ts): what the worker kept in the old default moves there once.
+  const explicitFolder = rest.some((a) => a === '--data-dir' || a.startsWith('--data-dir='));
+  const former = explicitFolder ? undefined : formerWorkerDataFolder(currentHost());
+  const moved = former ? migrateDataFolder([former], parsed.args['data-dir']) : { use: parsed.args['data-dir'], said: [] };
+  return workerCommand({ ...parsed.args, 'data-dir': moved.use }, parsed.served, moved.said);
 }
 
 /** `outpost worker [--dashboard]`: open an Outpost on the data folder, serve the flags' environment, stop on signals. */
-async function workerCommand(args: WorkerArgs, served: EnvironmentProfile | undefined): Promise<number> {
+async function workerCommand(args: WorkerArgs, served: EnvironmentProfile | undefined, folderNotes: string[] = []): Promise<number> {
   // Keys come in environment variables (or a file): held in memory, and out of anything this process spawns or prints.
   // One too short to redact safely is refused rather than held (redaction skips short values: they match ordinary words).
   const short = KEY_VARIABLES.find((name) => (process.env[name] ?? '').length > 0 && process.env[name]!.length < MIN_SECRET_LENGTH);
@@ -90,6 +95,7 @@ async function workerCommand(args: WorkerArgs, served: EnvironmentProfile | unde
 
   const appLogFile = join(args['data-dir'], 'logs', 'outpost.log');
   const log = headlessLog(appLogFile, args['log-format']);
+  for (const note of folderNotes) log.logger.info(`data folder: ${note}`);
   const secrets = new OverlaySecretStore(new KeytarSecretStore(process.env['OUTPOST_KEYCHAIN_SERVICE'] || 'Outpost'), held);
   // The control plane through the proxy HTTPS_PROXY/HTTP_PROXY name, unless NO_PROXY matches (cli/network.ts).
   const fetch = await controlPlaneFetch(process.env);

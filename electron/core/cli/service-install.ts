@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { EXIT_USAGE, profileFromArgs, workerArgs, workerFlagOptions, workerFlagsToArgv } from './args.js';
 import { readKeyFile } from './key-file.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../store/paths.js';
+import { defaultDataDir } from '../store/data-folder.js';
 import { packageRoot } from '../runtime/session-image.js';
 import { MIN_SECRET_LENGTH, Secret } from '../secrets/secret.js';
 import { launchdPlist, systemdUnit, type ServiceSpec } from './service-unit.js';
@@ -112,7 +113,7 @@ async function install(placed: Placement, values: Values): Promise<number> {
   // The worker's flags, checked now as the worker would (a unit that fails at every start helps no one).
   const worker = Object.fromEntries(Object.entries(values).filter(([k]) => k in workerArgs.shape && k !== 'environment-key-file'));
   // Absolute: a service's working folder is not the one install ran in.
-  worker['data-dir'] = resolve((worker['data-dir'] as string | undefined) ?? (spec.scope === 'system' ? '/var/lib/outpost' : join(process.env['XDG_DATA_HOME'] || join(homedir(), '.local/share'), 'outpost')));
+  worker['data-dir'] = resolve((worker['data-dir'] as string | undefined) ?? (spec.scope === 'system' ? '/var/lib/outpost' : defaultDataDir()));
   const parsed = workerArgs.safeParse(worker);
   if (!parsed.success) return usage(parsed.error.issues.map((i) => (i.message.startsWith('--') ? i.message : `--${String(i.path[0])}: ${i.message}`)).join('; '));
   const args = parsed.data;

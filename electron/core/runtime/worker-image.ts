@@ -16,8 +16,9 @@ export const WORKER_DATA_DIR = '/var/lib/outpost';
  * Production dependencies left out: keytar is native (built for this machine's Node, not the image's 22)
  * and needs libsecret; a headless worker takes its key from a file or a variable, and loads the keychain
  * only when asked for a key it was not given (secrets/keytar-store.ts), which then says why it cannot.
+ * electron-updater updates the desktop app (electron/app/updates.ts): the worker never loads it.
  */
-const LEFT_OUT = new Set(['keytar']);
+const LEFT_OUT = new Set(['keytar', 'electron-updater']);
 /** The built CLI's parts the worker runs: the core, the contract, the dashboard's page, the session runner (to build the session image). */
 const DIST_PARTS = ['dist/electron/core', 'dist/shared', 'dist/renderer', 'dist/session', 'package.json', 'session/Dockerfile', 'session/keeper.sh'];
 

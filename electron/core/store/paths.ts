@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { chmodSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, writeFileSync, rmSync, readdirSync, statSync, symlinkSync, utimesSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { createServer, connect, type Server } from 'node:net';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { CONTROL_PLANE_ID, quoteId } from '../../../shared/ids.js';
@@ -165,11 +164,6 @@ export function within(parent: string, child: string): string {
   return full;
 }
 
-export function defaultDataDir(): string {
-  if (process.env['OUTPOST_DATA_DIR']) return process.env['OUTPOST_DATA_DIR'];
-  const xdg = process.env['XDG_DATA_HOME'] ?? join(homedir(), '.local', 'share');
-  return join(xdg, 'outpost');
-}
 
 /**
  * Who a process is, beyond its pid: a pid is reused, and a worker in a container gets the same pid after
