@@ -29,12 +29,10 @@ export interface FakeOptions {
   dark?: boolean;
   /** Another instance holds the lock. */
   secondInstance?: boolean;
-  /** app.isPackaged: launched from an installed app rather than `electron .`. */
+  /** app.isPackaged: launched from an installed app rather than `electron .` (updates are checked). */
   packaged?: boolean;
   /** What getLoginItemSettings() says (macOS's wasOpenedAtLogin). */
   loginItem?: { wasOpenedAtLogin?: boolean; wasOpenedAsHidden?: boolean };
-  /** A packed app (app.isPackaged): updates are checked. */
-  packaged?: boolean;
   /**
    * Variables set (or, undefined, removed) for this launch. The data folder's own (OUTPOST_DATA_DIR,
    * XDG_DATA_HOME, LOCALAPPDATA) are removed unless given: the data folder is then under `home`, never the real one.

@@ -34,6 +34,7 @@ const work = mkdtempSync(join(tmpdir(), 'outpost-packaged-'));
 const appOut = join(work, 'release', 'linux-unpacked');
 const asar = join(appOut, 'resources', 'app.asar');
 const app = join(work, 'app');
+const FEED = 'http://127.0.0.1:9/outpost-updates';
 const main = new MainLauncher(join(app, pkg.main));
 after(() => (main.dispose(), rmSync(work, { recursive: true, force: true })));
 afterEach(() => restoreProcess());
@@ -43,7 +44,9 @@ describe('the packaged app', { skip: !existsSync(BUILT) && 'not built (npm run b
     const electronVersion = (require('electron/package.json') as { version: string }).version;
     const dist = makeElectronDist(join(work, 'electron-dist'), electronVersion);
     const cli = require.resolve('electron-builder/cli.js');
-    await promisify(execFile)(process.execPath, [cli, '--linux', 'dir', '--x64', `-c.electronDist=${dist}`, `-c.directories.output=${join(work, 'release')}`, '--publish', 'never'], { cwd: ROOT });
+    // The update feed is packing's to name (package.json build.publish); nothing is asked of it here.
+    const env = { ...process.env, OUTPOST_UPDATE_URL: FEED };
+    await promisify(execFile)(process.execPath, [cli, '--linux', 'dir', '--x64', `-c.electronDist=${dist}`, `-c.directories.output=${join(work, 'release')}`, '--publish', 'never'], { cwd: ROOT, env });
     extractAll(asar, app);
   });
 
