@@ -3,6 +3,7 @@ import DockerClient from 'dockerode';
 import type Docker from 'dockerode';
 import { z } from 'zod';
 import type { EngineFound, EngineReport } from '../../../shared/contract.js';
+import { deadline } from '../base/timing.js';
 import { dockerOptionsFor, findEngine, knownEngineSockets, type EngineEndpoint, type EngineSearch } from './engine.js';
 import { engineDescription, engineLine, type EngineDescription } from './engine-info.js';
 
@@ -32,15 +33,15 @@ const infoSchema = z.object({
 
 /** What the engine is (GET /version and /info, read through zod), or throws when it does not answer within `ms`. */
 export async function askEngine(docker: Docker, ms = ASK_MS): Promise<EngineDescription> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms);
-  });
+  // The deadline aborts both requests: a hung engine's sockets are closed, not left open per ask.
+  const abortSignal = deadline(ms);
   try {
-    const [version, info] = await Promise.race([Promise.all([docker.version(), docker.info()]), late]);
+    // dockerode's version() and info() take { abortSignal } (lib/docker.js), which its types leave out.
+    const withSignal = docker as unknown as { version(o: { abortSignal: AbortSignal }): Promise<unknown>; info(o: { abortSignal: AbortSignal }): Promise<unknown> };
+    const [version, info] = await Promise.all([withSignal.version({ abortSignal }), withSignal.info({ abortSignal })]);
     return engineDescription(versionSchema.parse(version ?? {}), infoSchema.parse(info ?? {}));
-  } finally {
-    clearTimeout(timer);
+  } catch (e) {
+    throw abortSignal.aborted ? new Error(`no answer within ${ms / 1000} s`) : e;
   }
 }
 
