@@ -29,6 +29,8 @@ export const CHANNEL_NAMES = [
   'workspace.read',
   'egress.list',
   'egress.allow',
+  'engine.describe',
+  'machine.check',
 ] as const;
 
 export type ChannelName = (typeof CHANNEL_NAMES)[number];

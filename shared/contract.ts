@@ -228,6 +228,58 @@ export const egressConnectionSchema = z.object({
 });
 export type EgressConnection = z.infer<typeof egressConnectionSchema>;
 
+/** What an engine is, as it said itself (/version, /info): bounded, since an engine's answers are outside input. */
+export const engineDescriptionSchema = z.object({
+  /** Docker, Docker Desktop, Podman, OrbStack, Colima, Rancher Desktop. */
+  kind: z.string().max(100),
+  version: z.string().max(200),
+  rootless: z.boolean(),
+  userNamespaces: z.boolean(),
+  cgroupVersion: z.string().max(20).optional(),
+  /** What it cannot enforce of a session's limits (memory, CPU, processes), each a sentence; none when all hold. */
+  unenforced: z.array(z.string().max(1000)).max(20),
+});
+
+/** One engine found on this machine, and what answered there. */
+export const engineFoundSchema = z.object({
+  /** unix:///…, tcp://…, npipe://… */
+  host: z.string().max(600),
+  /** How it was found, in words (DOCKER_HOST, the current Docker context, a desktop engine's socket…). */
+  foundBy: z.string().max(600),
+  /** What answers there; absent when nothing does (`error` says why). */
+  engine: engineDescriptionSchema.optional(),
+  /** The one line that names it: `Podman 4.3.1 (rootless, cgroup v1) at unix:///…, found by DOCKER_HOST`. */
+  line: z.string().max(2000).optional(),
+  error: z.string().max(2000).optional(),
+});
+export type EngineFound = z.infer<typeof engineFoundSchema>;
+
+/** The engine this Outpost uses, and every other one found here, for the window to name and offer. */
+export const engineReportSchema = z.object({
+  /** The engine chosen when Outpost opened; null when the one named cannot serve (`problem` says why). */
+  inUse: engineFoundSchema.nullable(),
+  problem: z.string().max(2000).optional(),
+  /** Every engine found here as the docker CLI would find one, each asked what it is (the automatic choice first). */
+  found: z.array(engineFoundSchema).max(50),
+  /** The Docker engine setting as saved ('' = automatic). */
+  setting: z.string().max(500),
+  /** The saved setting names another engine than the one in use: Outpost takes it when it next opens. */
+  settingPending: z.boolean(),
+});
+export type EngineReport = z.infer<typeof engineReportSchema>;
+
+/** One check of this machine (`outpost doctor`, the window's Check this machine): passed, failed with its fix, or not run and why. */
+export const machineCheckSchema = z.object({
+  /** Which check: engine, limits, image, container, data-folder, workspace, egress, keychain. */
+  topic: z.string().max(40),
+  status: z.enum(['ok', 'fail', 'skipped']),
+  /** What was found, in words, starting with what was checked ("session image: …"). */
+  line: z.string().max(4000),
+  /** What to do about a failure. */
+  fix: z.string().max(2000).optional(),
+});
+export type MachineCheck = z.infer<typeof machineCheckSchema>;
+
 export const calls = {
   'worker.state': { request: empty, response: workerStateSchema },
   'worker.start': { request: empty, response: ok },
@@ -272,6 +324,10 @@ export const calls = {
   'egress.list': { request: z.object(session).strict(), response: z.array(egressConnectionSchema) },
   /** Add one entry to an environment's allowlist (the window's one-click allow); its next sessions get it. */
   'egress.allow': { request: z.object({ environmentId, entry: allowEntry }).strict(), response: settingsSchema },
+  /** Which Docker engine this Outpost uses, how it was found, what it cannot enforce, and the others found here. */
+  'engine.describe': { request: empty, response: engineReportSchema },
+  /** `outpost doctor`'s checks, run by the core on this machine's engine, data folder and keychain (one run at a time). */
+  'machine.check': { request: empty, response: z.array(machineCheckSchema) },
 } as const satisfies Record<ChannelName, { request: z.ZodType; response: z.ZodType }>;
 
 export type Channel = ChannelName;

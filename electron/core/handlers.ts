@@ -1,6 +1,8 @@
 import {
   calls,
   type Channel,
+  type EngineReport,
+  type MachineCheck,
   type LogSource,
   type ParsedRequest,
   type Response,
@@ -42,6 +44,10 @@ export interface ServiceCore {
   resumeWorker(): void;
   stopWorker(mode: 'drain' | 'now'): Promise<void>;
   stopItem(workId: string): boolean;
+  /** The engine in use, how it was found, what it cannot enforce, and the others found here. */
+  describeEngine(): Promise<EngineReport>;
+  /** `outpost doctor`'s checks on this Outpost's engine, data folder and keychain. */
+  checkMachine(): Promise<MachineCheck[]>;
 }
 
 /** One handler per call, typed by the contract: `tsc` refuses a reply that drifts from its channel's response schema. */
@@ -128,6 +134,8 @@ export class OutpostService {
         if (profile.allowHosts.includes(entry)) return core.settings;
         return core.updateSettings({ environment: { environmentId, allowHosts: [...profile.allowHosts, entry] } });
       },
+      'engine.describe': () => core.describeEngine(),
+      'machine.check': () => core.checkMachine(),
     };
   }
 

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { EnvironmentProfile, Result, ServiceEvent, Settings, SettingsPatch } from '../../shared/contract.js';
+import { environmentProfileSchema, type EngineReport, type EnvironmentProfile, type MachineCheck, type Result, type ServiceEvent, type Settings, type SettingsPatch } from '../../shared/contract.js';
 import { isTerminal, type ItemState, type WorkerState } from '../../shared/states.js';
 import { Emitter } from './base/emitter.js';
 import { keyFor } from './secrets/key-origins.js';
@@ -19,6 +19,8 @@ import { openEngine, type EngineEndpoint } from './runtime/engine.js';
 import { describeEngine, engineLine } from './runtime/engine-info.js';
 import { sessionUidNote, sessionUser } from './runtime/workspace.js';
 import { identityWords, userMapping } from './runtime/user-mapping.js';
+import { engineReport } from './runtime/engine-report.js';
+import { checkMachine } from './doctor/checks.js';
 import { FORWARDER_IMAGE } from './runtime/egress-sidecar.js';
 import { checkMounts, ReadOnlyMounts } from './runtime/mounts.js';
 import type { SessionSettings } from './worker/session-settings.js';
@@ -99,6 +101,7 @@ export class Outpost implements ServiceCore {
   #detachWorker: () => void = () => {};
   #detachPower: () => void = () => {};
   #workerDone: Promise<WorkerFatalError | undefined> = Promise.resolve(undefined);
+  #checking: Promise<MachineCheck[]> | undefined;
 
   static open(opts: OutpostOptions): Outpost {
     return new Outpost(opts);
@@ -259,6 +262,30 @@ export class Outpost implements ServiceCore {
     const worker = this.#worker;
     if (!worker) return;
     await (mode === 'now' ? worker.stopNow() : worker.shutdown((this.#servedProfile()?.drainSeconds ?? 30) * 1000));
+  }
+
+  describeEngine(): Promise<EngineReport> {
+    return engineReport({
+      inUse: this.engine ? { endpoint: this.engine.endpoint, docker: this.runtime.docker } : { problem: this.#engineProblem ?? 'no Docker engine' },
+      setting: this.#settings.dockerHost,
+      flag: this.#opts.dockerHost,
+    });
+  }
+
+  /**
+   * The doctor's checks, on what this Outpost uses: its engine, its data folder, its keychain, the served
+   * environment's limits. One run at a time: a second window asking meanwhile shares it (each run starts containers).
+   */
+  checkMachine(): Promise<MachineCheck[]> {
+    const profile = this.#servedProfile() ?? environmentProfileSchema.parse({ environmentId: 'none' });
+    this.#checking ??= checkMachine({
+      head: 'window',
+      engine: this.engine ? { endpoint: this.engine.endpoint, docker: this.runtime.docker } : { problem: this.#engineProblem ?? 'no Docker engine' },
+      dataDir: this.paths.root,
+      keychain: this.secrets,
+      limits: { cpus: profile.cpus, memoryMb: profile.memoryMb, pids: profile.pids },
+    }).finally(() => (this.#checking = undefined));
+    return this.#checking;
   }
 
   /** Retention: session logs and workspaces older than the setting go; a running session's never do. */

@@ -32,6 +32,8 @@ const samples = {
     'workspace.read': { environmentId: 'env_1', workId: 'work_1', path: 'src/a.txt' },
     'egress.list': { environmentId: 'env_1', workId: 'work_1' },
     'egress.allow': { environmentId: 'env_1', entry: 'pypi.org' },
+    'engine.describe': {},
+    'machine.check': {},
   },
   responses: {
     'worker.state': { status: 'online', active: 1 },
@@ -59,6 +61,22 @@ const samples = {
     'workspace.list': [{ path: 'src', size: 0, directory: true }],
     'workspace.read': { base64: 'aGk=', size: 2 },
     'egress.allow': settingsSchema.parse({}),
+    'engine.describe': {
+      inUse: {
+        host: 'unix:///run/user/1000/podman/podman.sock',
+        foundBy: 'DOCKER_HOST',
+        engine: { kind: 'Podman', version: '4.3.1', rootless: true, userNamespaces: true, cgroupVersion: '1', unenforced: ['this rootless engine on cgroup v1 enforces no memory, CPU or process limit'] },
+        line: 'Podman 4.3.1 (rootless, cgroup v1) at unix:///run/user/1000/podman/podman.sock, found by DOCKER_HOST',
+      },
+      found: [{ host: 'unix:///var/run/docker.sock', foundBy: 'its socket /var/run/docker.sock', error: 'nothing answers: connect EACCES' }],
+      setting: '',
+      settingPending: false,
+    },
+    'machine.check': [
+      { topic: 'engine', status: 'ok', line: 'Docker engine: Docker 20.10.24 (rootful, cgroup v1) at unix:///var/run/docker.sock, found by the default socket /var/run/docker.sock' },
+      { topic: 'limits', status: 'fail', line: 'rootless engine: …', fix: 'Use a rootful engine.' },
+      { topic: 'keychain', status: 'skipped', line: 'keychain: not checked' },
+    ],
     'egress.list': [{ workId: 'w', id: 2, at: 1, method: 'CONNECT', host: 'evil.test', port: 443, allowed: false, rule: 'not on the allowlist: add evil.test', bytesUp: 0, bytesDown: 0, durationMs: 0, suggest: 'evil.test' }],
   },
   events: {
@@ -108,6 +126,7 @@ describe('the contract', () => {
       ['settings.update', { environment: { environmentId: 'env_1', baseUrl: 'not a url' } }],
       ['settings.update', { environment: { maxSessions: 3 } }],
       ['settings.update', { environments: [] }],
+      ['machine.check', { head: 'cli' }],
     ];
     for (const [channel, message] of bad) assert.equal(calls[channel].request.safeParse(message).success, false, `${channel} ${JSON.stringify(message)}`);
     assert.equal(events['worker-state'].safeParse({ status: 'online' }).success, false);

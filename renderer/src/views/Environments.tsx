@@ -5,6 +5,7 @@ import { ErrorLine } from './ErrorLine.js';
 import { call, usePolled } from '../api.js';
 import { Confirm } from './Confirm.js';
 import { SecretVariables } from './SecretVariables.js';
+import { EngineChoice, MachineChecks } from './ThisMachine.js';
 
 /** Every environment the API key can see, which one this machine serves, their queues, and this machine's settings for each. */
 export function Environments({ settings, onSettings, onError }: { settings: Settings; onSettings: (s: Settings) => void; onError: (m: string) => void }) {
@@ -95,6 +96,8 @@ export function Environments({ settings, onSettings, onError }: { settings: Sett
           <input type="checkbox" checked={settings.pauseOnBattery} onChange={(e) => void setMachine({ pauseOnBattery: e.target.checked })} /> Claim nothing on battery:
           running sessions finish, and claiming resumes when this machine is plugged in
         </label>
+        <EngineChoice settings={settings} onSettings={onSettings} />
+        <MachineChecks title="Checks" />
       </div>
       {archiving && (
         <Confirm

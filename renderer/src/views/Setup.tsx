@@ -2,6 +2,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import type { EnvironmentProfile, EnvironmentSummary, Settings } from '../../../shared/contract.js';
 import { ErrorLine } from './ErrorLine.js';
 import { call } from '../api.js';
+import { MachineChecks } from './ThisMachine.js';
 
 type Step = 'key' | 'environment' | 'environment-key';
 
@@ -49,6 +50,12 @@ export function Setup({ settings, onDone, onCancel }: { settings: Settings; onDo
           back={() => setStep('environment')}
           onDone={onDone}
         />
+      )}
+      {/* The first run checks this machine at once, and lists the checks only when one failed. */}
+      {!onCancel && (
+        <section className="card" aria-label="Checks of this machine before the first start">
+          <MachineChecks auto />
+        </section>
       )}
     </main>
   );
