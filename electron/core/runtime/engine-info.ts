@@ -34,11 +34,13 @@ export interface EngineInfo {
 /** Ask the engine what it is (two calls; a third for Podman). Throws when it does not answer. */
 export async function describeEngine(docker: Docker): Promise<EngineDescription> {
   const [version, info] = await Promise.all([docker.version() as Promise<EngineVersion>, docker.info() as Promise<EngineInfo>]);
-  const description = engineDescription(version, info);
-  if (description.kind === 'Podman' && !description.rootless && (await podmanRootless(docker))) {
-    return { ...description, rootless: true, userNamespaces: true, unenforced: unenforcedLimits(info, true) };
-  }
-  return description;
+  return withPodmanRootless(docker, engineDescription(version, info), info);
+}
+
+/** Podman's own word on rootlessness, which its compat /info leaves out (below); others' descriptions pass as they are. */
+export async function withPodmanRootless(docker: Docker, description: EngineDescription, info: EngineInfo): Promise<EngineDescription> {
+  if (description.kind !== 'Podman' || description.rootless || !(await podmanRootless(docker))) return description;
+  return { ...description, rootless: true, userNamespaces: true, unenforced: unenforcedLimits(info, true) };
 }
 
 /**

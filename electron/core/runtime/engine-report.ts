@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { EngineFound, EngineReport } from '../../../shared/contract.js';
 import { deadline } from '../base/timing.js';
 import { dockerOptionsFor, findEngine, knownEngineSockets, type EngineEndpoint, type EngineSearch } from './engine.js';
-import { engineDescription, engineLine, type EngineDescription } from './engine-info.js';
+import { engineDescription, engineLine, withPodmanRootless, type EngineDescription } from './engine-info.js';
 
 /** An engine that has not answered in this long is said not to (a hung socket must not hang the window's view). */
 const ASK_MS = 5000;
@@ -39,7 +39,8 @@ export async function askEngine(docker: Docker, ms = ASK_MS): Promise<EngineDesc
     // dockerode's version() and info() take { abortSignal } (lib/docker.js), which its types leave out.
     const withSignal = docker as unknown as { version(o: { abortSignal: AbortSignal }): Promise<unknown>; info(o: { abortSignal: AbortSignal }): Promise<unknown> };
     const [version, info] = await Promise.all([withSignal.version({ abortSignal }), withSignal.info({ abortSignal })]);
-    return engineDescription(versionSchema.parse(version ?? {}), infoSchema.parse(info ?? {}));
+    const engineInfo = infoSchema.parse(info ?? {});
+    return await withPodmanRootless(docker, engineDescription(versionSchema.parse(version ?? {}), engineInfo), engineInfo);
   } catch (e) {
     throw abortSignal.aborted ? new Error(`no answer within ${ms / 1000} s`) : e;
   }
