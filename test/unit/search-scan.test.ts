@@ -42,16 +42,16 @@ describe('the log search’s scan (search-scan.ts)', () => {
       assert.deepEqual(scan(text, 'needle', { chunk }), { matches: [1, 3], total: 2 }, `reads of ${chunk} bytes`);
       assert.deepEqual(scan(text, 'é', { chunk }), { matches: [], total: 0 });
     }
-    // The same over 1 MiB reads: the needle's first half ends one and its second starts the next.
-    const first = 'x'.repeat(2 ** 20 - 3);
-    assert.deepEqual(scan(`${first}neeDLE\nneedle\n`, 'needle'), { matches: [0, 1], total: 2 });
+    // The same with the scan's own reads (64 KiB), the needle at every offset around the first one's end.
+    for (let at = 2 ** 16 - 8; at < 2 ** 16 + 16; at++) assert.deepEqual(scan(`${'x'.repeat(at)}neeDLE\nneedle\n`, 'needle'), { matches: [0, 1], total: 2 });
     // A character's two UTF-8 bytes split between two reads.
-    assert.deepEqual(scan(`${'x'.repeat(2 ** 20 - 1)}é\n`, 'xÉ'), { matches: [], total: 0 });
-    assert.deepEqual(scan(`\n${'x'.repeat(2 ** 20 - 2)}é\n`, 'Xé'), { matches: [1], total: 1 });
+    for (let at = 2 ** 16 - 4; at < 2 ** 16 + 4; at++) {
+      assert.deepEqual(scan(`\n${'x'.repeat(at)}é\n`, 'Xé'), { matches: [1], total: 1 });
+      assert.deepEqual(scan(`\n${'x'.repeat(at)}é\n`, 'xÉ'), { matches: [], total: 0 });
+    }
   });
 
-  it('scans a line much longer than a read, with hits across it counted once', () => {
-    // After `before\n`, NEEDLE straddles the boundary of the third and fourth 1 MiB reads.
+  it('scans a line of 5 MiB, many reads long, with hits across it counted once', () => {
     const huge = `${'a'.repeat(3 * 2 ** 20 - 10)}NEEDLE${'b'.repeat(2 ** 20)} needle ${'c'.repeat(2 ** 20)}`;
     assert.deepEqual(scan(`before\n${huge}\nneedle after\n`, 'needle'), { matches: [1, 2], total: 2 });
     assert.deepEqual(scan(`${huge}`, 'c'), { matches: [0], total: 1 });
