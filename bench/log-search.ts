@@ -56,7 +56,6 @@ console.log(
 );
 const times: number[] = [];
 for (let run = 1; run <= Number(values.runs); run++) {
-  globalThis.gc?.();
   await new Promise((r) => setTimeout(r, 200));
   const rssBefore = process.memoryUsage.rss();
   let rssPeak = rssBefore;
