@@ -10,7 +10,9 @@ import { setFlagsFromString } from 'node:v8';
  * - --no-opt, --no-maglev: no optimising compilers. Their code and their compilations' memory cost
  *   ~5–10 MiB of RSS; the worker's own JavaScript is glue between I/O (JSON, regular expressions and
  *   streams run natively either way), and costs ~13 % more CPU interpreted (bench/memory.ts: 3.4 s, not 3.0 s, per 200 items).
- * Benches that time what the worker runs in its own process (the egress proxy) set them too.
+ * Benches that time what the worker runs in its own process (the egress proxy, the log search) set them too.
+ * The flags are process-wide: worker threads (the log search's, logs/search-scan.ts) run under them too, so
+ * a pass over much data there is made of native calls (Buffer, String, RegExp), not a JavaScript loop per byte.
  */
 export function useWorkerV8Flags(): void {
   for (const flag of ['--optimize-for-size', '--semi-space-growth-factor=1', '--no-opt', '--no-maglev']) setFlagsFromString(flag);
