@@ -33,6 +33,8 @@ function engines(): Engine[] {
   if (!asRoot) return [];
   const { uid } = desktopUser();
   return [
+    // Servers, CI and these build machines: a root Outpost's sessions run as 65532.
+    { name: 'rootful Docker, Outpost as root', host: 'unix:///var/run/docker.sock', asUser: false, sessionUid: () => 65532, ownStore: false },
     { name: 'rootful Docker, Outpost as a desktop user', host: 'unix:///var/run/docker.sock', asUser: true, sessionUid: (u) => u, ownStore: false },
     // The container's root is the user: the session runs there, with no capability.
     { name: 'rootless Docker', host: `unix:///run/user/${uid}/docker.sock`, asUser: true, sessionUid: () => 0, ownStore: true },
