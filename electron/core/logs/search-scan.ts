@@ -1,6 +1,5 @@
-import { closeSync, existsSync, openSync, readSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { runOnThread } from '../base/thread.js';
 
 const CHUNK = 1 << 20;
 const NEWLINE = 0x0a;
@@ -22,22 +21,7 @@ export interface SearchRequest {
 
 /** Run scanForLines in a worker thread of its own (search-worker.ts); the calling thread stays free. */
 export function searchInWorker(request: SearchRequest): Promise<SearchResult> {
-  return new Promise((resolve, reject) => {
-    const worker = startSearchWorker(request);
-    worker.once('message', (result: SearchResult) => resolve(result));
-    worker.once('error', reject);
-    worker.once('exit', (code) => reject(new Error(`the log search stopped (exit code ${code})`)));
-  });
-}
-
-function startSearchWorker(request: SearchRequest): Worker {
-  const compiled = new URL('./search-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(compiled))) return new Worker(compiled, { workerData: request });
-  // Under tsx (tests, benches) only the .ts source is on disk, and tsx's loader does not reach a
-  // worker thread (Node 20: "Unknown file extension .ts"), so the worker registers it first.
-  const source = new URL('./search-worker.ts', import.meta.url);
-  const boot = `const { register } = await import('tsx/esm/api'); register(); await import(${JSON.stringify(source.href)});`;
-  return new Worker(boot, { eval: true, workerData: request });
+  return runOnThread(new URL('./search-worker.js', import.meta.url), request, 'the log search');
 }
 
 /**
