@@ -46,4 +46,3 @@ function startThread(script: URL, workerData: unknown): Worker {
   const boot = `const { register } = await import('tsx/esm/api'); register(); await import(${JSON.stringify(source.href)});`;
   return new Worker(boot, { eval: true, workerData });
 }
-
