@@ -26,8 +26,13 @@ const OUT = 'dist/electron/core';
 for (const name of readdirSync(OUT)) if (/^cli-.+-[A-Z0-9]{8}\.js(\.map)?$/.test(name)) rmSync(join(OUT, name));
 
 await build({
-  // The log search's worker thread (logs/search-scan.ts) is found beside the module that starts it: here, beside cli.js.
-  entryPoints: { cli: 'electron/core/cli/main.ts', 'search-worker': 'electron/core/logs/search-worker.ts' },
+  // Worker threads' scripts (base/thread.ts) are found beside the module that starts them: here, beside cli.js.
+  entryPoints: {
+    cli: 'electron/core/cli/main.ts',
+    'search-worker': 'electron/core/logs/search-worker.ts',
+    'defuse-thread': 'electron/core/runtime/defuse-thread.ts',
+    'trash-thread': 'electron/core/store/trash-thread.ts',
+  },
   outdir: OUT,
   bundle: true,
   splitting: true,

@@ -96,6 +96,10 @@ export class Outpost implements ServiceCore {
   readonly #settingsStore: SettingsStore;
   readonly #service: OutpostService;
   readonly #retention: NodeJS.Timeout;
+  /** Aborted by dispose: ends what runs on worker threads for this Outpost (retention's emptying). */
+  readonly #closing = new AbortController();
+  #emptying: Promise<void> = Promise.resolve();
+  #emptyingWaits = false;
   #settings: Settings;
   #worker: Worker | undefined;
   #detachWorker: () => void = () => {};
@@ -130,8 +134,8 @@ export class Outpost implements ServiceCore {
     // An engine that cannot serve refuses the worker's start in words; the window still opens on the default client.
     this.runtime = new DockerRuntime('problem' in engine ? undefined : engine.docker);
     this.#service = new OutpostService(this);
-    this.pruneOldSessions();
-    this.#retention = setInterval(() => this.pruneOldSessions(), opts.retentionCheckMs ?? HOUR_MS);
+    void this.pruneOldSessions();
+    this.#retention = setInterval(() => void this.pruneOldSessions(), opts.retentionCheckMs ?? HOUR_MS);
     this.#retention.unref();
   }
 
@@ -288,23 +292,52 @@ export class Outpost implements ServiceCore {
     return this.#checking;
   }
 
-  /** Retention: session logs and workspaces older than the setting go; a running session's never do. */
-  pruneOldSessions(): number {
+  /**
+   * Retention: session logs and workspaces older than the setting go; a running session's never do.
+   * They leave their names at once; their files are removed on a worker thread (the trash, store/paths.ts),
+   * which the returned promise waits for. Never rejects.
+   */
+  async pruneOldSessions(): Promise<number> {
     const days = this.#settings.logRetentionDays;
+    let pruned = 0;
     try {
       const keep = new Set([...this.items.map((i) => sessionKey(i.environmentId, i.workId)), ...(this.#worker?.warmKeys ?? [])]);
-      const pruned = this.paths.pruneSessionFiles(days, Date.now(), keep);
+      pruned = this.paths.pruneSessionFiles(days, Date.now(), keep);
       if (pruned > 0) this.logger.info(`removed the logs and workspaces of ${pruned} session${pruned === 1 ? '' : 's'} older than ${days} days`);
-      return pruned;
     } catch (e) {
       this.logger.warn('could not remove old session logs and workspaces', { error: (e as Error).message });
-      return 0;
     }
+    await this.#emptyTrash();
+    return pruned;
+  }
+
+  /**
+   * One emptying of the trash at a time, and at most one more waiting for it (it takes all the trash
+   * holds when it starts); dispose ends the one running, and the next open finishes it.
+   */
+  #emptyTrash(): Promise<void> {
+    if (this.#emptyingWaits) return this.#emptying;
+    this.#emptyingWaits = true;
+    const signal = this.#closing.signal;
+    const run = async () => {
+      this.#emptyingWaits = false;
+      if (signal.aborted) return;
+      try {
+        const failed = await this.paths.emptyTrash(signal);
+        if (failed.length) this.logger.warn('could not remove every file of old sessions; trying again at the next check', { files: failed.length, first: failed[0] });
+      } catch (e) {
+        if (!signal.aborted) this.logger.warn('could not remove the files of old sessions', { error: (e as Error).message });
+      }
+    };
+    this.#emptying = this.#emptying.then(run);
+    return this.#emptying;
   }
 
   /** Stop everything now and release what this process holds. The shutdown policy drains first, when asked to. */
   async dispose(): Promise<void> {
     clearInterval(this.#retention);
+    this.#closing.abort();
+    await this.#emptying;
     this.#detachPower();
     await this.#worker?.stopNow();
     await this.#workerDone;

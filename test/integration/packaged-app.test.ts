@@ -10,7 +10,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { searchWorkerUrl } from '../../electron/core/logs/search-scan.js';
+import { threadScriptOnDisk } from '../../electron/core/base/thread.js';
 import { makeElectronDist } from '../helpers/electron-dist.js';
 import { restoreProcess } from '../helpers/fake-electron.js';
 import { MainLauncher } from '../helpers/main-launch.js';
@@ -74,9 +74,11 @@ describe('the packaged app', { skip: !existsSync(BUILT) && 'not built (npm run b
     assert.equal(typeof (fromMain('keytar') as { getPassword: unknown }).getPassword, 'function');
   });
 
-  it('keeps the log search’s worker thread out of the ASAR, where the packed main starts it', async () => {
-    assert.equal((statFile(asar, 'dist/electron/search-worker.js') as { unpacked?: boolean }).unpacked, true);
-    const started = fileURLToPath(searchWorkerUrl(pathToFileURL(join(asar, pkg.main)).href));
+  it('keeps the worker threads’ scripts out of the ASAR, where the packed main starts them', async () => {
+    for (const thread of ['search-worker', 'defuse-thread', 'trash-thread']) {
+      assert.equal((statFile(asar, `dist/electron/${thread}.js`) as { unpacked?: boolean }).unpacked, true, `${thread} unpacked`);
+    }
+    const started = fileURLToPath(threadScriptOnDisk(new URL('./search-worker.js', pathToFileURL(join(asar, pkg.main)))));
     assert.equal(started, join(`${asar}.unpacked`, 'dist/electron/search-worker.js'));
     const log = join(work, 'search.log');
     writeFileSync(log, 'one\nTwo needle\nthree\nneedle four\n');

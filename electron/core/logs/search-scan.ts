@@ -1,6 +1,5 @@
-import { closeSync, existsSync, openSync, readSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { runOnThread } from '../base/thread.js';
 
 // 64 KiB reads: each one's text is small enough for V8's young generation, where it dies cheaply. At 1 MiB
 // each went to the large-object space: ~65 MiB more RSS during a 1,000,000-line search, and more CPU.
@@ -23,31 +22,7 @@ export interface SearchRequest {
 
 /** Run scanForLines in a worker thread of its own (search-worker.ts); the calling thread stays free. */
 export function searchInWorker(request: SearchRequest): Promise<SearchResult> {
-  return new Promise((resolve, reject) => {
-    const worker = startSearchWorker(request);
-    worker.once('message', (result: SearchResult) => resolve(result));
-    worker.once('error', reject);
-    worker.once('exit', (code) => reject(new Error(`the log search stopped (exit code ${code})`)));
-  });
-}
-
-/**
- * search-worker.js beside the module at `moduleUrl`, outside the ASAR in the packed app: a worker
- * thread cannot load its script from inside app.asar (electron/electron#22446), so the app keeps
- * that file unpacked (package.json build.asarUnpack) and starts it from app.asar.unpacked.
- */
-export function searchWorkerUrl(moduleUrl: string): URL {
-  return new URL('./search-worker.js', moduleUrl.replace('/app.asar/', '/app.asar.unpacked/'));
-}
-
-function startSearchWorker(request: SearchRequest): Worker {
-  const compiled = searchWorkerUrl(import.meta.url);
-  if (existsSync(fileURLToPath(compiled))) return new Worker(compiled, { workerData: request });
-  // Under tsx (tests, benches) only the .ts source is on disk, and tsx's loader does not reach a
-  // worker thread (Node 20: "Unknown file extension .ts"), so the worker registers it first.
-  const source = new URL('./search-worker.ts', import.meta.url);
-  const boot = `const { register } = await import('tsx/esm/api'); register(); await import(${JSON.stringify(source.href)});`;
-  return new Worker(boot, { eval: true, workerData: request });
+  return runOnThread(new URL('./search-worker.js', import.meta.url), request, 'the log search');
 }
 
 /**

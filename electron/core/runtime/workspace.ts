@@ -1,5 +1,5 @@
-import { chmodSync, closeSync, constants, fchmodSync, fchownSync, lstatSync, mkdirSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { closeSync, constants, fchmodSync, fchownSync, lstatSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, within } from '../store/paths.js';
 
 /** The uid:gid a session's processes run as. */
@@ -97,70 +97,4 @@ function withDescriptor(path: string, flags: number, use: (fd: number) => void, 
   } finally {
     closeSync(fd);
   }
-}
-
-/** What defuseWorkspace changed, for the log. */
-export interface Defused {
-  removed: string[];
-  stripped: string[];
-  /** Entries it could not fix (not ours to change: an opted-in root session's, seen by an Outpost that is not root). */
-  failed: string[];
-  /** How many entries belong to another uid, seen by an Outpost that is not root (it cannot remove them either). */
-  notOurs: number;
-}
-
-/**
- * After the session, before anyone browses or keeps its workspace: remove device nodes, fifos and
- * sockets, strip setuid and setgid bits and group or world write — defence in depth behind the uid, the dropped
- * capabilities (no CAP_MKNOD, no CAP_CHOWN) and the 0700 data folder, for a session that ran as root
- * by the profile's choice. Folders are made the owner's to read and enter (u+rwx), so the browser
- * and retention can walk them. Symlinks are never followed. Run only once the container is gone.
- */
-export function defuseWorkspace(dir: string): Defused {
-  const result: Defused = { removed: [], stripped: [], failed: [], notOurs: 0 };
-  const self = process.getuid?.();
-  const walk = (path: string) => {
-    let stat;
-    try {
-      stat = lstatSync(path);
-    } catch {
-      return;
-    }
-    try {
-      if (stat.isBlockDevice() || stat.isCharacterDevice() || stat.isFIFO() || stat.isSocket()) {
-        rmSync(path, { force: true });
-        result.removed.push(path);
-        return;
-      }
-      if (self !== undefined && self !== 0 && stat.uid !== self) result.notOurs++;
-      if (stat.isSymbolicLink()) return;
-      const mode = stat.mode & 0o7777;
-      // Nor group- or world-writable: the workspace is the session's alone.
-      let safe = mode & ~0o6022;
-      if (stat.isDirectory()) safe |= 0o700;
-      if (safe !== mode) {
-        chmodSync(path, safe);
-        if (mode & 0o6000) result.stripped.push(path);
-      }
-    } catch {
-      result.failed.push(path);
-      return;
-    }
-    if (stat.isDirectory()) {
-      let names: string[] = [];
-      try {
-        names = readdirSync(path);
-      } catch {
-        result.failed.push(path);
-      }
-      for (const name of names) walk(join(path, name));
-    }
-  };
-  walk(dir);
-  try {
-    chmodSync(dir, PRIVATE_DIR_MODE);
-  } catch {
-    result.failed.push(dir);
-  }
-  return result;
 }

@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { chmodSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, writeFileSync, rmSync, readdirSync, statSync, symlinkSync, utimesSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, writeFileSync, rmSync, readdirSync, statSync, symlinkSync, utimesSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { createServer, connect, type Server } from 'node:net';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { CONTROL_PLANE_ID, quoteId } from '../../../shared/ids.js';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './modes.js';
+import { emptyFolderOffThread } from './trash.js';
 
 const EGRESS_SUFFIX = '.egress.jsonl';
 
-/** Folders of the data folder: the owner's alone (DESIGN §4). */
-export const PRIVATE_DIR_MODE = 0o700;
-/** Files of the data folder: the owner's alone. */
-export const PRIVATE_FILE_MODE = 0o600;
+export { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE };
 
 /**
  * Where Outpost keeps its files: one folder per install (the desktop app's user-data folder, or --data-dir).
@@ -62,8 +62,20 @@ export class DataPaths {
   }
 
   /**
+   * Where retention moves what it removes (`pruneSessionFiles`), to be emptied on a worker thread
+   * (`emptyTrash`). Anything here is Outpost's to delete: a removal cut short (a quit) finishes next time.
+   */
+  get trash(): string {
+    return join(this.root, 'trash');
+  }
+
+  /**
    * Retention: remove session logs and workspaces last touched more than `days` ago, but those whose
    * sessionKey is in `keep`. Those an older Outpost named by the work id alone go by age too. Returns how many sessions.
+   *
+   * Each goes at once from its name — renamed into the trash, one call each, never walked here — and
+   * its files with `emptyTrash`, off this thread: removing a session's node_modules takes seconds. So
+   * the same work id handed out again while that runs gets a fresh workspace, never one half removed.
    */
   pruneSessionFiles(days: number, now = Date.now(), keep: ReadonlySet<string> = new Set()): number {
     const cutoff = now - days * 24 * 60 * 60 * 1000;
@@ -75,11 +87,18 @@ export class DataPaths {
         const path = join(folder, name);
         const key = name.endsWith(EGRESS_SUFFIX) ? name.slice(0, -EGRESS_SUFFIX.length) : name.slice(0, name.length - suffix.length);
         if (keep.has(key) || keptThroughLink.has(name) || lstatSync(path).mtimeMs >= cutoff) continue;
-        rmSync(path, { recursive: true, force: true });
+        mkdirSync(this.trash, { recursive: true, mode: PRIVATE_DIR_MODE });
+        renameSync(path, join(this.trash, randomUUID()));
         removed.add(key);
       }
     }
     return removed.size;
+  }
+
+  /** Remove what retention moved to the trash, on a worker thread. Resolves with what could not be removed, in words. */
+  emptyTrash(signal?: AbortSignal): Promise<string[]> {
+    // Most checks find nothing to remove: no thread for them.
+    return existsSync(this.trash) && readdirSync(this.trash).length ? emptyFolderOffThread(this.trash, signal) : Promise.resolve([]);
   }
 
   /**
