@@ -1,8 +1,8 @@
 import { extractAll, listPackage, statFile } from '@electron/asar';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
@@ -85,6 +85,15 @@ describe('the packaged app', { skip: !existsSync(BUILT) && 'not built (npm run b
     const worker = new Worker(started, { workerData: { path: log, bytes: statSync(log).size, query: 'NEEDLE', limit: 10 } });
     const [result] = (await once(worker, 'message')) as [{ matches: number[]; total: number }];
     assert.deepEqual(result, { matches: [1, 3], total: 2 }, 'the packed search thread runs on its own');
+    // The defusing pass, as packed: a session's fifo is removed and a setuid bit stripped.
+    const workspace = join(work, 'workspace');
+    mkdirSync(workspace);
+    execFileSync('mkfifo', [join(workspace, 'pipe')]);
+    writeFileSync(join(workspace, 'tool'), '', { mode: 0o4755 });
+    const defuse = new Worker(fileURLToPath(threadScriptOnDisk(new URL('./defuse-thread.js', pathToFileURL(join(asar, pkg.main))))), { workerData: workspace });
+    const [defused] = (await once(defuse, 'message')) as [{ removed: string[]; stripped: string[] }];
+    assert.deepEqual([defused.removed.length, defused.stripped.length], [1, 1], JSON.stringify(defused));
+    assert.equal(statSync(join(workspace, 'tool')).mode & 0o7777, 0o755);
   });
 
   it('flips the fuses package.json asks for in the packed executable', async () => {
