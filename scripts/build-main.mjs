@@ -8,27 +8,13 @@
  *   node scripts/build-main.mjs
  */
 import { build } from 'esbuild';
-import { leaveOut } from './lib/left-out.mjs';
+import { BUNDLE_OPTIONS, THREAD_ENTRY_POINTS } from './lib/bundle.mjs';
 
 await build({
-  entryPoints: {
-    main: 'electron/main.ts',
-    'search-worker': 'electron/core/logs/search-worker.ts',
-    'defuse-thread': 'electron/core/runtime/defuse-thread.ts',
-    'trash-thread': 'electron/core/store/trash-thread.ts',
-  },
+  ...BUNDLE_OPTIONS,
+  entryPoints: { main: 'electron/main.ts', ...THREAD_ENTRY_POINTS },
   outdir: 'dist/electron',
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
   // Electron 45's Node.
   target: 'node22',
   external: ['electron', 'keytar'],
-  plugins: [leaveOut],
-  // Packages written as CommonJS call require(): give the ES module one.
-  banner: { js: "import { createRequire as __outpostRequire } from 'node:module'; const require = __outpostRequire(import.meta.url);" },
-  sourcemap: true,
-  minifyWhitespace: true,
-  minifySyntax: true,
-  logLevel: 'warning',
 });

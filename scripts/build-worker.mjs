@@ -19,36 +19,19 @@
 import { chmodSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { leaveOut } from './lib/left-out.mjs';
+import { BUNDLE_OPTIONS, THREAD_ENTRY_POINTS } from './lib/bundle.mjs';
 
 const OUT = 'dist/electron/core';
 // The last build's chunks (tsc's cli-args.js and the like have no hash).
 for (const name of readdirSync(OUT)) if (/^cli-.+-[A-Z0-9]{8}\.js(\.map)?$/.test(name)) rmSync(join(OUT, name));
 
 await build({
-  // Worker threads' scripts (base/thread.ts) are found beside the module that starts them: here, beside cli.js.
-  entryPoints: {
-    cli: 'electron/core/cli/main.ts',
-    'search-worker': 'electron/core/logs/search-worker.ts',
-    'defuse-thread': 'electron/core/runtime/defuse-thread.ts',
-    'trash-thread': 'electron/core/store/trash-thread.ts',
-  },
+  ...BUNDLE_OPTIONS,
+  entryPoints: { cli: 'electron/core/cli/main.ts', ...THREAD_ENTRY_POINTS },
   outdir: OUT,
-  bundle: true,
   splitting: true,
   chunkNames: 'cli-[name]-[hash]',
-  platform: 'node',
-  format: 'esm',
   target: 'node20',
   external: ['keytar'],
-  plugins: [leaveOut],
-  // Packages written as CommonJS call require(): give the ES module one.
-  banner: { js: "import { createRequire as __outpostRequire } from 'node:module'; const require = __outpostRequire(import.meta.url);" },
-  sourcemap: true,
-  // V8 keeps each module's source for as long as the module lives: 2.4 MB of it unminified, held as
-  // ~4.9 MiB of strings. Names are kept, so a stack trace still reads (and the source map places it).
-  minifyWhitespace: true,
-  minifySyntax: true,
-  logLevel: 'warning',
 });
 chmodSync(join(OUT, 'cli.js'), 0o755);
