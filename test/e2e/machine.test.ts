@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { AnthropicPlayground } from '../../playground/anthropic.js';
-import { consoleErrors, launchChromium, screenshots, startDashboard, tabTo, type Dashboard } from '../helpers/browser.js';
+import { consoleErrors, launchChromium, screenshots, startDashboard, tabTo, type Dashboard, stopDashboards } from '../helpers/browser.js';
 import { docker } from '../helpers/docker.js';
 import { DockerInfoRewriter } from '../helpers/docker-proxy.js';
 import { waitFor } from '../helpers/worker.js';
@@ -30,11 +30,7 @@ describe('the window’s engine and machine checks', { timeout: 300_000 }, () =>
     browser = await launchChromium();
   });
   after(async () => {
-    for (const d of dashboards) {
-      d.signal('SIGTERM');
-      d.signal('SIGTERM');
-      await d.exited;
-    }
+    await stopDashboards(dashboards);
     for (const p of proxies) await p.close();
     await browser?.close();
     await playground?.close();

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { WebSocket } from 'ws';
 import { AnthropicPlayground } from '../../playground/anthropic.js';
-import { consoleErrors, launchChromium, screenshots, startDashboard, tabTo, type Dashboard } from '../helpers/browser.js';
+import { consoleErrors, launchChromium, screenshots, startDashboard, tabTo, type Dashboard, stopDashboards } from '../helpers/browser.js';
 import { outpostContainers } from '../helpers/docker.js';
 import { waitFor } from '../helpers/worker.js';
 import { sessionFiles } from '../helpers/session-files.js';
@@ -30,11 +30,7 @@ describe('the window', { timeout: 240_000 }, () => {
   });
 
   after(async () => {
-    for (const d of dashboards) {
-      d.signal('SIGTERM');
-      d.signal('SIGTERM');
-      await d.exited;
-    }
+    await stopDashboards(dashboards);
     await browser?.close();
     await playground?.close();
     if (measured.length) process.stdout.write(`\n# ${measured.join('\n# ')}\n`);

@@ -27,6 +27,15 @@ export async function startDashboard(opts: Parameters<typeof startWorker>[0] = {
   return { ...worker, url: /Dashboard: (http:\S+)/.exec(worker.output())![1]! };
 }
 
+/** Stop them all at once: a second SIGTERM stops sessions now rather than draining them. */
+export async function stopDashboards(dashboards: Dashboard[]): Promise<void> {
+  for (const d of dashboards) {
+    d.signal('SIGTERM');
+    d.signal('SIGTERM');
+    await d.exited;
+  }
+}
+
 /**
  * The view at 1280×800 in the light and the dark theme: test-results/screenshots/<name>-light.png,
  * -dark.png; and in each theme, axe-core finds no serious or critical problem in it.
