@@ -16,10 +16,10 @@ import type { PowerSource } from './worker/power.js';
 import type { EgressSettings } from './runtime/session-egress.js';
 import { DockerRuntime } from './runtime/docker.js';
 import { openEngine, type EngineEndpoint } from './runtime/engine.js';
-import { describeEngine, engineLine } from './runtime/engine-info.js';
+import { engineLine } from './runtime/engine-info.js';
 import { sessionUidNote, sessionUser } from './runtime/workspace.js';
 import { identityWords, userMapping } from './runtime/user-mapping.js';
-import { engineReport } from './runtime/engine-report.js';
+import { askEngine, engineReport } from './runtime/engine-report.js';
 import { checkMachine } from './doctor/checks.js';
 import { FORWARDER_IMAGE } from './runtime/egress-sidecar.js';
 import { checkMounts, ReadOnlyMounts } from './runtime/mounts.js';
@@ -321,7 +321,7 @@ export class Outpost implements ServiceCore {
   async #announceEngine(): Promise<void> {
     const { endpoint, othersFound } = this.engine!;
     try {
-      const description = await describeEngine(this.runtime.docker);
+      const description = await askEngine(this.runtime.docker);
       this.logger.info(`Docker engine: ${engineLine(description, endpoint.host, endpoint.foundBy)}`);
       const uidNote = sessionUidNote();
       if (uidNote) this.logger.info(uidNote);
