@@ -13,7 +13,7 @@ import type { ContainerSpec, ImageInfo, OutpostContainer, RunningSession, Sessio
 import { prepareWorkspace, type SessionUser } from './workspace.js';
 import { reclaimWorkspace } from './workspace-reclaim.js';
 import { askEngine } from './engine-report.js';
-import { containerIdentity, userMapping, usernsMode, type UserMapping } from './user-mapping.js';
+import { containerIdentity, ROOT_OUTPOST_FIX, rootOutpostProblem, userMapping, usernsMode, type UserMapping } from './user-mapping.js';
 
 export type { ContainerLimits, ContainerSpec, OutpostContainer, WarmSpec } from './session-runtime.js';
 
@@ -68,10 +68,17 @@ export class DockerRuntime implements SessionRuntime {
    * workspace (or, taken as rootless on a rootful engine, as root), and the next start asks again.
    */
   userMapping(): Promise<UserMapping> {
-    this.#mapping ??= askEngine(this.docker).then(userMapping, (e: Error) => {
-      this.#mapping = undefined;
-      throw new DockerUnavailableError(`the Docker engine did not say what it is: ${e.message}`);
-    });
+    this.#mapping ??= askEngine(this.docker).then(
+      (engine) => {
+        const problem = rootOutpostProblem(engine);
+        if (problem) throw new Error(`${problem} ${ROOT_OUTPOST_FIX}`);
+        return userMapping(engine);
+      },
+      (e: Error) => {
+        this.#mapping = undefined;
+        throw new DockerUnavailableError(`the Docker engine did not say what it is: ${e.message}`);
+      },
+    );
     return this.#mapping;
   }
 
