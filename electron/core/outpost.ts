@@ -16,10 +16,10 @@ import type { PowerSource } from './worker/power.js';
 import type { EgressSettings } from './runtime/session-egress.js';
 import { DockerRuntime } from './runtime/docker.js';
 import { openEngine, type EngineEndpoint } from './runtime/engine.js';
-import { describeEngine, engineLine } from './runtime/engine-info.js';
+import { engineLine, type EngineDescription } from './runtime/engine-info.js';
 import { sessionUidNote, sessionUser } from './runtime/workspace.js';
-import { identityWords, userMapping } from './runtime/user-mapping.js';
-import { engineReport } from './runtime/engine-report.js';
+import { identityWords, ROOT_OUTPOST_FIX, rootOutpostProblem, userMapping } from './runtime/user-mapping.js';
+import { askEngine, engineReport } from './runtime/engine-report.js';
 import { checkMachine } from './doctor/checks.js';
 import { FORWARDER_IMAGE } from './runtime/egress-sidecar.js';
 import { checkMounts, ReadOnlyMounts } from './runtime/mounts.js';
@@ -204,7 +204,9 @@ export class Outpost implements ServiceCore {
     if (!key) throw new UserError(`Set the environment key for ${profile.environmentId} first.`);
     if (profile.egress === 'open') await this.#checkNetwork(profile.networkMode);
     const extras = await this.#sessionExtras(profile);
-    await this.#announceEngine();
+    const engine = await this.#announceEngine();
+    const rootless = engine && rootOutpostProblem(engine);
+    if (rootless) throw new UserError(`${rootless} ${ROOT_OUTPOST_FIX}`);
     this.#detachWorker();
     const worker = this.#createWorker(profile, key, extras);
     this.#worker = worker;
@@ -349,13 +351,14 @@ export class Outpost implements ServiceCore {
    * The worker's first lines name the engine — kind, version, rootless or not, how it was found — so a
    * user with two engines sees which one serves (the docker CLI may be on another context), and say what
    * it cannot enforce of the sessions' limits, in the log and in the window. An engine that does not
-   * answer is said too; the worker then waits for it, as it does for Docker gone.
+   * answer is said too; the worker then waits for it, as it does for Docker gone. Its description, when it answered.
    */
-  async #announceEngine(): Promise<void> {
+  async #announceEngine(): Promise<EngineDescription | undefined> {
     const { endpoint, othersFound } = this.engine!;
     try {
-      const description = await describeEngine(this.runtime.docker);
+      const description = await askEngine(this.runtime.docker);
       this.logger.info(`Docker engine: ${engineLine(description, endpoint.host, endpoint.foundBy)}`);
+      if (rootOutpostProblem(description)) return description;
       const uidNote = sessionUidNote();
       if (uidNote) this.logger.info(uidNote);
       else this.logger.info(`sessions run as ${identityWords(sessionUser(false), userMapping(description))}`);
@@ -365,8 +368,10 @@ export class Outpost implements ServiceCore {
         this.logger.warn(message);
         this.events.fire({ name: 'notice', payload: { level: 'warning', message } });
       }
+      return description;
     } catch (e) {
       this.logger.warn(`the Docker engine at ${endpoint.host} (found by ${endpoint.foundBy}) does not answer: ${(e as Error).message}`);
+      return undefined;
     }
   }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AnthropicPlayground } from '../../playground/anthropic.js';
 import { createContainer } from '../../electron/core/runtime/create-container.js';
-import { describeEngine } from '../../electron/core/runtime/engine-info.js';
+import { askEngine } from '../../electron/core/runtime/engine-report.js';
 import { docker } from '../helpers/docker.js';
 import { startWorker } from '../helpers/worker.js';
 
@@ -26,7 +26,7 @@ describe('what the engine cannot enforce', () => {
 
   it('the worker names the cgroup version /info gives, and raises no false alarm where every limit holds', async () => {
     const info = (await docker.info()) as { CgroupVersion?: string; MemoryLimit?: boolean; PidsLimit?: boolean; CpuCfsQuota?: boolean };
-    const described = await describeEngine(docker);
+    const described = await askEngine(docker);
     const { environment, environmentKey } = playground.createEnvironment('limits');
     const w = startWorker({ baseUrl: playground.url, environmentId: environment.id, environmentKey, args: ['--image', 'outpost-test-base:latest', '--warm', '0'], env: { DOCKER_HOST: '' } });
     await w.waitForOutput(/worker online/);

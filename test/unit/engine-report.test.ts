@@ -5,7 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Docker from 'dockerode';
+import { DockerRuntime } from '../../electron/core/runtime/docker.js';
 import { askEngine, engineCandidates, engineReport } from '../../electron/core/runtime/engine-report.js';
+
+const PODMAN_VERSION = { Version: '4.3.1', Components: [{ Name: 'Podman Engine', Version: '4.3.1' }] };
 
 const dir = mkdtempSync(join(tmpdir(), 'outpost-engine-report-'));
 const servers: Server[] = [];
@@ -17,12 +20,17 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** A Docker API on a unix socket that answers /version and /info with what a test gives (or never, when `hang`). */
-async function fakeEngine(path: string, answers: { version?: unknown; info?: unknown; hang?: boolean }): Promise<Docker> {
+/**
+ * A Docker API on a unix socket that answers /version and /info with what a test gives (or never, when
+ * `hang`), and Podman's /libpod/info with `libpod` (never, when 'hang').
+ */
+async function fakeEngine(path: string, answers: { version?: unknown; info?: unknown; hang?: boolean; libpod?: unknown }): Promise<Docker> {
   mkdirSync(join(path, '..'), { recursive: true });
   const server = createServer((req, res) => {
     if (answers.hang) return;
-    const body = /\/version$/.test(req.url ?? '') ? answers.version : /\/info$/.test(req.url ?? '') ? answers.info : {};
+    const libpod = /\/libpod\/info$/.test(req.url ?? '');
+    if (libpod && answers.libpod === 'hang') return;
+    const body = libpod ? answers.libpod : /\/version$/.test(req.url ?? '') ? answers.version : /\/info$/.test(req.url ?? '') ? answers.info : {};
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   });
   await new Promise<void>((resolve) => server.listen(path, resolve));
@@ -50,6 +58,25 @@ describe('what an engine says, as the window shows it', () => {
     const started = Date.now();
     await assert.rejects(askEngine(docker, 300), /no answer within 0.3 s/);
     assert.ok(Date.now() - started < 2000);
+  });
+
+  it('a Podman (or a proxy that says it is one) whose /libpod/info never answers is said not to, within the time given', async () => {
+    const docker = await fakeEngine(join(dir, 'podman-hung.sock'), { version: PODMAN_VERSION, info: {}, libpod: 'hang' });
+    const started = Date.now();
+    await assert.rejects(askEngine(docker, 300), /no answer within 0.3 s/);
+    assert.ok(Date.now() - started < 2000);
+    // The session's uid follows from the answer: none is no guess, and the next start asks again.
+    await assert.rejects(new DockerRuntime(docker).userMapping(), /the Docker engine did not say what it is: no answer within 5 s/);
+  });
+
+  it('an engine down when Outpost starts and up later: the first start fails in words, the next one maps the user as that engine does', async () => {
+    const path = join(dir, 'later.sock');
+    const runtime = new DockerRuntime(new Docker({ socketPath: path }));
+    await assert.rejects(runtime.userMapping(), /the Docker engine did not say what it is/);
+    await fakeEngine(path, { version: PODMAN_VERSION, info: {}, libpod: { host: { security: { rootless: true } } } });
+    // A rootless Podman: keep-id for a desktop user; the host's root is refused (a user's engine cannot reach root's data folder).
+    if (process.getuid?.() !== 0) assert.equal(await runtime.userMapping(), 'keep-id');
+    else await assert.rejects(runtime.userMapping(), /^Error: Outpost runs as root, and this Podman engine is rootless/);
   });
 
   it('the engines found here: the automatic choice first, each other engine’s socket once (one socket by two paths is one engine)', async () => {

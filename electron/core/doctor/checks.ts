@@ -14,7 +14,7 @@ import { engineHostPath } from '../runtime/host-path.js';
 import { SESSION_IMAGE } from '../runtime/labels.js';
 import { openSessionEgress } from '../runtime/session-egress.js';
 import { prepareWorkspace, sessionUser, type SessionUser } from '../runtime/workspace.js';
-import { containerIdentity, identityWords, userMapping, usernsMode, type ContainerIdentity } from '../runtime/user-mapping.js';
+import { containerIdentity, identityWords, ROOT_OUTPOST_FIX, rootOutpostProblem, userMapping, usernsMode, type ContainerIdentity } from '../runtime/user-mapping.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 
 /**
@@ -73,6 +73,12 @@ export async function checkMachine(opts: MachineCheckOptions): Promise<MachineCh
         'Start Docker (Docker Desktop, Colima, OrbStack, Podman’s API, or dockerd), or ' +
         (window ? 'choose another engine under Docker engine (Environments → This machine).' : 'name the engine with --docker-host or DOCKER_HOST.'),
     });
+    return checks;
+  }
+  const rootless = rootOutpostProblem(description);
+  if (rootless) {
+    // Every check past here would fail for this one reason, each in other words.
+    say({ topic: 'user', status: 'fail', line: `sessions: ${rootless}`, fix: window ? 'Run Outpost as the engine’s user, or choose a rootful engine under Docker engine (Environments → This machine).' : ROOT_OUTPOST_FIX });
     return checks;
   }
   say(limitsCheck(description));

@@ -12,8 +12,8 @@ import { CappedSink, DEFAULT_SESSION_LOG_LIMIT_BYTES, RedactingLines } from './s
 import type { ContainerSpec, ImageInfo, OutpostContainer, RunningSession, SessionRuntime, WarmSession, WarmSpec } from './session-runtime.js';
 import { prepareWorkspace, type SessionUser } from './workspace.js';
 import { reclaimWorkspace } from './workspace-reclaim.js';
-import { describeEngine } from './engine-info.js';
-import { containerIdentity, userMapping, usernsMode, type UserMapping } from './user-mapping.js';
+import { askEngine } from './engine-report.js';
+import { containerIdentity, ROOT_OUTPOST_FIX, rootOutpostProblem, userMapping, usernsMode, type UserMapping } from './user-mapping.js';
 
 export type { ContainerLimits, ContainerSpec, OutpostContainer, WarmSpec } from './session-runtime.js';
 
@@ -62,12 +62,23 @@ export class DockerRuntime implements SessionRuntime {
     this.docker = docker;
   }
 
-  /** How this engine maps a session's uid (asked once; an engine that does not say is taken as rootful). */
+  /**
+   * How this engine maps a session's uid: asked once it answers (within askEngine's deadline). No answer
+   * fails this call and is not kept: a guess would run the session as a uid that cannot write its
+   * workspace (or, taken as rootless on a rootful engine, as root), and the next start asks again.
+   */
   userMapping(): Promise<UserMapping> {
-    this.#mapping ??= describeEngine(this.docker).then(userMapping, () => {
-      this.#mapping = undefined;
-      return 'same' as const;
-    });
+    this.#mapping ??= askEngine(this.docker).then(
+      (engine) => {
+        const problem = rootOutpostProblem(engine);
+        if (problem) throw new Error(`${problem} ${ROOT_OUTPOST_FIX}`);
+        return userMapping(engine);
+      },
+      (e: Error) => {
+        this.#mapping = undefined;
+        throw new DockerUnavailableError(`the Docker engine did not say what it is: ${e.message}`);
+      },
+    );
     return this.#mapping;
   }
 

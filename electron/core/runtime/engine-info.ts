@@ -31,30 +31,29 @@ export interface EngineInfo {
   Name?: string;
 }
 
-/** Ask the engine what it is (two calls; a third for Podman). Throws when it does not answer. */
-export async function describeEngine(docker: Docker): Promise<EngineDescription> {
-  const [version, info] = await Promise.all([docker.version() as Promise<EngineVersion>, docker.info() as Promise<EngineInfo>]);
-  return withPodmanRootless(docker, engineDescription(version, info), info);
-}
-
 /** Podman's own word on rootlessness, which its compat /info leaves out (below); others' descriptions pass as they are. */
-export async function withPodmanRootless(docker: Docker, description: EngineDescription, info: EngineInfo): Promise<EngineDescription> {
-  if (description.kind !== 'Podman' || description.rootless || !(await podmanRootless(docker))) return description;
+export async function withPodmanRootless(docker: Docker, description: EngineDescription, info: EngineInfo, abortSignal?: AbortSignal): Promise<EngineDescription> {
+  if (description.kind !== 'Podman' || description.rootless || !(await podmanRootless(docker, abortSignal))) return description;
   return { ...description, rootless: true, userNamespaces: true, unenforced: unenforcedLimits(info, true) };
 }
 
 /**
  * Podman's compat /info lists no `name=rootless` (4.3 was seen not to): its own API says, in
  * GET /libpod/info → host.security.rootless (docs.podman.io/en/latest/_static/api.html, "SystemInfoLibpod").
- * Unanswered, the engine is taken as rootful.
+ * An answer without it (an older Podman's 404) is taken as rootful; no answer within the deadline is no
+ * answer at all, not a rootful one: the caller learns it and asks again later.
  */
-async function podmanRootless(docker: Docker): Promise<boolean> {
+async function podmanRootless(docker: Docker, abortSignal?: AbortSignal): Promise<boolean> {
   try {
     const info = await new Promise<{ host?: { security?: { rootless?: unknown } } }>((resolve, reject) =>
-      docker.modem.dial({ path: '/v4.0.0/libpod/info', method: 'GET', statusCodes: { 200: true } }, (e, answer) => (e ? reject(e) : resolve(answer as never))),
+      docker.modem.dial(
+        { path: '/v4.0.0/libpod/info', method: 'GET', statusCodes: { 200: true }, ...(abortSignal ? { abortSignal } : {}) },
+        (e, answer) => (e ? reject(e) : resolve(answer as never)),
+      ),
     );
-    return info.host?.security?.rootless === true;
-  } catch {
+    return info?.host?.security?.rootless === true;
+  } catch (e) {
+    if (abortSignal?.aborted) throw e;
     return false;
   }
 }

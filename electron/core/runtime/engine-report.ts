@@ -31,7 +31,10 @@ const infoSchema = z.object({
   Name: text(200),
 });
 
-/** What the engine is (GET /version and /info, read through zod), or throws when it does not answer within `ms`. */
+/**
+ * What the engine is (GET /version and /info, read through zod; Podman's /libpod/info too), or throws
+ * when it has not answered all within `ms`: the worker, the window and `outpost doctor` ask it so.
+ */
 export async function askEngine(docker: Docker, ms = ASK_MS): Promise<EngineDescription> {
   // The deadline aborts both requests: a hung engine's sockets are closed, not left open per ask.
   const abortSignal = deadline(ms);
@@ -40,7 +43,7 @@ export async function askEngine(docker: Docker, ms = ASK_MS): Promise<EngineDesc
     const withSignal = docker as unknown as { version(o: { abortSignal: AbortSignal }): Promise<unknown>; info(o: { abortSignal: AbortSignal }): Promise<unknown> };
     const [version, info] = await Promise.all([withSignal.version({ abortSignal }), withSignal.info({ abortSignal })]);
     const engineInfo = infoSchema.parse(info ?? {});
-    return await withPodmanRootless(docker, engineDescription(versionSchema.parse(version ?? {}), engineInfo), engineInfo);
+    return await withPodmanRootless(docker, engineDescription(versionSchema.parse(version ?? {}), engineInfo), engineInfo, abortSignal);
   } catch (e) {
     throw abortSignal.aborted ? new Error(`no answer within ${ms / 1000} s`) : e;
   }

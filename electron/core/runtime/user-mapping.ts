@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { EngineDescription } from './engine-info.js';
 import type { SessionUser } from './workspace.js';
 
@@ -14,10 +15,38 @@ import type { SessionUser } from './workspace.js';
  */
 export type UserMapping = 'same' | 'rootless-root' | 'keep-id';
 
-export function userMapping(engine: Pick<EngineDescription, 'kind' | 'rootless'>): UserMapping {
+export function userMapping(engine: Pick<EngineDescription, 'kind' | 'rootless'>, self = { uid: process.getuid?.(), hostRoot: inInitialUserNamespace() }): UserMapping {
   if (!engine.rootless) return 'same';
+  // Root in a user namespace: the worker image run with `--user 0` on this rootless engine, in the engine's
+  // own namespace, where its uids are the containers' uids, as on a rootful engine (a 65532 workspace is
+  // its sessions' at 65532; rootless Docker's root, the host user, could not even enter it).
+  if (self.uid === 0 && !self.hostRoot) return 'same';
   return engine.kind === 'Podman' ? 'keep-id' : 'rootless-root';
 }
+
+/**
+ * Why a root Outpost cannot serve sessions on this engine, or undefined. A rootless engine is a user's own
+ * (neither rootless Docker nor Podman runs rootless as root): it cannot enter the host root's 0700 data
+ * folder to bind a workspace, and no uid it maps can write a workspace owned by 65532. Every session would
+ * fail at its start; this says why before the first. A root that is itself in a user namespace (the worker
+ * image run with `--user 0` on that rootless engine) is not the host's root, and is left to its mapping.
+ */
+export function rootOutpostProblem(engine: Pick<EngineDescription, 'kind' | 'rootless'>, processUid = process.getuid?.(), hostRoot = inInitialUserNamespace()): string | undefined {
+  if (processUid !== 0 || !hostRoot || !engine.rootless) return undefined;
+  return `Outpost runs as root, and this ${engine.kind} engine is rootless: it runs as the user who started it, and cannot reach root's data folder nor write a session's workspace.`;
+}
+
+/** The initial user namespace maps every uid to itself (user_namespaces(7)); elsewhere, or unreadable (not Linux), taken as it. */
+function inInitialUserNamespace(): boolean {
+  try {
+    return /^\s*0\s+0\s+4294967295\s*$/.test(readFileSync('/proc/self/uid_map', 'utf8'));
+  } catch {
+    return true;
+  }
+}
+
+/** What to do about rootOutpostProblem, where no control of the window's is named. */
+export const ROOT_OUTPOST_FIX = 'Run Outpost as the engine’s user, or choose a rootful engine (--docker-host).';
 
 /** Who a session is in its container, and what the container needs for that. */
 export interface ContainerIdentity {
