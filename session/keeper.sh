@@ -49,7 +49,8 @@ fi
 
 # The attach's stdin moves to a descriptor only this shell and its feeder hold; stdin becomes /dev/null.
 exec {attach}<&0 </dev/null
-# The runner's pipe: a FIFO in a folder of root's (0700), which the session's uid cannot reach.
+# The runner's pipe: a FIFO in a folder of root's (0700), which the session's uid cannot reach (under rootless
+# Docker the session is that root and can: it already holds the runner the pipe feeds).
 folder=$(mktemp -d) || exit 71
 feed=$folder/handover
 mkfifo -m 600 "$feed" || exit 71
