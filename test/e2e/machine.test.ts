@@ -139,9 +139,11 @@ describe('the window’s engine and machine checks', { timeout: 300_000 }, () =>
     await screenshots(page, 'environments-engine-unenforced');
     await tabTo(page, page.getByRole('radio', { name: /Automatic/ }));
     // Arrow keys move through a radio group, each one chosen as it is reached: down to the engine's own socket.
+    // Focus moves with the key at once; the controlled radio shows it checked once React has rendered the pick.
     const offered = await page.getByRole('radio').count();
-    for (let i = 0; i < offered && !(await own.isChecked()); i++) await page.keyboard.press('ArrowDown');
-    assert.equal(await own.isChecked(), true);
+    const focused = () => own.evaluate((el) => el === document.activeElement);
+    for (let i = 0; i < offered && !(await focused()); i++) await page.keyboard.press('ArrowDown');
+    await waitFor(`the engine's own socket chosen (offered: ${(await page.locator('label:has(input[name="docker-host"])').allInnerTexts()).join(' | ')})`, () => own.isChecked(), 10_000);
     const setting = () => (JSON.parse(readFileSync(join(served.dataDir, 'settings.json'), 'utf8')) as { dockerHost?: string }).dockerHost;
     await waitFor('the engine saved', () => setting() === 'unix:///var/run/docker.sock', 10_000);
     await page.getByRole('status').getByText('Outpost uses the engine chosen when it next opens').waitFor();
