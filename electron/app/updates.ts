@@ -89,6 +89,7 @@ export class Updates {
   #offer: UpdateOffer | undefined;
   #timer: NodeJS.Timeout | undefined;
   #updater: Updater | undefined;
+  #installing = false;
 
   constructor(private readonly deps: UpdatesDeps) {}
 
@@ -139,15 +140,22 @@ export class Updates {
       .catch(() => {});
   }
 
-  /** The user clicked "Restart to update": the installer runs and Outpost restarts. False when nothing is ready. */
+  /**
+   * The user clicked "Restart to update": the installer runs and Outpost restarts. False when nothing is ready.
+   * Once only: electron-updater refuses a second quitAndInstall but then clears its own guard, so a third
+   * ran the AppImage installer again — which unlinks $APPIMAGE, by then the new version, and finds nothing to move.
+   */
   install(): boolean {
+    if (this.#installing) return true;
     if (!this.#updater || !this.#offer?.ready) return false;
+    this.#installing = true;
     this.deps.logger.info(`updates: installing version ${this.#offer.version} and restarting`);
     try {
       // Not silent on Windows (the NSIS installer shows its progress), and Outpost runs again after it.
       this.#updater.quitAndInstall(false, true);
       return true;
     } catch (e) {
+      this.#installing = false;
       this.deps.logger.warn(`updates: could not install version ${this.#offer.version}: ${(e as Error).message}`);
       return false;
     }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
@@ -32,7 +32,8 @@ afterEach(() => servers.splice(0).forEach((s) => s.close()));
 const realAppImage = process.env['APPIMAGE'];
 afterEach(() => (realAppImage === undefined ? delete process.env['APPIMAGE'] : (process.env['APPIMAGE'] = realAppImage)));
 
-const RELEASE = Buffer.from('the AppImage of Outpost 0.2.0\n'.repeat(4096));
+// A script, so that the installer's run of the new AppImage (isForceRunAfter) runs something.
+const RELEASE = Buffer.from('#!/bin/sh\n' + '# the AppImage of Outpost 0.2.0\n'.repeat(4096));
 const sha512 = (bytes: Buffer) => createHash('sha512').update(bytes).digest('base64');
 
 /** A generic feed: latest-linux.yml naming the release's sha512, and what it serves as the release. */
@@ -60,12 +61,12 @@ class NodeHttp extends ElectronHttpExecutor {
 }
 
 /** electron-updater's AppImage updater for a packed Outpost 0.1.0 reading the feed at `url`. */
-function realUpdater(url: string): Updater {
+function realUpdater(url: string, { appImage = 'Outpost-0.1.0.AppImage', quit = () => assert.fail('no quit without the user’s click') } = {}): Updater {
   const dir = fresh();
   const config = join(dir, 'app-update.yml');
   writeFileSync(config, `provider: generic\nurl: ${url}\nupdaterCacheDirName: outpost-updater\n`);
-  writeFileSync(join(dir, 'Outpost-0.1.0.AppImage'), 'the running AppImage');
-  process.env['APPIMAGE'] = join(dir, 'Outpost-0.1.0.AppImage');
+  writeFileSync(join(dir, appImage), 'the running AppImage');
+  process.env['APPIMAGE'] = join(dir, appImage);
   const app = {
     version: '0.1.0',
     name: 'Outpost',
@@ -75,7 +76,7 @@ function realUpdater(url: string): Updater {
     baseCachePath: join(dir, 'cache'),
     whenReady: () => Promise.resolve(),
     relaunch: () => assert.fail('no relaunch without the user’s click'),
-    quit: () => assert.fail('no quit without the user’s click'),
+    quit,
     onQuit: () => {},
   };
   const updater = new AppImageUpdater(null, app);
@@ -134,6 +135,27 @@ describe('updates with electron-updater’s own code, against a feed on loopback
       }
     })();
     assert.ok(!left.some((f) => f.endsWith('.AppImage')), `no tampered file left to install: ${left.join(', ')}`);
+  });
+
+  it('“Restart to update” clicked three times installs once: the AppImage is still there (electron-updater resets its own guard on a refused second call)', async (t) => {
+    const { url } = await feed(RELEASE);
+    let quits = 0;
+    // No version in its name: electron-updater installs over $APPIMAGE itself.
+    const updater = realUpdater(url, { appImage: 'Outpost.AppImage', quit: () => void quits++ });
+    const appImage = process.env['APPIMAGE']!;
+    // electron-updater tells Electron's autoUpdater before it quits: the electron package's stand-in, with that one thing.
+    const electronModule = require.resolve('electron');
+    const { EventEmitter } = require('node:events') as typeof import('node:events');
+    require.cache[electronModule] = { id: electronModule, filename: electronModule, loaded: true, exports: { autoUpdater: new EventEmitter() } } as NodeJS.Module;
+    t.after(() => delete require.cache[electronModule]);
+    const { offer, updates, lines } = await run(updater);
+    assert.deepEqual(offer, { version: '0.2.0', ready: true }, lines.join('\n'));
+    for (let click = 0; click < 3; click++) assert.equal(updates.install(), true);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.ok(existsSync(appImage), 'the new AppImage is in place');
+    assert.ok(readFileSync(appImage).equals(RELEASE));
+    assert.equal(quits, 1);
+    assert.equal(lines.filter((l) => /installing version 0\.2\.0/.test(l)).length, 1, lines.join('\n'));
   });
 
   it('a feed with no latest-linux.yml (404) and a feed nobody answers are lines in the log, never thrown', async () => {
