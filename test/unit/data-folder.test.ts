@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { DATA_ENTRIES, dataFolderFor, formerWorkerDataFolder, migrateDataFolder } from '../../electron/core/store/data-folder.js';
 import { DataPaths, InstanceRecord } from '../../electron/core/store/paths.js';
@@ -176,4 +178,78 @@ describe('moving an older data folder', () => {
     assert.ok(!existsSync(old), 'the emptied folder removed');
     assert.match(said.join('\n'), /removed the empty/);
   });
+
+  it('retention’s trash moves with the rest (a removal a quit cut short is finished at the new place, not left on disk for good)', () => {
+    const base = fresh();
+    const old = oldUserData(join(base, 'old'));
+    mkdirSync(join(old, 'trash', '0b6f5a3e-trashed'), { recursive: true });
+    writeFileSync(join(old, 'trash', '0b6f5a3e-trashed', 'big.bin'), 'x');
+    const to = join(base, 'new');
+    migrateDataFolder([old], to, DATA_ENTRIES);
+    assert.ok(existsSync(join(to, 'trash', '0b6f5a3e-trashed', 'big.bin')) && !existsSync(join(old, 'trash')));
+  });
+
+  it('the new folder cannot be made (a file where a folder above it goes): the old one stays in use, said, nothing thrown', () => {
+    const base = fresh();
+    const old = oldUserData(join(base, 'old'));
+    writeFileSync(join(base, 'share'), 'in the way');
+    const { use, said } = migrateDataFolder([old], join(base, 'share', 'outpost'), DATA_ENTRIES);
+    assert.equal(use, old);
+    assert.ok(existsSync(join(old, 'workspaces', 'env_1.work_1')));
+    assert.match(said.join('\n'), /could not make .*share\/outpost \(ENOTDIR\): the data folder stays at .*old/);
+  });
+
+  it('the new folder inside the old one (the whole old folder would move into itself): nothing moved, said', () => {
+    const base = fresh();
+    const old = oldUserData(join(base, 'outpost'));
+    mkdirSync(join(old, 'elsewhere'));
+    const to = join(old, 'Library', 'Application Support', 'Outpost');
+    const { use, said } = migrateDataFolder([old], to);
+    assert.equal(use, to);
+    assert.ok(existsSync(join(old, 'workspaces', 'env_1.work_1')) && existsSync(join(old, 'elsewhere')) && existsSync(join(old, 'settings.json')));
+    assert.match(said.join('\n'), /is inside .*outpost: nothing moved/);
+  });
+
+  it('an old folder of another user (0700, unreadable): the start goes on with the new folder, and the log says why nothing moved', { skip: process.getuid?.() !== 0 && 'needs root to act as another user' }, () => {
+    const base = fresh();
+    chmodSync(base, 0o755);
+    const old = oldUserData(join(base, 'old'));
+    chmodSync(old, 0o700);
+    const home = join(base, 'home');
+    mkdirSync(home);
+    chownSync(home, 65534, 65534);
+    // As nobody, through setpriv: root reads any folder.
+    const script = `import { DATA_ENTRIES, migrateDataFolder } from ${JSON.stringify(fileURLToPath(new URL('../../electron/core/store/data-folder.ts', import.meta.url)))};
+      console.log(JSON.stringify([migrateDataFolder([${JSON.stringify(old)}], ${JSON.stringify(join(home, 'a'))}), migrateDataFolder([${JSON.stringify(old)}], ${JSON.stringify(join(home, 'b'))}, DATA_ENTRIES)]));`;
+    const out = execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    const [whole, named] = JSON.parse(out) as Array<{ use: string; said: string[] }>;
+    assert.equal(whole!.use, join(home, 'a'));
+    assert.match(whole!.said.join('\n'), /could not read .*old \(EACCES\): whatever it holds stays there; the data folder is .*home\/a/);
+    assert.equal(named!.use, join(home, 'b'));
+    assert.match(named!.said.join('\n'), /could not read .*old \(EACCES\)/);
+    assert.ok(existsSync(join(old, 'workspaces', 'env_1.work_1')));
+  });
+
+  it('a rename refused for every entry (two mounts of one disk give EXDEV; a file held open on Windows): the old folder stays in use, and the log says it was not moved rather than "already there"', { skip: process.getuid?.() !== 0 && 'needs root to bind-mount' }, (t) => {
+    const base = fresh();
+    const old = oldUserData(join(base, 'old'));
+    const view = join(base, 'view');
+    mkdirSync(view);
+    mkdirSync(join(base, 'new-parent'));
+    // A second mount of the same disk: one st_dev, and rename(2) across the two mount points fails with EXDEV.
+    try {
+      execFileSync('mount', ['--bind', join(base, 'new-parent'), view], { stdio: 'ignore' });
+    } catch {
+      return t.skip('no bind mount here');
+    }
+    t.after(() => execFileSync('umount', [view]));
+    const to = join(view, 'outpost');
+    assert.equal(statSync(view).dev, statSync(old).dev);
+    const { use, said } = migrateDataFolder([old], to, DATA_ENTRIES);
+    assert.equal(use, old);
+    assert.ok(existsSync(join(old, 'workspaces', 'env_1.work_1')));
+    assert.match(said.join('\n'), /could not move, so left in .*old \(tried again at the next start\): .*workspaces \(EXDEV\)/);
+    assert.doesNotMatch(said.join('\n'), /already at/);
+  });
 });
+

@@ -61,7 +61,7 @@ class NodeHttp extends ElectronHttpExecutor {
 }
 
 /** electron-updater's AppImage updater for a packed Outpost 0.1.0 reading the feed at `url`. */
-function realUpdater(url: string, { appImage = 'Outpost-0.1.0.AppImage', quit = () => assert.fail('no quit without the user’s click') } = {}): Updater {
+function realUpdater(url: string, { appImage = 'Outpost-0.1.0.AppImage', quit = (): void => assert.fail('no quit without the user’s click') }: { appImage?: string; quit?: () => void } = {}): Updater {
   const dir = fresh();
   const config = join(dir, 'app-update.yml');
   writeFileSync(config, `provider: generic\nurl: ${url}\nupdaterCacheDirName: outpost-updater\n`);

@@ -55,8 +55,8 @@ export function formerWorkerDataFolder(host: FolderHost): string | undefined {
   return path.join(xdg && path.isAbsolute(xdg) ? xdg : path.join(host.home, '.local', 'share'), 'outpost');
 }
 
-/** What of a data folder is sessions' data (paths.ts, history.ts, the Bridge's results), as against the desktop app's settings. */
-export const DATA_ENTRIES = ['workspaces', 'logs', 'leases', 'instances', 'egress', 'bridge-results', 'history.jsonl', 'install-id'];
+/** What of a data folder is sessions' data (paths.ts, history.ts, the Bridge's results, retention's trash), as against the desktop app's settings. */
+export const DATA_ENTRIES = ['workspaces', 'logs', 'leases', 'instances', 'egress', 'bridge-results', 'trash', 'history.jsonl', 'install-id'];
 
 export interface Migration {
   /** The folder to use: `to`, or an old one left where it was (another file system, in use). */
@@ -70,7 +70,8 @@ export interface Migration {
  * `entries` is undefined) into `to`. Renames only, so only within one file system: an old folder on
  * another one (or one a running Outpost still uses) is left and used as it is. Never overwrites: an
  * entry already at `to` is kept, and the old one stays behind, said in the log. Never follows a
- * link: an old folder that is a link, or a file where a folder should be, is left as it is.
+ * link: an old folder that is a link, or a file where a folder should be, is left as it is. Never
+ * throws: what it cannot read or move stays where it is, said in the log.
  */
 export function migrateDataFolder(from: readonly string[], to: string, entries?: readonly string[]): Migration {
   const said: string[] = [];
@@ -86,40 +87,91 @@ export function migrateDataFolder(from: readonly string[], to: string, entries?:
     if (!stat.isDirectory()) continue;
     // A case-insensitive disk (macOS, Windows) sees ~/…/outpost and ~/…/Outpost as one folder.
     const target = statOrUndefined(to);
-    if (target && target.dev === stat.dev && target.ino === stat.ino) continue;
-    const present = (entries ?? readdirSync(old)).filter((name) => lstatOrUndefined(join(old, name)));
+    if (target && sameFolder(target, stat)) continue;
+    let names: string[];
+    try {
+      names = readdirSync(old);
+    } catch (e) {
+      // Another user's 0700 folder (a `sudo outpost worker` that kept HOME, as macOS's sudo does).
+      said.push(`could not read ${old} (${codeOf(e)}): whatever it holds stays there; the data folder is ${to}`);
+      continue;
+    }
+    const present = entries ? entries.filter((name) => names.includes(name)) : names;
     if (present.length === 0) continue;
+    // The new folder inside the old one (an odd XDG_DATA_HOME or LOCALAPPDATA): all of the old one would move into itself.
+    if (!entries && isInside(to, stat)) {
+      said.push(`${to} is inside ${old}: nothing moved`);
+      continue;
+    }
     if (inUse(old)) return { use: old, said: [...said, `the data folder ${old} is in use by a running Outpost: used where it is, not moved to ${to}`] };
     if (target && !target.isDirectory()) return { use: old, said: [...said, `${to} is not a folder: the data folder stays at ${old}`] };
     if (deviceOf(to) !== stat.dev) return { use: old, said: [...said, `the data folder ${old} is on another file system than ${to}: used where it is, not moved (move it yourself, Outpost closed, to follow this OS's convention)`] };
-    mkdirSync(to, { recursive: true, mode: 0o700 });
-    const kept: string[] = [];
-    for (const name of present) moveInto(join(old, name), join(to, name), kept);
-    said.push(`moved Outpost's data from ${old} to ${to}`);
-    if (kept.length > 0) said.push(`already at ${to}, so kept there; the older copies stay in ${old}: ${kept.slice(0, 10).join(', ')}${kept.length > 10 ? ` and ${kept.length - 10} more` : ''}`);
+    try {
+      mkdirSync(to, { recursive: true, mode: 0o700 });
+    } catch (e) {
+      return { use: old, said: [...said, `could not make ${to} (${codeOf(e)}): the data folder stays at ${old}`] };
+    }
+    const outcome: Outcome = { moved: 0, kept: [], failed: [] };
+    for (const name of present) moveInto(join(old, name), join(to, name), outcome);
+    const list = (paths: string[]) => `${paths.slice(0, 10).join(', ')}${paths.length > 10 ? ` and ${paths.length - 10} more` : ''}`;
+    const failed = outcome.failed.length > 0 ? [`could not move, so left in ${old} (tried again at the next start): ${list(outcome.failed)}`] : [];
+    // Nothing could be moved (a rename refused across two mounts of one disk, EXDEV): the old folder still holds it all.
+    if (outcome.moved === 0 && failed.length > 0) return { use: old, said: [...said, ...failed, `the data folder stays at ${old}`] };
+    if (outcome.moved > 0) said.push(`moved Outpost's data from ${old} to ${to}`);
+    if (outcome.kept.length > 0) said.push(`already at ${to}, so kept there; the older copies stay in ${old}: ${list(outcome.kept)}`);
+    said.push(...failed);
     if (tryRmdir(old)) said.push(`removed the empty ${old}`);
   }
   return { use: to, said };
 }
 
-/** `src` renamed to `dst`; into a folder already there, entry by entry. What collides stays, named in `kept`. */
-function moveInto(src: string, dst: string, kept: string[]): void {
+interface Outcome {
+  moved: number;
+  /** What was already at the new place (the older copy stays). */
+  kept: string[];
+  /** What could not be moved, with why. */
+  failed: string[];
+}
+
+/** `src` renamed to `dst`; into a folder already there, entry by entry. */
+function moveInto(src: string, dst: string, outcome: Outcome): void {
   const there = lstatOrUndefined(dst);
   if (!there) {
     try {
       renameSync(src, dst);
+      outcome.moved++;
     } catch (e) {
-      kept.push(`${dst} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      outcome.failed.push(`${src} (${codeOf(e)})`);
     }
     return;
   }
   const here = lstatOrUndefined(src);
   if (here?.isDirectory() && there.isDirectory()) {
-    for (const name of readdirSync(src)) moveInto(join(src, name), join(dst, name), kept);
+    let names: string[];
+    try {
+      names = readdirSync(src);
+    } catch (e) {
+      outcome.failed.push(`${src} (${codeOf(e)})`);
+      return;
+    }
+    for (const name of names) moveInto(join(src, name), join(dst, name), outcome);
     tryRmdir(src);
     return;
   }
-  kept.push(dst);
+  outcome.kept.push(dst);
+}
+
+const codeOf = (e: unknown): string => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+
+const sameFolder = (a: Stats, b: Stats): boolean => a.dev === b.dev && a.ino === b.ino;
+
+/** Is `path` (or where it would be made) inside the folder `folder` stats? By device and inode: a link or another case of a name is the same folder. */
+function isInside(path: string, folder: Stats): boolean {
+  for (let at = dirname(resolve(path)); ; at = dirname(at)) {
+    const stat = statOrUndefined(at);
+    if (stat && sameFolder(stat, folder)) return true;
+    if (dirname(at) === at) return false;
+  }
 }
 
 /** A live Outpost touches its instance record every few seconds (paths.ts InstanceRecord). */
