@@ -118,12 +118,14 @@ export class Updates {
     // electron-updater's own chatter (staging ids, progress) stays out of the log; its errors come through 'error'.
     updater.logger = null;
     updater.on('update-available', (info) => {
-      logger.info(`updates: version ${info.version} is out${mode.kind === 'install' ? ', downloading' : ''}`);
-      if (mode.kind === 'notify') this.#set({ version: info.version, ready: false });
+      const version = shownVersion(info.version);
+      logger.info(`updates: version ${version} is out${mode.kind === 'install' ? ', downloading' : ''}`);
+      if (mode.kind === 'notify') this.#set({ version, ready: false });
     });
     updater.on('update-downloaded', (info) => {
-      logger.info(`updates: version ${info.version} downloaded and its sha512 matches the feed's; it installs when you choose “Restart to update” in the tray`);
-      this.#set({ version: info.version, ready: true });
+      const version = shownVersion(info.version);
+      logger.info(`updates: version ${version} downloaded and its sha512 matches the feed's; it installs when you choose “Restart to update” in the tray`);
+      this.#set({ version, ready: true });
     });
     updater.on('error', (error) => logger.warn(`updates: ${describeUpdateError(error)}`));
     this.check();
@@ -171,11 +173,24 @@ export class Updates {
   }
 }
 
+/**
+ * The feed's version as the tray and the log show it. electron-updater checks it with semver's parse,
+ * which trims first, and passes on the untrimmed string: the feed's newlines would land in both.
+ * Semver allows 256 characters of prerelease and build tags; a menu item needs fewer.
+ */
+function shownVersion(version: string): string {
+  const trimmed = String(version).trim();
+  return trimmed.length > 64 ? `${trimmed.slice(0, 64)}…` : trimmed;
+}
+
+/** Every address in `text` without its user, password, query and fragment: a feed's address may carry a token, and electron-updater's messages quote it whole. */
+const withoutCredentials = (text: string): string => text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)(?:[^\s/?#@]*@)?([^\s?#"'()]*)(?:[?#][^\s"'()]*)?/gi, '$1$2');
+
 /** An update failure in words, for the log. */
 export function describeUpdateError(error: Error): string {
   const code = (error as NodeJS.ErrnoException).code;
   const status = (error as { statusCode?: number }).statusCode;
-  const first = error.message.split('\n')[0]!.slice(0, 300);
+  const first = withoutCredentials(String(error.message).split(/[\r\n\u2028\u2029]/)[0]!).slice(0, 300);
   if (code === 'ERR_CHECKSUM_MISMATCH') return `the downloaded update was refused: it does not match the sha512 the feed gives (${first})`;
   if (code === 'ERR_UPDATER_INVALID_SIGNATURE') return `the downloaded update was refused: its code signature is not the publisher's (${first})`;
   if (code && ['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENETUNREACH', 'EHOSTUNREACH'].includes(code)) {

@@ -37,9 +37,9 @@ const RELEASE = Buffer.from('#!/bin/sh\n' + '# the AppImage of Outpost 0.2.0\n'.
 const sha512 = (bytes: Buffer) => createHash('sha512').update(bytes).digest('base64');
 
 /** A generic feed: latest-linux.yml naming the release's sha512, and what it serves as the release. */
-async function feed(served: Buffer | 'missing-yml'): Promise<{ url: string; requests: string[] }> {
+async function feed(served: Buffer | 'missing-yml', { version = '0.2.0', yml: given }: { version?: string; yml?: string } = {}): Promise<{ url: string; requests: string[] }> {
   const requests: string[] = [];
-  const yml = ['version: 0.2.0', 'files:', '  - url: Outpost-0.2.0.AppImage', `    sha512: ${sha512(RELEASE)}`, `    size: ${RELEASE.length}`, 'path: Outpost-0.2.0.AppImage', `sha512: ${sha512(RELEASE)}`, "releaseDate: '2026-01-01T00:00:00.000Z'", ''].join('\n');
+  const yml = given ?? [`version: ${version}`, 'files:', '  - url: Outpost-0.2.0.AppImage', `    sha512: ${sha512(RELEASE)}`, `    size: ${RELEASE.length}`, 'path: Outpost-0.2.0.AppImage', `sha512: ${sha512(RELEASE)}`, "releaseDate: '2026-01-01T00:00:00.000Z'", ''].join('\n');
   const server = createServer((req, res) => {
     const path = new URL(req.url!, 'http://x').pathname;
     requests.push(path);
@@ -156,6 +156,23 @@ describe('updates with electron-updater’s own code, against a feed on loopback
     assert.ok(readFileSync(appImage).equals(RELEASE));
     assert.equal(quits, 1);
     assert.equal(lines.filter((l) => /installing version 0\.2\.0/.test(l)).length, 1, lines.join('\n'));
+  });
+
+  it('a feed’s version with newlines around it (semver trims it; electron-updater passes it on as is) reaches the tray and the log trimmed', async () => {
+    const { url } = await feed(RELEASE, { version: JSON.stringify('\n\n0.2.0\n\u2028') });
+    const { offer, lines } = await run(realUpdater(url));
+    assert.deepEqual(offer, { version: '0.2.0', ready: true }, lines.join('\n'));
+    assert.ok(lines.every((l) => !/[\n\u2028]/.test(l)), lines.join('|'));
+  });
+
+  it('a broken latest-linux.yml from a feed whose address carries a user, a password and a token: the log says so without them', async () => {
+    const { url } = await feed(RELEASE, { yml: ': : not yaml [\n' });
+    const withToken = url.replace('http://', 'http://feeduser:PASSWORD123@') + '/?token=SECRET123';
+    const { offer, lines } = await run(realUpdater(withToken));
+    assert.equal(offer, undefined);
+    const said = lines.join('\n');
+    assert.match(said, /updates: the update check failed: Cannot parse update info from latest-linux\.yml in the latest release artifacts \(http:\/\/127\.0\.0\.1:\d+\/latest-linux\.yml\)/);
+    assert.doesNotMatch(said, /PASSWORD123|SECRET123|feeduser/);
   });
 
   it('a feed with no latest-linux.yml (404) and a feed nobody answers are lines in the log, never thrown', async () => {
