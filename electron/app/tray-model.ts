@@ -70,7 +70,7 @@ export function trayMenu(state: WorkerState, update?: UpdateOffer): TrayMenuItem
   }
   lines.push(item('Open Outpost', 'open'));
   // Only once downloaded and verified; a package manager's install only hears of it.
-  if (update) lines.push(update.ready ? item(`Restart to update to ${update.version}`, 'update') : info(`Outpost ${update.version} is out: update with your package manager`));
+  if (update) lines.push(update.ready ? item(`Restart to update to ${update.version}`, 'update') : info(`Outpost ${update.version} is out: install it the way you installed this one`));
   lines.push(item('Quit', 'quit'));
   return lines;
 }

@@ -18,8 +18,8 @@ export interface Updater {
 
 /**
  * What this copy of Outpost does about updates:
- * - `install`: download in the background, verify, and offer "Restart to update" in the tray (NSIS on Windows, the DMG's app on macOS, an AppImage);
- * - `notify`: only say in the tray that a version is out (installed by a package manager: deb, rpm, pacman);
+ * - `install`: download in the background, verify, and offer "Restart to update" in the tray (NSIS on Windows, an AppImage);
+ * - `notify`: only say in the tray that a version is out (installed by a package manager: deb, rpm, pacman; an unsigned macOS app);
  * - `off`: nothing, and why.
  */
 export type UpdateMode = { kind: 'install' } | { kind: 'notify'; why: string } | { kind: 'off'; why: string };
@@ -39,6 +39,11 @@ export interface UpdateHost {
 export function updateMode(host: UpdateHost): UpdateMode {
   // electron-updater's own isUpdaterActive() refuses too (it would look for dev-app-update.yml): say so once instead.
   if (!host.isPackaged) return { kind: 'off', why: 'a development run (not packaged): updates are checked only by a packed Outpost' };
+  if (host.platform === 'darwin') {
+    // Squirrel.Mac installs only a signed app, from a .zip, and checks the signature only after the click —
+    // once Outpost has closed its core (MacUpdater.js): an unsigned build would quit and not come back.
+    return { kind: 'notify', why: 'macOS: an update installs in place only for a signed app, which this build is not: a new version is announced in the tray, to download as this one was' };
+  }
   if (host.platform !== 'linux') return { kind: 'install' };
   if (host.env['SNAP']) return { kind: 'off', why: 'a snap: the Snap Store updates it' };
   if (host.packageType === 'deb' || host.packageType === 'rpm' || host.packageType === 'pacman') {

@@ -96,6 +96,11 @@ describe('the packaged app', { skip: !existsSync(BUILT) && 'not built (npm run b
     assert.equal(statSync(join(workspace, 'tool')).mode & 0o7777, 0o755);
   });
 
+  it('lets no Windows user install into a folder an update would remove whole with the data in it', () => {
+    // NSIS appends the app's name to a chosen folder: %LOCALAPPDATA% would become the data folder, which uninstall (each update) removes.
+    assert.equal((pkg.build as unknown as { nsis: { allowToChangeInstallationDirectory: boolean } }).nsis.allowToChangeInstallationDirectory, false);
+  });
+
   it('flips the fuses package.json asks for in the packed executable', async () => {
     const wire = await fuses.getCurrentFuseWire(join(appOut, 'outpost'));
     const flags = Object.entries(pkg.build.electronFuses).filter(([name]) => name !== 'resetAdHocDarwinSignature');

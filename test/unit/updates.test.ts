@@ -244,7 +244,7 @@ describe('Updates, the wrapper', () => {
     assert.equal(mode('linux', true, { SNAP: '/snap/outpost/1', APPIMAGE: '/x' }), 'off');
     assert.equal(mode('linux', true), 'off');
     assert.equal(mode('win32', true), 'install');
-    assert.equal(mode('darwin', true), 'install');
+    assert.equal(mode('darwin', true), 'notify', 'an unsigned app: Squirrel.Mac would refuse it after Outpost had quit');
   });
 
   it('errors in words', () => {
