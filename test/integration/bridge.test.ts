@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -393,6 +393,25 @@ describe('AINative Bridge environments', () => {
     const started = Date.now();
     await assert.rejects(provider.poll(new AbortController().signal), /the poll .*did not answer within 0\.5 s/);
     assert.ok(Date.now() - started < 2_000, `cut off after ${Date.now() - started} ms`);
+  });
+
+  it('an item’s last report ends with the signal it is given (a stop-now’s 3 s), not the request’s 30 s bound; the result waits on disk', async () => {
+    const env = bridge.createEnvironment();
+    const resultsDir = mkdtempSync(join(tmpdir(), 'outpost-bridge-results-'));
+    const provider = new BridgeProvider({ baseURL: url, environmentId: env.environment_id, token: new Secret(bridge.token), logger: silentLogger, resultsDir });
+    const queued = bridge.enqueue(env.environment_id, 'code_execution', { script: 'echo hi\n' });
+    const { work } = await provider.poll(AbortSignal.timeout(5_000));
+    assert.equal(work?.id, queued.work_id);
+    await provider.accept(work!);
+    bridge.addFault({ route: 'work.ack', hang: true, count: 1 });
+    try {
+      const started = Date.now();
+      await provider.open(work!).finish({ kind: 'exited', exitCode: 0, stdout: 'hi\n', stderr: '', durationMs: 1, truncated: false }, AbortSignal.timeout(300));
+      assert.ok(Date.now() - started < 2_000, `finished ${Date.now() - started} ms after a 300 ms signal`);
+      assert.ok(readdirSync(resultsDir, { recursive: true }).some((f) => String(f).includes(queued.work_id)), 'the result waits on disk');
+    } finally {
+      bridge.clearFaults();
+    }
   });
 
   it('a second SIGTERM ends the worker within seconds while an ack hangs, leaving no container and the result on disk', async () => {

@@ -272,7 +272,7 @@ export class BridgeProvider implements ControlPlane {
    * attempt and until the API takes it, so a 5xx, a dropped connection or a restart in between loses nothing;
    * keepAlive retries with backoff. Resolves after the first attempt, delivered or not.
    */
-  async report(workId: string, report: BridgeReport): Promise<void> {
+  async report(workId: string, report: BridgeReport, signal?: AbortSignal): Promise<void> {
     const entry: PendingReport = { workId, report, attempt: 0, dueAt: 0, busy: false };
     this.#pending.set(workId, entry);
     try {
@@ -280,7 +280,7 @@ export class BridgeProvider implements ControlPlane {
     } catch (e) {
       this.#opts.logger.error('could not keep the work item’s result on disk; it is held in memory only', { work_id: workId, error: this.describe(e) });
     }
-    await this.#attempt(entry);
+    await this.#attempt(entry, signal);
   }
 
   /** An item that ends without a report (it was lost): it no longer runs here. */
@@ -451,8 +451,11 @@ class BridgeItem implements ItemLifecycle {
 
   async checkNow(): Promise<void> {}
 
-  /** Never throws: what the first attempt does not deliver, the provider retries (report()). */
-  async finish(outcome: ItemOutcome): Promise<void> {
+  /**
+   * Never throws: what the first attempt does not deliver, the provider retries (report()). The first
+   * attempt ends with `signal` (a second stop): a hung ack must not hold the worker's exit for its 30 s bound.
+   */
+  async finish(outcome: ItemOutcome, signal?: AbortSignal): Promise<void> {
     if (this.#end === 'lost') return this.provider.release(this.work.id);
     await this.provider.report(
       this.work.id,
@@ -462,6 +465,7 @@ class BridgeItem implements ItemLifecycle {
           result: { exit_code: outcome.exitCode, stdout: outcome.stdout, stderr: outcome.stderr, duration_ms: outcome.durationMs, truncated: outcome.truncated },
         }
       : { kind: 'stop', reason: outcome.reason },
+      signal,
     );
   }
 }
