@@ -91,7 +91,8 @@ export async function killUnderHold(opts: {
 export async function removeLeftContainers(engine: Docker, workers: WorkerProcess[]): Promise<void> {
   for (const w of workers) if (w.proc.exitCode === null) w.signal('SIGKILL');
   for (const w of workers) {
-    const left = await engine.listContainers({ all: true, filters: { label: [`outpost.install=${w.installId()}`] } });
+    // An engine that died meanwhile has nothing to list: the test has failed already, and says why.
+    const left = await engine.listContainers({ all: true, filters: { label: [`outpost.install=${w.installId()}`] } }).catch(() => []);
     for (const c of left) await engine.getContainer(c.Id).remove({ force: true }).catch(() => {});
   }
 }

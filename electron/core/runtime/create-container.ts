@@ -7,6 +7,21 @@ import type Docker from 'dockerode';
  * creates the container anyway and says so only there.
  */
 export function createContainer(docker: Docker, options: Docker.ContainerCreateOptions): Promise<{ container: Docker.Container; warnings: string[] }> {
+  if (options.HostConfig?.UsernsMode !== 'keep-id') return create(docker, options);
+  const created = (keepIdCreates.get(docker) ?? Promise.resolve()).then(() => create(docker, options));
+  keepIdCreates.set(docker, created.then(noop, noop));
+  return created;
+}
+
+/**
+ * Rootless Podman crashes (SIGSEGV in libsubid's subid_get_gid_ranges, which is not thread-safe) when
+ * two keep-id creates look up the user's subordinate ids at once: seen here with 4.3.1, a warm container
+ * and a session created together; containers/storage#2030. So an engine's keep-id creates go one at a time.
+ */
+const keepIdCreates = new WeakMap<Docker, Promise<void>>();
+const noop = () => {};
+
+function create(docker: Docker, options: Docker.ContainerCreateOptions): Promise<{ container: Docker.Container; warnings: string[] }> {
   return new Promise((resolve, reject) => {
     (docker.modem as CreateDial).dial(
       {

@@ -4,6 +4,7 @@ import { Duplex, PassThrough, type Readable } from 'node:stream';
 import { openAttach } from './attach.js';
 import { LABEL, SESSION_IMAGE } from './labels.js';
 import type { SessionUser } from './workspace.js';
+import { createContainer } from './create-container.js';
 
 /** Where, inside the session's network namespace, its proxy answers (Squid's port: tools recognise it). */
 export const EGRESS_PORT = 3128;
@@ -113,7 +114,7 @@ export interface EgressSidecar {
  */
 export async function startEgressSidecar(docker: Docker, spec: SidecarSpec): Promise<EgressSidecar> {
   const marker = `OUTPOST-EGRESS-${randomBytes(12).toString('hex')}\n`;
-  const container = await docker.createContainer({
+  const { container } = await createContainer(docker, {
     name: spec.name,
     Image: FORWARDER_IMAGE,
     Entrypoint: ['/usr/local/bin/node', '-e', FORWARDER],

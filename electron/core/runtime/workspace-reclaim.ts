@@ -3,6 +3,7 @@ import { PassThrough } from 'node:stream';
 import { LABEL, SESSION_IMAGE } from './labels.js';
 import type { ContainerIdentity } from './user-mapping.js';
 import { engineHostPath } from './host-path.js';
+import { createContainer } from './create-container.js';
 
 /** Runs in Outpost's session image, for its Node (the egress forwarder does too). */
 export const RECLAIM_IMAGE = `${SESSION_IMAGE}:latest`;
@@ -69,7 +70,7 @@ process.exitCode = failed ? 1 : 0;
  * user as the engine maps them inside (user-mapping.ts): uid 0 under rootless Docker, keep-id's under Podman.
  */
 export async function reclaimWorkspace(docker: Docker, dir: string, owner: ContainerIdentity, labels: Record<string, string>): Promise<void> {
-  const container = await docker.createContainer({
+  const { container } = await createContainer(docker, {
     Image: RECLAIM_IMAGE,
     Entrypoint: ['/usr/local/bin/node', '-e', RECLAIM],
     Cmd: [String(owner.uid), String(owner.gid)],
