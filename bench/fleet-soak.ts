@@ -145,7 +145,8 @@ async function runPhase(opts: {
     fleet.forEach((w, i) => {
       void docker.getContainer(w.name).stats({ stream: false }).then(
         // Less the page cache of what it wrote (session logs), as `docker stats` and the window count it.
-        (s) => (memoryPeak[i] = Math.max(memoryPeak[i]!, ((s.memory_stats.usage ?? 0) - ((s.memory_stats.stats as Record<string, number> | undefined)?.['inactive_file'] ?? 0)) / 2 ** 20)),
+        // A container between a kill and its restart answers with no memory_stats at all.
+        (s) => (memoryPeak[i] = Math.max(memoryPeak[i]!, ((s.memory_stats?.usage ?? 0) - ((s.memory_stats?.stats as Record<string, number> | undefined)?.['inactive_file'] ?? 0)) / 2 ** 20)),
         () => {},
       );
     });
